@@ -1,0 +1,1 @@
+"""The batch ground-truth job: exact diagrams and persistence images for whole data sets."""

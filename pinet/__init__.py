@@ -1,0 +1,1 @@
+"""PI-Net: exact and learned persistence images of signals and images."""

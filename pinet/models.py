@@ -1,0 +1,240 @@
+"""Signal PI-Net and Image PI-Net, the networks released by Som et al. (CVPR-W 2020).
+
+Both map a batch of C-channel inputs to C persistence images of 50 x 50, laid out
+(N, C, 50, 50): channel c of the output is the PI of input channel c, exactly the layout of
+the ground truth (SPEC 2). The released Keras code returns channels-last (50, 50, C) maps and
+flattens them, which scrambles channels against channels-first targets (SPEC 3, "Hazard");
+here the output is channel-first by construction.
+
+    trunk  (N, C, *S) -> (N, 1024)       shared by both, S = (T,) or (H, W)
+      4 x [Conv(k=3, same) -> BatchNorm -> ReLU] with 128, 256, 512, 1024 filters,
+      MaxPool(3, stride 2, Keras 'same') after the first three, global average pooling
+    SignalPINet head  (N, 1024) -> Linear(1024, 2500 C) -> view (N, C, 50, 50) -> activation
+    ImagePINet head   (N, 1024) -> Linear(1024, 2500) -> ReLU -> view (N, 1, 50, 50)
+                      -> ConvTranspose(1 -> C, 50 x 50, Keras 'same') -> BatchNorm -> activation
+
+Layer hyper-parameters follow the release (github.com/anirudhsom/PI-Net, `pi_net.py`) so that
+the Keras weights could be ported tensor by tensor: padding, pooling windows, BatchNorm
+epsilon/momentum and weight initialisation all match Keras' definitions.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from typing import ClassVar, Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+Modality = Literal["signal", "image"]
+HeadActivation = Literal["relu", "sigmoid"]
+
+PI_SIZE = 50  # side of a persistence image: the legacy PersImage grid has 50 x 50 pixels (SPEC 2.2)
+TRUNK_WIDTHS = (128, 256, 512, 1024)  # filters of the four conv blocks (SPEC 3)
+POOL_KERNEL = 3  # max-pool window after each of the first three blocks (SPEC 3)
+POOL_STRIDE = 2
+# Keras BatchNormalization defaults, used throughout the release: epsilon 1e-3 and momentum
+# 0.99 (weight of the old running value); PyTorch's momentum is the weight of the new batch.
+BN_EPS = 1e-3
+BN_MOMENTUM = 0.01
+
+_CONV = {1: nn.Conv1d, 2: nn.Conv2d}
+_BATCH_NORM = {1: nn.BatchNorm1d, 2: nn.BatchNorm2d}
+_MAX_POOL = {1: F.max_pool1d, 2: F.max_pool2d}
+_HEAD_ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "relu": torch.relu,
+    "sigmoid": torch.sigmoid,
+}
+
+
+def same_max_pool(
+    x: torch.Tensor, kernel_size: int = POOL_KERNEL, stride: int = POOL_STRIDE
+) -> torch.Tensor:
+    """Max-pool every spatial dim as Keras `MaxPooling(padding='same')` does.
+
+    (N, C, *S) -> (N, C, *ceil(S / stride)). TensorFlow pads each dim by
+    max((ceil(L / s) - 1) s + k - L, 0) in total, the smaller half before. PyTorch's symmetric
+    `padding=1` gives the same length but, for even L, windows shifted one step left.
+    """
+    pad: list[int] = []
+    for length in reversed(x.shape[2:]):  # F.pad lists the last dim first
+        out_length = -(-length // stride)
+        total = max((out_length - 1) * stride + kernel_size - length, 0)
+        pad += [total // 2, total - total // 2]
+    x = F.pad(x, pad, value=float("-inf"))  # -inf never wins a max: padding is ignored
+    return _MAX_POOL[x.ndim - 2](x, kernel_size, stride)
+
+
+class ConvBlock(nn.Module):
+    """Conv(k=3, stride 1, same) -> BatchNorm -> ReLU over 1 or 2 spatial dims.
+
+    (N, in_channels, *S) -> (N, out_channels, *S).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, spatial_dims: int) -> None:
+        super().__init__()
+        # k = 3 is odd, so Keras 'same' pads 1 on each side, like PyTorch's 'same'.
+        self.conv = _CONV[spatial_dims](in_channels, out_channels, kernel_size=3, padding="same")
+        self.bn = _BATCH_NORM[spatial_dims](out_channels, eps=BN_EPS, momentum=BN_MOMENTUM)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu(self.bn(self.conv(x)))
+
+
+class PINetTrunk(nn.Module):
+    """The feature extractor both PI-Nets share: (N, C, *S) -> (N, 1024).
+
+    Four conv blocks (128, 256, 512, 1024 filters), a Keras-'same' max-pool (3, stride 2)
+    after each of the first three, then global average pooling over all spatial positions,
+    which is why any length / size at or above the minimum is accepted.
+    """
+
+    def __init__(self, in_channels: int, spatial_dims: Literal[1, 2]) -> None:
+        super().__init__()
+        widths = (in_channels, *TRUNK_WIDTHS)
+        self.blocks = nn.ModuleList(
+            ConvBlock(c_in, c_out, spatial_dims) for c_in, c_out in itertools.pairwise(widths)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for i, block in enumerate(self.blocks):
+            x = block(x)
+            if i < len(self.blocks) - 1:
+                x = same_max_pool(x)
+        return x.mean(dim=tuple(range(2, x.ndim)))
+
+
+def _init_like_keras(module: nn.Module) -> None:
+    """Keras defaults: glorot-uniform kernels and zero biases (BatchNorm keeps 1 / 0)."""
+    if isinstance(module, nn.Linear | nn.Conv1d | nn.Conv2d | nn.ConvTranspose2d):
+        nn.init.xavier_uniform_(module.weight)
+        nn.init.zeros_(module.bias)
+
+
+class PINet(nn.Module):
+    """What both PI-Nets share: the trunk, the head activation and input validation."""
+
+    # The trunk halves every spatial dim three times (total stride 2**3 = 8). Below 5 samples
+    # one of the pools receives a single position and does nothing; we require a full stride
+    # of 8 so that the deepest block always summarises at least one complete 8-sample (8 x 8
+    # pixel) cell of real input. Smaller inputs would run but are far outside the release's
+    # training data (250 samples, 32 x 32 pixels), so we refuse them rather than extrapolate.
+    MIN_INPUT_SIZE: ClassVar[int] = 2**3
+
+    def __init__(self, in_channels: int, head: HeadActivation, spatial_dims: Literal[1, 2]) -> None:
+        super().__init__()
+        if isinstance(in_channels, bool) or not isinstance(in_channels, int) or in_channels < 1:
+            raise ValueError(f"in_channels must be a positive integer; got {in_channels!r}")
+        if head not in _HEAD_ACTIVATIONS:
+            raise ValueError(f"unknown head {head!r}; expected one of {sorted(_HEAD_ACTIVATIONS)}")
+        self.in_channels = in_channels
+        self.head = head
+        self.spatial_dims = spatial_dims
+        self.trunk = PINetTrunk(in_channels, spatial_dims)
+
+    def _check_batch(self, x: torch.Tensor, kind: str, layout: str) -> None:
+        """Shape, dtype and channel checks common to both models."""
+        name = type(self).__name__
+        if x.ndim != 2 + self.spatial_dims:
+            raise ValueError(
+                f"{name} expects a batch of shape {layout}; got a tensor of shape {tuple(x.shape)}"
+            )
+        if not x.is_floating_point():
+            raise ValueError(f"{name} expects a floating-point {kind}; got dtype {x.dtype}")
+        if x.shape[1] != self.in_channels:
+            raise ValueError(
+                f"{kind} has {x.shape[1]} channels; {name} was built for {self.in_channels}"
+            )
+
+
+class SignalPINet(PINet):
+    """Signal PI-Net: multivariate time series (N, C, T) -> persistence images (N, C, 50, 50).
+
+    Released for C = 3 accelerometer axes, T = 250. The head is Linear(1024, 2500 C) whose
+    units [2500 c, 2500 (c + 1)) form the 50 x 50 image of channel c (row-major), followed by
+    the head activation. The release applies ReLU twice (Dense(relu), then ReLU), which is one
+    ReLU; with head='sigmoid' the sigmoid replaces it, because sigmoid after ReLU could never
+    go below 0.5 while most PI pixels are near 0.
+    """
+
+    def __init__(self, in_channels: int, head: HeadActivation = "relu") -> None:
+        super().__init__(in_channels, head, spatial_dims=1)
+        self.dense = nn.Linear(TRUNK_WIDTHS[-1], in_channels * PI_SIZE * PI_SIZE)
+        self.apply(_init_like_keras)
+
+    def check_input(self, x: torch.Tensor) -> None:
+        """Raise ValueError unless x is a float (N, C, T) batch with T >= MIN_INPUT_SIZE."""
+        self._check_batch(x, "signal", "(N, C, T)")
+        length = x.shape[2]
+        if length < self.MIN_INPUT_SIZE:
+            raise ValueError(
+                f"signal has length {length}; {type(self).__name__} needs at least "
+                f"{self.MIN_INPUT_SIZE} samples"
+            )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, C, T) -> (N, C, 50, 50)."""
+        self.check_input(x)
+        z = self.dense(self.trunk(x))  # (N, 2500 C)
+        z = z.view(x.shape[0], self.in_channels, PI_SIZE, PI_SIZE)
+        return _HEAD_ACTIVATIONS[self.head](z)
+
+
+class ImagePINet(PINet):
+    """Image PI-Net: images (N, C, H, W) -> persistence images (N, C, 50, 50).
+
+    Released for 32 x 32 RGB (CIFAR10). The head turns the 1024 features into one 50 x 50 map
+    (Linear + ReLU) and a transposed convolution with C filters of 50 x 50 spreads it into
+    C maps, one per input channel, followed by BatchNorm and the head activation.
+    """
+
+    def __init__(self, in_channels: int, head: HeadActivation = "relu") -> None:
+        super().__init__(in_channels, head, spatial_dims=2)
+        self.dense = nn.Linear(TRUNK_WIDTHS[-1], PI_SIZE * PI_SIZE)
+        # Keras Conv2DTranspose(k=50, stride 1, 'same') is the adjoint of a TF 'same' conv,
+        # which pads (k - 1) // 2 = 24 before and 25 after. Its output is rows 24 .. 73 of the
+        # full (99 x 99) transposed conv; PyTorch's padding=24 trims 24 from both ends
+        # (51 x 51), so forward() drops the last row and column. Weights keep Keras'
+        # orientation: a Keras kernel (50, 50, C, 1) is this weight (1, C, 50, 50) permuted,
+        # not flipped.
+        self.deconv = nn.ConvTranspose2d(1, in_channels, PI_SIZE, padding=(PI_SIZE - 1) // 2)
+        self.deconv_bn = nn.BatchNorm2d(in_channels, eps=BN_EPS, momentum=BN_MOMENTUM)
+        self.apply(_init_like_keras)
+
+    def check_input(self, x: torch.Tensor) -> None:
+        """Raise ValueError unless x is a float (N, C, H, W) batch with H, W >= MIN_INPUT_SIZE."""
+        self._check_batch(x, "image", "(N, C, H, W)")
+        height, width = x.shape[2:]
+        if min(height, width) < self.MIN_INPUT_SIZE:
+            raise ValueError(
+                f"image is {height}x{width} pixels; {type(self).__name__} needs at least "
+                f"{self.MIN_INPUT_SIZE}x{self.MIN_INPUT_SIZE}"
+            )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, C, H, W) -> (N, C, 50, 50)."""
+        self.check_input(x)
+        z = F.relu(self.dense(self.trunk(x)))  # (N, 2500)
+        z = z.view(x.shape[0], 1, PI_SIZE, PI_SIZE)
+        z = self.deconv(z)[..., :PI_SIZE, :PI_SIZE]  # (N, C, 50, 50), see __init__
+        return _HEAD_ACTIVATIONS[self.head](self.deconv_bn(z))
+
+
+MODEL_CLASSES: dict[str, type[SignalPINet] | type[ImagePINet]] = {
+    "signal": SignalPINet,
+    "image": ImagePINet,
+}
+
+
+def build_model(
+    modality: Modality, in_channels: int, head: HeadActivation = "relu"
+) -> SignalPINet | ImagePINet:
+    """The PI-Net for `modality`: 'signal' takes (N, C, T), 'image' takes (N, C, H, W).
+
+    Both return (N, C, 50, 50) with C = in_channels.
+    """
+    if modality not in MODEL_CLASSES:
+        raise ValueError(f"unknown modality {modality!r}; expected one of {sorted(MODEL_CLASSES)}")
+    return MODEL_CLASSES[modality](in_channels, head)

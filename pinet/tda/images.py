@@ -1,0 +1,121 @@
+"""Persistence images on the legacy `persim.PersImage` grid (SPEC 2.2), vectorised.
+
+The authors' ground truth was made with persim's deprecated `PersImage`, whose grid is
+unusual: birth and persistence bins share one width `max_bd / n` but are spaced
+`(max_bd - min_bd) / (n - 1)` apart, so they overlap or leave gaps. We reproduce it exactly.
+The pixel sum is separable, so one diagram costs one `(50, k) @ (k, 50)` product, and the
+Gaussian CDF is evaluated once per distinct coordinate (quantised inputs such as uint8
+images have few), instead of once per point and pixel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+import math
+from functools import cached_property
+
+import numba
+import numpy as np
+
+RESOLUTION = 50  # PI-Net's output is 50 x 50 per channel (paper, section 3)
+
+
+@dataclass(frozen=True)
+class PersistenceImageGrid:
+    """The legacy PersImage geometry: `spread` is the Gaussian's standard deviation."""
+
+    spread: float
+    min_bd: float
+    max_bd: float
+    resolution: int = RESOLUTION
+
+    def __post_init__(self) -> None:
+        if not self.spread > 0:
+            raise ValueError(f"spread must be positive, got {self.spread}")
+        if not self.max_bd > 0:
+            raise ValueError(f"max_bd must be positive, got {self.max_bd}")
+
+    @cached_property
+    def birth_edges(self) -> tuple[np.ndarray, np.ndarray]:
+        """Lower and upper edges of the birth bins (columns of the image)."""
+        lower = np.linspace(min(self.min_bd, 0.0), self.max_bd, self.resolution)
+        return lower, lower + self.max_bd / self.resolution
+
+    @cached_property
+    def persistence_edges(self) -> tuple[np.ndarray, np.ndarray]:
+        """Lower and upper edges of the persistence bins (rows of the image, flipped)."""
+        lower = np.linspace(0.0, self.max_bd, self.resolution)
+        return lower, lower + self.max_bd / self.resolution
+
+    def render(self, diagrams: list[np.ndarray]) -> np.ndarray:
+        """`(M, 50, 50)` float64 images of M finite `(k, 2)` (birth, death) diagrams.
+
+        Row 0 is the highest persistence bin, column 0 the lowest birth bin; each image is
+        divided by its own max, and an empty (or all-zero) image stays zero.
+        """
+        counts = np.array([len(d) for d in diagrams], dtype=np.int64)
+        offsets = np.concatenate([[0], np.cumsum(counts)])
+        if offsets[-1] == 0:
+            return np.zeros((len(diagrams), self.resolution, self.resolution))
+        points = np.concatenate([np.asarray(d, dtype=np.float64).reshape(-1, 2) for d in diagrams])
+        if not np.isfinite(points).all():
+            raise ValueError("diagrams must be finite: drop infinite bars before rendering")
+        persistences = points[:, 1] - points[:, 0]
+        distinct_births, birth_index = np.unique(points[:, 0], return_inverse=True)
+        distinct_persistences, persistence_index = np.unique(persistences, return_inverse=True)
+        birth_mass = _bin_masses(distinct_births, *self.birth_edges, self.spread)
+        persistence_mass = _bin_masses(distinct_persistences, *self.persistence_edges, self.spread)
+        return _render_batch(
+            offsets, persistences, birth_mass, birth_index, persistence_mass[:, ::-1].copy(),
+            persistence_index,
+        )
+
+
+# Beyond this many standard deviations the Gaussian mass of a bin is below 1e-18: exactly
+# what the legacy code computes, to far below float32 resolution, at a fraction of the cost.
+_NEGLIGIBLE_Z = 9.0
+_INV_SQRT2 = 1.0 / math.sqrt(2.0)
+
+
+@numba.njit(cache=True, parallel=True)
+def _bin_masses(values: np.ndarray, lower: np.ndarray, upper: np.ndarray, spread: float):
+    """Gaussian mass `Phi((u - v)/s) - Phi((l - v)/s)` of each bin for each value, `(V, n)`."""
+    mass = np.zeros((values.shape[0], lower.shape[0]))
+    for i in numba.prange(values.shape[0]):
+        for j in range(lower.shape[0]):
+            z_upper = (upper[j] - values[i]) / spread
+            z_lower = (lower[j] - values[i]) / spread
+            if z_upper < -_NEGLIGIBLE_Z or z_lower > _NEGLIGIBLE_Z:
+                continue
+            mass[i, j] = 0.5 * (math.erfc(-z_upper * _INV_SQRT2) - math.erfc(-z_lower * _INV_SQRT2))
+    return mass
+
+
+@numba.njit(cache=True, parallel=True)
+def _render_batch(offsets, persistences, birth_mass, birth_index, persistence_mass, persistence_index):
+    """Sum of weighted outer products per diagram, each image divided by its max."""
+    n_images = offsets.shape[0] - 1
+    n = birth_mass.shape[1]
+    images = np.zeros((n_images, n, n))
+    for m in numba.prange(n_images):
+        start, stop = offsets[m], offsets[m + 1]
+        if stop == start:
+            continue
+        heaviest = persistences[start:stop].max()
+        if heaviest <= 0:
+            continue
+        image = images[m]
+        for k in range(start, stop):
+            weight = persistences[k] / heaviest
+            rows = persistence_mass[persistence_index[k]]
+            columns = birth_mass[birth_index[k]]
+            for r in range(n):
+                scale = weight * rows[r]
+                if scale == 0.0:
+                    continue
+                for c in range(n):
+                    image[r, c] += scale * columns[c]
+        peak = image.max()
+        if peak > 0:
+            image /= peak
+    return images

@@ -1,0 +1,68 @@
+"""Validation of raw inputs: what a recipe accepts, and a precise message when it does not."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def as_signals(x: np.ndarray, *, batched: bool) -> np.ndarray:
+    """`(C, T)` (or `(N, C, T)` when batched) finite float64 signals, copied only if needed.
+
+    A 1-D array is one channel; a batch must be 3-D, so channels are never taken for samples.
+    """
+    x = _as_real_array(x, "signal")
+    if not batched and x.ndim == 1:
+        x = x[None, :]
+    _check_ndim(x, 3 if batched else 2, "signal batch (N, C, T)" if batched else "signal (C, T)")
+    _check_finite(x, "signal")
+    return x.astype(np.float64, copy=False)
+
+
+def as_images(x: np.ndarray, *, batched: bool) -> np.ndarray:
+    """`(C, H, W)` (or `(N, C, H, W)`) float64 images in [0, 1].
+
+    uint8 input is divided by 255; float input must already lie in [0, 1]. A 2-D image
+    `(H, W)` is one channel.
+    """
+    x = _as_real_array(x, "image")
+    if not batched and x.ndim == 2:
+        x = x[None]
+    _check_ndim(x, 4 if batched else 3, "image batch (N, C, H, W)" if batched else "image (C, H, W)")
+    if x.dtype == np.uint8:
+        return x / 255.0
+    if not np.issubdtype(x.dtype, np.floating):
+        raise ValueError(f"image dtype {x.dtype} is not supported: pass uint8 or float in [0, 1]")
+    _check_finite(x, "image")
+    low, high = float(x.min()), float(x.max())
+    if low < 0.0 or high > 1.0:
+        raise ValueError(
+            f"float image values must lie in [0, 1], got [{low:g}, {high:g}]; "
+            "divide 8-bit data by 255 or pass it as uint8"
+        )
+    return x.astype(np.float64, copy=False)
+
+
+def _as_real_array(x: np.ndarray, what: str) -> np.ndarray:
+    x = np.asarray(x)
+    if x.dtype == np.bool_ or not np.issubdtype(x.dtype, np.number):
+        raise ValueError(f"{what} must be numeric, got dtype {x.dtype}")
+    if np.iscomplexobj(x):
+        raise ValueError(f"{what} must be real, got complex values")
+    if x.size == 0:
+        raise ValueError(f"{what} is empty (shape {x.shape})")
+    return x
+
+
+def _check_ndim(x: np.ndarray, ndim: int, expected: str) -> None:
+    if x.ndim != ndim:
+        raise ValueError(f"expected a {expected} array with {ndim} dimensions, got shape {x.shape}")
+
+
+def _check_finite(x: np.ndarray, what: str) -> None:
+    finite = np.isfinite(x)
+    if not finite.all():
+        bad = np.argwhere(~finite)[0]
+        raise ValueError(
+            f"{what} contains {int((~finite).sum())} NaN or infinite value(s), "
+            f"first at index {tuple(int(i) for i in bad)}"
+        )
