@@ -10,8 +10,8 @@ images have few), instead of once per point and pixel.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 import math
+from dataclasses import dataclass
 from functools import cached_property
 
 import numba
@@ -66,7 +66,11 @@ class PersistenceImageGrid:
         birth_mass = _bin_masses(distinct_births, *self.birth_edges, self.spread)
         persistence_mass = _bin_masses(distinct_persistences, *self.persistence_edges, self.spread)
         return _render_batch(
-            offsets, persistences, birth_mass, birth_index, persistence_mass[:, ::-1].copy(),
+            offsets,
+            persistences,
+            birth_mass,
+            birth_index,
+            persistence_mass[:, ::-1].copy(),
             persistence_index,
         )
 
@@ -92,7 +96,9 @@ def _bin_masses(values: np.ndarray, lower: np.ndarray, upper: np.ndarray, spread
 
 
 @numba.njit(cache=True, parallel=True)
-def _render_batch(offsets, persistences, birth_mass, birth_index, persistence_mass, persistence_index):
+def _render_batch(
+    offsets, persistences, birth_mass, birth_index, persistence_mass, persistence_index
+):
     """Sum of weighted outer products per diagram, each image divided by its max."""
     n_images = offsets.shape[0] - 1
     n = birth_mass.shape[1]

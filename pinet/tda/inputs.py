@@ -27,7 +27,9 @@ def as_images(x: np.ndarray, *, batched: bool) -> np.ndarray:
     x = _as_real_array(x, "image")
     if not batched and x.ndim == 2:
         x = x[None]
-    _check_ndim(x, 4 if batched else 3, "image batch (N, C, H, W)" if batched else "image (C, H, W)")
+    _check_ndim(
+        x, 4 if batched else 3, "image batch (N, C, H, W)" if batched else "image (C, H, W)"
+    )
     if x.dtype == np.uint8:
         return x / 255.0
     if not np.issubdtype(x.dtype, np.floating):

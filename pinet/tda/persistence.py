@@ -78,9 +78,7 @@ def sublevel_diagrams(signals: np.ndarray) -> list[np.ndarray]:
     """
     signals = np.ascontiguousarray(signals, dtype=np.float64)
     births, deaths, counts = _sublevel_pairs_batch(signals)
-    return [
-        np.stack([births[i, :k], deaths[i, :k]], axis=1) for i, k in enumerate(counts.tolist())
-    ]
+    return [np.stack([births[i, :k], deaths[i, :k]], axis=1) for i, k in enumerate(counts.tolist())]
 
 
 def cubical_diagrams(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

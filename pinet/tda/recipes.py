@@ -188,9 +188,7 @@ class ImageRips(Recipe):
         height, width = channels.shape[1:]
         rows, columns = np.mgrid[0:height, 0:width]
         plane = np.stack([columns.ravel() / width, rows.ravel() / height], axis=1)
-        return [
-            rips_h1_diagram(np.column_stack([plane, channel.ravel()])) for channel in channels
-        ]
+        return [rips_h1_diagram(np.column_stack([plane, channel.ravel()])) for channel in channels]
 
 
 RECIPES: Mapping[str, type[Recipe]] = MappingProxyType(
