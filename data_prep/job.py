@@ -1,0 +1,342 @@
+"""The ground-truth job: plan the samples, compute chunks in parallel, commit, resume.
+
+The parent process is the only writer. Workers (local processes, or a Dask cluster)
+receive a chunk's inputs and return its PIs, diagrams and failures; the parent commits
+each chunk as it arrives. Results land at fixed positions and diagrams are consolidated
+in chunk order, so the store is identical whatever the completion order, the number of
+workers or the number of interruptions.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from data_prep.sources.base import Sample, Source
+from pinet.store import (
+    DONE,
+    FAILED,
+    PENDING,
+    ChunkResult,
+    GroundTruthStore,
+    IncompleteStoreError,
+    StorePlan,
+)
+from pinet.tda import RESOLUTION, Recipe, get_recipe
+
+DEFAULT_CHUNK_SIZE = 128  # samples per task and per Zarr chunk: ~3.8 MB of 3-channel PIs
+_TASKS_PER_WORKER = 2  # in flight per worker: keeps workers busy, bounds memory
+
+
+class JobFailed(RuntimeError):
+    """A sample failed under `--strict`; the committed work is kept and the job resumable."""
+
+
+@dataclass(frozen=True)
+class JobSummary:
+    """What a run did: counts, failure reasons, time and rate."""
+
+    store: Path
+    samples: int
+    done: int
+    failed: int
+    failures: dict[str, str]
+    computed_now: int
+    seconds: float
+
+    @property
+    def samples_per_second(self) -> float:
+        return self.computed_now / self.seconds if self.seconds > 0 else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "samples": self.samples,
+            "done": self.done,
+            "failed": self.failed,
+            "failures": self.failures,
+            "computed_now": self.computed_now,
+            "seconds": round(self.seconds, 3),
+            "samples_per_second": round(self.samples_per_second, 2),
+        }
+
+
+def job_identity(source: Source, recipe: Recipe, limit: int | None, chunk_size: int) -> dict:
+    """What makes two runs the same job (and so allowed to resume each other)."""
+    return {
+        "recipe": {"name": recipe.name, "params": recipe.params},
+        "source": {"name": source.name, "params": _jsonable(source.params)},
+        "limit": limit,
+        "chunk_size": chunk_size,
+    }
+
+
+def plan(source: Source, recipe: Recipe, limit: int | None, chunk_size: int) -> StorePlan:
+    """Collect the samples (all, or `limit` spread evenly through the source's order).
+
+    Spreading a limit, instead of taking the first samples, keeps every split and group
+    represented in a small run. Samples whose shape differs from the first are planned as
+    failed, with the reason.
+    """
+    if recipe.modality != source.modality:
+        raise ValueError(
+            f"recipe {recipe.name!r} takes {recipe.modality}s but source {source.name!r} "
+            f"yields {source.modality}s"
+        )
+    samples = list(source.samples())
+    if not samples:
+        raise ValueError(f"source {source.name!r} yielded no samples")
+    if limit is not None and limit < len(samples):
+        picks = np.unique(np.linspace(0, len(samples) - 1, limit).round().astype(int))
+        samples = [samples[i] for i in picks]
+    shape = np.asarray(samples[0].input).shape
+    dtype = _stored_dtype(samples[0])
+    inputs = np.zeros((len(samples), *shape), dtype=dtype)
+    errors = []
+    for i, sample in enumerate(samples):
+        value = np.asarray(sample.input)
+        if value.shape != shape:
+            errors.append(f"shape {value.shape} differs from the data set's {shape}")
+            continue
+        inputs[i] = value
+        errors.append("")
+    return StorePlan(
+        job=job_identity(source, recipe, limit, chunk_size),
+        inputs=inputs,
+        ids=[s.id for s in samples],
+        labels=np.array([s.label for s in samples], dtype=np.int64),
+        groups=[s.group for s in samples],
+        splits=[s.split for s in samples],
+        errors=errors,
+        chunk_size=chunk_size,
+    )
+
+
+def compute_chunk(
+    recipe_name: str,
+    recipe_params: dict[str, Any],
+    inputs: np.ndarray,
+    todo: np.ndarray,
+    threads: int | None,
+) -> ChunkResult:
+    """PIs, diagrams and failure reasons for the samples of one chunk marked in `todo`.
+
+    The whole chunk goes through the recipe's batch path; only if that rejects the batch
+    are samples retried one by one, so one bad sample costs its chunk speed, not its result.
+    """
+    recipe = get_recipe(recipe_name, recipe_params)
+    n, channels = inputs.shape[:2]
+    pis = np.zeros((n, channels, RESOLUTION, RESOLUTION), dtype=np.float32)
+    diagrams: list[list[np.ndarray]] = [[np.empty((0, 2))] * channels for _ in range(n)]
+    errors = [""] * n
+    with _thread_limit(threads):
+        indices = np.flatnonzero(todo)
+        try:
+            batch_diagrams, batch_pis = recipe.transform_batch(inputs[indices])
+            pis[indices] = batch_pis
+            for i, per_channel in zip(indices, batch_diagrams, strict=True):
+                diagrams[i] = per_channel
+        except ValueError:
+            for i in indices:
+                try:
+                    diagrams[i] = recipe.diagrams(inputs[i])
+                    pis[i] = recipe.images(inputs[i])
+                except ValueError as error:
+                    errors[i] = str(error)
+    return ChunkResult(pis=pis, diagrams=diagrams, errors=errors)
+
+
+def run(
+    source: Source,
+    recipe: Recipe,
+    out: str | Path,
+    *,
+    limit: int | None = None,
+    workers: int | None = None,
+    dask_address: str | None = None,
+    strict: bool = False,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    progress: bool = True,
+) -> JobSummary:
+    """Create or resume the store at `out` and compute every pending chunk."""
+    started = time.perf_counter()
+    out = Path(out)
+    store = _open_or_create(out, source, recipe, limit, chunk_size)
+    if strict:
+        _raise_on_planned_failure(store)
+    pending = store.pending_chunks()
+    remaining = int((store["status"][:] == PENDING).sum())
+    computed_now = 0
+    if pending:
+        bar = tqdm(total=remaining, unit="sample", desc=out.name, disable=not progress)
+        with bar, _executor(workers, dask_address) as (submit, wait_first, threads):
+            tasks = (_chunk_task(store, c, threads) for c in pending)
+            for chunk_index, result in _bounded_map(submit, wait_first, tasks, workers):
+                start, _ = store.chunk_bounds(chunk_index)
+                if strict and any(result.errors):
+                    first = next(i for i, e in enumerate(result.errors) if e)
+                    sample_id = store["ids"][start + first]
+                    raise JobFailed(f"sample {sample_id} failed: {result.errors[first]}")
+                store.write_chunk(chunk_index, result)
+                computed = len(result.errors)
+                computed_now += computed
+                bar.update(computed)
+    summary = _summarise(store, computed_now, time.perf_counter() - started)
+    store.finalise(summary.as_dict())
+    return summary
+
+
+def _open_or_create(
+    out: Path, source: Source, recipe: Recipe, limit: int | None, chunk_size: int
+) -> GroundTruthStore:
+    """The store to resume at `out`, or a new one; never touches anything else found there."""
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        try:
+            store = GroundTruthStore.open(out, writable=True)
+        except IncompleteStoreError:
+            pass  # interrupted while planning: nothing computed yet, plan again
+        except (ValueError, FileNotFoundError) as error:
+            raise ValueError(
+                f"{out} exists and is not a ground-truth store; refusing to touch it"
+            ) from error
+        else:
+            store.check_job(job_identity(source, recipe, limit, chunk_size))
+            return store
+    return GroundTruthStore.create(out, plan(source, recipe, limit, chunk_size))
+
+
+def _raise_on_planned_failure(store: GroundTruthStore) -> None:
+    failed = np.flatnonzero(store["status"][:] == FAILED)
+    if len(failed):
+        i = int(failed[0])
+        raise JobFailed(f"sample {store['ids'][i]} failed: {store['errors'][i]}")
+
+
+def _chunk_task(store: GroundTruthStore, chunk_index: int, threads: int | None) -> tuple:
+    start, stop = store.chunk_bounds(chunk_index)
+    recipe = store.job["recipe"]
+    todo = store["status"][start:stop] == PENDING
+    inputs = store["inputs"][start:stop]
+    return chunk_index, (recipe["name"], recipe["params"], inputs, todo, threads)
+
+
+Submit = Callable[..., Any]
+WaitFirst = Callable[[set], tuple[set, set]]
+
+
+def _bounded_map(
+    submit: Submit, wait_first: WaitFirst, tasks: Iterator[tuple], workers: int | None
+) -> Iterator[tuple[int, ChunkResult]]:
+    """Run `compute_chunk` over tasks with a bounded number in flight, yielding as they end."""
+    limit = _TASKS_PER_WORKER * (workers or os.cpu_count() or 1)
+    in_flight: dict[Any, int] = {}
+    for chunk_index, arguments in tasks:
+        if len(in_flight) >= limit:
+            yield from _collect(wait_first, in_flight)
+        in_flight[submit(compute_chunk, *arguments)] = chunk_index
+    while in_flight:
+        yield from _collect(wait_first, in_flight)
+
+
+def _collect(wait_first: WaitFirst, in_flight: dict) -> Iterator[tuple[int, ChunkResult]]:
+    finished, _ = wait_first(set(in_flight))
+    for future in finished:
+        yield in_flight.pop(future), future.result()
+
+
+@contextmanager
+def _executor(
+    workers: int | None, dask_address: str | None
+) -> Iterator[tuple[Submit, WaitFirst, int | None]]:
+    """(submit, wait-for-first, threads per task) for a Dask cluster, a process pool, or inline.
+
+    Pool and cluster tasks run with one BLAS/OpenMP/numba thread each: the parallelism is
+    across tasks, and nested threads only fight over the same cores (SPEC 6).
+    """
+    if dask_address:
+        from distributed import Client
+        from distributed import wait as dask_wait
+
+        with Client(dask_address, timeout="30s") as client:
+
+            def submit_to_cluster(function: Callable, *arguments: Any) -> Any:
+                return client.submit(function, *arguments, pure=False)
+
+            yield submit_to_cluster, lambda fs: dask_wait(fs, return_when=FIRST_COMPLETED), 1
+        return
+    workers = workers or os.cpu_count() or 1
+    if workers == 1:
+        yield _run_inline, lambda fs: (fs, set()), None
+        return
+    pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"))
+    try:
+        yield pool.submit, lambda fs: wait(fs, return_when=FIRST_COMPLETED), 1
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _run_inline(function: Callable, *arguments: Any) -> Future:
+    future: Future = Future()
+    future.set_result(function(*arguments))
+    return future
+
+
+def _thread_limit(threads: int | None):
+    """Limit BLAS/OpenMP and numba threads for the duration of a task (None: no limit)."""
+    if threads is None:
+        return nullcontext()
+    import numba
+    from threadpoolctl import threadpool_limits
+
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    return threadpool_limits(threads)
+
+
+def _summarise(store: GroundTruthStore, computed_now: int, seconds: float) -> JobSummary:
+    status = store["status"][:]
+    failed = np.flatnonzero(status == FAILED)
+    errors = store["errors"]
+    ids = store["ids"]
+    return JobSummary(
+        store=store.path,
+        samples=len(store),
+        done=int((status == DONE).sum()),
+        failed=len(failed),
+        failures={str(ids[int(i)]): str(errors[int(i)]) for i in failed},
+        computed_now=computed_now,
+        seconds=seconds,
+    )
+
+
+def format_summary(summary: JobSummary, max_failures: int = 10) -> str:
+    """A human summary: counts, rate, and the most common failure reasons with examples."""
+    lines = [
+        f"store: {summary.store}",
+        f"samples: {summary.samples}  done: {summary.done}  failed: {summary.failed}",
+        f"computed this run: {summary.computed_now} in {summary.seconds:.1f} s "
+        f"({summary.samples_per_second:.1f} samples/s)",
+    ]
+    reasons = Counter(summary.failures.values())
+    for reason, count in reasons.most_common(max_failures):
+        example = next(i for i, r in summary.failures.items() if r == reason)
+        lines.append(f"  {count} failed: {reason} (e.g. {example})")
+    return "\n".join(lines)
+
+
+def _stored_dtype(sample: Sample) -> np.dtype:
+    """uint8 images stay uint8 (exact and 4x smaller); everything else is stored as float32."""
+    return np.dtype(np.uint8) if np.asarray(sample.input).dtype == np.uint8 else np.dtype("float32")
+
+
+def _jsonable(params: dict[str, Any]) -> dict[str, Any]:
+    return {k: str(v) if isinstance(v, Path) else v for k, v in params.items()}

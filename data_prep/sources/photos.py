@@ -1,0 +1,134 @@
+"""CIFAR-shaped 32 x 32 RGB crops of real colour photos that ship with scikit-image and
+scikit-learn, so an image data set exists on a machine with no internet.
+
+Photos (all colour; all load from the installed packages, none needs a download):
+astronaut, chelsea, coffee, hubble_deep_field, immunohistochemistry, retina, rocket,
+stereo_motorcycle (left view) from `skimage.data`; china, flower from sklearn
+`load_sample_image`. Each photo's right band (TEST_BAND_FRACTION of its width) is reserved
+for test crops and the rest for train crops; no crop straddles the boundary, so no pixel
+is in both splits.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from data_prep.sources.base import Modality, Sample, Source, Split
+from data_prep.sources.errors import SourceUnavailable
+
+INSTALL_COMMAND = "pip install scikit-image scikit-learn"
+SKIMAGE_PHOTOS = (
+    "astronaut",
+    "chelsea",
+    "coffee",
+    "hubble_deep_field",
+    "immunohistochemistry",
+    "retina",
+    "rocket",
+    "stereo_motorcycle",
+)
+SKLEARN_PHOTOS = ("china", "flower")
+# Label i is the crop's photo PHOTO_NAMES[i].
+PHOTO_NAMES = tuple(sorted(SKIMAGE_PHOTOS + SKLEARN_PHOTOS))
+
+CROP_SIZE = 32  # CIFAR-10's image size, the Image PI-Net's input
+# Right fifth of each photo for test, matching the default 400 train : 100 test crops.
+TEST_BAND_FRACTION = 0.2
+
+
+@functools.lru_cache(maxsize=len(PHOTO_NAMES))
+def load_photo(name: str) -> np.ndarray:
+    """Photo `name` as `(H, W, 3)` uint8, read-only, loaded once per process."""
+    try:
+        import skimage.data
+        from sklearn.datasets import load_sample_image
+    except ImportError as exc:
+        raise SourceUnavailable(f"photos need {exc.name}; run `{INSTALL_COMMAND}`") from exc
+    if name in SKLEARN_PHOTOS:
+        photo = load_sample_image(f"{name}.jpg")
+    elif name == "stereo_motorcycle":
+        photo = skimage.data.stereo_motorcycle()[0]  # (left, right, disparity)
+    elif name in SKIMAGE_PHOTOS:
+        photo = getattr(skimage.data, name)()
+    else:
+        raise ValueError(f"unknown photo {name!r}; known: {', '.join(PHOTO_NAMES)}")
+    if photo.dtype != np.uint8 or photo.ndim != 3 or photo.shape[2] != 3:
+        raise ValueError(f"photo {name!r} is {photo.shape} {photo.dtype}, not (H, W, 3) uint8")
+    photo.setflags(write=False)
+    return photo
+
+
+def split_boundary(width: int) -> int:
+    """First column of the test band (the right part) of a photo `width` pixels wide."""
+    return width - round(width * TEST_BAND_FRACTION)
+
+
+@dataclass(frozen=True)
+class Crop:
+    """Where one sample comes from: rows `top:top+32`, columns `left:left+32` of `photo`."""
+
+    photo: str
+    split: Split
+    index: int
+    top: int
+    left: int
+
+
+@dataclass(frozen=True)
+class PhotoCrops(Source):
+    """`train_per_photo` + `test_per_photo` random crops of each photo, photo by photo.
+
+    input: `(3, 32, 32)` uint8. label: index of the photo in PHOTO_NAMES. group:
+    `photo/split` (`chelsea/train`): the photo's train or test region, because a group must
+    not straddle splits and each photo feeds both. id: `photos/chelsea/test/0042`.
+    Crop positions are uniform within the region, drawn from `seed` and the photo's index.
+    """
+
+    name: ClassVar[str] = "photos"
+    modality: ClassVar[Modality] = "image"
+
+    seed: int = 0
+    train_per_photo: int = 400
+    test_per_photo: int = 100
+
+    def __post_init__(self) -> None:
+        if min(self.seed, self.train_per_photo, self.test_per_photo) < 0:
+            raise ValueError("seed, train_per_photo and test_per_photo must be >= 0")
+
+    def crops(self) -> list[Crop]:
+        """Every crop's position, in yield order."""
+        crops = []
+        for label, photo in enumerate(PHOTO_NAMES):
+            height, width, _ = load_photo(photo).shape
+            boundary = split_boundary(width)
+            rng = np.random.default_rng([self.seed, label])
+            regions: dict[Split, tuple[int, int, int]] = {
+                "train": (0, boundary - CROP_SIZE, self.train_per_photo),
+                "test": (boundary, width - CROP_SIZE, self.test_per_photo),
+            }
+            for split, (first_left, last_left, count) in regions.items():
+                tops = rng.integers(0, height - CROP_SIZE, size=count, endpoint=True)
+                lefts = rng.integers(first_left, last_left, size=count, endpoint=True)
+                crops += [
+                    Crop(photo, split, index, int(top), int(left))
+                    for index, (top, left) in enumerate(zip(tops, lefts, strict=True))
+                ]
+        return crops
+
+    def samples(self) -> Iterator[Sample]:
+        for crop in self.crops():
+            pixels = load_photo(crop.photo)[
+                crop.top : crop.top + CROP_SIZE, crop.left : crop.left + CROP_SIZE
+            ]
+            yield Sample(
+                id=f"photos/{crop.photo}/{crop.split}/{crop.index:04d}",
+                input=np.ascontiguousarray(pixels.transpose(2, 0, 1)),
+                label=PHOTO_NAMES.index(crop.photo),
+                group=f"{crop.photo}/{crop.split}",
+                split=crop.split,
+            )

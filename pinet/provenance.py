@@ -1,0 +1,37 @@
+"""How an output was made: the versions of the libraries that made it, and when."""
+
+from __future__ import annotations
+
+import platform
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
+
+# The libraries whose versions can change a diagram, an image, a store or a model.
+_RECORDED_PACKAGES = (
+    "pinet",
+    "numpy",
+    "scipy",
+    "numba",
+    "ripser",
+    "gudhi",
+    "persim",
+    "zarr",
+    "torch",
+    "safetensors",
+)
+
+
+def library_versions() -> dict[str, str]:
+    """Installed versions of the libraries that shape our outputs, plus Python's."""
+    versions = {"python": platform.python_version()}
+    for package in _RECORDED_PACKAGES:
+        try:
+            versions[package] = version(package)
+        except PackageNotFoundError:
+            versions[package] = "not installed"
+    return versions
+
+
+def utc_now() -> str:
+    """The current time as an ISO 8601 UTC timestamp, to the second."""
+    return datetime.now(UTC).isoformat(timespec="seconds")

