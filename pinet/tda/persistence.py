@@ -14,59 +14,69 @@ from ripser import ripser
 
 
 @numba.njit(cache=True, nogil=True)
-def _sublevel_pairs_one(signal: np.ndarray, births: np.ndarray, deaths: np.ndarray) -> int:
-    """0-dim sublevel persistence of one path graph; writes pairs, returns how many.
+def _barriers_to_older(signal: np.ndarray, step: int, pop_ties: bool, out: np.ndarray) -> None:
+    """For each vertex, the lowest level at which it connects to an older vertex on one side.
 
-    Vertices enter in increasing value; components of a path are intervals, so each
-    interval's extent and minimum vertex are kept at its two endpoints instead of a
-    general union-find. When a vertex joins two intervals, the one with the higher
-    minimum dies (elder rule) at the vertex's value.
+    Scanning in direction `step`, a monotone stack holds the vertices that could be the
+    nearest older one; each entry also keeps the highest value between it and the entry
+    above it. Vertices are ordered by (value, index), so an equal value counts as older on
+    the left (`pop_ties=False`) and younger on the right (`pop_ties=True`). No older vertex:
+    infinity. Linear time, no sort.
     """
     length = signal.shape[0]
-    order = np.argsort(signal, kind="mergesort")
-    active = np.zeros(length, dtype=np.bool_)
-    other_end = np.empty(length, dtype=np.int64)
-    root = np.empty(length, dtype=np.int64)
-    count = 0
-    for t in order:
+    stack_value = np.empty(length)
+    stack_gap = np.empty(length)
+    top = -1
+    start = 0 if step > 0 else length - 1
+    for k in range(length):
+        t = start + step * k
         value = signal[t]
-        joins_left = t > 0 and active[t - 1]
-        joins_right = t < length - 1 and active[t + 1]
-        lo, hi, oldest = t, t, t
-        if joins_left:
-            lo = other_end[t - 1]
-            oldest = root[t - 1]
-        if joins_right:
-            hi = other_end[t + 1]
-            right_root = root[t + 1]
-            if joins_left:
-                younger = right_root
-                if signal[right_root] < signal[oldest]:
-                    younger, oldest = oldest, right_root
-                if value > signal[younger]:
-                    births[count] = signal[younger]
-                    deaths[count] = value
-                    count += 1
-            else:
-                oldest = right_root
-        active[t] = True
-        other_end[lo] = hi
-        other_end[hi] = lo
-        root[lo] = oldest
-        root[hi] = oldest
+        between = -np.inf
+        while top >= 0 and (stack_value[top] > value or (pop_ties and stack_value[top] == value)):
+            between = max(between, stack_value[top], stack_gap[top])
+            top -= 1
+        if top >= 0:
+            between = max(between, stack_gap[top])
+            stack_gap[top] = between
+            out[t] = max(between, value)
+        else:
+            out[t] = np.inf
+        top += 1
+        stack_value[top] = value
+        stack_gap[top] = -np.inf
+
+
+@numba.njit(cache=True, nogil=True)
+def _sublevel_pairs_one(signal: np.ndarray, pairs: np.ndarray) -> int:
+    """0-dim sublevel persistence of one path graph; writes pairs, returns how many.
+
+    A vertex's component dies (elder rule) when it first reaches an older vertex, that is
+    at the lower of its two barriers; vertices that are not local minima die at birth.
+    """
+    length = signal.shape[0]
+    left = np.empty(length)
+    right = np.empty(length)
+    _barriers_to_older(signal, 1, False, left)
+    _barriers_to_older(signal, -1, True, right)
+    count = 0
+    for t in range(length):
+        death = min(left[t], right[t])
+        if signal[t] < death < np.inf:
+            pairs[count, 0] = signal[t]
+            pairs[count, 1] = death
+            count += 1
     return count
 
 
 @numba.njit(cache=True, parallel=True)
-def _sublevel_pairs_batch(signals: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _sublevel_pairs_batch(signals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     n_signals, length = signals.shape
     capacity = length // 2 + 1  # a path has at most ceil(L/2) local minima
-    births = np.empty((n_signals, capacity))
-    deaths = np.empty((n_signals, capacity))
+    pairs = np.empty((n_signals, capacity, 2))
     counts = np.empty(n_signals, dtype=np.int64)
     for i in numba.prange(n_signals):
-        counts[i] = _sublevel_pairs_one(signals[i], births[i], deaths[i])
-    return births, deaths, counts
+        counts[i] = _sublevel_pairs_one(signals[i], pairs[i])
+    return pairs, counts
 
 
 def sublevel_diagrams(signals: np.ndarray) -> list[np.ndarray]:
@@ -77,8 +87,8 @@ def sublevel_diagrams(signals: np.ndarray) -> list[np.ndarray]:
     float32 rounding, and to gudhi's.
     """
     signals = np.ascontiguousarray(signals, dtype=np.float64)
-    births, deaths, counts = _sublevel_pairs_batch(signals)
-    return [np.stack([births[i, :k], deaths[i, :k]], axis=1) for i, k in enumerate(counts.tolist())]
+    pairs, counts = _sublevel_pairs_batch(signals)
+    return [pairs[i, :k] for i, k in enumerate(counts.tolist())]
 
 
 def cubical_diagrams(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
