@@ -14,9 +14,10 @@ here the output is channel-first by construction.
                       -> ConvTranspose(1 -> C, 50 x 50, Keras 'same') -> BatchNorm -> activation
                       (the transposed conv is computed as the equivalent flipped Conv2d)
 
-Layer hyper-parameters follow the release (github.com/anirudhsom/PI-Net, `pi_net.py`) so that
-the Keras weights could be ported tensor by tensor: padding, pooling windows, BatchNorm
-epsilon/momentum and weight initialisation all match Keras' definitions.
+Layer hyper-parameters follow the release (github.com/anirudhsom/PI-Net, `pi_net.py`): padding,
+pooling windows and BatchNorm epsilon / momentum match Keras' definitions, so Keras weights
+ported tensor by tensor give the same outputs (checked once against Keras 3 to float32
+rounding), and initialisation is Keras' too (glorot-uniform kernels, zero biases).
 """
 
 from __future__ import annotations
