@@ -9,7 +9,10 @@ workers or the number of interruptions.
 
 from __future__ import annotations
 
+import multiprocessing
+import multiprocessing.connection
 import os
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -85,8 +88,8 @@ def plan(source: Source, recipe: Recipe, limit: int | None, chunk_size: int) -> 
     """Collect the samples (all, or `limit` spread evenly through the source's order).
 
     Spreading a limit, instead of taking the first samples, keeps every split and group
-    represented in a small run. Samples whose shape differs from the first are planned as
-    failed, with the reason.
+    represented in a small run. Unreadable samples, and samples whose shape differs from
+    the first readable one, are planned as failed, with the reason.
     """
     if recipe.modality != source.modality:
         raise ValueError(
@@ -94,17 +97,21 @@ def plan(source: Source, recipe: Recipe, limit: int | None, chunk_size: int) -> 
             f"yields {source.modality}s"
         )
     samples = list(source.samples())
-    if not samples:
-        raise ValueError(f"source {source.name!r} yielded no samples")
     if limit is not None and limit < len(samples):
         picks = np.unique(np.linspace(0, len(samples) - 1, limit).round().astype(int))
         samples = [samples[i] for i in picks]
-    shape = np.asarray(samples[0].input).shape
-    dtype = _stored_dtype(samples[0])
+    readable = [s for s in samples if not s.error]
+    if not readable:
+        raise ValueError(f"source {source.name!r} yielded no readable samples")
+    shape = np.asarray(readable[0].input).shape
+    dtype = _stored_dtype(readable[0])
     inputs = np.zeros((len(samples), *shape), dtype=dtype)
     errors = []
     for i, sample in enumerate(samples):
         value = np.asarray(sample.input)
+        if sample.error:
+            errors.append(sample.error)
+            continue
         if value.shape != shape:
             errors.append(f"shape {value.shape} differs from the data set's {shape}")
             continue
@@ -179,20 +186,23 @@ def run(
     computed_now = 0
     if pending:
         bar = tqdm(total=remaining, unit="sample", desc=out.name, disable=not progress)
-        with bar, _executor(workers, dask_address) as (submit, wait_first, threads):
-            tasks = (_chunk_task(store, c, threads) for c in pending)
-            for chunk_index, result in _bounded_map(submit, wait_first, tasks, workers):
+        with bar, _executor(workers, dask_address) as executor:
+            tasks = (_chunk_task(store, c, executor.threads_per_task) for c in pending)
+            for chunk_index, result in _bounded_map(executor, tasks):
                 start, _ = store.chunk_bounds(chunk_index)
                 if strict and any(result.errors):
                     first = next(i for i, e in enumerate(result.errors) if e)
                     sample_id = store["ids"][start + first]
                     raise JobFailed(f"sample {sample_id} failed: {result.errors[first]}")
+                computed = int(
+                    (store["status"][start : start + len(result.errors)] == PENDING).sum()
+                )
                 store.write_chunk(chunk_index, result)
-                computed = len(result.errors)
                 computed_now += computed
                 bar.update(computed)
     summary = _summarise(store, computed_now, time.perf_counter() - started)
-    store.finalise(summary.as_dict())
+    if not store.complete:  # a rerun of a finished job keeps the original summary
+        store.finalise(summary.as_dict())
     return summary
 
 
@@ -234,18 +244,27 @@ Submit = Callable[..., Any]
 WaitFirst = Callable[[set], tuple[set, set]]
 
 
-def _bounded_map(
-    submit: Submit, wait_first: WaitFirst, tasks: Iterator[tuple], workers: int | None
-) -> Iterator[tuple[int, ChunkResult]]:
+@dataclass(frozen=True)
+class _Executor:
+    """How tasks are run: submit, wait for the first to finish, how many can run at once,
+    and how many threads each task may use (None: all)."""
+
+    submit: Submit
+    wait_first: WaitFirst
+    slots: int
+    threads_per_task: int | None
+
+
+def _bounded_map(executor: _Executor, tasks: Iterator[tuple]) -> Iterator[tuple[int, ChunkResult]]:
     """Run `compute_chunk` over tasks with a bounded number in flight, yielding as they end."""
-    limit = _TASKS_PER_WORKER * (workers or os.cpu_count() or 1)
+    limit = _TASKS_PER_WORKER * executor.slots
     in_flight: dict[Any, int] = {}
     for chunk_index, arguments in tasks:
         if len(in_flight) >= limit:
-            yield from _collect(wait_first, in_flight)
-        in_flight[submit(compute_chunk, *arguments)] = chunk_index
+            yield from _collect(executor.wait_first, in_flight)
+        in_flight[executor.submit(compute_chunk, *arguments)] = chunk_index
     while in_flight:
-        yield from _collect(wait_first, in_flight)
+        yield from _collect(executor.wait_first, in_flight)
 
 
 def _collect(wait_first: WaitFirst, in_flight: dict) -> Iterator[tuple[int, ChunkResult]]:
@@ -255,10 +274,8 @@ def _collect(wait_first: WaitFirst, in_flight: dict) -> Iterator[tuple[int, Chun
 
 
 @contextmanager
-def _executor(
-    workers: int | None, dask_address: str | None
-) -> Iterator[tuple[Submit, WaitFirst, int | None]]:
-    """(submit, wait-for-first, threads per task) for a Dask cluster, a process pool, or inline.
+def _executor(workers: int | None, dask_address: str | None) -> Iterator[_Executor]:
+    """A Dask cluster, a local process pool, or inline execution (one worker).
 
     Pool and cluster tasks run with one BLAS/OpenMP/numba thread each: the parallelism is
     across tasks, and nested threads only fight over the same cores (SPEC 6).
@@ -268,21 +285,38 @@ def _executor(
         from distributed import wait as dask_wait
 
         with Client(dask_address, timeout="30s") as client:
-
-            def submit_to_cluster(function: Callable, *arguments: Any) -> Any:
-                return client.submit(function, *arguments, pure=False)
-
-            yield submit_to_cluster, lambda fs: dask_wait(fs, return_when=FIRST_COMPLETED), 1
+            yield _Executor(
+                submit=lambda function, *arguments: client.submit(function, *arguments, pure=False),
+                wait_first=lambda fs: dask_wait(fs, return_when=FIRST_COMPLETED),
+                slots=max(1, sum(client.nthreads().values())),
+                threads_per_task=1,
+            )
         return
     workers = workers or os.cpu_count() or 1
     if workers == 1:
-        yield _run_inline, lambda fs: (fs, set()), None
+        yield _Executor(_run_inline, lambda fs: (fs, set()), 1, None)
         return
-    pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"))
+    pool = ProcessPoolExecutor(
+        workers, mp_context=get_context("spawn"), initializer=_exit_with_parent
+    )
     try:
-        yield pool.submit, lambda fs: wait(fs, return_when=FIRST_COMPLETED), 1
+        yield _Executor(pool.submit, lambda fs: wait(fs, return_when=FIRST_COMPLETED), workers, 1)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _exit_with_parent() -> None:
+    """Pool worker initializer: end this worker as soon as the job process is gone, so a
+    `kill -9` of the job leaves no orphaned workers computing for nobody."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def exit_when_parent_dies() -> None:
+        multiprocessing.connection.wait([parent.sentinel])
+        os._exit(1)
+
+    threading.Thread(target=exit_when_parent_dies, daemon=True).start()
 
 
 def _run_inline(function: Callable, *arguments: Any) -> Future:

@@ -18,6 +18,8 @@ class Sample:
 
     `input` is `(C, T)` float for signals or `(C, H, W)` (uint8, or float in [0, 1]) for images.
     `group` is the unit that must never straddle train and test (a user, a photo).
+    `error` says why the input could not be read (then `input` is empty): the job records
+    such a sample as failed and goes on.
     """
 
     id: str
@@ -25,6 +27,7 @@ class Sample:
     label: int
     group: str
     split: Split
+    error: str = ""
 
 
 @dataclass(frozen=True)

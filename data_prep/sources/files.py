@@ -145,9 +145,7 @@ class FileFolder(Source):
             split: Split = "test" if is_test_group(group, self.test_fraction) else "train"
             read = READERS[file.suffix.lower()][1]
             try:
-                data = read(root / file)
+                data, error = read(root / file), ""
             except (OSError, ValueError) as exc:
-                raise ValueError(f"cannot read {root / file}: {exc}") from exc
-            if not np.all(np.isfinite(data)):
-                raise ValueError(f"{root / file} holds NaN or infinite values")
-            yield Sample(f"files/{group}", data, label, group, split)
+                data, error = np.empty(0), f"cannot read {file}: {exc}"
+            yield Sample(f"files/{group}", data, label, group, split, error)

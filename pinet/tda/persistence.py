@@ -10,7 +10,6 @@ from __future__ import annotations
 import gudhi
 import numba
 import numpy as np
-from ripser import ripser
 
 
 @numba.njit(cache=True, nogil=True)
@@ -110,6 +109,8 @@ def rips_h1_diagram(points: np.ndarray) -> np.ndarray:
     No distance threshold: a truncated filtration cannot see classes born above it, so a
     threshold can only be checked, never trusted (SPEC 2.5).
     """
+    from ripser import ripser  # imported on use: it pulls in scikit-learn (~2 s per process)
+
     return _finite(ripser(points, maxdim=1)["dgms"][1])
 
 
