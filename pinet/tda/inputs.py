@@ -1,4 +1,5 @@
-"""Validation of raw inputs: what a recipe accepts, and a precise message when it does not."""
+"""Raw inputs: what a recipe accepts (with a precise message when it does not), and the
+per-channel standardisation that signal recipes and signal networks share."""
 
 from __future__ import annotations
 
@@ -68,3 +69,18 @@ def _check_finite(x: np.ndarray, what: str) -> None:
             f"{what} contains {int((~finite).sum())} NaN or infinite value(s), "
             f"first at index {tuple(int(i) for i in bad)}"
         )
+
+
+def standardise(channels: np.ndarray) -> np.ndarray:
+    """Z-score along the last axis (population std, ddof 0); a constant channel becomes zeros.
+
+    Each channel is first scaled by a power of two near its largest magnitude (exact in
+    floating point, so the z-scores are unchanged): squares of values beyond ~1e154 or
+    below ~1e-154 would otherwise overflow or underflow and a channel would look constant.
+    """
+    magnitude = np.abs(channels).max(axis=-1, keepdims=True)
+    _, exponent = np.frexp(magnitude)
+    scaled = np.ldexp(channels, -exponent)
+    centred = scaled - scaled.mean(axis=-1, keepdims=True)
+    spread = centred.std(axis=-1, keepdims=True)
+    return np.divide(centred, spread, out=np.zeros_like(centred), where=spread > 0)

@@ -16,7 +16,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 
 from pinet.tda.images import RESOLUTION, PersistenceImageGrid
-from pinet.tda.inputs import as_images, as_signals
+from pinet.tda.inputs import as_images, as_signals, standardise
 from pinet.tda.persistence import cubical_diagrams, rips_h1_diagram, sublevel_diagrams
 
 Modality = Literal["signal", "image"]
@@ -102,10 +102,8 @@ class SignalSublevel(Recipe):
     float32_filtration: bool = True
 
     def _channel_diagrams(self, channels: np.ndarray) -> Diagrams:
-        centred = channels - channels.mean(axis=1, keepdims=True)
-        scale = centred.std(axis=1, keepdims=True)
-        standardised = np.divide(centred, scale, out=np.zeros_like(centred), where=scale > 0)
-        return sublevel_diagrams(_filtration_values(standardised, self.float32_filtration))
+        values = _filtration_values(standardise(channels), self.float32_filtration)
+        return sublevel_diagrams(values)
 
 
 # Persistences of 8-bit images are multiples of 1/255; the released ground truth drops
