@@ -17,9 +17,7 @@ pairing one card with another model's weights.
 
 from __future__ import annotations
 
-import importlib.metadata
 import os
-import platform
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,6 +39,7 @@ from safetensors.torch import save as safetensors_bytes
 from torch import nn
 
 from pinet.models import MODEL_CLASSES, HeadActivation, ImagePINet, Modality, SignalPINet
+from pinet.provenance import library_versions
 
 WEIGHTS_FILE = "model.safetensors"
 CARD_FILE = "card.json"
@@ -77,17 +76,6 @@ class DataSourceRef(BaseModel):
 
     name: str = Field(min_length=1)
     params: dict[str, JsonValue] = Field(default_factory=dict)
-
-
-def library_versions() -> dict[str, str]:
-    """Versions of Python and of the installed libraries a checkpoint depends on."""
-    versions = {"python": platform.python_version()}
-    for dist in ("pinet", "torch", "numpy", "safetensors", "pydantic"):
-        try:
-            versions[dist] = importlib.metadata.version(dist)
-        except importlib.metadata.PackageNotFoundError:
-            pass
-    return versions
 
 
 class ModelCard(BaseModel):

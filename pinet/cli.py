@@ -1,0 +1,72 @@
+"""The `pinet` command: `pinet train` fits a PI-Net to a store, `pinet eval` measures one."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from dataclasses import fields
+
+from pinet.training import TrainConfig, evaluate_checkpoint, train
+
+EXIT_USAGE = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pinet", description="Train and evaluate PI-Nets.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    defaults = TrainConfig()
+
+    fit = commands.add_parser("train", help="train a PI-Net on a ground-truth store")
+    fit.add_argument("--data", required=True, help="ground-truth store (python -m data_prep)")
+    fit.add_argument("--model", required=True, choices=["signal", "image"])
+    fit.add_argument("--out", required=True, help="run folder: checkpoints, metrics, plots")
+    fit.add_argument("--epochs", type=int, default=defaults.epochs)
+    fit.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    fit.add_argument("--lr", type=float, default=defaults.lr)
+    fit.add_argument(
+        "--optimiser",
+        choices=["released", "adam"],
+        default=defaults.optimiser,
+        help="released: Adam(0.99, eps 0.1), staged lr; adam: defaults, cosine lr",
+    )
+    fit.add_argument("--head", choices=["relu", "sigmoid"], default=defaults.head)
+    fit.add_argument("--device", default=defaults.device, help="auto, cpu or cuda")
+    fit.add_argument("--seed", type=int, default=defaults.seed)
+    fit.add_argument("--name", default=defaults.name, help="model name written in its card")
+    fit.add_argument("--resume", action="store_true", help="continue the run in --out")
+    fit.add_argument("--no-progress", action="store_true")
+
+    measure = commands.add_parser("eval", help="metrics of a checkpoint on a store's split")
+    measure.add_argument("--checkpoint", required=True, help="checkpoint folder")
+    measure.add_argument("--data", required=True, help="ground-truth store")
+    measure.add_argument("--split", default="test", choices=["train", "test"])
+    measure.add_argument("--reference", help="the authors' CIFAR10 samples (.npz), image models")
+    measure.add_argument("--device", default="auto")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "train":
+            names = {f.name for f in fields(TrainConfig)}
+            config = TrainConfig(**{k: v for k, v in vars(args).items() if k in names})
+            result = train(
+                args.data,
+                args.model,
+                args.out,
+                config,
+                resume=args.resume,
+                progress=not args.no_progress,
+            )
+        else:
+            result = evaluate_checkpoint(
+                args.checkpoint, args.data, args.split, args.device, args.reference
+            )
+    except (ValueError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    print(json.dumps(result, indent=2))
+    return 0
