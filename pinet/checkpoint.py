@@ -38,7 +38,15 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as safetensors_bytes
 from torch import nn
 
-from pinet.models import MODEL_CLASSES, HeadActivation, ImagePINet, Modality, SignalPINet
+from pinet.models import (
+    MODEL_CLASSES,
+    TRUNK_WIDTHS,
+    HeadActivation,
+    ImagePINet,
+    Modality,
+    SignalPINet,
+    build_model,
+)
 from pinet.provenance import library_versions
 
 WEIGHTS_FILE = "model.safetensors"
@@ -95,6 +103,7 @@ class ModelCard(BaseModel):
     modality: Modality
     in_channels: PositiveInt
     head: HeadActivation = "relu"
+    widths: tuple[PositiveInt, PositiveInt, PositiveInt, PositiveInt] = TRUNK_WIDTHS
     input_shape: tuple[PositiveInt, ...]
     min_input_size: PositiveInt
     recipe: RecipeRef
@@ -212,7 +221,7 @@ def load_checkpoint(
             f"(checkpoint ids {saved_id} and {card.checkpoint_id}), e.g. an interrupted "
             "overwrite; save the checkpoint again"
         )
-    model = MODEL_CLASSES[card.modality](card.in_channels, card.head)
+    model = build_model(card.modality, card.in_channels, card.head, card.widths)
     _check_tensors_match(model, stored, card, weights_path)
     model.load_state_dict(
         {key: t.float() if t.is_floating_point() else t for key, t in stored.items()}
@@ -229,10 +238,12 @@ def _check_model_matches_card(model: nn.Module, card: ModelCard) -> None:
             f"{type(model).__name__} (unwrap torch.compile / DDP wrappers before saving)"
         )
     assert isinstance(model, SignalPINet | ImagePINet)
-    if (model.in_channels, model.head) != (card.in_channels, card.head):
+    built = (model.in_channels, model.head, model.widths)
+    described = (card.in_channels, card.head, tuple(card.widths))
+    if built != described:
         raise ValueError(
-            f"card {card.name!r} says in_channels={card.in_channels}, head={card.head!r} "
-            f"but the model has in_channels={model.in_channels}, head={model.head!r}"
+            f"card {card.name!r} says in_channels, head, widths = {described} "
+            f"but the model has {built}"
         )
 
 

@@ -32,6 +32,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="released: Adam(0.99, eps 0.1), staged lr; adam: defaults, cosine lr",
     )
     fit.add_argument("--head", choices=["relu", "sigmoid"], default=defaults.head)
+    fit.add_argument(
+        "--widths",
+        type=_widths,
+        default=defaults.widths,
+        help="filters of the 4 conv blocks, e.g. 16,32,64,128 (default: the released)",
+    )
     fit.add_argument("--device", default=defaults.device, help="auto, cpu or cuda")
     fit.add_argument("--seed", type=int, default=defaults.seed)
     fit.add_argument("--name", default=defaults.name, help="model name written in its card")
@@ -70,3 +76,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     print(json.dumps(result, indent=2))
     return 0
+
+
+def _widths(text: str) -> tuple[int, ...]:
+    try:
+        widths = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        widths = ()
+    if len(widths) != 4 or min(widths) < 1:
+        raise argparse.ArgumentTypeError(f"expected 4 positive integers like 16,32,64,128: {text}")
+    return widths

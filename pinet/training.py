@@ -29,7 +29,7 @@ from tqdm import tqdm
 from pinet.checkpoint import DataSourceRef, ModelCard, RecipeRef, load_checkpoint, save_checkpoint
 from pinet.inference import load_model, predict
 from pinet.model_inputs import network_inputs
-from pinet.models import build_model
+from pinet.models import TRUNK_WIDTHS, build_model
 from pinet.store import GroundTruthStore
 
 Optimiser = Literal["released", "adam"]
@@ -52,6 +52,7 @@ class TrainConfig:
     seed: int = 0
     val_fraction: float = 0.15
     head: Literal["relu", "sigmoid"] = "relu"
+    widths: tuple[int, int, int, int] = TRUNK_WIDTHS
     device: str = "auto"
     name: str = "pinet"
 
@@ -181,7 +182,7 @@ def train(
         raise ValueError(f"{store_path} holds {recipe_modality} ground truth, not {modality}")
     device = resolve_device(config.device)
     torch.manual_seed(config.seed)
-    model = build_model(modality, store.channels, config.head).to(device)
+    model = build_model(modality, store.channels, config.head, config.widths).to(device)
     optimiser = make_optimiser(model, config)
     history: list[dict[str, Any]] = []
     if resume:
@@ -363,6 +364,7 @@ def _card(
         modality=modality,
         in_channels=store.channels,
         head=config.head,
+        widths=config.widths,
         input_shape=tuple(store.attrs["input_shape"]),
         recipe=RecipeRef(**job["recipe"]),
         data_source=DataSourceRef(**job["source"]),
@@ -401,7 +403,7 @@ def _restore(
     folder = out / (out / _LAST).read_text().strip()
     state = json.loads((folder / "state.json").read_text())
     saved = {k: v for k, v in state["config"].items() if k != "device"}
-    wanted = {k: v for k, v in asdict(config).items() if k != "device"}
+    wanted = {k: v for k, v in json.loads(json.dumps(asdict(config))).items() if k != "device"}
     if saved != wanted:
         changed = sorted(k for k in wanted if saved.get(k) != wanted[k])
         raise ValueError(

@@ -154,7 +154,7 @@ def test_sigmoid_head_spans_the_unit_interval():
 
 def test_batch_norm_uses_keras_defaults():
     bn = SignalPINet(1).trunk.blocks[0].bn
-    assert (bn.eps, bn.momentum) == (1e-3, 0.01)
+    assert (bn.eps, bn.momentum) == (1e-3, 0.1)
 
 
 def test_same_max_pool_windows_start_at_zero_like_keras():
