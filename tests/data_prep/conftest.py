@@ -80,17 +80,21 @@ def photos_job() -> dict[str, int]:
 
 
 @pytest.fixture(scope="session")
+def run_photos_job(photos_source: PhotoCrops, photos_job: dict) -> Callable[..., job.JobSummary]:
+    """Run the reference job (40 photo crops, image-raster) into `out`; keyword arguments
+    choose how (workers, dask_address...)."""
+
+    def run(out: Path, **how: object) -> job.JobSummary:
+        recipe = get_recipe("image-raster")
+        return job.run(photos_source, recipe, out, progress=False, **photos_job, **how)
+
+    return run
+
+
+@pytest.fixture(scope="session")
 def photos_store(
-    tmp_path_factory: pytest.TempPathFactory, photos_source: PhotoCrops, photos_job: dict
+    tmp_path_factory: pytest.TempPathFactory, run_photos_job: Callable[..., job.JobSummary]
 ) -> tuple[Path, job.JobSummary]:
-    """The reference: 40 photo crops, image-raster, computed inline. Never modify it."""
+    """The reference: the photos job computed inline. Never modify it."""
     out = tmp_path_factory.mktemp("reference") / "photos.zarr"
-    summary = job.run(
-        photos_source,
-        get_recipe("image-raster"),
-        out,
-        workers=1,
-        progress=False,
-        **photos_job,
-    )
-    return out, summary
+    return out, run_photos_job(out, workers=1)

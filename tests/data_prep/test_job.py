@@ -105,19 +105,12 @@ def test_attributes_record_job_versions_and_creation(photos_store, photos_source
 
 
 def test_rerun_of_a_complete_store_computes_nothing(
-    photos_store, photos_source, photos_job, tmp_path, files_of, capsys
+    photos_store, run_photos_job, tmp_path, files_of, capsys
 ) -> None:
     out = tmp_path / "photos.zarr"
     shutil.copytree(photos_store[0], out)
     before = files_of(out)
-    summary = job.run(
-        photos_source,
-        get_recipe("image-raster"),
-        out,
-        **photos_job,
-        workers=1,
-        progress=False,
-    )
+    summary = run_photos_job(out, workers=1)
     assert summary.computed_now == 0
     assert (summary.samples, summary.done, summary.failed) == (40, 40, 0)
     # Only the root metadata (its summary attribute) may be rewritten.
@@ -140,18 +133,9 @@ def test_rerun_of_a_complete_store_computes_nothing(
 # Parallel paths give the inline result
 
 
-def test_process_pool_matches_inline(
-    photos_store, photos_source, photos_job, tmp_path, same_store
-) -> None:
+def test_process_pool_matches_inline(photos_store, run_photos_job, tmp_path, same_store) -> None:
     out = tmp_path / "pool.zarr"
-    summary = job.run(
-        photos_source,
-        get_recipe("image-raster"),
-        out,
-        **photos_job,
-        workers=2,
-        progress=False,
-    )
+    summary = run_photos_job(out, workers=2)
     assert (summary.done, summary.computed_now) == (40, 40)
     same_store(out, photos_store[0])
 
@@ -212,17 +196,10 @@ def dask_cluster(tmp_path) -> Iterator[str]:
 
 
 def test_dask_cluster_matches_inline(
-    dask_cluster, photos_store, photos_source, photos_job, tmp_path, same_store
+    dask_cluster, photos_store, run_photos_job, tmp_path, same_store
 ) -> None:
     out = tmp_path / "dask.zarr"
-    summary = job.run(
-        photos_source,
-        get_recipe("image-raster"),
-        out,
-        **photos_job,
-        dask_address=dask_cluster,
-        progress=False,
-    )
+    summary = run_photos_job(out, dask_address=dask_cluster)
     assert (summary.done, summary.computed_now) == (40, 40)
     same_store(out, photos_store[0])
 
