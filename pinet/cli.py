@@ -41,7 +41,12 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--device", default=defaults.device, help="auto, cpu or cuda")
     fit.add_argument("--seed", type=int, default=defaults.seed)
     fit.add_argument("--name", default=defaults.name, help="model name written in its card")
-    fit.add_argument("--resume", action="store_true", help="continue the run in --out")
+    fit.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue an interrupted run in --out (same options: the learning-rate "
+        "schedule depends on --epochs)",
+    )
     fit.add_argument("--no-progress", action="store_true")
 
     measure = commands.add_parser("eval", help="metrics of a checkpoint on a store's split")

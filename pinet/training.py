@@ -191,6 +191,7 @@ def train(
         raise ValueError(f"{out} already holds a training run; pass --resume or another --out")
     out.mkdir(parents=True, exist_ok=True)
 
+    _card(store, modality, config, {}, 0)  # a bad name fails now, not after an epoch
     train_idx, val_idx = split_by_group(store, config.val_fraction, config.seed)
     train_set = StoreSamples(store, train_idx, modality)
     sampler = ChunkWindowSampler(train_set, config.seed)
@@ -276,14 +277,15 @@ def _autocast(device: torch.device):
 def predict_batches(
     model: nn.Module, dataset: StoreSamples, device: torch.device, batch_size: int = 256
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Predicted and true PIs, `(N, C, 50, 50)` each, for every sample of `dataset`."""
+    """Predicted (clipped to [0, 1], like `pinet.predict`) and true PIs, `(N, C, 50, 50)`
+    each, for every sample of `dataset`."""
     model.eval()
     predicted, expected = [], []
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False)
     for inputs, targets in loader:
         with _autocast(device):
             out = model(inputs.to(device, non_blocking=True))
-        predicted.append(out.float().cpu().numpy())
+        predicted.append(out.float().clamp(0.0, 1.0).cpu().numpy())  # as `predict` returns
         expected.append(targets.numpy())
     return np.concatenate(predicted), np.concatenate(expected)
 
@@ -310,6 +312,8 @@ def evaluate(
 def mean_training_pi(store: GroundTruthStore) -> np.ndarray:
     """The mean PI `(C, 50, 50)` over the store's usable training samples."""
     train = store.usable_indices("train")
+    if not len(train):
+        raise ValueError(f"{store.path} has no usable training samples to average")
     total = np.zeros(store["pis"].shape[1:], dtype=np.float64)
     for start in range(0, len(train), 1024):
         total += store["pis"][train[start : start + 1024]].sum(axis=0)
@@ -333,7 +337,10 @@ def evaluate_checkpoint(
             f"{store_path} holds {store.recipe.name} ground truth; "
             f"the model was trained on {loaded.card.recipe.name}"
         )
-    dataset = StoreSamples(store, store.usable_indices(split), loaded.card.modality)
+    indices = store.usable_indices(split)
+    if not len(indices):
+        raise ValueError(f"{store_path} has no usable samples in its {split!r} split")
+    dataset = StoreSamples(store, indices, loaded.card.modality)
     mean_pi = mean_training_pi(store)
     metrics = evaluate(loaded.network, dataset, loaded.device, mean_pi)
     if reference is not None:
@@ -369,7 +376,9 @@ def _card(
         recipe=RecipeRef(**job["recipe"]),
         data_source=DataSourceRef(**job["source"]),
         metrics=metrics,
-        training={**asdict(config), "epochs_done": epochs_done, "store": str(store.path)},
+        training=_jsonable(
+            {**asdict(config), "epochs_done": epochs_done, "store": str(store.path)}
+        ),
     )
 
 
@@ -403,7 +412,7 @@ def _restore(
     folder = out / (out / _LAST).read_text().strip()
     state = json.loads((folder / "state.json").read_text())
     saved = {k: v for k, v in state["config"].items() if k != "device"}
-    wanted = {k: v for k, v in json.loads(json.dumps(asdict(config))).items() if k != "device"}
+    wanted = {k: v for k, v in _jsonable(asdict(config)).items() if k != "device"}
     if saved != wanted:
         changed = sorted(k for k in wanted if saved.get(k) != wanted[k])
         raise ValueError(
@@ -439,6 +448,11 @@ def _unflatten_optimiser(
         param_id, key = name.split(".", 1)
         state.setdefault(int(param_id), {})[key] = value
     return {"state": state, "param_groups": layout["param_groups"]}
+
+
+def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
+    """Plain JSON types only (tuples become lists), as model cards and state files hold."""
+    return json.loads(json.dumps(values))
 
 
 def _atomic_write(path: Path, text: str) -> None:

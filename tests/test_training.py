@@ -1,0 +1,288 @@
+"""Training and evaluation on tiny real stores: learning, exact resumption, run outputs,
+validation by group, checkpoint metrics."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from safetensors.torch import load_file
+
+from data_prep.sources.photos import PhotoCrops
+from pinet.checkpoint import read_card
+from pinet.inference import load_model, predict
+from pinet.store import GroundTruthStore
+from pinet.tda import get_recipe
+from pinet.training import TrainConfig, evaluate_checkpoint, split_by_group, train
+from tests.conftest import TINY_WIDTHS, TrainedRun
+
+# The authors' CIFAR10 samples: 10 images (3, 32, 32) in [0, 1] with their PIs.
+REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
+REFERENCE_SAMPLES = REFERENCE / "pinet_cifar10_samples.npz"
+
+
+def history(run_folder: Path) -> list[dict]:
+    return [json.loads(line) for line in (run_folder / "metrics.jsonl").read_text().splitlines()]
+
+
+def last_checkpoint(run_folder: Path) -> Path:
+    return run_folder / (run_folder / "last").read_text().strip()
+
+
+def without_timing(entries: list[dict]) -> list[dict]:
+    return [{k: v for k, v in entry.items() if k != "seconds"} for entry in entries]
+
+
+def assert_same_tensors(first: Path, second: Path) -> None:
+    tensors, expected = load_file(first), load_file(second)
+    assert sorted(tensors) == sorted(expected)
+    for name, tensor in tensors.items():
+        assert tensor.dtype == expected[name].dtype, name
+        assert tensor.equal(expected[name]), f"{name} differs"
+
+
+class Interrupted(Exception):
+    """Stands for a Ctrl-C between two epochs."""
+
+
+class InterruptAfterEpochs(io.StringIO):
+    """A stdout that interrupts training once `epochs` epochs are saved: `train` with
+    progress on prints each epoch's JSON line right after writing that epoch's checkpoint."""
+
+    def __init__(self, epochs: int) -> None:
+        super().__init__()
+        self.remaining = epochs
+
+    def write(self, text: str) -> int:
+        if text.startswith("{"):
+            self.remaining -= 1
+            if self.remaining == 0:
+                raise Interrupted
+        return super().write(text)
+
+
+# -- learning -----------------------------------------------------------------------------
+
+
+def test_a_tiny_model_fits_a_tiny_store(image_run: TrainedRun) -> None:
+    """The image PI-Net's training MSE falls at least 10x from its first epoch (measured
+    ~15x). Most of that drop is the head learning the PIs' level: after 6 (or 40) epochs
+    the training MSE is still just above the mean-training-PI baseline."""
+    store = GroundTruthStore.open(image_run.store)
+    fitted, _ = split_by_group(store, image_run.config.val_fraction, image_run.config.seed)
+    assert 24 <= len(fitted) <= 40, "not the ~32 samples this test is sized for"
+    train_mse = [entry["train_mse"] for entry in history(image_run.out)]
+    assert len(train_mse) == image_run.config.epochs
+    assert train_mse[-1] <= train_mse[0] / 10, train_mse
+
+
+# -- resumption ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def resumed_run(tmp_path_factory: pytest.TempPathFactory, signal_run: TrainedRun) -> Path:
+    """The signal run's config, interrupted after its first epoch, then resumed to the end."""
+    out = tmp_path_factory.mktemp("resumed") / "signal"
+    interrupt = InterruptAfterEpochs(1)
+    with pytest.raises(Interrupted), contextlib.redirect_stdout(interrupt):
+        train(signal_run.store, "signal", out, signal_run.config, progress=True)
+    assert len(history(out)) == 1
+    assert not (out / "loss.png").exists()
+    train(signal_run.store, "signal", out, signal_run.config, resume=True, progress=False)
+    return out
+
+
+def test_resume_is_bit_exact(signal_run: TrainedRun, resumed_run: Path) -> None:
+    assert (resumed_run / "last").read_text() == (signal_run.out / "last").read_text()
+    for name in ("model.safetensors", "optimiser.safetensors"):
+        assert_same_tensors(
+            last_checkpoint(resumed_run) / name, last_checkpoint(signal_run.out) / name
+        )
+    assert_same_tensors(
+        resumed_run / "best" / "model.safetensors", signal_run.out / "best" / "model.safetensors"
+    )
+    assert without_timing(history(resumed_run)) == without_timing(history(signal_run.out))
+
+
+def test_resume_with_another_config_is_refused(signal_run: TrainedRun, resumed_run: Path) -> None:
+    before = {p.name: p.read_bytes() for p in resumed_run.iterdir() if p.is_file()}
+    changed = replace(signal_run.config, lr=5e-3, batch_size=8)
+    with pytest.raises(ValueError, match=r"different configuration \(batch_size, lr\)"):
+        train(signal_run.store, "signal", resumed_run, changed, resume=True, progress=False)
+    longer = replace(signal_run.config, epochs=4)
+    with pytest.raises(ValueError, match=r"\(epochs\)"):
+        train(signal_run.store, "signal", resumed_run, longer, resume=True, progress=False)
+    assert {p.name: p.read_bytes() for p in resumed_run.iterdir() if p.is_file()} == before
+
+
+def test_training_into_an_existing_run_is_refused(signal_run: TrainedRun) -> None:
+    last = (signal_run.out / "last").read_text()
+    with pytest.raises(ValueError, match="already holds a training run; pass --resume"):
+        train(signal_run.store, "signal", signal_run.out, signal_run.config, progress=False)
+    assert (signal_run.out / "last").read_text() == last
+
+
+def test_resume_without_a_run_is_refused(signal_run: TrainedRun, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="nothing to resume"):
+        train(signal_run.store, "signal", tmp_path, signal_run.config, resume=True, progress=False)
+    assert list(tmp_path.iterdir()) == []
+
+
+# -- outputs of a run ---------------------------------------------------------------------
+
+
+def test_a_run_keeps_the_last_epoch_and_the_best(image_run: TrainedRun) -> None:
+    epochs = image_run.config.epochs
+    assert (image_run.out / "last").read_text() == f"epoch-{epochs:04d}\n"
+    assert sorted(p.name for p in image_run.out.glob("epoch-*")) == [f"epoch-{epochs:04d}"]
+    for folder in (last_checkpoint(image_run.out), image_run.out / "best"):
+        assert (folder / "model.safetensors").is_file()
+        assert (folder / "card.json").is_file()
+    for name in ("optimiser.safetensors", "state.json"):
+        assert (last_checkpoint(image_run.out) / name).is_file()
+    assert not (image_run.out / "best" / "optimiser.safetensors").exists()
+
+
+def test_metrics_has_one_line_per_epoch(image_run: TrainedRun) -> None:
+    entries = history(image_run.out)
+    assert [e["epoch"] for e in entries] == list(range(1, image_run.config.epochs + 1))
+    for entry in entries:
+        assert {"train_mse", "val_mse", "val_mae", "lr"} <= set(entry)
+        assert np.isfinite([entry["train_mse"], entry["val_mse"]]).all()
+        assert entry["train_mse"] > 0 and entry["val_mse"] > 0
+    assert image_run.result["last"] == entries[-1]
+    assert image_run.result["best_val_mse"] == min(e["val_mse"] for e in entries)
+
+
+@pytest.mark.parametrize(
+    ("name", "smallest"),
+    [
+        ("loss.png", (600, 400)),  # figsize (6, 4) at 100 dpi
+        ("predictions.png", (400, 600)),  # >= 3 channels x 2 in, >= 2 samples x 4 in, 80 dpi
+    ],
+)
+def test_plots_are_real_pngs(image_run: TrainedRun, name: str, smallest: tuple) -> None:
+    with Image.open(image_run.out / name) as image:
+        assert image.format == "PNG"
+        assert image.width >= smallest[0] and image.height >= smallest[1]
+        colours = image.convert("RGB").getcolors(maxcolors=1 << 20)
+    assert len(colours) > 16, "the plot is blank"
+
+
+def test_the_card_says_what_the_model_was_trained_on(image_run: TrainedRun) -> None:
+    card = read_card(image_run.out / "best")
+    recipe = get_recipe("image-raster")
+    assert card.name == "tiny-image"
+    assert card.modality == "image"
+    assert (card.recipe.name, card.recipe.params) == (recipe.name, recipe.params)
+    assert card.data_source.name == "photos"
+    assert card.data_source.params == PhotoCrops().params
+    assert card.widths == TINY_WIDTHS
+    assert card.head == "relu"
+    assert card.input_shape == (3, 32, 32)
+    assert card.in_channels == 3
+
+    entries = history(image_run.out)
+    best = min(entries, key=lambda e: e["val_mse"])
+    assert card.metrics == {"val_mse": best["val_mse"], "val_mae": best["val_mae"]}
+    assert card.training["epochs_done"] == best["epoch"]
+    config = image_run.config
+    for field in ("epochs", "batch_size", "lr", "optimiser", "seed", "val_fraction"):
+        assert card.training[field] == getattr(config, field), field
+    assert tuple(card.training["widths"]) == TINY_WIDTHS
+    assert card.training["store"] == str(image_run.store)
+
+    last = read_card(last_checkpoint(image_run.out))
+    assert last.training["epochs_done"] == config.epochs
+    assert last.metrics["val_mse"] == entries[-1]["val_mse"]
+
+
+# -- validation by group ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module", params=["signal", "image"])
+def store(request: pytest.FixtureRequest) -> GroundTruthStore:
+    return GroundTruthStore.open(request.getfixturevalue(f"{request.param}_store"))
+
+
+@pytest.mark.parametrize("val_fraction", [0.0, 0.15, 0.5, 1.0])
+def test_validation_holds_out_whole_groups(store: GroundTruthStore, val_fraction: float) -> None:
+    train_idx, val_idx = split_by_group(store, val_fraction, seed=3)
+    groups = store["groups"][:]
+    train_groups, val_groups = set(groups[train_idx]), set(groups[val_idx])
+    assert train_groups and val_groups, "each side needs at least one group"
+    assert not train_groups & val_groups
+    usable_train = store.usable_indices("train")
+    assert sorted([*train_idx, *val_idx]) == usable_train.tolist()
+    assert set(store["split"][:][val_idx]) == {"train"}
+
+
+def test_validation_split_depends_only_on_the_seed(store: GroundTruthStore) -> None:
+    first = split_by_group(store, 0.3, seed=7)
+    again = split_by_group(store, 0.3, seed=7)
+    for indices, expected in zip(first, again, strict=True):
+        assert np.array_equal(indices, expected)
+    held_out = {frozenset(store["groups"][:][split_by_group(store, 0.3, s)[1]]) for s in range(5)}
+    assert len(held_out) > 1, "the seed does not change which groups are held out"
+
+
+# -- evaluating a checkpoint --------------------------------------------------------------
+
+
+def mean_training_pi(store: GroundTruthStore) -> np.ndarray:
+    return store["pis"][store.usable_indices("train")].mean(axis=0, dtype=np.float64)
+
+
+def test_evaluate_checkpoint_reports_the_baseline(image_run: TrainedRun) -> None:
+    checkpoint = image_run.out / "best"
+    metrics = evaluate_checkpoint(checkpoint, image_run.store, device="cpu")
+    store = GroundTruthStore.open(image_run.store)
+    test = store.usable_indices("test")
+    expected = store["pis"][test]
+    predicted = predict(load_model(checkpoint, device="cpu"), store["inputs"][test])
+    assert metrics["samples"] == len(test) > 0
+    assert metrics["mse"] == pytest.approx(np.mean((predicted - expected) ** 2), rel=1e-5)
+    assert metrics["mae"] == pytest.approx(np.mean(np.abs(predicted - expected)), rel=1e-5)
+    assert len(metrics["per_channel_mse"]) == 3
+    assert metrics["mse"] == pytest.approx(np.mean(metrics["per_channel_mse"]))
+    baseline = np.mean((expected - mean_training_pi(store)) ** 2)
+    assert metrics["mean_pi_mse"] == pytest.approx(baseline, rel=1e-5)
+    assert metrics["mse_vs_mean_pi"] == pytest.approx(metrics["mse"] / metrics["mean_pi_mse"])
+
+
+def test_evaluate_checkpoint_against_the_authors_samples(image_run: TrainedRun) -> None:
+    if not REFERENCE_SAMPLES.is_file():
+        pytest.skip(f"{REFERENCE_SAMPLES} is not in this checkout")
+    checkpoint = image_run.out / "best"
+    metrics = evaluate_checkpoint(
+        checkpoint, image_run.store, device="cpu", reference=REFERENCE_SAMPLES
+    )
+    with np.load(REFERENCE_SAMPLES) as samples:
+        images, expected = samples["images"], samples["pis"]
+    predicted = predict(load_model(checkpoint, device="cpu"), images)
+    mean_pi = mean_training_pi(GroundTruthStore.open(image_run.store))
+    reference = metrics["reference"]
+    assert reference["samples"] == len(images) == 10
+    assert reference["mse"] == pytest.approx(np.mean((predicted - expected) ** 2), rel=1e-5)
+    assert reference["mean_pi_mse"] == pytest.approx(np.mean((expected - mean_pi) ** 2), rel=1e-5)
+    assert reference["mse"] > 0 and reference["mean_pi_mse"] > 0
+
+
+def test_a_signal_model_is_not_evaluated_on_images(signal_run: TrainedRun, image_store: Path):
+    with pytest.raises(
+        ValueError, match="holds image-raster ground truth; the model was trained on signal"
+    ):
+        evaluate_checkpoint(signal_run.out / "best", image_store, device="cpu")
+
+
+def test_training_refuses_a_store_of_the_other_modality(image_store: Path, tmp_path: Path):
+    config = TrainConfig(epochs=1, widths=TINY_WIDTHS, device="cpu")
+    with pytest.raises(ValueError, match="holds image ground truth, not signal"):
+        train(image_store, "signal", tmp_path / "run", config, progress=False)
+    assert not (tmp_path / "run").exists()
