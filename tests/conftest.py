@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from data_prep import job
+from data_prep.sources.base import Source
 from data_prep.sources.hapt import HaptWindows
 from data_prep.sources.photos import PhotoCrops
 from pinet.tda import get_recipe
@@ -33,13 +34,11 @@ class TrainedRun:
     result: dict[str, Any]
 
 
-@pytest.fixture(scope="session")
-def signal_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """HAPT accelerometer windows `(3, 250)` with `signal-sublevel` PIs."""
-    out = tmp_path_factory.mktemp("stores") / "hapt.zarr"
+def tiny_store(out: Path, source: Source, recipe: str) -> Path:
+    """A small ground-truth store made by the real job, inline."""
     job.run(
-        HaptWindows(),
-        get_recipe("signal-sublevel"),
+        source,
+        get_recipe(recipe),
         out,
         limit=STORE_SAMPLES,
         chunk_size=STORE_CHUNK,
@@ -47,22 +46,20 @@ def signal_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
         progress=False,
     )
     return out
+
+
+@pytest.fixture(scope="session")
+def signal_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """HAPT accelerometer windows `(3, 250)` with `signal-sublevel` PIs."""
+    out = tmp_path_factory.mktemp("stores") / "hapt.zarr"
+    return tiny_store(out, HaptWindows(), "signal-sublevel")
 
 
 @pytest.fixture(scope="session")
 def image_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Photo crops `(3, 32, 32)` uint8 with `image-raster` PIs (the recipe of the release)."""
     out = tmp_path_factory.mktemp("stores") / "photos.zarr"
-    job.run(
-        PhotoCrops(),
-        get_recipe("image-raster"),
-        out,
-        limit=STORE_SAMPLES,
-        chunk_size=STORE_CHUNK,
-        workers=1,
-        progress=False,
-    )
-    return out
+    return tiny_store(out, PhotoCrops(), "image-raster")
 
 
 @pytest.fixture(scope="session")
