@@ -44,6 +44,11 @@ POOL_STRIDE = 2
 # few hundred steps evaluated at twice their training loss (measured on HAPT).
 BN_EPS = 1e-3
 BN_MOMENTUM = 0.1
+# The output BatchNorm's scale starts small, so that the first predictions are near zero
+# like most PI pixels. From Keras' 1, the first hundreds of steps only learn to shrink the
+# output: measured on photo crops, MSE 0.45 -> 0.030 in 30 Adam steps, against 0.015 ->
+# 0.011 (the mean-PI baseline is 0.013) from 0.05.
+OUTPUT_BN_INITIAL_SCALE = 0.05
 # F.pad (left, right, top, bottom) that makes ImagePINet's 50 x 50 conv act as the release's
 # transposed conv with Keras 'same' padding; see ImagePINet.__init__.
 DECONV_PADDING = (PI_SIZE // 2, (PI_SIZE - 1) // 2) * 2
@@ -226,6 +231,7 @@ class ImagePINet(PINet):
         self.deconv = nn.Conv2d(1, in_channels, PI_SIZE)
         self.deconv_bn = nn.BatchNorm2d(in_channels, eps=BN_EPS, momentum=BN_MOMENTUM)
         self.apply(_init_like_keras)
+        nn.init.constant_(self.deconv_bn.weight, OUTPUT_BN_INITIAL_SCALE)
 
     def check_input(self, x: torch.Tensor) -> None:
         """Raise ValueError unless x is a float (N, C, H, W) batch with H, W >= MIN_INPUT_SIZE."""
