@@ -171,7 +171,7 @@ class ImageCubical(Recipe):
 class ImageRips(Recipe):
     """SPEC 2.5, what the paper's text describes: Rips H1 of the (x/W, y/H, intensity) cloud.
 
-    Exact and expensive (about 2 s per 32x32 channel): the case where a learned PI pays off.
+    Exact and expensive (3-3.5 s per 32x32 channel measured here): where a learned PI pays off.
     H1 deaths seen on CIFAR10 stay below 0.4, hence the grid's range.
     """
 
