@@ -1,0 +1,113 @@
+"""The FastAPI application: `create_app()` builds it (uvicorn factory mode), its lifespan
+loads and warms every model of the models directory once."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from service.deps import require_api_key
+from service.errors import error_response, install_error_handlers
+from service.registry import ModelRegistry
+from service.routes import health, models, pi
+from service.settings import Settings
+
+log = logging.getLogger("service")
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+class BodySizeLimit:
+    """413 for a request body over `max_bytes`: at once from its Content-Length, or as soon
+    as a streamed (chunked) body passes the limit."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    def _too_large(self) -> str:
+        return (
+            f"request body is larger than this server's limit of {self.max_bytes} bytes "
+            "(PINET_MAX_BODY_BYTES)"
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope["headers"]).get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.max_bytes:
+            await error_response(413, self._too_large())(scope, receive, send)
+            return
+
+        received = 0
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise BodyTooLarge
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except BodyTooLarge:
+            if not started:
+                await error_response(413, self._too_large())(scope, receive, send)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The service, configured by `settings` (default: PINET_* environment variables)."""
+    settings = settings or Settings()
+    registry = ModelRegistry(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Load in the background: /healthz answers at once, /readyz says when models are in.
+        loading = asyncio.create_task(registry.load(), name="load-models")
+        yield
+        loading.cancel()
+        await registry.close()
+
+    app = FastAPI(
+        title="pinet",
+        summary="Learned persistence images (PI-Net) of signals and images",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.registry = registry
+    install_error_handlers(app)
+
+    v1 = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)])
+    v1.include_router(models.router)
+    v1.include_router(models.stats_router)
+    v1.include_router(pi.router)
+    app.include_router(health.router)
+    app.include_router(v1)
+
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Content-Type", "X-API-Key"],
+        )
+    return app

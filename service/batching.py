@@ -1,0 +1,205 @@
+"""Dynamic batching: concurrent requests for one model share a forward pass.
+
+Each model has a `Batcher` with a queue of network inputs and one task that drains it: it
+takes the oldest waiting input, gathers up to `max_batch_size` inputs of the same shape
+that arrive within `max_wait_ms`, and runs them through the network in one call, in a
+worker thread so the event loop stays free. Inputs of another shape wait for a later batch
+(a batch is one stacked tensor). While a forward pass runs, new requests accumulate, so
+under load batches fill up without any waiting.
+
+`BatchStats` is the one place that counts what happened (batch sizes, refusals, queue
+depth), for /v1/stats today and a Prometheus exporter later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter, deque
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from pinet.inference import LoadedModel
+
+
+class QueueFull(Exception):
+    """The model's queue holds `queue_size` requests already; try again shortly."""
+
+
+@dataclass
+class BatchStats:
+    """Counters of one model's batcher. `batch_sizes` maps a batch size to how many forward
+    passes had it."""
+
+    requests: int = 0
+    rejected: int = 0
+    batch_sizes: Counter[int] = field(default_factory=Counter)
+    queue_depth: int = 0
+    max_queue_depth: int = 0
+
+    def as_dict(self) -> dict[str, object]:
+        batches = sum(self.batch_sizes.values())
+        return {
+            "requests": self.requests,
+            "rejected": self.rejected,
+            "batches": batches,
+            "mean_batch_size": sum(k * v for k, v in self.batch_sizes.items()) / batches
+            if batches
+            else 0.0,
+            "batch_sizes": {str(k): v for k, v in sorted(self.batch_sizes.items())},
+            "queue_depth": self.queue_depth,
+            "max_queue_depth": self.max_queue_depth,
+        }
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """One request's PIs `(C, 50, 50)` and how it was computed."""
+
+    pi: np.ndarray
+    batch_size: int
+    forward_ms: float
+    queue_ms: float
+
+
+@dataclass
+class _Job:
+    inputs: torch.Tensor  # one network input (C, T) or (C, H, W)
+    future: asyncio.Future[BatchResult]
+    enqueued: float = field(default_factory=time.perf_counter)
+
+
+@torch.inference_mode()
+def forward(model: LoadedModel, batch: torch.Tensor) -> np.ndarray:
+    """`(N, C, 50, 50)` float32 PIs of a batch of network inputs (see
+    `pinet.model_inputs.network_inputs`), computed exactly as `pinet.predict` does."""
+    inputs = batch.to(model.device, non_blocking=True)
+    with torch.autocast(
+        model.device.type, dtype=torch.bfloat16, enabled=model.device.type == "cuda"
+    ):
+        pis = model.network(inputs)
+    return pis.float().clamp_(0.0, 1.0).cpu().numpy()
+
+
+class Batcher:
+    """Coalesces one model's concurrent requests into batched forward passes."""
+
+    def __init__(
+        self,
+        model: LoadedModel,
+        executor: Executor,
+        *,
+        max_batch_size: int,
+        max_wait_ms: float,
+        queue_size: int,
+    ) -> None:
+        self.model = model
+        self.stats = BatchStats()
+        self._executor = executor
+        self._max_batch_size = max_batch_size
+        self._max_wait_s = max_wait_ms / 1000.0
+        self._queue_size = queue_size
+        self._queue: asyncio.Queue[_Job] = asyncio.Queue()
+        # Jobs taken off the queue while gathering a batch of another shape.
+        self._deferred: deque[_Job] = deque()
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def depth(self) -> int:
+        """Requests waiting for a forward pass."""
+        return self._queue.qsize() + len(self._deferred)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"batcher-{self.model.card.name}")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+        for job in [*self._deferred, *_drain(self._queue)]:
+            job.future.cancel()
+
+    async def submit(self, inputs: torch.Tensor) -> BatchResult:
+        """The PIs of one network input, once its batch has run. Raises QueueFull when
+        `queue_size` requests are waiting already."""
+        self.stats.requests += 1
+        if self.depth >= self._queue_size:
+            self.stats.rejected += 1
+            raise QueueFull(
+                f"model {self.model.card.name!r} has {self.depth} requests waiting "
+                f"(queue size {self._queue_size}); retry shortly"
+            )
+        future: asyncio.Future[BatchResult] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(_Job(inputs, future))
+        self._note_depth()
+        return await future
+
+    def _note_depth(self) -> None:
+        self.stats.queue_depth = self.depth
+        self.stats.max_queue_depth = max(self.stats.max_queue_depth, self.depth)
+
+    async def _run(self) -> None:
+        while True:
+            batch = await self._gather()
+            self._note_depth()
+            if batch:
+                await self._run_batch(batch)
+
+    async def _gather(self) -> list[_Job]:
+        """The oldest waiting job and up to max_batch_size - 1 more of its shape."""
+        first = self._deferred.popleft() if self._deferred else await self._queue.get()
+        shape = first.inputs.shape
+        batch = [first]
+        later: deque[_Job] = deque()
+        while self._deferred:
+            job = self._deferred.popleft()
+            fits = job.inputs.shape == shape and len(batch) < self._max_batch_size
+            (batch if fits else later).append(job)
+        self._deferred = later
+
+        deadline = time.perf_counter() + self._max_wait_s
+        while len(batch) < self._max_batch_size:
+            try:
+                job = self._queue.get_nowait()
+            except asyncio.QueueEmpty:
+                remaining = deadline - time.perf_counter()
+                if remaining <= 0:
+                    break
+                try:
+                    job = await asyncio.wait_for(self._queue.get(), remaining)
+                except TimeoutError:
+                    break
+            (batch if job.inputs.shape == shape else self._deferred).append(job)
+        # A client that went away has cancelled its future: no need to compute for it.
+        return [job for job in batch if not job.future.done()]
+
+    async def _run_batch(self, batch: list[_Job]) -> None:
+        started = time.perf_counter()
+        stacked = torch.stack([job.inputs for job in batch])
+        loop = asyncio.get_running_loop()
+        try:
+            pis = await loop.run_in_executor(self._executor, forward, self.model, stacked)
+        except Exception as error:  # the inputs were validated: this is a server fault
+            for job in batch:
+                if not job.future.done():
+                    job.future.set_exception(error)
+            return
+        forward_ms = (time.perf_counter() - started) * 1000.0
+        self.stats.batch_sizes[len(batch)] += 1
+        for job, pi in zip(batch, pis, strict=True):
+            if not job.future.done():
+                queue_ms = (started - job.enqueued) * 1000.0
+                job.future.set_result(BatchResult(pi, len(batch), forward_ms, queue_ms))
+
+
+def _drain(queue: asyncio.Queue[_Job]) -> list[_Job]:
+    jobs = []
+    while not queue.empty():
+        jobs.append(queue.get_nowait())
+    return jobs

@@ -1,0 +1,1 @@
+"""Routes grouped by resource: health, models, persistence images."""

@@ -1,0 +1,43 @@
+"""What the service serves, and how its batchers are doing."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from service.deps import ReadyRegistryDep
+from service.registry import ServedModel
+from service.schemas import ModelInfo, ModelList, ModelStats, RecipeInfo, StatsResponse
+
+router = APIRouter(prefix="/models", tags=["models"])
+stats_router = APIRouter(prefix="/stats", tags=["models"])
+
+
+def model_info(served: ServedModel) -> ModelInfo:
+    card = served.card
+    return ModelInfo(
+        name=card.name,
+        modality=card.modality,
+        channels=card.in_channels,
+        input_shape=list(card.input_shape),
+        min_input_size=card.min_input_size,
+        recipe=RecipeInfo(name=served.recipe.name, params=served.recipe.params),
+        metrics=card.metrics,
+        device=str(served.loaded.device),
+    )
+
+
+@router.get("", response_model=ModelList)
+def list_models(registry: ReadyRegistryDep) -> ModelList:
+    """Every loaded model: its input, the exact recipe it imitates, its validation metrics."""
+    return ModelList(models=[model_info(registry.models[n]) for n in sorted(registry.models)])
+
+
+@stats_router.get("", response_model=StatsResponse)
+def batching_stats(registry: ReadyRegistryDep) -> StatsResponse:
+    """Per model: requests, refusals (queue full), forward passes by batch size, queue depth."""
+    return StatsResponse(
+        models={
+            name: ModelStats.model_validate(stats.as_dict())
+            for name, stats in registry.stats().items()
+        }
+    )

@@ -1,0 +1,99 @@
+"""Request and response bodies, declared once and shared by the routes and the OpenAPI docs."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
+
+
+class ErrorBody(BaseModel):
+    """Every error response: a message saying what to change."""
+
+    detail: str
+
+
+class Status(BaseModel):
+    status: Literal["ok", "ready"]
+
+
+class SignalRequest(BaseModel):
+    """A signal as JSON: C channels of T samples each."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    signal: list[list[float]] = Field(
+        description="(C, T): one list of samples per channel", examples=[[[0.0, 1.0, 0.5]]]
+    )
+    model: str | None = Field(
+        default=None, description="model name; default: the first signal model"
+    )
+    compare: bool = Field(
+        default=False, description="also compute the exact PI with the model's recipe"
+    )
+
+
+class RecipeInfo(BaseModel):
+    name: str
+    params: dict[str, JsonValue]
+
+
+class ModelInfo(BaseModel):
+    """A served model: what it takes, what it imitates and how well it does."""
+
+    name: str
+    modality: Literal["signal", "image"]
+    channels: int
+    input_shape: list[int] = Field(description="the training input: (C, T) or (C, H, W)")
+    min_input_size: int = Field(description="smallest accepted length (signals) or side")
+    recipe: RecipeInfo
+    metrics: dict[str, float] = Field(description="validation metrics from the model card")
+    device: str
+
+
+class ModelList(BaseModel):
+    models: list[ModelInfo]
+
+
+class ModelRef(BaseModel):
+    name: str
+    recipe: RecipeInfo
+
+
+class Timing(BaseModel):
+    pinet_ms: float = Field(description="the forward pass of the batch holding this input")
+    batch_size: int = Field(description="how many requests shared that forward pass")
+    queue_ms: float = Field(description="time waiting for the forward pass to start")
+
+
+class ExactPI(BaseModel):
+    pi: list[list[list[float]]] = Field(description="(C, 50, 50) exact PIs")
+    diagram_ms: float
+    image_ms: float
+
+
+class PIResponse(BaseModel):
+    """The learned PIs of one input, and with compare=true the exact ones beside them."""
+
+    pi: list[list[list[float]]] = Field(description="(C, 50, 50) PIs in [0, 1]")
+    shape: list[int]
+    model: ModelRef
+    timing: Timing
+    notes: list[str] = Field(default_factory=list, description="how the input was adapted")
+    exact: ExactPI | None = None
+    speedup: float | None = Field(default=None, description="exact ms / pinet ms")
+    mse: float | None = Field(default=None, description="mean squared error, pinet vs exact")
+
+
+class ModelStats(BaseModel):
+    requests: int
+    rejected: int
+    batches: int
+    mean_batch_size: float
+    batch_sizes: dict[str, int] = Field(description="batch size -> number of forward passes")
+    queue_depth: int
+    max_queue_depth: int
+
+
+class StatsResponse(BaseModel):
+    models: dict[str, ModelStats]

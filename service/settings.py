@@ -1,0 +1,42 @@
+"""Service configuration, read from PINET_* environment variables (or a .env file)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, PositiveFloat, PositiveInt, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from pinet.inference import models_dir
+
+
+class Settings(BaseSettings):
+    """Every knob of the service; e.g. PINET_MAX_BATCH_SIZE=64 sets `max_batch_size`."""
+
+    model_config = SettingsConfigDict(env_prefix="PINET_", env_file=".env", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    # Same variable as pinet.load_model's: PINET_MODELS_DIR, else the bundled models/.
+    models_dir: Path = Field(default_factory=models_dir)
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+
+    # Dynamic batching: a forward pass starts when `max_batch_size` same-shaped requests
+    # wait, or `max_wait_ms` after the first one arrived; beyond `queue_size` waiting
+    # requests per model, new ones are refused with 503 + Retry-After.
+    max_batch_size: PositiveInt = 32
+    max_wait_ms: float = Field(default=5.0, ge=0.0)
+    queue_size: PositiveInt = 256
+    # Exact PIs (compare=true) run in this many worker threads; at most `queue_size`
+    # comparisons wait for one.
+    exact_workers: PositiveInt = 2
+    retry_after_s: PositiveFloat = 1.0
+
+    # Input limits, checked before anything large is decoded or allocated.
+    max_body_bytes: PositiveInt = 16 * 2**20
+    max_signal_length: PositiveInt = 100_000
+    max_image_pixels: PositiveInt = 2048 * 2048
+
+    api_key: SecretStr | None = None  # when set, /v1 routes need an X-API-Key header
+    cors_origins: list[str] = Field(default_factory=list)

@@ -1,0 +1,133 @@
+"""Every route of a real server, on the happy path."""
+
+from __future__ import annotations
+
+import io
+
+import httpx
+import numpy as np
+import pytest
+from PIL import Image
+
+from pinet.inference import load_model, predict
+from pinet.tda import get_recipe
+from tests.service.conftest import Server
+
+RNG = np.random.default_rng(0)
+SIGNAL = RNG.normal(size=(3, 250))
+IMAGE = RNG.integers(0, 256, size=(3, 32, 32), dtype=np.uint8)
+
+
+def png(pixels: np.ndarray, mode: str | None = None) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(pixels, mode).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def npy(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
+
+
+def test_health_and_readiness(client: httpx.Client) -> None:
+    assert client.get("/healthz").json() == {"status": "ok"}
+    assert client.get("/readyz").json() == {"status": "ready"}
+
+
+def test_models_lists_both_checkpoints(client: httpx.Client) -> None:
+    models = {m["name"]: m for m in client.get("/v1/models").json()["models"]}
+    assert set(models) == {"tiny-signal", "tiny-image"}
+    signal = models["tiny-signal"]
+    assert signal["modality"] == "signal"
+    assert signal["channels"] == 3
+    assert signal["input_shape"] == [3, 250]
+    assert signal["recipe"]["name"] == "signal-sublevel"
+    assert signal["recipe"]["params"] == get_recipe("signal-sublevel").params
+    assert signal["metrics"] == {"val_mse": 0.0123, "val_ssim": 0.5}
+    assert signal["device"] == "cpu"
+    assert models["tiny-image"]["recipe"]["name"] == "image-raster"
+
+
+def test_signal_json_matches_pinet_predict(client: httpx.Client, server: Server) -> None:
+    response = client.post("/v1/signals/pi", json={"signal": SIGNAL.tolist()})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["shape"] == [3, 50, 50]
+    assert body["model"]["name"] == "tiny-signal"
+    assert body["timing"]["pinet_ms"] > 0 and body["timing"]["batch_size"] >= 1
+    assert body["exact"] is None
+    expected = predict(load_model(server.models_dir / "tiny-signal", "cpu"), SIGNAL)
+    np.testing.assert_allclose(np.array(body["pi"]), expected, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("route", "model", "x", "upload"),
+    [
+        ("/v1/signals/pi", "tiny-signal", SIGNAL, ("s.npy", npy(SIGNAL))),
+        ("/v1/images/pi", "tiny-image", IMAGE, ("i.png", png(IMAGE.transpose(1, 2, 0)))),
+        ("/v1/images/pi", "tiny-image", IMAGE, ("i.npy", npy(IMAGE))),
+    ],
+)
+def test_compare_gives_the_recipes_exact_pi(
+    client: httpx.Client,
+    route: str,
+    model: str,
+    x: np.ndarray,
+    upload: tuple[str, bytes],
+) -> None:
+    response = client.post(route, files={"file": upload}, data={"model": model, "compare": "true"})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    card_recipe = client.get("/v1/models").json()["models"]
+    recipe = next(m["recipe"] for m in card_recipe if m["name"] == model)
+    expected = get_recipe(recipe["name"], recipe["params"]).images(x)
+    np.testing.assert_allclose(np.array(body["exact"]["pi"]), expected, atol=1e-6)
+    pinet = np.array(body["pi"])
+    assert body["mse"] == pytest.approx(float(np.mean((pinet - expected) ** 2)), rel=1e-4)
+    exact_ms = body["exact"]["diagram_ms"] + body["exact"]["image_ms"]
+    assert body["speedup"] == pytest.approx(exact_ms / body["timing"]["pinet_ms"], rel=1e-6)
+
+
+def test_csv_upload_with_header_equals_json(client: httpx.Client) -> None:
+    text = "x,y,z\n" + "\n".join(",".join(repr(float(v)) for v in row) for row in SIGNAL.T)
+    from_csv = client.post("/v1/signals/pi", files={"file": ("s.csv", text.encode())})
+    from_json = client.post("/v1/signals/pi", json={"signal": SIGNAL.tolist()})
+    assert from_csv.status_code == 200, from_csv.text
+    np.testing.assert_allclose(from_csv.json()["pi"], from_json.json()["pi"], atol=1e-5)
+
+
+def test_format_npy_returns_the_array(client: httpx.Client) -> None:
+    response = client.post(
+        "/v1/signals/pi", params={"format": "npy"}, json={"signal": SIGNAL.tolist()}
+    )
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/octet-stream"
+    pi = np.load(io.BytesIO(response.content), allow_pickle=False)
+    assert pi.shape == (3, 50, 50) and pi.dtype == np.float32
+    as_json = client.post("/v1/signals/pi", json={"signal": SIGNAL.tolist()}).json()["pi"]
+    np.testing.assert_allclose(pi, as_json, atol=1e-5)
+
+
+def test_rgba_alpha_is_dropped_with_a_note(client: httpx.Client) -> None:
+    rgba = np.concatenate([IMAGE, np.full((1, 32, 32), 128, np.uint8)]).transpose(1, 2, 0)
+    response = client.post("/v1/images/pi", files={"file": ("a.png", png(rgba, "RGBA"))})
+    assert response.status_code == 200, response.text
+    assert response.json()["shape"] == [3, 50, 50]
+    assert any("alpha" in note for note in response.json()["notes"])
+    rgb = client.post("/v1/images/pi", files={"file": ("b.png", png(IMAGE.transpose(1, 2, 0)))})
+    np.testing.assert_allclose(response.json()["pi"], rgb.json()["pi"], atol=1e-5)
+
+
+def test_other_input_sizes_are_served(client: httpx.Client) -> None:
+    longer = RNG.normal(size=(3, 400))
+    response = client.post("/v1/signals/pi", json={"signal": longer.tolist()})
+    assert response.status_code == 200, response.text
+    assert response.json()["shape"] == [3, 50, 50]
+
+
+def test_openapi_documents_the_routes(client: httpx.Client) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"/healthz", "/readyz", "/v1/models", "/v1/signals/pi", "/v1/images/pi"} <= set(paths)
+    content = paths["/v1/signals/pi"]["post"]["requestBody"]["content"]
+    assert {"application/json", "multipart/form-data"} <= set(content)

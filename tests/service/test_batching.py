@@ -1,0 +1,91 @@
+"""Dynamic batching on a real server: concurrent requests share forward passes, and an
+overloaded queue refuses with 503 + Retry-After while the server stays up."""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import numpy as np
+
+from pinet.inference import load_model
+from pinet.model_inputs import network_inputs
+from service.batching import Batcher, BatchResult, QueueFull, forward
+from tests.service.conftest import Server
+from tests.service.test_api import SIGNAL
+
+CONCURRENT = 16
+
+
+async def post_signals(url: str, count: int, headers: dict[str, str]) -> list[httpx.Response]:
+    async with httpx.AsyncClient(base_url=url, timeout=30.0, headers=headers) as client:
+        body = {"signal": SIGNAL.tolist()}
+        return await asyncio.gather(
+            *(client.post("/v1/signals/pi", json=body) for _ in range(count))
+        )
+
+
+def test_concurrent_requests_share_forward_passes(server: Server, client: httpx.Client) -> None:
+    before = client.get("/v1/stats").json()["models"]["tiny-signal"]
+    responses = asyncio.run(post_signals(server.url, CONCURRENT, {}))
+    assert [r.status_code for r in responses] == [200] * CONCURRENT
+    sizes = [r.json()["timing"]["batch_size"] for r in responses]
+    assert max(sizes) > 1
+    first = np.array(responses[0].json()["pi"])
+    for response in responses[1:]:  # batch-mates get the same answer as a lone request
+        np.testing.assert_allclose(response.json()["pi"], first, atol=1e-5)
+
+    after = client.get("/v1/stats").json()["models"]["tiny-signal"]
+    assert after["requests"] - before["requests"] == CONCURRENT
+    new_batches = after["batches"] - before["batches"]
+    assert 1 <= new_batches < CONCURRENT
+    assert after["queue_depth"] == 0
+
+
+def test_overload_gives_503_with_retry_after(strict_server: Server) -> None:
+    responses = asyncio.run(post_signals(strict_server.url, 64, {"X-API-Key": "s3cret"}))
+    statuses = [r.status_code for r in responses]
+    assert set(statuses) <= {200, 503}
+    refused = [r for r in responses if r.status_code == 503]
+    assert refused and statuses.count(200) >= 1
+    assert all(r.headers["Retry-After"] == "1" for r in refused)
+    assert "retry" in refused[0].json()["detail"]
+    assert httpx.get(f"{strict_server.url}/readyz").status_code == 200
+    stats = httpx.get(f"{strict_server.url}/v1/stats", headers={"X-API-Key": "s3cret"}).json()
+    assert stats["models"]["tiny-signal"]["rejected"] == len(refused)
+
+
+def test_api_key(strict_server: Server) -> None:
+    url = strict_server.url
+    assert httpx.get(f"{url}/healthz").status_code == 200  # probes stay open
+    for headers in ({}, {"X-API-Key": "wrong"}):
+        response = httpx.get(f"{url}/v1/models", headers=headers)
+        assert response.status_code == 401
+        assert "X-API-Key" in response.json()["detail"]
+    assert httpx.get(f"{url}/v1/models", headers={"X-API-Key": "s3cret"}).status_code == 200
+
+
+def test_batcher_groups_inputs_by_shape(server: Server) -> None:
+    """Inputs of two lengths, interleaved: batches form per length and every request gets
+    its own PIs (a mixed batch could not even be stacked)."""
+    model = load_model(server.models_dir / "tiny-signal", "cpu")
+    rng = np.random.default_rng(2)
+    lengths = [250 if i % 2 else 300 for i in range(12)]
+    inputs = [network_inputs(rng.normal(size=(1, 3, n)), "signal")[0] for n in lengths]
+
+    async def run() -> tuple[list[BatchResult], list[object]]:
+        with ThreadPoolExecutor(1) as executor:
+            batcher = Batcher(model, executor, max_batch_size=4, max_wait_ms=20, queue_size=12)
+            batcher.start()
+            results = await asyncio.gather(*(batcher.submit(x) for x in inputs))
+            overload = [batcher.submit(x) for x in inputs * 2]
+            outcomes = await asyncio.gather(*overload, return_exceptions=True)
+            await batcher.stop()
+        return results, outcomes
+
+    results, outcomes = asyncio.run(run())
+    assert 1 < max(r.batch_size for r in results) <= 4
+    for x, result in zip(inputs, results, strict=True):
+        np.testing.assert_allclose(result.pi, forward(model, x[None])[0], atol=1e-5)
+    assert sum(isinstance(o, QueueFull) for o in outcomes) == 12
