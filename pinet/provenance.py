@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import platform
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
@@ -21,15 +22,21 @@ _RECORDED_PACKAGES = (
 )
 
 
-def library_versions() -> dict[str, str]:
-    """Installed versions of the libraries that shape our outputs, plus Python's."""
+@functools.cache
+def _versions() -> tuple[tuple[str, str], ...]:
     versions = {"python": platform.python_version()}
     for package in _RECORDED_PACKAGES:
         try:
             versions[package] = version(package)
         except PackageNotFoundError:
             versions[package] = "not installed"
-    return versions
+    return tuple(versions.items())
+
+
+def library_versions() -> dict[str, str]:
+    """Installed versions of the libraries that shape our outputs, plus Python's (read once
+    per process: looking up package metadata costs milliseconds per package)."""
+    return dict(_versions())
 
 
 def utc_now() -> str:

@@ -20,7 +20,7 @@ from pinet.inference import load_model, predict
 from pinet.store import GroundTruthStore
 from pinet.tda import get_recipe
 from pinet.training import TrainConfig, evaluate_checkpoint, split_by_group, train
-from tests.conftest import TINY_WIDTHS, TrainedRun
+from tests.conftest import TINY_WIDTHS, TrainedRun, tiny_store
 
 # The authors' CIFAR10 samples: 10 images (3, 32, 32) in [0, 1] with their PIs.
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
@@ -70,16 +70,28 @@ class InterruptAfterEpochs(io.StringIO):
 # -- learning -----------------------------------------------------------------------------
 
 
-def test_a_tiny_model_fits_a_tiny_store(image_run: TrainedRun) -> None:
-    """The image PI-Net's training MSE falls at least 10x from its first epoch (measured
-    ~15x). Most of that drop is the head learning the PIs' level: after 6 (or 40) epochs
-    the training MSE is still just above the mean-training-PI baseline."""
-    store = GroundTruthStore.open(image_run.store)
-    fitted, _ = split_by_group(store, image_run.config.val_fraction, image_run.config.seed)
-    assert 24 <= len(fitted) <= 40, "not the ~32 samples this test is sized for"
-    train_mse = [entry["train_mse"] for entry in history(image_run.out)]
-    assert len(train_mse) == image_run.config.epochs
-    assert train_mse[-1] <= train_mse[0] / 10, train_mse
+OVERFIT_WIDTHS = (8, 16, 16, 32)
+
+
+def test_a_tiny_model_fits_a_tiny_store(tmp_path: Path) -> None:
+    """A small Image PI-Net memorises a dozen photo crops: one full-batch Adam step per
+    epoch, and the training MSE ends at least 10x below the first epoch's (measured 12x
+    after 150 steps on 8 crops, where the mean-PI predictor's MSE is 0.011 and the first
+    step's 0.015)."""
+    store = tiny_store(tmp_path / "photos.zarr", PhotoCrops(), "image-raster", limit=16)
+    config = TrainConfig(
+        epochs=200,
+        batch_size=16,
+        lr=1e-2,
+        optimiser="adam",
+        widths=OVERFIT_WIDTHS,
+        val_fraction=0.1,
+        device="cpu",
+        name="overfit",
+    )
+    train(store, "image", tmp_path / "run", config, progress=False)
+    train_mse = [entry["train_mse"] for entry in history(tmp_path / "run")]
+    assert train_mse[-1] <= train_mse[0] / 10, train_mse[::20]
 
 
 # -- resumption ---------------------------------------------------------------------------
