@@ -55,7 +55,6 @@ def load_model(path_or_name: str | os.PathLike[str], device: str = "auto") -> Lo
     return LoadedModel(network, card, torch.device(device))
 
 
-@torch.no_grad()
 def predict(model: LoadedModel, x: np.ndarray) -> np.ndarray:
     """`(C, 50, 50)` float32 PIs for one input `(C, T)` / `(C, H, W)`, or `(N, C, 50, 50)`
     for a batch; inputs are checked against the model card first."""
@@ -63,13 +62,23 @@ def predict(model: LoadedModel, x: np.ndarray) -> np.ndarray:
     single = np.ndim(x) == len(card.input_shape)
     batch = np.asarray(x)[None] if single else np.asarray(x)
     check_against_card(batch, card)
-    inputs = network_inputs(batch, card.modality).to(model.device, non_blocking=True)
-    with torch.autocast(
-        model.device.type, dtype=torch.bfloat16, enabled=model.device.type == "cuda"
-    ):
-        pis = model.network(inputs)
-    pis = pis.float().clamp_(0.0, 1.0).cpu().numpy()
+    pis = forward_pis(model.network, network_inputs(batch, card.modality), model.device)
     return pis[0] if single else pis
+
+
+def autocast(device: torch.device) -> torch.autocast:
+    """bfloat16 autocast on CUDA (no loss scaling needed); plain float32 elsewhere."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
+
+
+@torch.no_grad()
+def forward_pis(network: torch.nn.Module, inputs: torch.Tensor, device: torch.device) -> np.ndarray:
+    """`(N, C, 50, 50)` float32 PIs in [0, 1] from a batch of network inputs (see
+    `pinet.model_inputs.network_inputs`): the one forward pass of prediction, evaluation
+    and the service."""
+    with autocast(device):
+        pis = network(inputs.to(device, non_blocking=True))
+    return pis.float().clamp_(0.0, 1.0).cpu().numpy()
 
 
 def check_against_card(batch: np.ndarray, card: ModelCard) -> None:

@@ -27,7 +27,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from tqdm import tqdm
 
 from pinet.checkpoint import DataSourceRef, ModelCard, RecipeRef, load_checkpoint, save_checkpoint
-from pinet.inference import load_model, predict
+from pinet.inference import autocast, forward_pis, load_model, predict
 from pinet.model_inputs import network_inputs
 from pinet.models import TRUNK_WIDTHS, build_model
 from pinet.store import GroundTruthStore
@@ -254,7 +254,7 @@ def _train_epoch(
     for inputs, targets in batches:
         inputs = inputs.to(device, non_blocking=True)
         targets = targets.to(device, non_blocking=True)
-        with _autocast(device):
+        with autocast(device):
             predictions = model(inputs)
         loss = nn.functional.mse_loss(predictions.float(), targets)
         optimiser.zero_grad(set_to_none=True)
@@ -264,13 +264,6 @@ def _train_epoch(
         count += len(inputs)
         batches.set_postfix(mse=f"{total / count:.5f}")
     return total / max(count, 1)
-
-
-def _autocast(device: torch.device):
-    """bfloat16 autocast on CUDA (no loss scaling needed); plain float32 elsewhere."""
-    return torch.autocast(
-        device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"
-    )
 
 
 @torch.no_grad()
@@ -283,9 +276,7 @@ def predict_batches(
     predicted, expected = [], []
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False)
     for inputs, targets in loader:
-        with _autocast(device):
-            out = model(inputs.to(device, non_blocking=True))
-        predicted.append(out.float().clamp(0.0, 1.0).cpu().numpy())  # as `predict` returns
+        predicted.append(forward_pis(model, inputs, device))
         expected.append(targets.numpy())
     return np.concatenate(predicted), np.concatenate(expected)
 

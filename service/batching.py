@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from pinet.inference import LoadedModel
+from pinet.inference import LoadedModel, forward_pis
 
 
 class QueueFull(Exception):
@@ -75,13 +75,8 @@ class _Job:
 @torch.inference_mode()
 def forward(model: LoadedModel, batch: torch.Tensor) -> np.ndarray:
     """`(N, C, 50, 50)` float32 PIs of a batch of network inputs (see
-    `pinet.model_inputs.network_inputs`), computed exactly as `pinet.predict` does."""
-    inputs = batch.to(model.device, non_blocking=True)
-    with torch.autocast(
-        model.device.type, dtype=torch.bfloat16, enabled=model.device.type == "cuda"
-    ):
-        pis = model.network(inputs)
-    return pis.float().clamp_(0.0, 1.0).cpu().numpy()
+    `pinet.model_inputs.network_inputs`), by the same forward pass as `pinet.predict`."""
+    return forward_pis(model.network, batch, model.device)
 
 
 class Batcher:
