@@ -187,7 +187,8 @@ def run(
     if pending:
         bar = tqdm(total=remaining, unit="sample", desc=out.name, disable=not progress)
         with bar, _executor(workers, dask_address) as executor:
-            tasks = (_chunk_task(store, c, executor.threads_per_task) for c in pending)
+            recipe = store.job["recipe"]
+            tasks = (_chunk_task(store, recipe, c, executor.threads_per_task) for c in pending)
             for chunk_index, result in _bounded_map(executor, tasks):
                 start, _ = store.chunk_bounds(chunk_index)
                 if strict and any(result.errors):
@@ -232,9 +233,11 @@ def _raise_on_planned_failure(store: GroundTruthStore) -> None:
         raise JobFailed(f"sample {store['ids'][i]} failed: {store['errors'][i]}")
 
 
-def _chunk_task(store: GroundTruthStore, chunk_index: int, threads: int | None) -> tuple:
+def _chunk_task(
+    store: GroundTruthStore, recipe: dict[str, Any], chunk_index: int, threads: int | None
+) -> tuple:
+    """`compute_chunk`'s arguments for one chunk: its inputs and which samples are pending."""
     start, stop = store.chunk_bounds(chunk_index)
-    recipe = store.job["recipe"]
     todo = store["status"][start:stop] == PENDING
     inputs = store["inputs"][start:stop]
     return chunk_index, (recipe["name"], recipe["params"], inputs, todo, threads)

@@ -99,21 +99,21 @@ class ChunkWindowSampler(Sampler[int]):
     (seed, epoch), which makes resumption exact."""
 
     def __init__(self, dataset: StoreSamples, seed: int) -> None:
-        self.dataset = dataset
         self.seed = seed
         self.epoch = 0
+        self._length = len(dataset)
+        self._by_chunk: dict[int, list[int]] = {}
+        for position in range(len(dataset)):
+            self._by_chunk.setdefault(dataset.chunk_of(position), []).append(position)
 
     def __len__(self) -> int:
-        return len(self.dataset)
+        return self._length
 
     def __iter__(self) -> Iterator[int]:
         rng = np.random.default_rng([self.seed, self.epoch])
-        by_chunk: dict[int, list[int]] = {}
-        for position in range(len(self.dataset)):
-            by_chunk.setdefault(self.dataset.chunk_of(position), []).append(position)
-        chunks = rng.permutation(sorted(by_chunk))
+        chunks = rng.permutation(sorted(self._by_chunk))
         for start in range(0, len(chunks), _WINDOW_CHUNKS):
-            window = [p for c in chunks[start : start + _WINDOW_CHUNKS] for p in by_chunk[c]]
+            window = [p for c in chunks[start : start + _WINDOW_CHUNKS] for p in self._by_chunk[c]]
             yield from (int(p) for p in rng.permutation(window))
 
 
