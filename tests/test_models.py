@@ -15,6 +15,7 @@ from pinet.models import (
     ImagePINet,
     SignalPINet,
     build_model,
+    correlate_same,
     same_max_pool,
 )
 
@@ -200,13 +201,28 @@ def test_image_deconv_is_the_adjoint_of_a_tensorflow_same_conv():
     z = torch.randn(1, 1, PI_SIZE, PI_SIZE)
     u = torch.randn(4, 1, PI_SIZE, PI_SIZE)
     with torch.no_grad():
-        deconv_z = model.deconv(F.pad(z, DECONV_PADDING)) - model.deconv.bias.view(1, 2, 1, 1)
+        deconv_z = correlate_same(z, model.deconv.weight, torch.zeros(2))
         tf_same_conv_u = F.conv2d(F.pad(u, (24, 25, 24, 25)), keras_kernel)  # (4, C, 50, 50)
     lhs = (tf_same_conv_u * z).sum(dim=(2, 3))  # (4, C)
     rhs = (u * deconv_z).sum(dim=(2, 3))  # (4, C)
     torch.testing.assert_close(lhs, rhs, rtol=1e-4, atol=1e-3)
     misaligned = (u * torch.roll(deconv_z, 1, dims=-1)).sum(dim=(2, 3))
     assert not torch.allclose(lhs, misaligned, rtol=1e-4, atol=1e-3)
+
+
+def test_fft_correlation_equals_the_direct_padded_conv_values_and_gradients():
+    torch.manual_seed(2)
+    maps = torch.rand(3, 1, PI_SIZE, PI_SIZE, requires_grad=True)
+    kernels = torch.randn(2, 1, PI_SIZE, PI_SIZE, requires_grad=True)
+    bias = torch.randn(2, requires_grad=True)
+    direct = F.conv2d(F.pad(maps, DECONV_PADDING), kernels, bias)
+    through_fft = correlate_same(maps, kernels, bias)
+    torch.testing.assert_close(through_fft, direct, rtol=1e-5, atol=1e-4)
+    weights = torch.randn_like(direct)
+    grads_direct = torch.autograd.grad((direct * weights).sum(), (maps, kernels, bias))
+    grads_fft = torch.autograd.grad((through_fft * weights).sum(), (maps, kernels, bias))
+    for got, expected in zip(grads_fft, grads_direct, strict=True):
+        torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-3)
 
 
 def test_eval_output_of_a_sample_does_not_depend_on_its_batch():
