@@ -7,7 +7,6 @@ layout); files directly in the folder are unlabelled (-1).
 
 from __future__ import annotations
 
-import csv
 import hashlib
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -16,58 +15,30 @@ from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
-from PIL import Image
 
 from data_prep.sources.base import Modality, Sample, Source, Split
 from data_prep.sources.errors import SourceUnavailable
+from pinet.io import decode_image, read_npy, signal_from_csv
 
 UNLABELLED = -1
-
-# PIL modes read as one grey channel, and modes read as RGB (alpha dropped, palette expanded).
-GREY_MODES = frozenset({"1", "L", "LA"})
-COLOUR_MODES = frozenset({"RGB", "RGBA", "P", "PA", "CMYK", "YCbCr"})
 
 
 def read_npy_signal(path: Path) -> np.ndarray:
     """A `.npy` array `(C, T)` or `(T,)` (one channel) as `(C, T)` float64; never unpickles."""
-    array = np.load(path, allow_pickle=False)
+    array = read_npy(path.read_bytes())
     if array.ndim not in (1, 2) or array.size == 0:
         raise ValueError(f"expected a non-empty (C, T) or (T,) array, got shape {array.shape}")
-    if not (np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)):
-        raise ValueError(f"expected real numbers, got dtype {array.dtype}")
     return np.atleast_2d(array).astype(np.float64)
 
 
 def read_csv_signal(path: Path) -> np.ndarray:
-    """A `.csv` of T rows x C comma-separated columns (optional header row) as `(C, T)`."""
-    with path.open(newline="", encoding="utf-8") as stream:
-        rows = [row for row in csv.reader(stream) if row]
-    if rows and not _is_numeric_row(rows[0]):
-        rows = rows[1:]
-    if not rows:
-        raise ValueError("no data rows")
-    widths = {len(row) for row in rows}
-    if len(widths) != 1:
-        raise ValueError(f"rows have different numbers of columns: {sorted(widths)}")
-    return np.array(rows, dtype=np.float64).T
-
-
-def _is_numeric_row(row: list[str]) -> bool:
-    try:
-        [float(cell) for cell in row]
-    except ValueError:
-        return False
-    return True
+    """A `.csv` of T rows x C columns (optional header row) as `(C, T)`."""
+    return signal_from_csv(path.read_bytes())
 
 
 def read_image(path: Path) -> np.ndarray:
-    """An image as `(1, H, W)` (grey) or `(3, H, W)` (colour) uint8."""
-    with Image.open(path) as image:
-        if image.mode in GREY_MODES:
-            return np.asarray(image.convert("L"))[np.newaxis].copy()
-        if image.mode in COLOUR_MODES:
-            return np.ascontiguousarray(np.asarray(image.convert("RGB")).transpose(2, 0, 1))
-        raise ValueError(f"image mode {image.mode!r} is not supported (8-bit grey or colour only)")
+    """A PNG or JPEG as `(1, H, W)` (grey) or `(3, H, W)` (colour) uint8, alpha dropped."""
+    return decode_image(path.read_bytes())[0]
 
 
 READERS: dict[str, tuple[Modality, Callable[[Path], np.ndarray]]] = {
