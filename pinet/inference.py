@@ -86,7 +86,8 @@ def check_against_card(batch: np.ndarray, card: ModelCard) -> None:
     layout = "(C, T)" if card.modality == "signal" else "(C, H, W)"
     if batch.ndim != len(card.input_shape) + 1:
         raise ValueError(
-            f"model {card.name!r} takes a {card.modality} {layout} or a batch of them; "
+            f"model {card.name!r} takes {'an image' if card.modality == 'image' else 'a signal'} "
+            f"{layout} or a batch of them; "
             f"got an array of shape {batch.shape}"
         )
     channels = batch.shape[1]

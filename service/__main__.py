@@ -8,6 +8,14 @@ import uvicorn
 
 from service.settings import Settings
 
+# An idle keep-alive connection stays open this long: longer than the 60 s idle timeout of
+# common load balancers (AWS ALB's default), so the proxy closes it first and never sends a
+# request into a connection the server is closing (uvicorn's own default is 5 s).
+KEEP_ALIVE_S = 65
+# On SIGTERM, requests in flight get this long to finish: inside the 10 s that `docker stop`
+# waits before SIGKILL, with time left for the lifespan to stop the batchers.
+GRACEFUL_SHUTDOWN_S = 7
+
 
 def main(argv: list[str] | None = None) -> None:
     settings = Settings()
@@ -15,7 +23,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default=settings.host, help="default: %(default)s")
     parser.add_argument("--port", type=int, default=settings.port, help="default: %(default)s")
     args = parser.parse_args(argv)
-    uvicorn.run("service.app:create_app", factory=True, host=args.host, port=args.port)
+    uvicorn.run(
+        "service.app:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        timeout_keep_alive=KEEP_ALIVE_S,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+    )
 
 
 if __name__ == "__main__":

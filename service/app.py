@@ -14,8 +14,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.deps import require_api_key
 from service.errors import error_response, install_error_handlers
+from service.metrics import RequestMetrics, ServiceMetrics
 from service.registry import ModelRegistry
-from service.routes import health, models, pi
+from service.routes import health, metrics, models, pi
+from service.routes.page import mount_page
+from service.schemas import ErrorBody
 from service.settings import Settings
 
 log = logging.getLogger("service")
@@ -93,14 +96,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.registry = registry
+    app.state.metrics = ServiceMetrics(registry)
     install_error_handlers(app)
 
-    v1 = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)])
+    v1 = APIRouter(
+        prefix="/v1",
+        dependencies=[Depends(require_api_key)],
+        responses={401: {"model": ErrorBody, "description": "missing or wrong X-API-Key"}},
+    )
     v1.include_router(models.router)
     v1.include_router(models.stats_router)
     v1.include_router(pi.router)
     app.include_router(health.router)
+    app.include_router(metrics.router)
     app.include_router(v1)
+    mount_page(app)
 
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     if settings.cors_origins:
@@ -110,4 +120,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_methods=["GET", "POST"],
             allow_headers=["Content-Type", "X-API-Key"],
         )
+    # Outermost, so requests answered by the middleware above (413, CORS) count too.
+    app.add_middleware(RequestMetrics, metrics=app.state.metrics, routes=app.routes)
     return app

@@ -5,10 +5,11 @@ takes the oldest waiting input, gathers up to `max_batch_size` inputs of the sam
 that arrive within `max_wait_ms`, and runs them through the network in one call, in a
 worker thread so the event loop stays free. Inputs of another shape wait for a later batch
 (a batch is one stacked tensor). While a forward pass runs, new requests accumulate, so
-under load batches fill up without any waiting.
+under load batches fill up without any waiting. A client's own batch (`submit_batch`) runs
+in passes of at most `max_batch_size` on the same thread, between the coalesced ones.
 
 `BatchStats` is the one place that counts what happened (batch sizes, refusals, queue
-depth), for /v1/stats today and a Prometheus exporter later.
+depth), for /v1/stats and the Prometheus exporter (service/metrics.py).
 """
 
 from __future__ import annotations
@@ -65,6 +66,16 @@ class BatchResult:
     queue_ms: float
 
 
+@dataclass(frozen=True)
+class BulkResult:
+    """A client batch's PIs `(N, C, 50, 50)`, how many forward passes made them and how long
+    they took, waits for the inference thread included."""
+
+    pis: np.ndarray
+    forward_passes: int
+    total_ms: float
+
+
 @dataclass
 class _Job:
     inputs: torch.Tensor  # one network input (C, T) or (C, H, W)
@@ -100,12 +111,15 @@ class Batcher:
         self._queue: asyncio.Queue[_Job] = asyncio.Queue()
         # Jobs taken off the queue while gathering a batch of another shape.
         self._deferred: deque[_Job] = deque()
+        # Client batches (submit_batch) not yet through all their forward passes.
+        self._bulk_pending = 0
         self._task: asyncio.Task[None] | None = None
 
     @property
     def depth(self) -> int:
-        """Requests waiting for a forward pass."""
-        return self._queue.qsize() + len(self._deferred)
+        """Requests waiting for a forward pass; a client batch counts as one request until
+        its last pass is done."""
+        return self._queue.qsize() + len(self._deferred) + self._bulk_pending
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"batcher-{self.model.card.name}")
@@ -123,6 +137,35 @@ class Batcher:
     async def submit(self, inputs: torch.Tensor) -> BatchResult:
         """The PIs of one network input, once its batch has run. Raises QueueFull when
         `queue_size` requests are waiting already."""
+        self._admit()
+        future: asyncio.Future[BatchResult] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(_Job(inputs, future))
+        self._note_depth()
+        return await future
+
+    async def submit_batch(self, inputs: torch.Tensor) -> BulkResult:
+        """The PIs of a client's own batch of same-shaped network inputs `(N, ...)`, in
+        forward passes of at most `max_batch_size` on the inference thread. Each pass is
+        queued there on its own, so coalesced single requests run between them instead of
+        waiting for the whole batch. Raises QueueFull like `submit`."""
+        self._admit()
+        self._bulk_pending += 1
+        self._note_depth()
+        started = time.perf_counter()
+        loop = asyncio.get_running_loop()
+        pis = []
+        try:
+            for chunk in torch.split(inputs, self._max_batch_size):
+                pis.append(await loop.run_in_executor(self._executor, forward, self.model, chunk))
+                self.stats.batch_sizes[len(chunk)] += 1
+        finally:
+            self._bulk_pending -= 1
+            self._note_depth()
+        total_ms = (time.perf_counter() - started) * 1000.0
+        return BulkResult(np.concatenate(pis), len(pis), total_ms)
+
+    def _admit(self) -> None:
+        """Count a request; QueueFull when `queue_size` requests are waiting already."""
         self.stats.requests += 1
         if self.depth >= self._queue_size:
             self.stats.rejected += 1
@@ -130,10 +173,6 @@ class Batcher:
                 f"model {self.model.card.name!r} has {self.depth} requests waiting "
                 f"(queue size {self._queue_size}); retry shortly"
             )
-        future: asyncio.Future[BatchResult] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(_Job(inputs, future))
-        self._note_depth()
-        return await future
 
     def _note_depth(self) -> None:
         self.stats.queue_depth = self.depth

@@ -85,6 +85,21 @@ class PIResponse(BaseModel):
     mse: float | None = Field(default=None, description="mean squared error, pinet vs exact")
 
 
+class BatchTiming(BaseModel):
+    total_ms: float = Field(description="every forward pass of the batch, waits included")
+    per_sample_ms: float = Field(description="total_ms / N")
+    forward_passes: int = Field(description="passes of at most PINET_MAX_BATCH_SIZE inputs")
+
+
+class BatchPIResponse(BaseModel):
+    """The learned PIs of a batch of N inputs, in the order sent."""
+
+    pis: list[list[list[list[float]]]] = Field(description="(N, C, 50, 50) PIs in [0, 1]")
+    shape: list[int]
+    model: ModelRef
+    timing: BatchTiming
+
+
 class ModelStats(BaseModel):
     requests: int
     rejected: int

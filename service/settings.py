@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, PositiveFloat, PositiveInt, SecretStr
+from pydantic import Field, PositiveFloat, PositiveInt, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pinet.inference import models_dir
@@ -37,6 +37,15 @@ class Settings(BaseSettings):
     max_body_bytes: PositiveInt = 16 * 2**20
     max_signal_length: PositiveInt = 100_000
     max_image_pixels: PositiveInt = 2048 * 2048
+    # Inputs in one :batch request; the body limit above bounds their bytes as well.
+    max_batch_items: PositiveInt = 1024
 
     api_key: SecretStr | None = None  # when set, /v1 routes need an X-API-Key header
     cors_origins: list[str] = Field(default_factory=list)
+
+    @field_validator("api_key", mode="before")
+    @classmethod
+    def _empty_key_is_no_key(cls, value: object) -> object:
+        """PINET_API_KEY= (set but empty, as docker compose passes an unset variable)
+        means no key, not a key that is the empty string."""
+        return None if value == "" else value

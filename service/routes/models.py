@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter
 
 from service.deps import ReadyRegistryDep
 from service.registry import ServedModel
-from service.schemas import ModelInfo, ModelList, ModelStats, RecipeInfo, StatsResponse
+from service.schemas import ErrorBody, ModelInfo, ModelList, ModelStats, RecipeInfo, StatsResponse
 
-router = APIRouter(prefix="/models", tags=["models"])
-stats_router = APIRouter(prefix="/stats", tags=["models"])
+# 503 while the models are still loading (ReadyRegistryDep).
+_NOT_READY: dict[int | str, dict[str, Any]] = {503: {"model": ErrorBody}}
+router = APIRouter(prefix="/models", tags=["models"], responses=_NOT_READY)
+stats_router = APIRouter(prefix="/stats", tags=["models"], responses=_NOT_READY)
 
 
 def model_info(served: ServedModel) -> ModelInfo:

@@ -1,4 +1,5 @@
-"""Persistence images of signals and images: learned, and with compare=true exact too."""
+"""Persistence images of signals and images: learned, and with compare=true exact too; one
+input per request, or a whole batch (`:batch`) as one .npy array."""
 
 from __future__ import annotations
 
@@ -6,16 +7,24 @@ import io
 from typing import Annotated, Any, Literal
 
 import numpy as np
+import torch
 from fastapi import APIRouter, HTTPException, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
+from pinet.checkpoint import ModelCard
 from pinet.inference import check_against_card
 from pinet.model_inputs import network_inputs
 from service.batching import QueueFull
 from service.deps import ReadyRegistryDep, SettingsDep, pick_model
 from service.errors import InputError
+from service.exact import ExactResult
+from service.metrics import MetricsDep, ServiceMetrics
 from service.registry import ModelRegistry, ServedModel
+from service.render import pi_png
 from service.schemas import (
+    BatchPIResponse,
+    BatchTiming,
     ErrorBody,
     ExactPI,
     ModelRef,
@@ -24,30 +33,44 @@ from service.schemas import (
     SignalRequest,
     Timing,
 )
-from service.uploads import image_from_upload, signal_from_json, signal_from_upload
+from service.settings import Settings
+from service.uploads import NPY_MAGIC, image_from_upload, signal_from_json, signal_from_upload
 
 router = APIRouter(tags=["persistence images"])
 
 Format = Annotated[
-    Literal["json", "npy"],
-    Query(description="'npy': the learned PIs (C, 50, 50) float32 as .npy bytes"),
+    Literal["json", "npy", "png"],
+    Query(
+        description="'npy': the learned PIs (C, 50, 50) float32 as .npy bytes; 'png': a "
+        "picture of them, one panel per channel, with compare=true the exact PIs below"
+    ),
 ]
+BatchFormat = Annotated[
+    Literal["json", "npy"],
+    Query(description="'npy': the learned PIs (N, C, 50, 50) float32 as .npy bytes"),
+]
+# 400: a multipart body that does not parse (Starlette's form parser says why).
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorBody} for code in (401, 404, 413, 415, 422, 503)
+    code: {"model": ErrorBody} for code in (400, 401, 404, 413, 415, 422, 503)
 }
-_UPLOAD_FIELDS = {
-    "file": {"type": "string", "format": "binary"},
-    "model": {"type": "string"},
-    "compare": {"type": "boolean", "default": False},
-}
+_NPY = {"application/octet-stream": {}}
+_FILE = {"type": "string", "format": "binary"}
+_MODEL = {"type": "string"}
+_UPLOAD_FIELDS = {"file": _FILE, "model": _MODEL, "compare": {"type": "boolean", "default": False}}
 _TRUE, _FALSE = {"true", "1", "yes", "on"}, {"false", "0", "no", "off", ""}
+_NO_BATCH_COMPARE = (
+    "compare is not offered for batches: exact PIs take up to seconds per input, far longer "
+    "than the learned ones; send inputs to compare one at a time to the single route"
+)
 
 
-def _upload_body(description: str, json_schema: dict[str, Any] | None = None) -> dict[str, Any]:
+def _upload_body(
+    description: str, fields: dict[str, Any], json_schema: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """OpenAPI for a body that the route parses itself (JSON and/or multipart)."""
     content: dict[str, Any] = {
         "multipart/form-data": {
-            "schema": {"type": "object", "properties": _UPLOAD_FIELDS, "required": ["file"]}
+            "schema": {"type": "object", "properties": fields, "required": ["file"]}
         }
     }
     if json_schema is not None:
@@ -58,15 +81,20 @@ def _upload_body(description: str, json_schema: dict[str, Any] | None = None) ->
 @router.post(
     "/signals/pi",
     response_model=PIResponse,
-    responses={200: {"content": {"application/octet-stream": {}}}, **_ERRORS},
+    responses={200: {"content": {**_NPY, "image/png": {}}}, **_ERRORS},
     openapi_extra=_upload_body(
         "JSON {signal: (C, T), model, compare}, or a multipart 'file': .npy (C, T) or "
         ".csv (T rows, C columns)",
+        _UPLOAD_FIELDS,
         SignalRequest.model_json_schema(),
     ),
 )
 async def signal_pi(
-    request: Request, registry: ReadyRegistryDep, settings: SettingsDep, format: Format = "json"
+    request: Request,
+    registry: ReadyRegistryDep,
+    settings: SettingsDep,
+    metrics: MetricsDep,
+    format: Format = "json",
 ) -> Any:
     """Learned PIs of a signal `(C, T)`: one 50x50 image per channel."""
     limit = settings.max_signal_length
@@ -79,60 +107,126 @@ async def signal_pi(
         data, filename, name, compare = await _read_upload(request, what)
         x = signal_from_upload(data, filename, limit)
     served = pick_model(registry, name, "signal")
-    return await _serve(registry, served, x, compare, [], format, settings.retry_after_s)
+    return await _serve(
+        served,
+        x,
+        compare=compare,
+        notes=[],
+        format=format,
+        registry=registry,
+        settings=settings,
+        metrics=metrics,
+    )
 
 
 @router.post(
     "/images/pi",
     response_model=PIResponse,
-    responses={200: {"content": {"application/octet-stream": {}}}, **_ERRORS},
+    responses={200: {"content": {**_NPY, "image/png": {}}}, **_ERRORS},
     openapi_extra=_upload_body(
-        "multipart 'file': PNG / JPEG (grey: 1 channel, RGB: 3, alpha dropped) or .npy (C, H, W)"
+        "multipart 'file': PNG / JPEG (grey: 1 channel, RGB: 3, alpha dropped) or .npy (C, H, W)",
+        _UPLOAD_FIELDS,
     ),
 )
 async def image_pi(
-    request: Request, registry: ReadyRegistryDep, settings: SettingsDep, format: Format = "json"
+    request: Request,
+    registry: ReadyRegistryDep,
+    settings: SettingsDep,
+    metrics: MetricsDep,
+    format: Format = "json",
 ) -> Any:
     """Learned PIs of an image `(C, H, W)`: one 50x50 image per channel."""
     data, filename, name, compare = await _read_upload(request, "a PNG, JPEG or .npy image")
     x, notes = image_from_upload(data, filename, settings.max_image_pixels)
     served = pick_model(registry, name, "image")
-    return await _serve(registry, served, x, compare, notes, format, settings.retry_after_s)
+    return await _serve(
+        served,
+        x,
+        compare=compare,
+        notes=notes,
+        format=format,
+        registry=registry,
+        settings=settings,
+        metrics=metrics,
+    )
+
+
+@router.post(
+    "/signals/pi:batch",
+    response_model=BatchPIResponse,
+    responses={200: {"content": _NPY}, **_ERRORS},
+    openapi_extra=_upload_body(
+        "multipart 'file': one .npy array (N, C, T) of N signals of one length, at most "
+        f"PINET_MAX_BATCH_ITEMS of them. {_NO_BATCH_COMPARE}.",
+        {"file": _FILE, "model": _MODEL},
+    ),
+)
+async def signal_pi_batch(
+    request: Request,
+    registry: ReadyRegistryDep,
+    settings: SettingsDep,
+    format: BatchFormat = "json",
+) -> Any:
+    """Learned PIs of N signals `(N, C, T)` in one request, in the order sent."""
+    data, filename, name = await _read_batch_upload(request, "a .npy signal batch (N, C, T)")
+    x = signal_from_upload(data, filename, settings.max_signal_length)
+    served = pick_model(registry, name, "signal")
+    return await _serve_batch(served, x, format, settings)
+
+
+@router.post(
+    "/images/pi:batch",
+    response_model=BatchPIResponse,
+    responses={200: {"content": _NPY}, **_ERRORS},
+    openapi_extra=_upload_body(
+        "multipart 'file': one .npy array (N, C, H, W) of N images of one size (uint8, or "
+        f"float in [0, 1]), at most PINET_MAX_BATCH_ITEMS of them. {_NO_BATCH_COMPARE}.",
+        {"file": _FILE, "model": _MODEL},
+    ),
+)
+async def image_pi_batch(
+    request: Request,
+    registry: ReadyRegistryDep,
+    settings: SettingsDep,
+    format: BatchFormat = "json",
+) -> Any:
+    """Learned PIs of N images `(N, C, H, W)` in one request, in the order sent."""
+    data, filename, name = await _read_batch_upload(request, "a .npy image batch (N, C, H, W)")
+    x, _ = image_from_upload(data, filename, settings.max_image_pixels)
+    served = pick_model(registry, name, "image")
+    return await _serve_batch(served, x, format, settings)
 
 
 async def _serve(
-    registry: ModelRegistry,
     served: ServedModel,
     x: np.ndarray,
+    *,
     compare: bool,
     notes: list[str],
     format: str,
-    retry_after_s: float,
+    registry: ModelRegistry,
+    settings: Settings,
+    metrics: ServiceMetrics,
 ) -> Any:
     """Validate one raw input against the model, batch it, optionally compare with exact."""
-    card = served.card
-    try:
-        check_against_card(x[None], card)
-        inputs = network_inputs(x[None], card.modality)[0]
-    except ValueError as error:
-        raise InputError(str(error)) from None
+    inputs = _network_inputs(served.card, x[None])[0]
     try:
         result = await served.batcher.submit(inputs)
-        exact = await registry.exact.compute(served.recipe, x) if compare else None
+        exact = await _exact(registry, served, x, metrics) if compare else None
     except QueueFull as error:
-        retry = str(max(1, round(retry_after_s)))
-        raise HTTPException(503, str(error), headers={"Retry-After": retry}) from None
+        raise _retry_later(error, settings) from None
 
     if format == "npy":
-        buffer = io.BytesIO()
-        np.save(buffer, result.pi, allow_pickle=False)
-        return Response(buffer.getvalue(), media_type="application/octet-stream")
+        return _npy_response(result.pi)
+    if format == "png":
+        title = f"model {served.card.name}, recipe {served.recipe.name}"
+        exact_pi = None if exact is None else exact.pi
+        picture = await run_in_threadpool(pi_png, result.pi, served.recipe.grid, exact_pi, title)
+        return Response(picture, media_type="image/png")
     response = PIResponse(
         pi=result.pi.tolist(),
         shape=list(result.pi.shape),
-        model=ModelRef(
-            name=card.name, recipe=RecipeInfo(name=served.recipe.name, params=served.recipe.params)
-        ),
+        model=_model_ref(served),
         timing=Timing(
             pinet_ms=result.forward_ms, batch_size=result.batch_size, queue_ms=result.queue_ms
         ),
@@ -146,6 +240,81 @@ async def _serve(
         response.speedup = exact_ms / max(result.forward_ms, 1e-6)
         response.mse = float(np.mean((result.pi - exact.pi) ** 2, dtype=np.float64))
     return response
+
+
+async def _serve_batch(served: ServedModel, x: np.ndarray, format: str, settings: Settings) -> Any:
+    """Validate a client's batch `(N, C, ...)` against the model and run it through the
+    model's batcher: on its one inference thread, in passes of at most max_batch_size,
+    between the passes of single requests and under the same queue limit."""
+    _check_batch_shape(served.card, x, settings.max_batch_items)
+    inputs = _network_inputs(served.card, x)
+    try:
+        result = await served.batcher.submit_batch(inputs)
+    except QueueFull as error:
+        raise _retry_later(error, settings) from None
+
+    if format == "npy":
+        return _npy_response(result.pis)
+    return BatchPIResponse(
+        pis=result.pis.tolist(),
+        shape=list(result.pis.shape),
+        model=_model_ref(served),
+        timing=BatchTiming(
+            total_ms=result.total_ms,
+            per_sample_ms=result.total_ms / len(result.pis),
+            forward_passes=result.forward_passes,
+        ),
+    )
+
+
+def _network_inputs(card: ModelCard, batch: np.ndarray) -> torch.Tensor:
+    """A raw batch `(N, C, ...)` checked against the model card, as network inputs."""
+    try:
+        check_against_card(batch, card)
+        return network_inputs(batch, card.modality)
+    except ValueError as error:
+        raise InputError(str(error)) from None
+
+
+def _check_batch_shape(card: ModelCard, x: np.ndarray, max_items: int) -> None:
+    """InputError unless `x` is one batch array `(N, C, ...)` of 1 to `max_items` inputs."""
+    layout = "(N, C, T)" if card.modality == "signal" else "(N, C, H, W)"
+    if x.ndim != len(card.input_shape) + 1:
+        raise InputError(f"a {card.modality} batch is one array {layout}; got shape {x.shape}")
+    if x.shape[0] == 0:
+        raise InputError(f"the batch is empty (shape {x.shape}); send at least one input")
+    if x.shape[0] > max_items:
+        raise InputError(
+            f"batch has {x.shape[0]} inputs; this server accepts at most {max_items} per "
+            "request (PINET_MAX_BATCH_ITEMS)",
+            status_code=413,
+        )
+
+
+async def _exact(
+    registry: ModelRegistry, served: ServedModel, x: np.ndarray, metrics: ServiceMetrics
+) -> ExactResult:
+    """The exact PIs of the model's recipe for one raw input, timed into the metrics."""
+    exact = await registry.exact.compute(served.recipe, x)
+    for stage, ms in (("diagram", exact.diagram_ms), ("image", exact.image_ms)):
+        metrics.exact_seconds.labels(served.card.name, stage).observe(ms / 1000.0)
+    return exact
+
+
+def _retry_later(error: QueueFull, settings: Settings) -> HTTPException:
+    retry = str(max(1, round(settings.retry_after_s)))
+    return HTTPException(503, str(error), headers={"Retry-After": retry})
+
+
+def _model_ref(served: ServedModel) -> ModelRef:
+    recipe = RecipeInfo(name=served.recipe.name, params=served.recipe.params)
+    return ModelRef(name=served.card.name, recipe=recipe)
+
+
+def _npy_response(pis: np.ndarray) -> Response:
+    buffer = io.BytesIO()
+    np.save(buffer, pis, allow_pickle=False)
+    return Response(buffer.getvalue(), media_type="application/octet-stream")
 
 
 def _media_type(request: Request) -> str:
@@ -173,3 +342,17 @@ async def _read_upload(request: Request, what: str) -> tuple[bytes, str, str | N
     if compare.strip().lower() not in _TRUE | _FALSE:
         raise InputError(f"form field 'compare' is {compare!r}; send true or false")
     return data, filename, model or None, compare.strip().lower() in _TRUE
+
+
+async def _read_batch_upload(request: Request, what: str) -> tuple[bytes, str, str | None]:
+    """The uploaded .npy batch's bytes and name, and the 'model' form field."""
+    data, filename, name, compare = await _read_upload(request, what)
+    if compare:
+        raise InputError(_NO_BATCH_COMPARE)
+    if not data.startswith(NPY_MAGIC):
+        raise InputError(
+            f"cannot read {filename or 'the upload'!r} as a batch: send {what} written with "
+            "numpy.save",
+            status_code=415,
+        )
+    return data, filename, name
