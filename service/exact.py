@@ -59,5 +59,9 @@ class ExactPool:
         finally:
             self._pending -= 1
 
+    def warm_up(self, recipe: Recipe, x: np.ndarray) -> None:
+        """Compute the exact PIs of `x` once on a worker (compiling the numba code), and wait."""
+        self._executor.submit(exact_pis, recipe, x).result()
+
     def shutdown(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)

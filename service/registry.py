@@ -15,7 +15,7 @@ from pinet.inference import LoadedModel, load_model
 from pinet.model_inputs import network_inputs
 from pinet.tda import Recipe, get_recipe
 from service.batching import Batcher, BatchStats, forward
-from service.exact import ExactPool, exact_pis
+from service.exact import ExactPool
 from service.settings import Settings
 
 log = logging.getLogger("service")
@@ -48,7 +48,12 @@ class ModelRegistry:
         self.problem: str | None = "models are still loading"
         # One thread runs every forward pass: the network already uses all cores (CPU) or
         # the whole GPU, and one stream of batches keeps batches large.
-        self._inference = ThreadPoolExecutor(1, thread_name_prefix="pinet-forward")
+        self._inference = ThreadPoolExecutor(
+            1,
+            thread_name_prefix="pinet-forward",
+            initializer=_set_torch_threads,
+            initargs=(settings.torch_threads,),
+        )
         self.exact = ExactPool(settings.exact_workers, settings.queue_size)
 
     def device(self) -> str:
@@ -90,7 +95,10 @@ class ModelRegistry:
         # A varied input: a constant one would skip the diagram code that needs compiling.
         example = np.random.default_rng(0).random(card.input_shape)
         forward(loaded, network_inputs(example[None], card.modality))
-        exact_pis(recipe, example)
+        # In an exact worker, never here: numba's OpenMP run would reset this thread's
+        # OpenMP thread count, which torch shares (measured: 1 -> 2 threads, each forward
+        # 2.4 -> 170 ms on a busy 2-core machine).
+        self.exact.warm_up(recipe, example)
         batcher = Batcher(
             loaded,
             self._inference,
@@ -108,3 +116,9 @@ class ModelRegistry:
             await served.batcher.stop()
         self.exact.shutdown()
         self._inference.shutdown(wait=False, cancel_futures=True)
+
+
+def _set_torch_threads(threads: int | None) -> None:
+    """Initialise the forward thread: torch's intra-op threads, when set."""
+    if threads is not None:
+        torch.set_num_threads(threads)

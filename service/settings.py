@@ -21,6 +21,9 @@ class Settings(BaseSettings):
     # Same variable as pinet.load_model's: PINET_MODELS_DIR, else the bundled models/.
     models_dir: Path = Field(default_factory=models_dir)
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    # Threads of each CPU forward pass (torch intra-op); default: torch's, one per core. On a
+    # machine shared with other busy processes, 1 avoids threads waiting for each other.
+    torch_threads: PositiveInt | None = None
 
     # Dynamic batching: a forward pass starts when `max_batch_size` same-shaped requests
     # wait, or `max_wait_ms` after the first one arrived; beyond `queue_size` waiting
