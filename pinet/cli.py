@@ -29,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--optimiser",
         choices=["released", "adam"],
         default=defaults.optimiser,
-        help="released: Adam(0.99, eps 0.1), staged lr; adam: defaults, cosine lr",
+        help="adam (default): Adam, cosine lr; released: Adam(0.99, eps 0.1), staged lr",
     )
     fit.add_argument("--head", choices=["relu", "sigmoid"], default=defaults.head)
     fit.add_argument(

@@ -1,9 +1,10 @@
 """Fit a PI-Net to a ground-truth store, and evaluate one.
 
-The loop is plain PyTorch: MSE on persistence images, the released optimiser by default,
-validation on whole groups (users, photos) held out of the training split, a checkpoint
-every epoch plus the best, and bit-for-bit resumption: the data order of an epoch is a
-function of (seed, epoch) only, and the optimiser state travels with the weights.
+The loop is plain PyTorch: MSE on persistence images, Adam with a cosine schedule by default
+(or the released optimiser), validation on whole groups (users, photos) held out of the
+training split, a checkpoint every epoch plus the best, and bit-for-bit resumption: the data
+order of an epoch is a function of (seed, epoch) only, and the optimiser state travels with
+the weights.
 """
 
 from __future__ import annotations
@@ -43,12 +44,15 @@ class TrainConfig:
 
     `optimiser='released'` is the authors' Adam (beta1 0.99, eps 0.1) with the learning
     rate staged 1 : 1/10 : 1/100 over 30% / 30% / 40% of the epochs (their 300 / 300 / 400).
+    The default is plain Adam with a cosine schedule instead: on the same budget it trains
+    where the released one barely moves (HAPT, 9-10 epochs: train MSE 0.0237 released
+    against 0.0017 Adam; eps 0.1 shrinks every step of a loss this small), see README.
     """
 
     epochs: int = 30
     batch_size: int = 128
     lr: float = 1e-3
-    optimiser: Optimiser = "released"
+    optimiser: Optimiser = "adam"
     seed: int = 0
     val_fraction: float = 0.15
     head: Literal["relu", "sigmoid"] = "relu"

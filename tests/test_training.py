@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import contextlib
 import io
+import itertools
 import json
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 from safetensors.torch import load_file
 
@@ -19,7 +21,14 @@ from pinet.checkpoint import read_card
 from pinet.inference import load_model, predict
 from pinet.store import GroundTruthStore
 from pinet.tda import get_recipe
-from pinet.training import TrainConfig, evaluate_checkpoint, split_by_group, train
+from pinet.training import (
+    TrainConfig,
+    evaluate_checkpoint,
+    learning_rate,
+    make_optimiser,
+    split_by_group,
+    train,
+)
 from tests.conftest import TINY_WIDTHS, TrainedRun, tiny_store
 
 # The authors' CIFAR10 samples: 10 images (3, 32, 32) in [0, 1] with their PIs.
@@ -298,3 +307,17 @@ def test_training_refuses_a_store_of_the_other_modality(image_store: Path, tmp_p
     with pytest.raises(ValueError, match="holds image ground truth, not signal"):
         train(image_store, "signal", tmp_path / "run", config, progress=False)
     assert not (tmp_path / "run").exists()
+
+
+def test_released_optimiser_stages_the_rate_as_the_authors_and_adam_follows_a_cosine() -> None:
+    released = TrainConfig(epochs=10, lr=1e-3, optimiser="released")
+    assert [learning_rate(released, e) for e in (0, 2, 3, 5, 6, 9)] == pytest.approx(
+        [1e-3, 1e-3, 1e-4, 1e-4, 1e-5, 1e-5]
+    )
+    (group,) = make_optimiser(torch.nn.Linear(2, 2), released).param_groups
+    assert group["betas"] == (0.99, 0.999) and group["eps"] == 0.1
+    default = TrainConfig(epochs=10, lr=1e-3)
+    assert default.optimiser == "adam"
+    rates = [learning_rate(default, e) for e in range(10)]
+    assert rates[0] == pytest.approx(1e-3) and rates[5] == pytest.approx(5e-4)
+    assert all(later < earlier for earlier, later in itertools.pairwise(rates))
