@@ -1,4 +1,5 @@
-"""The `pinet` command: `pinet train` fits a PI-Net to a store, `pinet eval` measures one."""
+"""The `pinet` command: `pinet train` fits a PI-Net to a store, `pinet eval` measures one,
+`pinet export` writes one as bundled models ship."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import fields
 
-from pinet.training import TrainConfig, evaluate_checkpoint, train
+from pinet.training import TrainConfig, evaluate_checkpoint, export_checkpoint, train
 
 EXIT_USAGE = 2
 
@@ -55,6 +56,18 @@ def build_parser() -> argparse.ArgumentParser:
     measure.add_argument("--split", default="test", choices=["train", "test"])
     measure.add_argument("--reference", help="the authors' CIFAR10 samples (.npz), image models")
     measure.add_argument("--device", default="auto")
+
+    bundle = commands.add_parser(
+        "export",
+        help="write a checkpoint as bundled models ship: float16, test metrics in its card",
+    )
+    bundle.add_argument("--checkpoint", required=True, help="checkpoint folder")
+    bundle.add_argument("--out", required=True, help="folder to write, e.g. models/NAME")
+    bundle.add_argument(
+        "--data", required=True, help="ground-truth store whose test split to measure"
+    )
+    bundle.add_argument("--reference", help="the authors' CIFAR10 samples (.npz), image models")
+    bundle.add_argument("--device", default="auto")
     return parser
 
 
@@ -72,9 +85,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 resume=args.resume,
                 progress=not args.no_progress,
             )
-        else:
+        elif args.command == "eval":
             result = evaluate_checkpoint(
                 args.checkpoint, args.data, args.split, args.device, args.reference
+            )
+        else:
+            result = export_checkpoint(
+                args.checkpoint, args.out, args.data, args.reference, args.device
             )
     except (ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)

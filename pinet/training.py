@@ -315,6 +315,10 @@ def mean_training_pi(store: GroundTruthStore) -> np.ndarray:
     return (total / len(train)).astype(np.float32)
 
 
+# What a bundled model's card records of its test-split evaluation, as test_<metric>.
+_EXPORTED_TEST_METRICS = ("mse", "mae", "mean_pi_mse", "mse_vs_mean_pi")
+
+
 def evaluate_checkpoint(
     checkpoint: str | Path,
     store_path: str | Path,
@@ -348,6 +352,34 @@ def evaluate_checkpoint(
             "mean_pi_mse": float(np.mean((expected - mean_pi) ** 2)),
         }
     return metrics
+
+
+def export_checkpoint(
+    checkpoint: str | Path,
+    out: str | Path,
+    store_path: str | Path,
+    reference: str | Path | None = None,
+    device: str = "auto",
+) -> dict[str, Any]:
+    """Write `checkpoint` to `out` as bundled models ship: float16 weights, and a card whose
+    metrics add the test split of `store_path` (and `reference`), measured on those float16
+    weights. Returns the full evaluation."""
+    loaded = load_model(checkpoint, "cpu")
+    save_checkpoint(loaded.network, loaded.card, out, dtype=torch.float16)
+    evaluation = evaluate_checkpoint(out, store_path, "test", device, reference)
+    measured = {f"test_{key}": evaluation[key] for key in _EXPORTED_TEST_METRICS}
+    if "reference" in evaluation:
+        measured |= {
+            f"reference_{key}": evaluation["reference"][key] for key in ("mse", "mean_pi_mse")
+        }
+    card = loaded.card.model_copy(
+        update={
+            "metrics": {**loaded.card.metrics, **measured},
+            "training": {**loaded.card.training, "test_store": str(store_path)},
+        }
+    )
+    save_checkpoint(loaded.network, card, out, dtype=torch.float16)  # the same float16 weights
+    return evaluation
 
 
 # -- checkpoints of a run -----------------------------------------------------------------

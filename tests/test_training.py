@@ -24,6 +24,7 @@ from pinet.tda import get_recipe
 from pinet.training import (
     TrainConfig,
     evaluate_checkpoint,
+    export_checkpoint,
     learning_rate,
     make_optimiser,
     split_by_group,
@@ -321,3 +322,22 @@ def test_released_optimiser_stages_the_rate_as_the_authors_and_adam_follows_a_co
     rates = [learning_rate(default, e) for e in range(10)]
     assert rates[0] == pytest.approx(1e-3) and rates[5] == pytest.approx(5e-4)
     assert all(later < earlier for earlier, later in itertools.pairwise(rates))
+
+
+def test_export_writes_float16_with_the_metrics_of_those_weights(
+    image_run: TrainedRun, tmp_path: Path
+) -> None:
+    out = tmp_path / "models" / "tiny-image"
+    evaluation = export_checkpoint(image_run.out / "best", out, image_run.store, REFERENCE_SAMPLES)
+    card = read_card(out)
+    assert card.dtype == "float16"
+    assert {key: value for key, value in card.metrics.items() if key.startswith("val_")} == (
+        read_card(image_run.out / "best").metrics
+    )
+    measured_again = evaluate_checkpoint(out, image_run.store, "test", "cpu", REFERENCE_SAMPLES)
+    assert card.metrics["test_mse"] == measured_again["mse"] == evaluation["mse"]
+    assert card.metrics["test_mean_pi_mse"] == measured_again["mean_pi_mse"]
+    assert card.metrics["reference_mse"] == measured_again["reference"]["mse"]
+    assert card.training["test_store"] == str(image_run.store)
+    weights = load_file(out / "model.safetensors")
+    assert {t.dtype for t in weights.values() if t.is_floating_point()} == {torch.float16}
