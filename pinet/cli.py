@@ -43,6 +43,12 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--seed", type=int, default=defaults.seed)
     fit.add_argument("--name", default=defaults.name, help="model name written in its card")
     fit.add_argument(
+        "--augment",
+        action="store_true",
+        help="train on random exact symmetries of the samples: channels permuted, spatial "
+        "axes reversed (every recipe gives the same PIs, permuted alike)",
+    )
+    fit.add_argument(
         "--resume",
         action="store_true",
         help="continue an interrupted run in --out (same options: the learning-rate "

@@ -59,6 +59,8 @@ class TrainConfig:
     widths: tuple[int, int, int, int] = TRUNK_WIDTHS
     device: str = "auto"
     name: str = "pinet"
+    # Train on a random exact symmetry of each sample (`exact_symmetries`): more data for free.
+    augment: bool = False
 
 
 # -- data ---------------------------------------------------------------------------------
@@ -248,6 +250,8 @@ def _train_epoch(
 ) -> float:
     model.train()
     total, count = 0.0, 0
+    # Seeded by (seed, epoch) only, like the data order, so that --resume stays bit-exact.
+    symmetries = torch.Generator().manual_seed(config.seed * 1_000_003 + epoch)
     batches = tqdm(
         loader,
         desc=f"epoch {epoch + 1}/{config.epochs}",
@@ -256,6 +260,8 @@ def _train_epoch(
         unit="batch",
     )
     for inputs, targets in batches:
+        if config.augment:
+            inputs, targets = exact_symmetries(inputs, targets, symmetries)
         inputs = inputs.to(device, non_blocking=True)
         targets = targets.to(device, non_blocking=True)
         with autocast(device):
@@ -268,6 +274,27 @@ def _train_epoch(
         count += len(inputs)
         batches.set_postfix(mse=f"{total / count:.5f}")
     return total / max(count, 1)
+
+
+def exact_symmetries(
+    inputs: torch.Tensor, targets: torch.Tensor, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each (input `(N, C, *S)`, PIs `(N, C, 50, 50)`) pair mapped by a random symmetry that
+    every recipe respects exactly, so the new pair is as true as the stored one:
+    - channels permuted: each recipe computes channel c's PI from channel c alone, so the PIs
+      permute alike;
+    - with probability 1/2, every spatial axis reversed, PIs unchanged: a reversed path has
+      the same sublevel diagram (signal-sublevel; image-raster, whose path is the raster, is
+      reversed by a 180-degree turn), a turned pixel grid the same cubical one, and a turned
+      point cloud is an isometric copy (image-rips).
+    """
+    count, channels = inputs.shape[:2]
+    order = torch.argsort(torch.rand(count, channels, generator=generator), dim=1)
+    rows = torch.arange(count)[:, None]
+    inputs, targets = inputs[rows, order], targets[rows, order]
+    reverse = torch.rand(count, generator=generator) < 0.5
+    reverse = reverse.view(count, *([1] * (inputs.ndim - 1)))
+    return torch.where(reverse, inputs.flip(tuple(range(2, inputs.ndim))), inputs), targets
 
 
 @torch.no_grad()

@@ -24,6 +24,7 @@ from pinet.tda import get_recipe
 from pinet.training import (
     TrainConfig,
     evaluate_checkpoint,
+    exact_symmetries,
     export_checkpoint,
     learning_rate,
     make_optimiser,
@@ -341,3 +342,40 @@ def test_export_writes_float16_with_the_metrics_of_those_weights(
     assert card.training["test_store"] == str(image_run.store)
     weights = load_file(out / "model.safetensors")
     assert {t.dtype for t in weights.values() if t.is_floating_point()} == {torch.float16}
+
+
+@pytest.mark.parametrize(
+    ("recipe_name", "shape"),
+    [("image-raster", (3, 12, 10)), ("image-cubical", (3, 9, 11)), ("signal-sublevel", (3, 40))],
+)
+def test_exact_symmetries_map_true_pairs_to_true_pairs(
+    recipe_name: str, shape: tuple[int, ...]
+) -> None:
+    recipe = get_recipe(recipe_name)
+    rng = np.random.default_rng(3)
+    if recipe_name.startswith("image"):
+        raw = rng.integers(0, 256, (16, *shape), dtype=np.uint8)
+    else:
+        raw = rng.normal(size=(16, *shape)).cumsum(axis=-1)
+    pis = torch.from_numpy(recipe.images_batch(raw))
+    moved, moved_pis = exact_symmetries(
+        torch.from_numpy(raw), pis, torch.Generator().manual_seed(0)
+    )
+    assert not torch.equal(moved, torch.from_numpy(raw))  # something did move
+    np.testing.assert_allclose(recipe.images_batch(moved.numpy()), moved_pis.numpy(), atol=1e-6)
+
+
+def test_training_on_symmetries_changes_the_run_and_still_resumes_bit_for_bit(
+    signal_run: TrainedRun, tmp_path: Path
+) -> None:
+    config = replace(signal_run.config, augment=True)
+    whole = train(signal_run.store, "signal", tmp_path / "whole", config, progress=False)
+    assert whole["last"]["train_mse"] != signal_run.result["last"]["train_mse"]
+    with pytest.raises(Interrupted), contextlib.redirect_stdout(InterruptAfterEpochs(1)):
+        train(signal_run.store, "signal", tmp_path / "cut", config, progress=True)
+    train(signal_run.store, "signal", tmp_path / "cut", config, resume=True, progress=False)
+    assert without_timing(history(tmp_path / "cut")) == without_timing(history(tmp_path / "whole"))
+    assert_same_tensors(
+        last_checkpoint(tmp_path / "cut") / "model.safetensors",
+        last_checkpoint(tmp_path / "whole") / "model.safetensors",
+    )
