@@ -213,9 +213,15 @@ def kill(process: subprocess.Popen) -> None:
     assert process.wait(timeout=30) == -signal.SIGKILL
 
 
+# Chunks of 2 windows: 100 commits make the computing phase last long enough for a kill to
+# land inside it; with 16 an idle machine could finish all 200 windows between two polls.
+KILLABLE_CHUNK_SIZE = 2
+
+
 def test_resume_after_kill_gives_the_uninterrupted_store(tmp_path, start_quiet, same_store) -> None:
     out = tmp_path / "hapt.zarr"
-    command = generate(*HAPT, "--workers", "1", "--out", out)
+    options = ("--source", "hapt", "--limit", "200", "--chunk-size", str(KILLABLE_CHUNK_SIZE))
+    command = generate(*options, "--no-progress", "--workers", "1", "--out", out)
 
     # Killed while planning: the store's root exists but its plan is not written.
     planning = start_quiet(command)
@@ -238,7 +244,15 @@ def test_resume_after_kill_gives_the_uninterrupted_store(tmp_path, start_quiet, 
 
     reference = tmp_path / "reference.zarr"
     recipe = get_recipe("signal-sublevel")
-    job.run(HaptWindows(), recipe, reference, limit=200, chunk_size=16, workers=1, progress=False)
+    job.run(
+        HaptWindows(),
+        recipe,
+        reference,
+        limit=200,
+        chunk_size=KILLABLE_CHUNK_SIZE,
+        workers=1,
+        progress=False,
+    )
     same_store(out, reference)
     assert GroundTruthStore.open(out).complete
 
