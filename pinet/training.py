@@ -28,7 +28,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from tqdm import tqdm
 
 from pinet.checkpoint import DataSourceRef, ModelCard, RecipeRef, load_checkpoint, save_checkpoint
-from pinet.inference import autocast, forward_pis, load_model, predict
+from pinet.inference import LoadedModel, autocast, forward_pis, load_model, predict
 from pinet.model_inputs import network_inputs
 from pinet.models import TRUNK_WIDTHS, build_model
 from pinet.store import GroundTruthStore
@@ -356,7 +356,12 @@ def evaluate_checkpoint(
     """Metrics of a saved model on a store's split, with the mean-training-PI baseline; with
     `reference` (the authors' CIFAR10 samples, .npz with `images` and `pis`), also the MSE
     against the authors' own ground truth, for image models."""
-    loaded = load_model(checkpoint, device)
+    return _evaluate_loaded(load_model(checkpoint, device), store_path, split, reference)
+
+
+def _evaluate_loaded(
+    loaded: LoadedModel, store_path: str | Path, split: str, reference: str | Path | None
+) -> dict[str, Any]:
     store = GroundTruthStore.open(store_path)
     if store.recipe.name != loaded.card.recipe.name:
         raise ValueError(
@@ -391,9 +396,12 @@ def export_checkpoint(
     """Write `checkpoint` to `out` as bundled models ship: float16 weights, and a card whose
     metrics add the test split of `store_path` (and `reference`), measured on those float16
     weights. Returns the full evaluation."""
-    loaded = load_model(checkpoint, "cpu")
-    save_checkpoint(loaded.network, loaded.card, out, dtype=torch.float16)
-    evaluation = evaluate_checkpoint(out, store_path, "test", device, reference)
+    loaded = load_model(checkpoint, device)
+    with torch.no_grad():  # the weights as float16 stores them, so the metrics are theirs
+        for tensor in loaded.network.state_dict().values():
+            if tensor.is_floating_point():
+                tensor.copy_(tensor.half())
+    evaluation = _evaluate_loaded(loaded, store_path, "test", reference)
     measured = {f"test_{key}": evaluation[key] for key in _EXPORTED_TEST_METRICS}
     if "reference" in evaluation:
         measured |= {
@@ -405,7 +413,7 @@ def export_checkpoint(
             "training": {**loaded.card.training, "test_store": str(store_path)},
         }
     )
-    save_checkpoint(loaded.network, card, out, dtype=torch.float16)  # the same float16 weights
+    save_checkpoint(loaded.network, card, out, dtype=torch.float16)
     return evaluation
 
 
