@@ -4,7 +4,8 @@ A checkpoint is a directory holding two files:
 
     model.safetensors  every tensor of the model's state_dict: parameters and the BatchNorm
                        running statistics, stored as float32 or float16
-    card.json          a ModelCard: which architecture (modality, channels, head), what it was
+    card.json          a ModelCard: which architecture (modality, channels, head, widths,
+                       per_channel), what it was
                        trained on (recipe, data source, input shape), how well it does
                        (metrics), how it was made (training config, library versions)
 
@@ -104,6 +105,7 @@ class ModelCard(BaseModel):
     in_channels: PositiveInt
     head: HeadActivation = "relu"
     widths: tuple[PositiveInt, PositiveInt, PositiveInt, PositiveInt] = TRUNK_WIDTHS
+    per_channel: bool = False
     input_shape: tuple[PositiveInt, ...]
     min_input_size: PositiveInt
     recipe: RecipeRef
@@ -221,7 +223,7 @@ def load_checkpoint(
             f"(checkpoint ids {saved_id} and {card.checkpoint_id}), e.g. an interrupted "
             "overwrite; save the checkpoint again"
         )
-    model = build_model(card.modality, card.in_channels, card.head, card.widths)
+    model = build_model(card.modality, card.in_channels, card.head, card.widths, card.per_channel)
     _check_tensors_match(model, stored, card, weights_path)
     model.load_state_dict(
         {key: t.float() if t.is_floating_point() else t for key, t in stored.items()}
@@ -238,11 +240,11 @@ def _check_model_matches_card(model: nn.Module, card: ModelCard) -> None:
             f"{type(model).__name__} (unwrap torch.compile / DDP wrappers before saving)"
         )
     assert isinstance(model, SignalPINet | ImagePINet)
-    built = (model.in_channels, model.head, model.widths)
-    described = (card.in_channels, card.head, tuple(card.widths))
+    built = (model.in_channels, model.head, model.widths, model.per_channel)
+    described = (card.in_channels, card.head, tuple(card.widths), card.per_channel)
     if built != described:
         raise ValueError(
-            f"card {card.name!r} says in_channels, head, widths = {described} "
+            f"card {card.name!r} says in_channels, head, widths, per_channel = {described} "
             f"but the model has {built}"
         )
 
@@ -296,7 +298,7 @@ def _check_tensors_match(
         raise CheckpointError(
             f"{weights_path} does not match the architecture its card describes "
             f"({MODEL_CLASSES[card.modality].__name__}, in_channels={card.in_channels}, "
-            f"head={card.head!r}):\n" + "\n".join(problems)
+            f"head={card.head!r}, per_channel={card.per_channel}):\n" + "\n".join(problems)
         )
 
 

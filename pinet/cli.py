@@ -49,6 +49,18 @@ def build_parser() -> argparse.ArgumentParser:
         "axes reversed (every recipe gives the same PIs, permuted alike)",
     )
     fit.add_argument(
+        "--per-channel",
+        action="store_true",
+        help="one network for one channel, applied to each channel: every recipe makes "
+        "channel c's PI from channel c alone (not in the release)",
+    )
+    fit.add_argument(
+        "--preload",
+        action="store_true",
+        help="decode the store's samples once into memory (GPU memory on CUDA) instead of "
+        "streaming chunks; same results, faster steps",
+    )
+    fit.add_argument(
         "--resume",
         action="store_true",
         help="continue an interrupted run in --out (same options: the learning-rate "

@@ -146,6 +146,7 @@ class PINet(nn.Module):
         head: HeadActivation,
         spatial_dims: Literal[1, 2],
         widths: Widths = TRUNK_WIDTHS,
+        per_channel: bool = False,
     ) -> None:
         super().__init__()
         if isinstance(in_channels, bool) or not isinstance(in_channels, int) or in_channels < 1:
@@ -158,7 +159,25 @@ class PINet(nn.Module):
         if len(widths) != len(TRUNK_WIDTHS) or min(widths) < 1:
             raise ValueError(f"widths must be 4 positive filter counts; got {widths!r}")
         self.widths = tuple(widths)
-        self.trunk = PINetTrunk(in_channels, spatial_dims, self.widths)
+        self.per_channel = per_channel
+        # Channels the layers see: one at a time when per_channel folds them into the batch.
+        self.net_channels = 1 if per_channel else in_channels
+        self.trunk = PINetTrunk(self.net_channels, spatial_dims, self.widths)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, C, *S) -> (N, C, 50, 50)."""
+        self.check_input(x)
+        count, channels = x.shape[:2]
+        if self.per_channel:
+            x = x.reshape(count * channels, 1, *x.shape[2:])
+        return self.persistence_images(x).view(count, channels, PI_SIZE, PI_SIZE)
+
+    def check_input(self, x: torch.Tensor) -> None:
+        raise NotImplementedError
+
+    def persistence_images(self, x: torch.Tensor) -> torch.Tensor:
+        """(M, net_channels, *S) -> (M, net_channels, 50, 50): the network proper."""
+        raise NotImplementedError
 
     def _check_batch(self, x: torch.Tensor, kind: str, layout: str) -> None:
         """Shape, dtype and channel checks common to both models."""
@@ -186,10 +205,14 @@ class SignalPINet(PINet):
     """
 
     def __init__(
-        self, in_channels: int, head: HeadActivation = "relu", widths: Widths = TRUNK_WIDTHS
+        self,
+        in_channels: int,
+        head: HeadActivation = "relu",
+        widths: Widths = TRUNK_WIDTHS,
+        per_channel: bool = False,
     ) -> None:
-        super().__init__(in_channels, head, spatial_dims=1, widths=widths)
-        self.dense = nn.Linear(self.widths[-1], in_channels * PI_SIZE * PI_SIZE)
+        super().__init__(in_channels, head, 1, widths, per_channel)
+        self.dense = nn.Linear(self.widths[-1], self.net_channels * PI_SIZE * PI_SIZE)
         self.apply(_init_like_keras)
 
     def check_input(self, x: torch.Tensor) -> None:
@@ -202,11 +225,9 @@ class SignalPINet(PINet):
                 f"{self.MIN_INPUT_SIZE} samples"
             )
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, C, T) -> (N, C, 50, 50)."""
-        self.check_input(x)
-        z = self.dense(self.trunk(x))  # (N, 2500 C)
-        z = z.view(x.shape[0], self.in_channels, PI_SIZE, PI_SIZE)
+    def persistence_images(self, x: torch.Tensor) -> torch.Tensor:
+        z = self.dense(self.trunk(x))  # (M, 2500 C')
+        z = z.view(x.shape[0], self.net_channels, PI_SIZE, PI_SIZE)
         return _HEAD_ACTIVATIONS[self.head](z)
 
 
@@ -219,9 +240,13 @@ class ImagePINet(PINet):
     """
 
     def __init__(
-        self, in_channels: int, head: HeadActivation = "relu", widths: Widths = TRUNK_WIDTHS
+        self,
+        in_channels: int,
+        head: HeadActivation = "relu",
+        widths: Widths = TRUNK_WIDTHS,
+        per_channel: bool = False,
     ) -> None:
-        super().__init__(in_channels, head, spatial_dims=2, widths=widths)
+        super().__init__(in_channels, head, 2, widths, per_channel)
         self.dense = nn.Linear(self.widths[-1], PI_SIZE * PI_SIZE)
         # The release's transposed conv, Conv2DTranspose(C, 50, stride 1, 'same'), is the
         # adjoint of a TF 'same' conv, which pads (k - 1) // 2 = 24 before and 25 after. A
@@ -229,8 +254,8 @@ class ImagePINet(PINet):
         # mirrored: 25 before, 24 after (DECONV_PADDING). We store it as that Conv2d, so a
         # Keras kernel K (50, 50, C, 1) ports as K.permute(2, 3, 0, 1).flip(-2, -1), and
         # compute it with `correlate_same` (FFT), see there.
-        self.deconv = nn.Conv2d(1, in_channels, PI_SIZE)
-        self.deconv_bn = nn.BatchNorm2d(in_channels, eps=BN_EPS, momentum=BN_MOMENTUM)
+        self.deconv = nn.Conv2d(1, self.net_channels, PI_SIZE)
+        self.deconv_bn = nn.BatchNorm2d(self.net_channels, eps=BN_EPS, momentum=BN_MOMENTUM)
         self.apply(_init_like_keras)
         nn.init.constant_(self.deconv_bn.weight, OUTPUT_BN_INITIAL_SCALE)
 
@@ -244,12 +269,10 @@ class ImagePINet(PINet):
                 f"{self.MIN_INPUT_SIZE}x{self.MIN_INPUT_SIZE}"
             )
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, C, H, W) -> (N, C, 50, 50)."""
-        self.check_input(x)
-        z = F.relu(self.dense(self.trunk(x)))  # (N, 2500)
+    def persistence_images(self, x: torch.Tensor) -> torch.Tensor:
+        z = F.relu(self.dense(self.trunk(x)))  # (M, 2500)
         z = z.view(x.shape[0], 1, PI_SIZE, PI_SIZE)
-        z = correlate_same(z, self.deconv.weight, self.deconv.bias)  # (N, C, 50, 50)
+        z = correlate_same(z, self.deconv.weight, self.deconv.bias)  # (M, C', 50, 50)
         return _HEAD_ACTIVATIONS[self.head](self.deconv_bn(z))
 
 
@@ -285,12 +308,16 @@ def build_model(
     in_channels: int,
     head: HeadActivation = "relu",
     widths: Widths = TRUNK_WIDTHS,
+    per_channel: bool = False,
 ) -> SignalPINet | ImagePINet:
     """The PI-Net for `modality`: 'signal' takes (N, C, T), 'image' takes (N, C, H, W).
 
     Both return (N, C, 50, 50) with C = in_channels. `widths` other than the released
     (128, 256, 512, 1024) make smaller variants, for tests and quick experiments.
+    `per_channel` builds the network for one channel and applies it to each channel in turn:
+    every recipe computes channel c's PI from channel c alone, so one set of weights serves
+    all channels and sees C times the examples (not in the release).
     """
     if modality not in MODEL_CLASSES:
         raise ValueError(f"unknown modality {modality!r}; expected one of {sorted(MODEL_CLASSES)}")
-    return MODEL_CLASSES[modality](in_channels, head, widths)
+    return MODEL_CLASSES[modality](in_channels, head, widths, per_channel)

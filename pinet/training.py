@@ -36,6 +36,7 @@ from pinet.store import GroundTruthStore
 Optimiser = Literal["released", "adam"]
 _LAST = "last"  # file naming the newest complete epoch checkpoint
 _WINDOW_CHUNKS = 8  # store chunks shuffled together: random enough, each chunk read once
+_PROGRESS_EVERY = 50  # batches between progress-bar loss updates (each one waits for the GPU)
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,15 @@ class TrainConfig:
     name: str = "pinet"
     # Train on a random exact symmetry of each sample (`exact_symmetries`): more data for free.
     augment: bool = False
+    # One network for one channel, applied to each channel (see `build_model`).
+    per_channel: bool = False
+    # Decode the samples once into memory, on the GPU when training on one (`ResidentSamples`),
+    # instead of streaming store chunks: same batches, same results, no loader in the way.
+    preload: bool = False
+
+
+# Fields that change how a run executes but not what it computes: a resumed run may differ.
+_EXECUTION_ONLY = ("device", "preload")
 
 
 # -- data ---------------------------------------------------------------------------------
@@ -84,6 +94,11 @@ class StoreSamples(Dataset):
         inputs, pis = self._chunk(index // chunk_size)
         return inputs[index % chunk_size], pis[index % chunk_size]
 
+    def __getitems__(self, positions: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        """A whole batch at once (the DataLoader calls this instead of one item at a time)."""
+        pairs = [self[position] for position in positions]
+        return torch.stack([p[0] for p in pairs]), torch.stack([p[1] for p in pairs])
+
     def chunk_of(self, position: int) -> int:
         return int(self.indices[position]) // self.store.chunk_size
 
@@ -97,6 +112,56 @@ class StoreSamples(Dataset):
                 self._chunks.popitem(last=False)
         self._chunks.move_to_end(chunk)
         return self._chunks[chunk]
+
+
+class ResidentSamples(Dataset):
+    """The samples of a `StoreSamples`, decoded once and held as two tensors on `device`.
+
+    Batches are gathered by indexing, so on a GPU no loader, copy or decoding stands between
+    steps; the memory needed is N x C x (input size + 2500) x 4 bytes.
+    """
+
+    def __init__(self, samples: StoreSamples, device: torch.device) -> None:
+        self.indices = samples.indices
+        inputs, pis = [], []
+        for start in range(0, len(samples), 4096):
+            batch = samples.__getitems__(list(range(start, min(start + 4096, len(samples)))))
+            inputs.append(batch[0].to(device))
+            pis.append(batch[1].to(device))
+        self.inputs, self.pis = torch.cat(inputs), torch.cat(pis)
+
+    def __len__(self) -> int:
+        return len(self.inputs)
+
+    def __getitem__(self, position: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.inputs[position], self.pis[position]
+
+    def __getitems__(self, positions: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        rows = torch.as_tensor(positions, device=self.inputs.device)
+        return self.inputs[rows], self.pis[rows]
+
+
+Samples = StoreSamples | ResidentSamples
+
+
+def _batch_as_is(batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """The DataLoader's collate step for datasets whose `__getitems__` returns a batch."""
+    return batch
+
+
+def batch_loader(
+    samples: Samples, batch_size: int, device: torch.device, sampler: Sampler[int] | None = None
+) -> DataLoader:
+    """Batches of `samples` in `sampler`'s order (else in order), pinned for a GPU when they
+    are still on the CPU."""
+    on_cpu = isinstance(samples, StoreSamples) or samples.inputs.device.type == "cpu"
+    return DataLoader(
+        samples,
+        batch_size=batch_size,
+        sampler=sampler,
+        collate_fn=_batch_as_is,
+        pin_memory=on_cpu and device.type == "cuda",
+    )
 
 
 class ChunkWindowSampler(Sampler[int]):
@@ -187,8 +252,11 @@ def train(
     if recipe_modality != modality:
         raise ValueError(f"{store_path} holds {recipe_modality} ground truth, not {modality}")
     device = resolve_device(config.device)
+    torch.backends.cudnn.benchmark = device.type == "cuda"  # fixed input shapes: pick once
     torch.manual_seed(config.seed)
-    model = build_model(modality, store.channels, config.head, config.widths).to(device)
+    model = build_model(
+        modality, store.channels, config.head, config.widths, config.per_channel
+    ).to(device)
     optimiser = make_optimiser(model, config)
     history: list[dict[str, Any]] = []
     if resume:
@@ -199,16 +267,15 @@ def train(
 
     _card(store, modality, config, {}, 0)  # a bad name fails now, not after an epoch
     train_idx, val_idx = split_by_group(store, config.val_fraction, config.seed)
-    train_set = StoreSamples(store, train_idx, modality)
-    sampler = ChunkWindowSampler(train_set, config.seed)
-    loader = DataLoader(
-        train_set,
-        batch_size=config.batch_size,
-        sampler=sampler,
-        pin_memory=device.type == "cuda",
-        drop_last=False,
-    )
-    val_set = StoreSamples(store, val_idx, modality)
+    train_stream = StoreSamples(store, train_idx, modality)
+    val_stream = StoreSamples(store, val_idx, modality)
+    sampler = ChunkWindowSampler(train_stream, config.seed)
+    train_set: Samples = train_stream
+    val_set: Samples = val_stream
+    if config.preload:
+        train_set = ResidentSamples(train_stream, device)
+        val_set = ResidentSamples(val_stream, device)
+    loader = batch_loader(train_set, config.batch_size, device, sampler)
     best = min((h["val_mse"] for h in history), default=math.inf)
     for epoch in range(len(history), config.epochs):
         started = time.perf_counter()
@@ -235,7 +302,7 @@ def train(
         _save_epoch(out, model, optimiser, card, history, config)
         if progress:
             tqdm.write(json.dumps(entry))
-    _plot_run(out, history, model, val_set, device)
+    _plot_run(out, history, model, val_stream, device)
     return {"last": history[-1] if history else None, "best_val_mse": best}
 
 
@@ -249,7 +316,7 @@ def _train_epoch(
     progress: bool,
 ) -> float:
     model.train()
-    total, count = 0.0, 0
+    total, count = torch.zeros((), device=device), 0  # summed on the device: no sync per step
     # Seeded by (seed, epoch) only, like the data order, so that --resume stays bit-exact.
     symmetries = torch.Generator().manual_seed(config.seed * 1_000_003 + epoch)
     batches = tqdm(
@@ -260,20 +327,21 @@ def _train_epoch(
         unit="batch",
     )
     for inputs, targets in batches:
-        if config.augment:
-            inputs, targets = exact_symmetries(inputs, targets, symmetries)
         inputs = inputs.to(device, non_blocking=True)
         targets = targets.to(device, non_blocking=True)
+        if config.augment:
+            inputs, targets = exact_symmetries(inputs, targets, symmetries)
         with autocast(device):
             predictions = model(inputs)
         loss = nn.functional.mse_loss(predictions.float(), targets)
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         optimiser.step()
-        total += loss.item() * len(inputs)
+        total += loss.detach() * len(inputs)
         count += len(inputs)
-        batches.set_postfix(mse=f"{total / count:.5f}")
-    return total / max(count, 1)
+        if progress and batches.n % _PROGRESS_EVERY == 0:
+            batches.set_postfix(mse=f"{total.item() / count:.5f}")
+    return total.item() / max(count, 1)
 
 
 def exact_symmetries(
@@ -289,31 +357,32 @@ def exact_symmetries(
       point cloud is an isometric copy (image-rips).
     """
     count, channels = inputs.shape[:2]
+    # Drawn on the CPU generator whatever the device, so that CPU and GPU runs agree.
     order = torch.argsort(torch.rand(count, channels, generator=generator), dim=1)
-    rows = torch.arange(count)[:, None]
+    order = order.to(inputs.device)
+    rows = torch.arange(count, device=inputs.device)[:, None]
     inputs, targets = inputs[rows, order], targets[rows, order]
     reverse = torch.rand(count, generator=generator) < 0.5
-    reverse = reverse.view(count, *([1] * (inputs.ndim - 1)))
+    reverse = reverse.to(inputs.device).view(count, *([1] * (inputs.ndim - 1)))
     return torch.where(reverse, inputs.flip(tuple(range(2, inputs.ndim))), inputs), targets
 
 
 @torch.no_grad()
 def predict_batches(
-    model: nn.Module, dataset: StoreSamples, device: torch.device, batch_size: int = 256
+    model: nn.Module, dataset: Samples, device: torch.device, batch_size: int = 256
 ) -> tuple[np.ndarray, np.ndarray]:
     """Predicted (clipped to [0, 1], like `pinet.predict`) and true PIs, `(N, C, 50, 50)`
     each, for every sample of `dataset`."""
     model.eval()
     predicted, expected = [], []
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False)
-    for inputs, targets in loader:
+    for inputs, targets in batch_loader(dataset, batch_size, device):
         predicted.append(forward_pis(model, inputs, device))
-        expected.append(targets.numpy())
+        expected.append(targets.cpu().numpy())
     return np.concatenate(predicted), np.concatenate(expected)
 
 
 def evaluate(
-    model: nn.Module, dataset: StoreSamples, device: torch.device, mean_pi: np.ndarray | None = None
+    model: nn.Module, dataset: Samples, device: torch.device, mean_pi: np.ndarray | None = None
 ) -> dict[str, Any]:
     """MSE, MAE and per-channel MSE of `model` on `dataset`; with `mean_pi` `(C, 50, 50)`,
     also the MSE of always predicting it (the baseline that says whether the net learned)."""
@@ -434,6 +503,7 @@ def _card(
         in_channels=store.channels,
         head=config.head,
         widths=config.widths,
+        per_channel=config.per_channel,
         input_shape=tuple(store.attrs["input_shape"]),
         recipe=RecipeRef(**job["recipe"]),
         data_source=DataSourceRef(**job["source"]),
@@ -473,8 +543,8 @@ def _restore(
         raise ValueError(f"nothing to resume in {out}: no completed epoch")
     folder = out / (out / _LAST).read_text().strip()
     state = json.loads((folder / "state.json").read_text())
-    saved = {k: v for k, v in state["config"].items() if k != "device"}
-    wanted = {k: v for k, v in _jsonable(asdict(config)).items() if k != "device"}
+    saved = {k: v for k, v in state["config"].items() if k not in _EXECUTION_ONLY}
+    wanted = {k: v for k, v in _jsonable(asdict(config)).items() if k not in _EXECUTION_ONLY}
     if saved != wanted:
         changed = sorted(k for k in wanted if saved.get(k) != wanted[k])
         raise ValueError(

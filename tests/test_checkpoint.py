@@ -135,6 +135,23 @@ def test_image_model_round_trip(tmp_path):
         assert torch.equal(loaded(x), model(x))
 
 
+def test_per_channel_model_round_trip(tmp_path):
+    torch.manual_seed(2)
+    model = trained_model(
+        SignalPINet(3, widths=(4, 8, 8, 16), per_channel=True), torch.rand(2, 3, 40)
+    )
+    card = make_card(in_channels=3, input_shape=(3, 64), widths=(4, 8, 8, 16), per_channel=True)
+    save_checkpoint(model, card, tmp_path)
+    loaded, loaded_card = load_checkpoint(tmp_path, device=torch.device("cpu"))
+    assert loaded.per_channel and loaded_card.per_channel
+    x = torch.rand(2, 3, 40)
+    with torch.no_grad():
+        assert torch.equal(loaded(x), model(x))
+    card_without = make_card(in_channels=3, input_shape=(3, 64), widths=(4, 8, 8, 16))
+    with pytest.raises(ValueError, match="per_channel"):
+        save_checkpoint(model, card_without, tmp_path / "mismatch")
+
+
 def test_checkpoint_holds_no_pickle(saved, monkeypatch):
     directory, _ = saved
     assert sorted(p.name for p in directory.iterdir()) == [CARD_FILE, WEIGHTS_FILE]
@@ -268,7 +285,7 @@ def test_float16_overflow_is_refused_before_writing(tmp_path):
 
 
 def test_save_refuses_a_card_for_another_model(tmp_path):
-    with pytest.raises(ValueError, match=r"widths = \(1, .*model has \(2, "):
+    with pytest.raises(ValueError, match=r"per_channel = \(1, .*model has \(2, "):
         save_checkpoint(SignalPINet(2), make_card(), tmp_path)
     image_card = make_card(modality="image", input_shape=(1, 32, 32))
     with pytest.raises(ValueError, match="describes a ImagePINet but the model is a SignalPINet"):

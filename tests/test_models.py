@@ -231,3 +231,26 @@ def test_eval_output_of_a_sample_does_not_depend_on_its_batch():
     x = torch.randn(4, 1, 100)
     with torch.no_grad():
         torch.testing.assert_close(model(x)[1:3], model(x[1:3]), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("modality, shape", [("signal", (5, 3, 40)), ("image", (5, 3, 16, 16))])
+def test_a_per_channel_model_is_one_network_applied_to_each_channel(modality, shape):
+    torch.manual_seed(0)
+    shared = build_model(modality, 3, widths=(4, 8, 8, 16), per_channel=True).eval()
+    single = build_model(modality, 1, widths=(4, 8, 8, 16)).eval()
+    single.load_state_dict(shared.state_dict())  # the same tensors: one channel's network
+    x = torch.randn(shape)
+    with torch.no_grad():
+        together = shared(x)
+        apart = torch.cat([single(x[:, c : c + 1]) for c in range(3)], dim=1)
+    assert together.shape == (5, 3, PI_SIZE, PI_SIZE)
+    torch.testing.assert_close(together, apart)
+
+
+def test_a_per_channel_model_has_as_many_weights_for_any_channel_count():
+    counts = {
+        channels: sum(p.numel() for p in SignalPINet(channels, per_channel=True).parameters())
+        for channels in (1, 3, 6)
+    }
+    assert len(set(counts.values())) == 1
+    assert counts[3] < sum(p.numel() for p in SignalPINet(3).parameters())

@@ -379,3 +379,28 @@ def test_training_on_symmetries_changes_the_run_and_still_resumes_bit_for_bit(
         last_checkpoint(tmp_path / "cut") / "model.safetensors",
         last_checkpoint(tmp_path / "whole") / "model.safetensors",
     )
+
+
+def test_preloaded_samples_train_exactly_as_streamed_ones(
+    signal_run: TrainedRun, tmp_path: Path
+) -> None:
+    config = replace(signal_run.config, preload=True)
+    train(signal_run.store, "signal", tmp_path / "preloaded", config, progress=False)
+    assert without_timing(history(tmp_path / "preloaded")) == without_timing(
+        history(signal_run.out)
+    )
+    assert_same_tensors(
+        last_checkpoint(tmp_path / "preloaded") / "model.safetensors",
+        last_checkpoint(signal_run.out) / "model.safetensors",
+    )
+
+
+def test_a_per_channel_run_records_it_and_loads_as_trained(
+    signal_run: TrainedRun, tmp_path: Path
+) -> None:
+    config = replace(signal_run.config, per_channel=True, epochs=1)
+    train(signal_run.store, "signal", tmp_path / "shared", config, progress=False)
+    card = read_card(tmp_path / "shared" / "best")
+    assert card.per_channel and card.training["per_channel"] is True
+    model = load_model(tmp_path / "shared" / "best")
+    assert model.network.per_channel
