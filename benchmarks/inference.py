@@ -40,6 +40,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pinet.checkpoint import DataSourceRef, ModelCard, RecipeRef
+from pinet.cli import parse_widths
 from pinet.inference import LoadedModel, load_model, predict
 from pinet.models import TRUNK_WIDTHS, Modality, Widths, build_model
 from pinet.tda import get_recipe
@@ -220,18 +221,6 @@ def pick_device(choice: str) -> torch.device:
     if choice == "cuda" and not torch.cuda.is_available():
         raise SystemExit(f"--device cuda, but torch {torch.__version__} sees no CUDA device")
     return torch.device(choice)
-
-
-def parse_widths(text: str) -> Widths:
-    try:
-        widths = tuple(int(part) for part in text.split(","))
-    except ValueError:
-        widths = ()
-    if len(widths) != len(TRUNK_WIDTHS) or min(widths) < 1:
-        raise argparse.ArgumentTypeError(
-            f"expected 4 positive integers like 64,128,256,512; got {text!r}"
-        )
-    return widths  # type: ignore[return-value]
 
 
 def main() -> None:

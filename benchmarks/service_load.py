@@ -61,10 +61,10 @@ from benchmarks.inference import (
     CHANNELS,
     accelerometer_windows,
     device_name,
-    parse_widths,
     released_size_model,
 )
 from pinet.checkpoint import ModelCard, read_card, save_checkpoint
+from pinet.cli import parse_widths
 from pinet.inference import models_dir
 from pinet.models import PI_SIZE, TRUNK_WIDTHS, Widths
 from pinet.provenance import library_versions, utc_now

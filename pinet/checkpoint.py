@@ -22,7 +22,7 @@ import os
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import torch
 from pydantic import (
@@ -47,6 +47,7 @@ from pinet.models import (
     Modality,
     SignalPINet,
     build_model,
+    minimum_input_size,
 )
 from pinet.provenance import library_versions
 
@@ -104,7 +105,7 @@ class ModelCard(BaseModel):
     modality: Modality
     in_channels: PositiveInt
     head: HeadActivation = "relu"
-    widths: tuple[PositiveInt, PositiveInt, PositiveInt, PositiveInt] = TRUNK_WIDTHS
+    widths: Annotated[tuple[PositiveInt, ...], Field(min_length=1)] = TRUNK_WIDTHS
     per_channel: bool = False
     input_shape: tuple[PositiveInt, ...]
     min_input_size: PositiveInt
@@ -121,9 +122,9 @@ class ModelCard(BaseModel):
     @classmethod
     def _default_min_input_size(cls, data: Any) -> Any:
         if isinstance(data, dict) and data.get("min_input_size") is None:
-            model_class = MODEL_CLASSES.get(data.get("modality"))
-            if model_class is not None:
-                data = {**data, "min_input_size": model_class.MIN_INPUT_SIZE}
+            widths = data.get("widths", TRUNK_WIDTHS)
+            if isinstance(widths, list | tuple) and widths:
+                data = {**data, "min_input_size": minimum_input_size(tuple(widths))}
         return data
 
     @model_validator(mode="after")
@@ -140,10 +141,10 @@ class ModelCard(BaseModel):
                 f"input_shape {self.input_shape} has {self.input_shape[0]} channels "
                 f"but in_channels is {self.in_channels}"
             )
-        if self.min_input_size < model_class.MIN_INPUT_SIZE:
+        if self.min_input_size < minimum_input_size(self.widths):
             raise ValueError(
                 f"min_input_size {self.min_input_size} is below the {model_class.__name__} "
-                f"minimum of {model_class.MIN_INPUT_SIZE}"
+                f"minimum of {minimum_input_size(self.widths)} for {len(self.widths)} blocks"
             )
         if min(self.input_shape[1:]) < self.min_input_size:
             raise ValueError(

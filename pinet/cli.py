@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import fields
 
+from pinet.models import Widths
 from pinet.training import TrainConfig, evaluate_checkpoint, export_checkpoint, train
 
 EXIT_USAGE = 2
@@ -35,9 +36,10 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--head", choices=["relu", "sigmoid"], default=defaults.head)
     fit.add_argument(
         "--widths",
-        type=_widths,
+        type=parse_widths,
         default=defaults.widths,
-        help="filters of the 4 conv blocks, e.g. 16,32,64,128 (default: the released)",
+        help="filters of each conv block, e.g. 16,32,64,128 (default: the released 4); "
+        "each block more halves the signal once more and doubles what the last one sees",
     )
     fit.add_argument("--device", default=defaults.device, help="auto, cpu or cuda")
     fit.add_argument("--seed", type=int, default=defaults.seed)
@@ -118,11 +120,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def _widths(text: str) -> tuple[int, ...]:
+def parse_widths(text: str) -> Widths:
+    """`--widths`: filters of each conv block, comma-separated (the release: 4 blocks)."""
     try:
         widths = tuple(int(part) for part in text.split(","))
     except ValueError:
         widths = ()
-    if len(widths) != 4 or min(widths) < 1:
-        raise argparse.ArgumentTypeError(f"expected 4 positive integers like 16,32,64,128: {text}")
+    if not widths or min(widths) < 1:
+        raise argparse.ArgumentTypeError(
+            f"expected positive integers, one per conv block, like 16,32,64,128: {text}"
+        )
     return widths

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
-from typing import ClassVar, Literal
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -35,7 +35,7 @@ HeadActivation = Literal["relu", "sigmoid"]
 
 PI_SIZE = 50  # side of a persistence image: the legacy PersImage grid has 50 x 50 pixels (SPEC 2.2)
 TRUNK_WIDTHS = (128, 256, 512, 1024)  # filters of the four conv blocks (SPEC 3)
-Widths = tuple[int, int, int, int]
+Widths = tuple[int, ...]  # filters of each conv block; the release has four
 POOL_KERNEL = 3  # max-pool window after each of the first three blocks (SPEC 3)
 POOL_STRIDE = 2
 # BatchNorm epsilon as Keras' default in the release (1e-3). The running statistics use
@@ -82,6 +82,19 @@ def same_max_pool(
     return _MAX_POOL[x.ndim - 2](x, kernel_size, stride)
 
 
+def minimum_input_size(widths: Widths) -> int:
+    """The shortest signal / smallest image side a trunk of these blocks accepts.
+
+    The trunk halves every spatial dim after each block but the last (the release: three
+    times, total stride 8). Below that stride a pool receives a single position and does
+    nothing; we require one full stride so that the deepest block always summarises at least
+    one complete cell of real input (8 samples, 8 x 8 pixels for the release). Smaller inputs
+    would run but are far outside the release's training data (250 samples, 32 x 32 pixels),
+    so we refuse them rather than extrapolate.
+    """
+    return 2 ** (len(widths) - 1)
+
+
 class ConvBlock(nn.Module):
     """Conv(k=3, stride 1, same) -> BatchNorm -> ReLU over 1 or 2 spatial dims.
 
@@ -99,11 +112,12 @@ class ConvBlock(nn.Module):
 
 
 class PINetTrunk(nn.Module):
-    """The feature extractor both PI-Nets share: (N, C, *S) -> (N, 1024).
+    """The feature extractor both PI-Nets share: (N, C, *S) -> (N, widths[-1]).
 
-    Four conv blocks (128, 256, 512, 1024 filters), a Keras-'same' max-pool (3, stride 2)
-    after each of the first three, then global average pooling over all spatial positions,
-    which is why any length / size at or above the minimum is accepted.
+    Conv blocks of `widths` filters (released: 128, 256, 512, 1024), a Keras-'same' max-pool
+    (3, stride 2) after each but the last, then global average pooling over all spatial
+    positions, which is why any length / size at or above the minimum is accepted. More
+    blocks see further: the release's last block sees 45 samples of a signal.
     """
 
     def __init__(
@@ -133,13 +147,6 @@ def _init_like_keras(module: nn.Module) -> None:
 class PINet(nn.Module):
     """What both PI-Nets share: the trunk, the head activation and input validation."""
 
-    # The trunk halves every spatial dim three times (total stride 2**3 = 8). Below 5 samples
-    # one of the pools receives a single position and does nothing; we require a full stride
-    # of 8 so that the deepest block always summarises at least one complete 8-sample (8 x 8
-    # pixel) cell of real input. Smaller inputs would run but are far outside the release's
-    # training data (250 samples, 32 x 32 pixels), so we refuse them rather than extrapolate.
-    MIN_INPUT_SIZE: ClassVar[int] = 2**3
-
     def __init__(
         self,
         in_channels: int,
@@ -156,9 +163,10 @@ class PINet(nn.Module):
         self.in_channels = in_channels
         self.head = head
         self.spatial_dims = spatial_dims
-        if len(widths) != len(TRUNK_WIDTHS) or min(widths) < 1:
-            raise ValueError(f"widths must be 4 positive filter counts; got {widths!r}")
+        if not widths or min(widths) < 1:
+            raise ValueError(f"widths must be positive filter counts, one per block: {widths!r}")
         self.widths = tuple(widths)
+        self.min_input_size = minimum_input_size(self.widths)
         self.per_channel = per_channel
         # Channels the layers see: one at a time when per_channel folds them into the batch.
         self.net_channels = 1 if per_channel else in_channels
@@ -216,13 +224,13 @@ class SignalPINet(PINet):
         self.apply(_init_like_keras)
 
     def check_input(self, x: torch.Tensor) -> None:
-        """Raise ValueError unless x is a float (N, C, T) batch with T >= MIN_INPUT_SIZE."""
+        """Raise ValueError unless x is a float (N, C, T) batch with T >= min_input_size."""
         self._check_batch(x, "signal", "(N, C, T)")
         length = x.shape[2]
-        if length < self.MIN_INPUT_SIZE:
+        if length < self.min_input_size:
             raise ValueError(
                 f"signal has length {length}; {type(self).__name__} needs at least "
-                f"{self.MIN_INPUT_SIZE} samples"
+                f"{self.min_input_size} samples"
             )
 
     def persistence_images(self, x: torch.Tensor) -> torch.Tensor:
@@ -260,13 +268,13 @@ class ImagePINet(PINet):
         nn.init.constant_(self.deconv_bn.weight, OUTPUT_BN_INITIAL_SCALE)
 
     def check_input(self, x: torch.Tensor) -> None:
-        """Raise ValueError unless x is a float (N, C, H, W) batch with H, W >= MIN_INPUT_SIZE."""
+        """Raise ValueError unless x is a float (N, C, H, W) batch with H, W >= min_input_size."""
         self._check_batch(x, "image", "(N, C, H, W)")
         height, width = x.shape[2:]
-        if min(height, width) < self.MIN_INPUT_SIZE:
+        if min(height, width) < self.min_input_size:
             raise ValueError(
                 f"image is {height}x{width} pixels; {type(self).__name__} needs at least "
-                f"{self.MIN_INPUT_SIZE}x{self.MIN_INPUT_SIZE}"
+                f"{self.min_input_size}x{self.min_input_size}"
             )
 
     def persistence_images(self, x: torch.Tensor) -> torch.Tensor:

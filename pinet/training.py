@@ -57,7 +57,7 @@ class TrainConfig:
     seed: int = 0
     val_fraction: float = 0.15
     head: Literal["relu", "sigmoid"] = "relu"
-    widths: tuple[int, int, int, int] = TRUNK_WIDTHS
+    widths: tuple[int, ...] = TRUNK_WIDTHS
     device: str = "auto"
     name: str = "pinet"
     # Train on a random exact symmetry of each sample (`exact_symmetries`): more data for free.

@@ -23,7 +23,7 @@ from pinet.checkpoint import (
     read_card,
     save_checkpoint,
 )
-from pinet.models import ImagePINet, SignalPINet
+from pinet.models import ImagePINet, SignalPINet, minimum_input_size
 
 FP16_UNIT_ROUNDOFF = 2.0**-11  # relative rounding error of float16 for normal numbers
 FP16_SUBNORMAL_ROUNDING = 2.0**-25  # absolute rounding error below 2**-14 (spacing 2**-24)
@@ -88,7 +88,7 @@ def test_card_records_what_the_save_filled_in(saved):
     card = read_card(directory)
     assert card.dtype == "float32"
     assert card.checkpoint_id == written.checkpoint_id and len(card.checkpoint_id) == 32
-    assert card.min_input_size == SignalPINet.MIN_INPUT_SIZE
+    assert card.min_input_size == minimum_input_size(card.widths) == 8
     assert card.created.tzinfo is not None
     assert {"python", "torch", "safetensors"} <= card.library_versions.keys()
     assert card.recipe.params["range"] == [-10, 10]
@@ -312,3 +312,17 @@ def test_card_json_round_trip_keeps_non_finite_metrics():
     again = ModelCard.model_validate_json(card.model_dump_json())
     assert again.metrics["best"] == float("inf")
     assert again.metrics["val_mse"] != again.metrics["val_mse"]  # NaN survives, not None
+
+
+def test_a_deeper_model_round_trips_and_its_card_needs_longer_inputs(tmp_path):
+    widths = (4, 8, 8, 16, 16, 32)
+    model = trained_model(SignalPINet(1, widths=widths), torch.randn(4, 1, 64))
+    card = make_card(widths=widths)
+    assert card.min_input_size == 32
+    save_checkpoint(model, card, tmp_path)
+    loaded, _ = load_checkpoint(tmp_path, device=torch.device("cpu"))
+    x = torch.randn(2, 1, 64)
+    with torch.no_grad():
+        assert torch.equal(loaded(x), model(x))
+    with pytest.raises(ValueError, match="below the SignalPINet minimum of 32 for 6 blocks"):
+        make_card(widths=widths, min_input_size=16)

@@ -12,10 +12,12 @@ from torch import nn
 from pinet.models import (
     DECONV_PADDING,
     PI_SIZE,
+    TRUNK_WIDTHS,
     ImagePINet,
     SignalPINet,
     build_model,
     correlate_same,
+    minimum_input_size,
     same_max_pool,
 )
 
@@ -57,7 +59,7 @@ def test_parameter_counts_match_the_release():
     assert keras_parameter_count(image) == RELEASED_IMAGE_PARAMETERS
 
 
-@pytest.mark.parametrize("length", [SignalPINet.MIN_INPUT_SIZE, 9, 31, 250, 1001])
+@pytest.mark.parametrize("length", [minimum_input_size(TRUNK_WIDTHS), 9, 31, 250, 1001])
 def test_signal_output_shape(signal_model, length):
     with torch.no_grad():
         out = signal_model(torch.randn(2, 3, length))
@@ -254,3 +256,12 @@ def test_a_per_channel_model_has_as_many_weights_for_any_channel_count():
     }
     assert len(set(counts.values())) == 1
     assert counts[3] < sum(p.numel() for p in SignalPINet(3).parameters())
+
+
+def test_more_blocks_see_further_and_need_longer_inputs():
+    deep = SignalPINet(3, widths=(4, 8, 8, 16, 16, 32)).eval()
+    assert deep.min_input_size == 32 == minimum_input_size((4, 8, 8, 16, 16, 32))
+    with torch.no_grad():
+        assert deep(torch.randn(2, 3, 32)).shape == (2, 3, PI_SIZE, PI_SIZE)
+    with pytest.raises(ValueError, match="needs at least 32 samples"):
+        deep(torch.randn(2, 3, 31))
