@@ -18,11 +18,17 @@ Layer hyper-parameters follow the release (github.com/anirudhsom/PI-Net, `pi_net
 pooling windows and BatchNorm epsilon / momentum match Keras' definitions, so Keras weights
 ported tensor by tensor give the same outputs (checked once against Keras 3 to float32
 rounding), and initialisation is Keras' too (glorot-uniform kernels, zero biases).
+
+Two options leave the release, both recorded in a checkpoint's card: `widths` of any length
+(one conv block per width, so deeper trunks that see further along a signal), and
+`per_channel` (one network for one channel, applied to every channel: each recipe makes
+channel c's PI from channel c alone).
 """
 
 from __future__ import annotations
 
 import itertools
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Literal
 
@@ -144,8 +150,9 @@ def _init_like_keras(module: nn.Module) -> None:
         nn.init.zeros_(module.bias)
 
 
-class PINet(nn.Module):
-    """What both PI-Nets share: the trunk, the head activation and input validation."""
+class PINet(nn.Module, ABC):
+    """What both PI-Nets share: the trunk, the head activation, input validation and the
+    folding of channels into the batch for per-channel models."""
 
     def __init__(
         self,
@@ -180,12 +187,13 @@ class PINet(nn.Module):
             x = x.reshape(count * channels, 1, *x.shape[2:])
         return self.persistence_images(x).view(count, channels, PI_SIZE, PI_SIZE)
 
+    @abstractmethod
     def check_input(self, x: torch.Tensor) -> None:
-        raise NotImplementedError
+        """Raise ValueError naming the problem unless x is a batch this model accepts."""
 
+    @abstractmethod
     def persistence_images(self, x: torch.Tensor) -> torch.Tensor:
         """(M, net_channels, *S) -> (M, net_channels, 50, 50): the network proper."""
-        raise NotImplementedError
 
     def _check_batch(self, x: torch.Tensor, kind: str, layout: str) -> None:
         """Shape, dtype and channel checks common to both models."""
