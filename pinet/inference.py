@@ -91,7 +91,7 @@ def check_against_card(batch: np.ndarray, card: ModelCard) -> None:
             f"got an array of shape {batch.shape}"
         )
     channels = batch.shape[1]
-    if channels != card.in_channels:
+    if not card.per_channel and channels != card.in_channels:  # per-channel: any count
         raise ValueError(
             f"{card.modality} has {channels} channels; model {card.name!r} expects "
             f"{card.in_channels}"

@@ -204,7 +204,7 @@ class PINet(nn.Module, ABC):
             )
         if not x.is_floating_point():
             raise ValueError(f"{name} expects a floating-point {kind}; got dtype {x.dtype}")
-        if x.shape[1] != self.in_channels:
+        if not self.per_channel and x.shape[1] != self.in_channels:
             raise ValueError(
                 f"{kind} has {x.shape[1]} channels; {name} was built for {self.in_channels}"
             )
@@ -332,7 +332,8 @@ def build_model(
     (128, 256, 512, 1024) make smaller variants, for tests and quick experiments.
     `per_channel` builds the network for one channel and applies it to each channel in turn:
     every recipe computes channel c's PI from channel c alone, so one set of weights serves
-    all channels and sees C times the examples (not in the release).
+    all channels, sees C times the examples, and takes inputs of any channel count (not in
+    the release).
     """
     if modality not in MODEL_CLASSES:
         raise ValueError(f"unknown modality {modality!r}; expected one of {sorted(MODEL_CLASSES)}")

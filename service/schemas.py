@@ -43,7 +43,10 @@ class ModelInfo(BaseModel):
 
     name: str
     modality: Literal["signal", "image"]
-    channels: int
+    channels: int = Field(description="channels of the training input")
+    per_channel: bool = Field(
+        description="one network applied to each channel: inputs of any channel count"
+    )
     input_shape: list[int] = Field(description="the training input: (C, T) or (C, H, W)")
     min_input_size: int = Field(description="smallest accepted length (signals) or side")
     recipe: RecipeInfo

@@ -22,6 +22,7 @@ def model_info(served: ServedModel) -> ModelInfo:
         name=card.name,
         modality=card.modality,
         channels=card.in_channels,
+        per_channel=card.per_channel,
         input_shape=list(card.input_shape),
         min_input_size=card.min_input_size,
         recipe=RecipeInfo(name=served.recipe.name, params=served.recipe.params),

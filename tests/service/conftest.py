@@ -37,15 +37,21 @@ class Server:
 
 
 def tiny_checkpoint(
-    folder: Path, name: str, modality: str, input_shape: tuple[int, ...], recipe: str
+    folder: Path,
+    name: str,
+    modality: str,
+    input_shape: tuple[int, ...],
+    recipe: str,
+    per_channel: bool = False,
 ) -> Path:
     torch.manual_seed(0)
-    model = build_model(modality, input_shape[0], "relu", TINY_WIDTHS)
+    model = build_model(modality, input_shape[0], "relu", TINY_WIDTHS, per_channel)
     card = ModelCard(
         name=name,
         modality=modality,
         in_channels=input_shape[0],
         widths=TINY_WIDTHS,
+        per_channel=per_channel,
         input_shape=input_shape,
         recipe=RecipeRef(name=recipe, params=get_recipe(recipe).params),
         data_source=DataSourceRef(name="synthetic"),
@@ -60,6 +66,10 @@ def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("models")
     tiny_checkpoint(folder, "tiny-signal", "signal", (3, 250), "signal-sublevel")
     tiny_checkpoint(folder, "tiny-image", "image", (3, 32, 32), "image-raster")
+    # Sorts after tiny-signal, which stays the default signal model.
+    tiny_checkpoint(
+        folder, "tiny-signal-per-channel", "signal", (3, 250), "signal-sublevel", per_channel=True
+    )
     return folder
 
 

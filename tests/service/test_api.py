@@ -35,12 +35,13 @@ def test_health_and_readiness(client: httpx.Client) -> None:
     assert client.get("/readyz").json() == {"status": "ready"}
 
 
-def test_models_lists_both_checkpoints(client: httpx.Client) -> None:
+def test_models_lists_every_checkpoint(client: httpx.Client) -> None:
     models = {m["name"]: m for m in client.get("/v1/models").json()["models"]}
-    assert set(models) == {"tiny-signal", "tiny-image"}
+    assert set(models) == {"tiny-signal", "tiny-image", "tiny-signal-per-channel"}
     signal = models["tiny-signal"]
     assert signal["modality"] == "signal"
-    assert signal["channels"] == 3
+    assert signal["channels"] == 3 and signal["per_channel"] is False
+    assert models["tiny-signal-per-channel"]["per_channel"] is True
     assert signal["input_shape"] == [3, 250]
     assert signal["recipe"]["name"] == "signal-sublevel"
     assert signal["recipe"]["params"] == get_recipe("signal-sublevel").params
@@ -59,6 +60,25 @@ def test_signal_json_matches_pinet_predict(client: httpx.Client, server: Server)
     assert body["exact"] is None
     expected = predict(load_model(server.models_dir / "tiny-signal", "cpu"), SIGNAL)
     np.testing.assert_allclose(np.array(body["pi"]), expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("channels", [1, 3, 6])
+def test_a_per_channel_model_takes_any_channel_count(
+    client: httpx.Client, server: Server, channels: int
+) -> None:
+    """Its PI of a channel does not depend on the other channels, as with the exact recipe."""
+    signal = np.concatenate([SIGNAL, SIGNAL[::-1]])[:channels]
+    response = client.post(
+        "/v1/signals/pi",
+        json={"signal": signal.tolist(), "model": "tiny-signal-per-channel", "compare": True},
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["shape"] == [channels, 50, 50]
+    model = load_model(server.models_dir / "tiny-signal-per-channel", "cpu")
+    one_at_a_time = np.concatenate([predict(model, channel[None]) for channel in signal])
+    np.testing.assert_allclose(np.array(body["pi"]), one_at_a_time, atol=1e-5)
+    assert np.shape(body["exact"]["pi"]) == (channels, 50, 50)
 
 
 @pytest.mark.parametrize(

@@ -192,7 +192,12 @@ def test_api_key_field_unlocks_a_server_that_needs_one(
         lambda driver: driver.find_elements(By.CSS_SELECTOR, "#model-select option")[1:]
     )
     options = browser.find_elements(By.CSS_SELECTOR, "#model-select option")
-    assert [o.get_attribute("value") for o in options] == ["", "tiny-image", "tiny-signal"]
+    assert [o.get_attribute("value") for o in options] == [
+        "",
+        "tiny-image",
+        "tiny-signal",
+        "tiny-signal-per-channel",
+    ]
 
     browser.find_element(By.CSS_SELECTOR, "button[data-example='photo-crop.png']").click()
     assert wait_for_answer(browser) == "done", browser.find_element(By.ID, "error").text
