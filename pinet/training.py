@@ -36,6 +36,8 @@ from pinet.store import GroundTruthStore
 Optimiser = Literal["released", "adam"]
 _LAST = "last"  # file naming the newest complete epoch checkpoint
 _WINDOW_CHUNKS = 8  # store chunks shuffled together: random enough, each chunk read once
+_PRELOAD_BATCH = 4096  # samples decoded and copied at a time by --preload
+_PRELOAD_SHARE = 0.8  # of the free memory --preload may take: the model and steps need some
 _PROGRESS_EVERY = 50  # batches between progress-bar loss updates (each one waits for the GPU)
 
 
@@ -118,17 +120,26 @@ class ResidentSamples(Dataset):
     """The samples of a `StoreSamples`, decoded once and held as two tensors on `device`.
 
     Batches are gathered by indexing, so on a GPU no loader, copy or decoding stands between
-    steps; the memory needed is N x C x (input size + 2500) x 4 bytes.
+    steps; the memory needed is N x C x (input size + 2500) x 4 bytes, checked up front.
     """
 
     def __init__(self, samples: StoreSamples, device: torch.device) -> None:
         self.indices = samples.indices
-        inputs, pis = [], []
-        for start in range(0, len(samples), 4096):
-            batch = samples.__getitems__(list(range(start, min(start + 4096, len(samples)))))
-            inputs.append(batch[0].to(device))
-            pis.append(batch[1].to(device))
-        self.inputs, self.pis = torch.cat(inputs), torch.cat(pis)
+        first_input, first_pi = samples[0]
+        needed = len(samples) * (first_input.numel() + first_pi.numel()) * 4
+        free = available_memory(device)
+        if needed > _PRELOAD_SHARE * free:
+            raise ValueError(
+                f"--preload needs {needed / 1e9:.1f} GB for {len(samples)} samples but "
+                f"{device} has {free / 1e9:.1f} GB free; train without --preload (it streams "
+                "the store) or on fewer samples"
+            )
+        self.inputs = torch.empty((len(samples), *first_input.shape), device=device)
+        self.pis = torch.empty((len(samples), *first_pi.shape), device=device)
+        for start in range(0, len(samples), _PRELOAD_BATCH):
+            stop = min(start + _PRELOAD_BATCH, len(samples))
+            inputs, pis = samples.__getitems__(list(range(start, stop)))
+            self.inputs[start:stop], self.pis[start:stop] = inputs, pis
 
     def __len__(self) -> int:
         return len(self.inputs)
@@ -142,6 +153,13 @@ class ResidentSamples(Dataset):
 
 
 Samples = StoreSamples | ResidentSamples
+
+
+def available_memory(device: torch.device) -> int:
+    """Bytes free on `device`: GPU memory on CUDA, else the machine's available RAM."""
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0]
+    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
 
 
 def _batch_as_is(batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:

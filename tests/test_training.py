@@ -17,6 +17,7 @@ from PIL import Image
 from safetensors.torch import load_file
 
 from data_prep.sources.photos import PhotoCrops
+from pinet import training
 from pinet.checkpoint import read_card
 from pinet.inference import load_model, predict
 from pinet.store import GroundTruthStore
@@ -404,3 +405,13 @@ def test_a_per_channel_run_records_it_and_loads_as_trained(
     assert card.per_channel and card.training["per_channel"] is True
     model = load_model(tmp_path / "shared" / "best")
     assert model.network.per_channel
+
+
+def test_preloading_more_than_fits_is_refused_before_training(
+    signal_run: TrainedRun, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(training, "available_memory", lambda device: 1_000_000)
+    config = replace(signal_run.config, preload=True)
+    with pytest.raises(ValueError, match=r"--preload needs 0\.\d GB .* 0\.0 GB free"):
+        train(signal_run.store, "signal", tmp_path / "too-big", config, progress=False)
+    assert not (tmp_path / "too-big" / "last").exists()
