@@ -96,10 +96,12 @@ class StoreSamples(Dataset):
         inputs, pis = self._chunk(index // chunk_size)
         return inputs[index % chunk_size], pis[index % chunk_size]
 
-    def __getitems__(self, positions: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
-        """A whole batch at once (the DataLoader calls this instead of one item at a time)."""
+    def batch(self, positions: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        """The samples at `positions`, stacked into one (inputs, PIs) batch."""
         pairs = [self[position] for position in positions]
         return torch.stack([p[0] for p in pairs]), torch.stack([p[1] for p in pairs])
+
+    __getitems__ = batch  # the DataLoader fetches whole batches through this hook
 
     def chunk_of(self, position: int) -> int:
         return int(self.indices[position]) // self.store.chunk_size
@@ -138,7 +140,7 @@ class ResidentSamples(Dataset):
         self.pis = torch.empty((len(samples), *first_pi.shape), device=device)
         for start in range(0, len(samples), _PRELOAD_BATCH):
             stop = min(start + _PRELOAD_BATCH, len(samples))
-            inputs, pis = samples.__getitems__(list(range(start, stop)))
+            inputs, pis = samples.batch(list(range(start, stop)))
             self.inputs[start:stop], self.pis[start:stop] = inputs, pis
 
     def __len__(self) -> int:
