@@ -5,9 +5,9 @@ A checkpoint is a directory holding two files:
     model.safetensors  every tensor of the model's state_dict: parameters and the BatchNorm
                        running statistics, stored as float32 or float16
     card.json          a ModelCard: which architecture (modality, channels, head, widths,
-                       per_channel), what it was
-                       trained on (recipe, data source, input shape), how well it does
-                       (metrics), how it was made (training config, library versions)
+                       per_channel, average_reversed), what it was trained on (recipe,
+                       data source, input shape), how well it does (metrics), how it was
+                       made (training config, library versions)
 
 Loading rebuilds the architecture from the card and fills it from the safetensors file, so no
 code or pickled object is ever read from disk. Both files are written to temporary names and
@@ -107,6 +107,7 @@ class ModelCard(BaseModel):
     head: HeadActivation = "relu"
     widths: Annotated[tuple[PositiveInt, ...], Field(min_length=1)] = TRUNK_WIDTHS
     per_channel: bool = False
+    average_reversed: bool = False
     input_shape: tuple[PositiveInt, ...]
     min_input_size: PositiveInt
     recipe: RecipeRef
@@ -224,7 +225,14 @@ def load_checkpoint(
             f"(checkpoint ids {saved_id} and {card.checkpoint_id}), e.g. an interrupted "
             "overwrite; save the checkpoint again"
         )
-    model = build_model(card.modality, card.in_channels, card.head, card.widths, card.per_channel)
+    model = build_model(
+        card.modality,
+        card.in_channels,
+        card.head,
+        card.widths,
+        card.per_channel,
+        card.average_reversed,
+    )
     _check_tensors_match(model, stored, card, weights_path)
     model.load_state_dict(
         {key: t.float() if t.is_floating_point() else t for key, t in stored.items()}
@@ -241,12 +249,24 @@ def _check_model_matches_card(model: nn.Module, card: ModelCard) -> None:
             f"{type(model).__name__} (unwrap torch.compile / DDP wrappers before saving)"
         )
     assert isinstance(model, SignalPINet | ImagePINet)
-    built = (model.in_channels, model.head, model.widths, model.per_channel)
-    described = (card.in_channels, card.head, tuple(card.widths), card.per_channel)
+    built = (
+        model.in_channels,
+        model.head,
+        model.widths,
+        model.per_channel,
+        model.average_reversed,
+    )
+    described = (
+        card.in_channels,
+        card.head,
+        tuple(card.widths),
+        card.per_channel,
+        card.average_reversed,
+    )
     if built != described:
         raise ValueError(
-            f"card {card.name!r} says in_channels, head, widths, per_channel = {described} "
-            f"but the model has {built}"
+            f"card {card.name!r} says in_channels, head, widths, per_channel, "
+            f"average_reversed = {described} but the model has {built}"
         )
 
 

@@ -19,10 +19,13 @@ pooling windows and BatchNorm epsilon / momentum match Keras' definitions, so Ke
 ported tensor by tensor give the same outputs (checked once against Keras 3 to float32
 rounding), and initialisation is Keras' too (glorot-uniform kernels, zero biases).
 
-Two options leave the release, both recorded in a checkpoint's card: `widths` of any length
-(one conv block per width, so deeper trunks that see further along a signal), and
+Three options leave the release, all recorded in a checkpoint's card: `widths` of any
+length (one conv block per width, so deeper trunks that see further along a signal),
 `per_channel` (one network for one channel, applied to every channel: each recipe makes
-channel c's PI from channel c alone).
+channel c's PI from channel c alone) and `average_reversed` (the mean of the predictions for
+the input and for the input reversed along every spatial axis, which every recipe maps to the
+same PIs: a prediction with that exact symmetry, and never a larger squared error than the
+mean of the two).
 """
 
 from __future__ import annotations
@@ -151,8 +154,9 @@ def _init_like_keras(module: nn.Module) -> None:
 
 
 class PINet(nn.Module, ABC):
-    """What both PI-Nets share: the trunk, the head activation, input validation and the
-    folding of channels into the batch for per-channel models."""
+    """What both PI-Nets share: the trunk, the head activation, input validation, the
+    folding of channels into the batch for per-channel models and the averaging over
+    reversed inputs."""
 
     def __init__(
         self,
@@ -161,6 +165,7 @@ class PINet(nn.Module, ABC):
         spatial_dims: Literal[1, 2],
         widths: Widths = TRUNK_WIDTHS,
         per_channel: bool = False,
+        average_reversed: bool = False,
     ) -> None:
         super().__init__()
         if isinstance(in_channels, bool) or not isinstance(in_channels, int) or in_channels < 1:
@@ -177,11 +182,21 @@ class PINet(nn.Module, ABC):
         self.per_channel = per_channel
         # Channels the layers see: one at a time when per_channel folds them into the batch.
         self.net_channels = 1 if per_channel else in_channels
+        # A flag, not a layer: it changes what forward computes, never the weights.
+        self.average_reversed = average_reversed
         self.trunk = PINetTrunk(self.net_channels, spatial_dims, self.widths)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(N, C, *S) -> (N, C, 50, 50)."""
         self.check_input(x)
+        if not self.average_reversed:
+            return self._channel_images(x)
+        count = x.shape[0]
+        both = self._channel_images(torch.cat([x, x.flip(tuple(range(2, x.ndim)))]))
+        return (both[:count] + both[count:]) / 2
+
+    def _channel_images(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, C, *S) -> (N, C, 50, 50), channels folded into the batch when per_channel."""
         count, channels = x.shape[:2]
         if self.per_channel:
             x = x.reshape(count * channels, 1, *x.shape[2:])
@@ -226,8 +241,9 @@ class SignalPINet(PINet):
         head: HeadActivation = "relu",
         widths: Widths = TRUNK_WIDTHS,
         per_channel: bool = False,
+        average_reversed: bool = False,
     ) -> None:
-        super().__init__(in_channels, head, 1, widths, per_channel)
+        super().__init__(in_channels, head, 1, widths, per_channel, average_reversed)
         self.dense = nn.Linear(self.widths[-1], self.net_channels * PI_SIZE * PI_SIZE)
         self.apply(_init_like_keras)
 
@@ -261,8 +277,9 @@ class ImagePINet(PINet):
         head: HeadActivation = "relu",
         widths: Widths = TRUNK_WIDTHS,
         per_channel: bool = False,
+        average_reversed: bool = False,
     ) -> None:
-        super().__init__(in_channels, head, 2, widths, per_channel)
+        super().__init__(in_channels, head, 2, widths, per_channel, average_reversed)
         self.dense = nn.Linear(self.widths[-1], PI_SIZE * PI_SIZE)
         # The release's transposed conv, Conv2DTranspose(C, 50, stride 1, 'same'), is the
         # adjoint of a TF 'same' conv, which pads (k - 1) // 2 = 24 before and 25 after. A
@@ -325,6 +342,7 @@ def build_model(
     head: HeadActivation = "relu",
     widths: Widths = TRUNK_WIDTHS,
     per_channel: bool = False,
+    average_reversed: bool = False,
 ) -> SignalPINet | ImagePINet:
     """The PI-Net for `modality`: 'signal' takes (N, C, T), 'image' takes (N, C, H, W).
 
@@ -333,8 +351,10 @@ def build_model(
     `per_channel` builds the network for one channel and applies it to each channel in turn:
     every recipe computes channel c's PI from channel c alone, so one set of weights serves
     all channels, sees C times the examples, and takes inputs of any channel count (not in
-    the release).
+    the release). `average_reversed` returns the mean of the predictions for the input and
+    for the input reversed along every spatial axis (the same PIs under every recipe), for
+    twice the compute (not in the release).
     """
     if modality not in MODEL_CLASSES:
         raise ValueError(f"unknown modality {modality!r}; expected one of {sorted(MODEL_CLASSES)}")
-    return MODEL_CLASSES[modality](in_channels, head, widths, per_channel)
+    return MODEL_CLASSES[modality](in_channels, head, widths, per_channel, average_reversed)

@@ -481,11 +481,15 @@ def export_checkpoint(
     store_path: str | Path,
     reference: str | Path | None = None,
     device: str = "auto",
+    average_reversed: bool = False,
 ) -> dict[str, Any]:
     """Write `checkpoint` to `out` as bundled models ship: float16 weights, and a card whose
     metrics add the test split of `store_path` (and `reference`), measured on those float16
-    weights. Returns the full evaluation."""
+    weights. With `average_reversed`, the exported model averages its predictions for each
+    input and for the input reversed (see `build_model`). Returns the full evaluation."""
     loaded = load_model(checkpoint, device)
+    if average_reversed:
+        loaded.network.average_reversed = True
     with torch.no_grad():  # the weights as float16 stores them, so the metrics are theirs
         for tensor in loaded.network.state_dict().values():
             if tensor.is_floating_point():
@@ -498,6 +502,7 @@ def export_checkpoint(
         }
     card = loaded.card.model_copy(
         update={
+            "average_reversed": loaded.network.average_reversed,
             "metrics": {**loaded.card.metrics, **measured},
             "training": {**loaded.card.training, "test_store": str(store_path)},
         }

@@ -47,6 +47,9 @@ class ModelInfo(BaseModel):
     per_channel: bool = Field(
         description="one network applied to each channel: inputs of any channel count"
     )
+    average_reversed: bool = Field(
+        description="predicts each input and its reversal (the same exact PI) and averages"
+    )
     input_shape: list[int] = Field(description="the training input: (C, T) or (C, H, W)")
     min_input_size: int = Field(description="smallest accepted length (signals) or side")
     recipe: RecipeInfo

@@ -152,6 +152,19 @@ def test_per_channel_model_round_trip(tmp_path):
         save_checkpoint(model, card_without, tmp_path / "mismatch")
 
 
+def test_averaging_model_round_trip(tmp_path):
+    torch.manual_seed(3)
+    model = trained_model(SignalPINet(1, average_reversed=True), torch.rand(2, 1, 64))
+    save_checkpoint(model, make_card(average_reversed=True), tmp_path)
+    loaded, loaded_card = load_checkpoint(tmp_path, device=torch.device("cpu"))
+    assert loaded.average_reversed and loaded_card.average_reversed
+    x = torch.rand(2, 1, 64)
+    with torch.no_grad():
+        assert torch.equal(loaded(x), model(x))
+    with pytest.raises(ValueError, match="average_reversed"):
+        save_checkpoint(model, make_card(), tmp_path / "mismatch")
+
+
 def test_checkpoint_holds_no_pickle(saved, monkeypatch):
     directory, _ = saved
     assert sorted(p.name for p in directory.iterdir()) == [CARD_FILE, WEIGHTS_FILE]
@@ -285,7 +298,7 @@ def test_float16_overflow_is_refused_before_writing(tmp_path):
 
 
 def test_save_refuses_a_card_for_another_model(tmp_path):
-    with pytest.raises(ValueError, match=r"per_channel = \(1, .*model has \(2, "):
+    with pytest.raises(ValueError, match=r"average_reversed = \(1, .*model has \(2, "):
         save_checkpoint(SignalPINet(2), make_card(), tmp_path)
     image_card = make_card(modality="image", input_shape=(1, 32, 32))
     with pytest.raises(ValueError, match="describes a ImagePINet but the model is a SignalPINet"):

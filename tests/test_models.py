@@ -249,6 +249,21 @@ def test_a_per_channel_model_is_one_network_applied_to_each_channel(modality, sh
     torch.testing.assert_close(together, apart)
 
 
+@pytest.mark.parametrize("modality, shape", [("signal", (4, 2, 40)), ("image", (4, 2, 16, 12))])
+def test_an_averaging_model_is_the_mean_over_the_input_and_its_reversal(modality, shape):
+    torch.manual_seed(0)
+    averaging = build_model(modality, 2, widths=(4, 8, 8, 16), average_reversed=True).eval()
+    plain = build_model(modality, 2, widths=(4, 8, 8, 16)).eval()
+    plain.load_state_dict(averaging.state_dict())  # the flag adds no weights
+    x = torch.randn(shape)
+    reversed_x = x.flip(tuple(range(2, x.ndim)))
+    with torch.no_grad():
+        mean = (plain(x) + plain(reversed_x)) / 2
+        torch.testing.assert_close(averaging(x), mean)
+        torch.testing.assert_close(averaging(reversed_x), averaging(x))
+        assert not torch.allclose(plain(reversed_x), plain(x))
+
+
 def test_a_per_channel_model_has_as_many_weights_for_any_channel_count():
     counts = {
         channels: sum(p.numel() for p in SignalPINet(channels, per_channel=True).parameters())

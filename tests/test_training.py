@@ -345,6 +345,19 @@ def test_export_writes_float16_with_the_metrics_of_those_weights(
     assert {t.dtype for t in weights.values() if t.is_floating_point()} == {torch.float16}
 
 
+def test_export_can_make_a_model_that_averages_reversed_inputs(
+    signal_run: TrainedRun, tmp_path: Path
+) -> None:
+    plain = export_checkpoint(signal_run.out / "best", tmp_path / "plain", signal_run.store)
+    averaging = export_checkpoint(
+        signal_run.out / "best", tmp_path / "averaging", signal_run.store, average_reversed=True
+    )
+    card = read_card(tmp_path / "averaging")
+    assert card.average_reversed and not read_card(tmp_path / "plain").average_reversed
+    assert load_model(tmp_path / "averaging", "cpu").network.average_reversed
+    assert card.metrics["test_mse"] == averaging["mse"] != plain["mse"]
+
+
 @pytest.mark.parametrize(
     ("recipe_name", "shape"),
     [("image-raster", (3, 12, 10)), ("image-cubical", (3, 9, 11)), ("signal-sublevel", (3, 40))],

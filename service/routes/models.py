@@ -23,6 +23,7 @@ def model_info(served: ServedModel) -> ModelInfo:
         modality=card.modality,
         channels=card.in_channels,
         per_channel=card.per_channel,
+        average_reversed=card.average_reversed,
         input_shape=list(card.input_shape),
         min_input_size=card.min_input_size,
         recipe=RecipeInfo(name=served.recipe.name, params=served.recipe.params),

@@ -43,15 +43,19 @@ def tiny_checkpoint(
     input_shape: tuple[int, ...],
     recipe: str,
     per_channel: bool = False,
+    average_reversed: bool = False,
 ) -> Path:
     torch.manual_seed(0)
-    model = build_model(modality, input_shape[0], "relu", TINY_WIDTHS, per_channel)
+    model = build_model(
+        modality, input_shape[0], "relu", TINY_WIDTHS, per_channel, average_reversed
+    )
     card = ModelCard(
         name=name,
         modality=modality,
         in_channels=input_shape[0],
         widths=TINY_WIDTHS,
         per_channel=per_channel,
+        average_reversed=average_reversed,
         input_shape=input_shape,
         recipe=RecipeRef(name=recipe, params=get_recipe(recipe).params),
         data_source=DataSourceRef(name="synthetic"),
@@ -68,7 +72,13 @@ def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tiny_checkpoint(folder, "tiny-image", "image", (3, 32, 32), "image-raster")
     # Sorts after tiny-signal, which stays the default signal model.
     tiny_checkpoint(
-        folder, "tiny-signal-per-channel", "signal", (3, 250), "signal-sublevel", per_channel=True
+        folder,
+        "tiny-signal-per-channel",
+        "signal",
+        (3, 250),
+        "signal-sublevel",
+        per_channel=True,
+        average_reversed=True,
     )
     return folder
 

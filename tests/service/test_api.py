@@ -41,7 +41,9 @@ def test_models_lists_every_checkpoint(client: httpx.Client) -> None:
     signal = models["tiny-signal"]
     assert signal["modality"] == "signal"
     assert signal["channels"] == 3 and signal["per_channel"] is False
+    assert signal["average_reversed"] is False
     assert models["tiny-signal-per-channel"]["per_channel"] is True
+    assert models["tiny-signal-per-channel"]["average_reversed"] is True
     assert signal["input_shape"] == [3, 250]
     assert signal["recipe"]["name"] == "signal-sublevel"
     assert signal["recipe"]["params"] == get_recipe("signal-sublevel").params
@@ -79,6 +81,20 @@ def test_a_per_channel_model_takes_any_channel_count(
     one_at_a_time = np.concatenate([predict(model, channel[None]) for channel in signal])
     np.testing.assert_allclose(np.array(body["pi"]), one_at_a_time, atol=1e-5)
     assert np.shape(body["exact"]["pi"]) == (channels, 50, 50)
+
+
+def test_a_reversal_averaged_model_gives_a_reversed_signal_the_same_pi(
+    client: httpx.Client,
+) -> None:
+    """As the exact recipe does: a reversed signal has the same sublevel diagram."""
+    pis = [
+        client.post(
+            "/v1/signals/pi", json={"signal": s.tolist(), "model": "tiny-signal-per-channel"}
+        ).json()["pi"]
+        for s in (SIGNAL, SIGNAL[:, ::-1])
+    ]
+    np.testing.assert_allclose(pis[0], pis[1], atol=1e-6)
+    assert np.ptp(pis[0]) > 0
 
 
 @pytest.mark.parametrize(
