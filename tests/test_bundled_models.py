@@ -19,8 +19,8 @@ REFERENCE_SAMPLES = (
 MAX_WEIGHTS_BYTES = 8 * 2**20
 EXPECTED = {"signal-hapt": "signal", "image-photos": "image"}
 # Test MSE over the mean-PI predictor's: the target is 0.2; a re-bundled model may only
-# do better than the one it replaces (signal 0.246, image 0.132 when bundled).
-MAX_RATIO_TO_MEAN_PI = {"signal-hapt": 0.25, "image-photos": 0.2}
+# do better than the one it replaces (signal 0.185, image 0.132 when bundled).
+MAX_RATIO_TO_MEAN_PI = {"signal-hapt": 0.2, "image-photos": 0.2}
 
 
 def test_the_two_models_are_bundled() -> None:
