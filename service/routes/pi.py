@@ -7,8 +7,10 @@ import io
 from typing import Annotated, Any, Literal
 
 import numpy as np
+import orjson
 import torch
 from fastapi import APIRouter, HTTPException, Query, Request, Response
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
@@ -224,7 +226,7 @@ async def _serve(
         picture = await run_in_threadpool(pi_png, result.pi, served.recipe.grid, exact_pi, title)
         return Response(picture, media_type="image/png")
     response = PIResponse(
-        pi=result.pi.tolist(),
+        pi=[],  # written by _json_response
         shape=list(result.pi.shape),
         model=_model_ref(served),
         timing=Timing(
@@ -232,14 +234,13 @@ async def _serve(
         ),
         notes=notes,
     )
-    if exact is not None:
-        exact_ms = exact.diagram_ms + exact.image_ms
-        response.exact = ExactPI(
-            pi=exact.pi.tolist(), diagram_ms=exact.diagram_ms, image_ms=exact.image_ms
-        )
-        response.speedup = exact_ms / max(result.forward_ms, 1e-6)
-        response.mse = float(np.mean((result.pi - exact.pi) ** 2, dtype=np.float64))
-    return response
+    if exact is None:
+        return _json_response(response, pi=result.pi)
+    exact_ms = exact.diagram_ms + exact.image_ms
+    response.exact = ExactPI(pi=[], diagram_ms=exact.diagram_ms, image_ms=exact.image_ms)
+    response.speedup = exact_ms / max(result.forward_ms, 1e-6)
+    response.mse = float(np.mean((result.pi - exact.pi) ** 2, dtype=np.float64))
+    return _json_response(response, pi=result.pi, exact_pi=exact.pi)
 
 
 async def _serve_batch(served: ServedModel, x: np.ndarray, format: str, settings: Settings) -> Any:
@@ -255,8 +256,8 @@ async def _serve_batch(served: ServedModel, x: np.ndarray, format: str, settings
 
     if format == "npy":
         return _npy_response(result.pis)
-    return BatchPIResponse(
-        pis=result.pis.tolist(),
+    response = BatchPIResponse(
+        pis=[],  # written by _json_response
         shape=list(result.pis.shape),
         model=_model_ref(served),
         timing=BatchTiming(
@@ -265,6 +266,7 @@ async def _serve_batch(served: ServedModel, x: np.ndarray, format: str, settings
             forward_passes=result.forward_passes,
         ),
     )
+    return _json_response(response, pis=result.pis)
 
 
 def _network_inputs(card: ModelCard, batch: np.ndarray) -> torch.Tensor:
@@ -309,6 +311,26 @@ def _retry_later(error: QueueFull, settings: Settings) -> HTTPException:
 def _model_ref(served: ServedModel) -> ModelRef:
     recipe = RecipeInfo(name=served.recipe.name, params=served.recipe.params)
     return ModelRef(name=served.card.name, recipe=recipe)
+
+
+def _json_response(
+    body: BaseModel, *, exact_pi: np.ndarray | None = None, **pis: np.ndarray
+) -> Response:
+    """`body` as JSON with its empty PI lists filled: `pis` by field name, `exact_pi` as
+    exact.pi.
+
+    The arrays bypass pydantic: as lists of Python floats, 7,500 per (3, 50, 50) PI were
+    converted, validated twice and serialised on the event loop for every request, which
+    bounded a batching server's requests/s. orjson writes the float32 arrays directly, with
+    the shortest digits that give back each float32.
+    """
+    content = body.model_dump(mode="json")
+    content |= {name: np.ascontiguousarray(array) for name, array in pis.items()}
+    if exact_pi is not None:
+        content["exact"]["pi"] = np.ascontiguousarray(exact_pi)
+    return Response(
+        orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY), media_type="application/json"
+    )
 
 
 def _npy_response(pis: np.ndarray) -> Response:
