@@ -33,7 +33,7 @@ from __future__ import annotations
 import itertools
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from typing import Literal
+from typing import ClassVar, Literal
 
 import torch
 import torch.nn.functional as F
@@ -156,13 +156,15 @@ def _init_like_keras(module: nn.Module) -> None:
 class PINet(nn.Module, ABC):
     """What both PI-Nets share: the trunk, the head activation, input validation, the
     folding of channels into the batch for per-channel models and the averaging over
-    reversed inputs."""
+    reversed inputs. Subclasses say how many spatial dims their inputs have and build the
+    head that turns the trunk's features into PIs."""
+
+    spatial_dims: ClassVar[Literal[1, 2]]
 
     def __init__(
         self,
         in_channels: int,
-        head: HeadActivation,
-        spatial_dims: Literal[1, 2],
+        head: HeadActivation = "relu",
         widths: Widths = TRUNK_WIDTHS,
         per_channel: bool = False,
         average_reversed: bool = False,
@@ -174,7 +176,6 @@ class PINet(nn.Module, ABC):
             raise ValueError(f"unknown head {head!r}; expected one of {sorted(_HEAD_ACTIVATIONS)}")
         self.in_channels = in_channels
         self.head = head
-        self.spatial_dims = spatial_dims
         if not widths or min(widths) < 1:
             raise ValueError(f"widths must be positive filter counts, one per block: {widths!r}")
         self.widths = tuple(widths)
@@ -184,7 +185,9 @@ class PINet(nn.Module, ABC):
         self.net_channels = 1 if per_channel else in_channels
         # A flag, not a layer: it changes what forward computes, never the weights.
         self.average_reversed = average_reversed
-        self.trunk = PINetTrunk(self.net_channels, spatial_dims, self.widths)
+        self.trunk = PINetTrunk(self.net_channels, self.spatial_dims, self.widths)
+        self.build_head()
+        self.apply(_init_like_keras)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(N, C, *S) -> (N, C, 50, 50)."""
@@ -201,6 +204,10 @@ class PINet(nn.Module, ABC):
         if self.per_channel:
             x = x.reshape(count * channels, 1, *x.shape[2:])
         return self.persistence_images(x).view(count, channels, PI_SIZE, PI_SIZE)
+
+    @abstractmethod
+    def build_head(self) -> None:
+        """Create the layers after the trunk; their kernels are then initialised like Keras'."""
 
     @abstractmethod
     def check_input(self, x: torch.Tensor) -> None:
@@ -235,17 +242,10 @@ class SignalPINet(PINet):
     go below 0.5 while most PI pixels are near 0.
     """
 
-    def __init__(
-        self,
-        in_channels: int,
-        head: HeadActivation = "relu",
-        widths: Widths = TRUNK_WIDTHS,
-        per_channel: bool = False,
-        average_reversed: bool = False,
-    ) -> None:
-        super().__init__(in_channels, head, 1, widths, per_channel, average_reversed)
+    spatial_dims = 1
+
+    def build_head(self) -> None:
         self.dense = nn.Linear(self.widths[-1], self.net_channels * PI_SIZE * PI_SIZE)
-        self.apply(_init_like_keras)
 
     def check_input(self, x: torch.Tensor) -> None:
         """Raise ValueError unless x is a float (N, C, T) batch with T >= min_input_size."""
@@ -271,15 +271,9 @@ class ImagePINet(PINet):
     C maps, one per input channel, followed by BatchNorm and the head activation.
     """
 
-    def __init__(
-        self,
-        in_channels: int,
-        head: HeadActivation = "relu",
-        widths: Widths = TRUNK_WIDTHS,
-        per_channel: bool = False,
-        average_reversed: bool = False,
-    ) -> None:
-        super().__init__(in_channels, head, 2, widths, per_channel, average_reversed)
+    spatial_dims = 2
+
+    def build_head(self) -> None:
         self.dense = nn.Linear(self.widths[-1], PI_SIZE * PI_SIZE)
         # The release's transposed conv, Conv2DTranspose(C, 50, stride 1, 'same'), is the
         # adjoint of a TF 'same' conv, which pads (k - 1) // 2 = 24 before and 25 after. A
@@ -289,8 +283,7 @@ class ImagePINet(PINet):
         # compute it with `correlate_same` (FFT), see there.
         self.deconv = nn.Conv2d(1, self.net_channels, PI_SIZE)
         self.deconv_bn = nn.BatchNorm2d(self.net_channels, eps=BN_EPS, momentum=BN_MOMENTUM)
-        self.apply(_init_like_keras)
-        nn.init.constant_(self.deconv_bn.weight, OUTPUT_BN_INITIAL_SCALE)
+        nn.init.constant_(self.deconv_bn.weight, OUTPUT_BN_INITIAL_SCALE)  # kept by Keras' init
 
     def check_input(self, x: torch.Tensor) -> None:
         """Raise ValueError unless x is a float (N, C, H, W) batch with H, W >= min_input_size."""
