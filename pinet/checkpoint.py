@@ -40,12 +40,14 @@ from safetensors.torch import save as safetensors_bytes
 from torch import nn
 
 from pinet.models import (
+    ARCHITECTURE_FIELDS,
     MODEL_CLASSES,
     TRUNK_WIDTHS,
     HeadActivation,
     ImagePINet,
     Modality,
     SignalPINet,
+    architecture,
     build_model,
     minimum_input_size,
 )
@@ -118,6 +120,10 @@ class ModelCard(BaseModel):
     created: AwareDatetime = Field(default_factory=lambda: datetime.now(UTC))
     dtype: StoredDtype = "float32"
     checkpoint_id: str | None = None
+
+    def architecture(self) -> dict[str, Any]:
+        """The constructor options of the model this card describes (see `build_model`)."""
+        return {name: getattr(self, name) for name in ARCHITECTURE_FIELDS}
 
     @model_validator(mode="before")
     @classmethod
@@ -225,14 +231,7 @@ def load_checkpoint(
             f"(checkpoint ids {saved_id} and {card.checkpoint_id}), e.g. an interrupted "
             "overwrite; save the checkpoint again"
         )
-    model = build_model(
-        card.modality,
-        card.in_channels,
-        card.head,
-        card.widths,
-        card.per_channel,
-        card.average_reversed,
-    )
+    model = build_model(card.modality, **card.architecture())
     _check_tensors_match(model, stored, card, weights_path)
     model.load_state_dict(
         {key: t.float() if t.is_floating_point() else t for key, t in stored.items()}
@@ -249,24 +248,11 @@ def _check_model_matches_card(model: nn.Module, card: ModelCard) -> None:
             f"{type(model).__name__} (unwrap torch.compile / DDP wrappers before saving)"
         )
     assert isinstance(model, SignalPINet | ImagePINet)
-    built = (
-        model.in_channels,
-        model.head,
-        model.widths,
-        model.per_channel,
-        model.average_reversed,
-    )
-    described = (
-        card.in_channels,
-        card.head,
-        tuple(card.widths),
-        card.per_channel,
-        card.average_reversed,
-    )
+    built, described = architecture(model), tuple(card.architecture().values())
     if built != described:
         raise ValueError(
-            f"card {card.name!r} says in_channels, head, widths, per_channel, "
-            f"average_reversed = {described} but the model has {built}"
+            f"card {card.name!r} says {', '.join(ARCHITECTURE_FIELDS)} = {described} "
+            f"but the model has {built}"
         )
 
 

@@ -91,6 +91,23 @@ def same_max_pool(
     return _MAX_POOL[x.ndim - 2](x, kernel_size, stride)
 
 
+# What a PI-Net's constructor takes besides its modality, as keyword names: a checkpoint's
+# card records each of them, and a model is rebuilt from exactly these.
+ARCHITECTURE_FIELDS = ("in_channels", "head", "widths", "per_channel", "average_reversed")
+
+
+def architecture(model: PINet) -> tuple[object, ...]:
+    """The values of `ARCHITECTURE_FIELDS` that `model` was built with."""
+    return tuple(getattr(model, name) for name in ARCHITECTURE_FIELDS)
+
+
+def reversed_spatially(x: torch.Tensor) -> torch.Tensor:
+    """(N, C, *S) with every spatial axis reversed: a symmetry every recipe respects (a
+    reversed path has the same sublevel diagram, a 180-degree turn the same raster path
+    reversed, the same cubical grid and an isometric point cloud)."""
+    return x.flip(tuple(range(2, x.ndim)))
+
+
 def minimum_input_size(widths: Widths) -> int:
     """The shortest signal / smallest image side a trunk of these blocks accepts.
 
@@ -195,7 +212,7 @@ class PINet(nn.Module, ABC):
         if not self.average_reversed:
             return self._channel_images(x)
         count = x.shape[0]
-        both = self._channel_images(torch.cat([x, x.flip(tuple(range(2, x.ndim)))]))
+        both = self._channel_images(torch.cat([x, reversed_spatially(x)]))
         return (both[:count] + both[count:]) / 2
 
     def _channel_images(self, x: torch.Tensor) -> torch.Tensor:

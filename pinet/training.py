@@ -30,7 +30,7 @@ from tqdm import tqdm
 from pinet.checkpoint import DataSourceRef, ModelCard, RecipeRef, load_checkpoint, save_checkpoint
 from pinet.inference import LoadedModel, autocast, forward_pis, load_model, predict
 from pinet.model_inputs import network_inputs
-from pinet.models import TRUNK_WIDTHS, build_model
+from pinet.models import TRUNK_WIDTHS, build_model, reversed_spatially
 from pinet.store import GroundTruthStore
 
 Optimiser = Literal["released", "adam"]
@@ -371,10 +371,8 @@ def exact_symmetries(
     every recipe respects exactly, so the new pair is as true as the stored one:
     - channels permuted: each recipe computes channel c's PI from channel c alone, so the PIs
       permute alike;
-    - with probability 1/2, every spatial axis reversed, PIs unchanged: a reversed path has
-      the same sublevel diagram (signal-sublevel; image-raster, whose path is the raster, is
-      reversed by a 180-degree turn), a turned pixel grid the same cubical one, and a turned
-      point cloud is an isometric copy (image-rips).
+    - with probability 1/2, every spatial axis reversed (`reversed_spatially`), PIs
+      unchanged.
     """
     count, channels = inputs.shape[:2]
     # Drawn on the CPU generator whatever the device, so that CPU and GPU runs agree.
@@ -384,7 +382,7 @@ def exact_symmetries(
     inputs, targets = inputs[rows, order], targets[rows, order]
     reverse = torch.rand(count, generator=generator) < 0.5
     reverse = reverse.to(inputs.device).view(count, *([1] * (inputs.ndim - 1)))
-    return torch.where(reverse, inputs.flip(tuple(range(2, inputs.ndim))), inputs), targets
+    return torch.where(reverse, reversed_spatially(inputs), inputs), targets
 
 
 @torch.no_grad()
