@@ -1,15 +1,16 @@
 """Ground-truth speed: the authors' pipeline against pinet.tda, on the same inputs, in one run.
 
-The authors' pipeline (the tests' oracle, `tests/tda/tda_oracles.py`) is a per-sample,
+The authors' pipeline (`pinet.tda.reference`, also the tests' oracle) is a per-sample,
 single-process loop: for each channel, ripser on the sparse path matrix (SPEC 2.1), then
 persim's legacy `PersImage` divided by its max (2.2);
 image-raster also cuts persistence at 1.5/255 after a row-major flatten (2.3), and
 signal-sublevel z-scores first (2.4). Ours is `recipe.images_batch` on a whole batch (numba
 threads on all cores), timed after a warm-up call that compiles or loads the JIT cache.
 The authors' loop runs on the first `--samples` inputs, ours on `--batch`; both are reported
-per sample, and the outputs are compared on the shared subset.
+per sample, and the outputs are compared on the shared subset. Inputs (`benchmarks/inputs.py`):
+the authors' 10 CIFAR10 images then photo crops, and synthetic accelerometer-like windows.
 
-    python benchmarks/ground_truth.py [--samples N] [--repeats R] [--batch B]
+    python benchmarks/ground_truth.py [--samples N] [--repeats R] [--batch B] [--rips-samples K]
 """
 
 from __future__ import annotations
@@ -27,56 +28,9 @@ import numba
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.inputs import cifar_like_images, synthetic_windows
 from pinet.tda import get_recipe
-from tests.tda.tda_oracles import authors_raster_images, authors_signal_images
-
-REFERENCE = (
-    Path(__file__).resolve().parents[2] / "shared" / "reference" / "pinet_cifar10_samples.npz"
-)
-PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "immunohistochemistry")
-
-
-# --- inputs -------------------------------------------------------------------------------
-
-
-def cifar_like_images(n: int, rng: np.random.Generator) -> tuple[np.ndarray, str]:
-    """`(n, 3, 32, 32)` uint8: the 10 released CIFAR10 images, then 32x32 photo crops."""
-    with np.load(REFERENCE) as data:
-        cifar = np.round(data["images"] * 255).astype(np.uint8)
-    try:
-        import skimage.data
-
-        photos = [getattr(skimage.data, name)() for name in PHOTOS]
-        source = f"{len(cifar)} CIFAR10 + 32x32 crops of skimage photos"
-    except ImportError:
-        photos = [rng.integers(0, 256, (256, 256, 3), dtype=np.uint8)]
-        source = f"{len(cifar)} CIFAR10 + random uint8 images"
-    crops = []
-    for i in range(max(n - len(cifar), 0)):
-        photo = photos[i % len(photos)]
-        y = rng.integers(0, photo.shape[0] - 32)
-        x = rng.integers(0, photo.shape[1] - 32)
-        crops.append(photo[y : y + 32, x : x + 32, :3].transpose(2, 0, 1))
-    images = np.concatenate([cifar, np.array(crops, dtype=np.uint8).reshape(-1, 3, 32, 32)])
-    return images[:n], source
-
-
-def accelerometer_like_windows(n: int, rng: np.random.Generator) -> tuple[np.ndarray, str]:
-    """`(n, 3, 250)`: half random walks, half sums of sines plus noise (5 s at 50 Hz)."""
-    walks = np.cumsum(rng.standard_normal((n, 3, 250)), axis=-1)
-    t = np.arange(250) / 50
-    frequency = rng.uniform(0.5, 3.0, (n, 3, 1))
-    phase = rng.uniform(0, 2 * np.pi, (n, 3, 1))
-    sines = (
-        np.sin(2 * np.pi * frequency * t + phase)
-        + 0.5 * np.sin(4 * np.pi * frequency * t)
-        + 0.2 * rng.standard_normal((n, 3, 250))
-    )
-    windows = np.where(np.arange(n)[:, None, None] % 2 == 0, walks, sines)
-    return windows, "random walks and noisy sines"
-
-
-# --- timing -------------------------------------------------------------------------------
+from pinet.tda.reference import authors_raster_images, authors_signal_images
 
 
 def timed(work: Callable[[], np.ndarray], repeats: int) -> tuple[float, np.ndarray]:
@@ -95,8 +49,9 @@ def compare(
     authors_one: Callable[[np.ndarray], np.ndarray],
     samples: int,
     repeats: int,
-) -> dict:
-    """Authors' loop on inputs[:samples] and ours on all inputs, per-sample rates."""
+) -> dict[str, float]:
+    """Authors' loop on inputs[:samples] and ours on all inputs: samples/s of each, their
+    ratio, and the largest difference between the two outputs on the shared subset."""
     recipe = get_recipe(name)
     recipe.images_batch(inputs[:4])  # JIT warm-up (compile or load the cache), not timed
     subset = inputs[:samples]
@@ -119,6 +74,7 @@ def compare(
 
 
 def ours_only(name: str, inputs: np.ndarray, repeats: int) -> float:
+    """Samples/s of ours alone, for recipes the authors never ran (cubical, Rips)."""
     recipe = get_recipe(name)
     recipe.images_batch(inputs[:1])  # warm-up
     return len(inputs) / timed(lambda: recipe.images_batch(inputs), repeats)[0]
@@ -136,7 +92,7 @@ def main() -> None:
     rng = np.random.default_rng(0)
 
     images, image_source = cifar_like_images(batch, rng)
-    windows, window_source = accelerometer_like_windows(batch, rng)
+    windows, window_source = synthetic_windows(batch, rng)
     raster = compare("image-raster", images, authors_raster_images, args.samples, args.repeats)
     signal = compare("signal-sublevel", windows, authors_signal_images, args.samples, args.repeats)
     cubical_n = min(batch, 500)

@@ -1,12 +1,14 @@
 """PI-Net inference against the exact recipes it stands in for, on the same inputs, in one run.
 
-PI-Net side: `pinet.predict` on the whole batch, i.e. `network_inputs` (z-score / scale to
-[0, 1]), the copy to the device, the forward in eval mode under no_grad (bfloat16 autocast on
-CUDA), the clamp and the copy back to a numpy array, timed after a warm-up call on the same
-batch. Exact side: `recipe.images_batch` on the same batch (numba threads on all cores),
-timed after a warm-up call that compiles or loads the JIT cache. Both report the median of
-`--repeats` timings per sample; the ratio is PI-Net's samples/s over the exact recipe's, so
-above 1 means the network is faster.
+PI-Net side: `pinet.predict` on the whole batch, i.e. `LoadedModel.prepare` (the checks
+against the model card, then z-score / scale to [0, 1]) and `LoadedModel.forward` (the
+model's backend; torch: copy to the device, forward in eval mode under inference_mode,
+bfloat16 autocast on CUDA, clamp, copy back to a numpy array), timed after a warm-up call on
+the same batch. Exact side: `recipe.images_batch` on the same batch (numba threads on all
+cores), timed after a warm-up call that compiles or loads the JIT cache. Both report the
+median of `--repeats` timings per sample; the ratio is PI-Net's samples/s over the exact
+recipe's, so above 1 means the network is faster. Inputs (`benchmarks/inputs.py`): HAPT
+windows and photo crops when installed, synthetic ones of the same shape otherwise.
 
 Without a checkpoint the networks have randomly initialised weights of the released size
 (or `--widths`): the cost of a forward does not depend on the weights. The Image PI-Net is
@@ -39,15 +41,15 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.inputs import CHANNELS, IMAGE_SIDE, WINDOW, accelerometer_windows, photo_crops
 from pinet.checkpoint import DataSourceRef, ModelCard, RecipeRef
 from pinet.cli import parse_widths
-from pinet.inference import LoadedModel, load_model, predict
-from pinet.models import TRUNK_WIDTHS, Modality, Widths, build_model
+from pinet.device import resolve_device
+from pinet.inference import LoadedModel, TorchBackend, load_model, predict
+from pinet.modality import Modality
+from pinet.nets import TRUNK_WIDTHS, PINet, Widths, build_network
 from pinet.tda import get_recipe
 
-CHANNELS = 3  # the released inputs: 3 accelerometer axes, RGB
-WINDOW = 250  # 5 s at 50 Hz, the Signal PI-Net input of SPEC 5
-IMAGE_SIDE = 32  # CIFAR10's side, the Image PI-Net input of SPEC 5
 EXACT_RECIPES: dict[Modality, str] = {"signal": "signal-sublevel", "image": "image-raster"}
 INPUT_SHAPES: dict[Modality, tuple[int, ...]] = {
     "signal": (CHANNELS, WINDOW),
@@ -55,77 +57,38 @@ INPUT_SHAPES: dict[Modality, tuple[int, ...]] = {
 }
 
 
-# --- inputs -------------------------------------------------------------------------------
-
-
-def accelerometer_windows(n: int, rng: np.random.Generator) -> tuple[np.ndarray, str]:
-    """`(n, 3, 250)` float64: HAPT accelerometer windows spread over all recordings when the
-    data is installed, else half random walks and half noisy sines."""
-    try:
-        from data_prep.sources.errors import SourceUnavailable
-        from data_prep.sources.hapt import HaptWindows
-
-        try:
-            windows = [s.input for s in HaptWindows(window=WINDOW, stride=WINDOW).samples()]
-        except SourceUnavailable:
-            windows = []
-    except ImportError:
-        windows = []
-    if windows:
-        picked = np.linspace(0, len(windows) - 1, n).astype(int)  # repeats if n > len
-        return np.stack([windows[i] for i in picked]), "HAPT acc windows"
-    walks = np.cumsum(rng.standard_normal((n, CHANNELS, WINDOW)), axis=-1)
-    t = np.arange(WINDOW) / 50
-    frequency = rng.uniform(0.5, 3.0, (n, CHANNELS, 1))
-    phase = rng.uniform(0, 2 * np.pi, (n, CHANNELS, 1))
-    sines = np.sin(2 * np.pi * frequency * t + phase) + 0.2 * rng.standard_normal(walks.shape)
-    windows_array = np.where(np.arange(n)[:, None, None] % 2 == 0, walks, sines)
-    return windows_array, "random walks and noisy sines (HAPT not installed)"
-
-
-def photo_crops(n: int, rng: np.random.Generator) -> tuple[np.ndarray, str]:
-    """`(n, 3, 32, 32)` uint8: crops of the bundled skimage / sklearn photos when installed,
-    else smooth random images (8x8 noise upsampled, plus a little pixel noise)."""
-    try:
-        from data_prep.sources.errors import SourceUnavailable
-        from data_prep.sources.photos import PHOTO_NAMES, PhotoCrops
-
-        per_photo = -(-n // len(PHOTO_NAMES))
-        try:
-            source = PhotoCrops(train_per_photo=per_photo, test_per_photo=0)
-            crops = [s.input for s in source.samples()]
-        except SourceUnavailable:
-            crops = []
-    except ImportError:
-        crops = []
-    if crops:
-        picked = np.linspace(0, len(crops) - 1, n).astype(int)  # every photo, in order
-        return np.stack([crops[i] for i in picked]), "photo crops"
-    coarse = rng.uniform(0, 255, (n, CHANNELS, 8, 8))
-    smooth = coarse.repeat(IMAGE_SIDE // 8, axis=2).repeat(IMAGE_SIDE // 8, axis=3)
-    noisy = smooth + rng.normal(0, 8, smooth.shape)
-    return np.clip(noisy, 0, 255).astype(np.uint8), "smooth random images (no photos)"
-
-
 # --- models -------------------------------------------------------------------------------
 
 
-def released_size_model(modality: Modality, widths: Widths, device: torch.device) -> LoadedModel:
-    """A PI-Net with random weights and a card that fits the benchmark's inputs."""
-    network = build_model(modality, CHANNELS, widths=widths).to(device).eval()
-    card = ModelCard(
+def random_network(modality: Modality, widths: Widths) -> tuple[PINet, ModelCard]:
+    """A PI-Net of trunk `widths` with random weights, and a card that fits the benchmark's
+    inputs and names the exact recipe it is timed against."""
+    network = build_network(modality, CHANNELS, widths=widths)
+    card = ModelCard.describing(
+        network,
         name=f"random-{modality}",
-        modality=modality,
-        in_channels=CHANNELS,
-        widths=widths,
         input_shape=INPUT_SHAPES[modality],
         recipe=RecipeRef(name=EXACT_RECIPES[modality]),
         data_source=DataSourceRef(name="none"),
     )
-    return LoadedModel(network, card, device)
+    return network, card
+
+
+def random_model(modality: Modality, widths: Widths, device: torch.device) -> LoadedModel:
+    """A `random_network` ready to predict on `device` with the torch backend."""
+    network, card = random_network(modality, widths)
+    return LoadedModel(card, TorchBackend(network.to(device).eval(), device))
+
+
+def takes_benchmark_inputs(card: ModelCard) -> bool:
+    """Whether the model takes the benchmarks' 3-channel inputs (a per-channel one takes any
+    channel count)."""
+    return card.per_channel or card.in_channels == CHANNELS
 
 
 def checkpoint_model(path: str, modality: Modality, device: torch.device) -> LoadedModel:
+    """The checkpoint folder or bundled model `path` on `device`; SystemExit unless it is a
+    `modality` model that takes the benchmark's inputs."""
     model = load_model(path, str(device))
     card = model.card
     if card.modality != modality:
@@ -133,7 +96,7 @@ def checkpoint_model(path: str, modality: Modality, device: torch.device) -> Loa
             f"{path}: model {card.name!r} is a {card.modality} model; "
             f"--checkpoint-{modality} needs one of modality {modality!r}"
         )
-    if card.in_channels != CHANNELS:
+    if not takes_benchmark_inputs(card):
         layout = "x".join(map(str, INPUT_SHAPES[modality]))
         raise SystemExit(
             f"{path}: model {card.name!r} expects {card.in_channels} channels; this benchmark "
@@ -142,19 +105,29 @@ def checkpoint_model(path: str, modality: Modality, device: torch.device) -> Loa
     return model
 
 
+def architecture_summary(card: ModelCard) -> str:
+    """The trunk of a card's network, as the benchmarks print it: 'widths 128,256,512,1024
+    (released size)'."""
+    widths = card.architecture["widths"]
+    released = " (released size)" if tuple(widths) == TRUNK_WIDTHS else ""
+    return f"widths {','.join(map(str, widths))}{released}"
+
+
 def describe(model: LoadedModel, from_checkpoint: bool) -> str:
-    widths = ",".join(map(str, model.card.widths))
-    released = " (released size)" if tuple(model.card.widths) == TRUNK_WIDTHS else ""
+    """One line on a model: its weights, its size and how it runs (backend, precision)."""
+    card, backend = model.card, model.backend
+    runs = f"{backend.name} backend, {backend.precision}"
     if from_checkpoint:
-        card = model.card
-        return f"checkpoint '{card.name}', widths {widths}{released}, trained on {card.recipe.name}"
-    return f"random weights, widths {widths}{released}"
+        trained = f"trained on {card.recipe.name}"
+        return f"checkpoint '{card.name}', {architecture_summary(card)}, {trained}; {runs}"
+    return f"random weights, {architecture_summary(card)}; {runs}"
 
 
 # --- timing -------------------------------------------------------------------------------
 
 
 def synchronise(device: torch.device) -> None:
+    """Wait for the work queued on a CUDA device, so that a clock reading covers it."""
     if device.type == "cuda" and torch.cuda.is_available():
         torch.cuda.synchronize(device)
 
@@ -190,6 +163,8 @@ def exact_rate(name: str, inputs: np.ndarray, repeats: int) -> float:
 
 @dataclass(frozen=True)
 class Row:
+    """One line of the table: a piece of work timed on both sides, and its inputs."""
+
     work: str
     inputs: str
     exact: float  # samples/s
@@ -204,6 +179,7 @@ class Row:
 
 
 def device_name(device: torch.device) -> str:
+    """The GPU's name, or the CPU's model with its core count: what the timings ran on."""
     if device.type == "cuda":
         return f"CUDA {torch.cuda.get_device_name(device)}"
     try:
@@ -213,14 +189,6 @@ def device_name(device: torch.device) -> str:
         model = platform.processor() or platform.machine()
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return f"CPU {model.strip()} ({os.cpu_count()} cores, {usable} usable)"
-
-
-def pick_device(choice: str) -> torch.device:
-    if choice == "auto":
-        choice = "cuda" if torch.cuda.is_available() else "cpu"
-    if choice == "cuda" and not torch.cuda.is_available():
-        raise SystemExit(f"--device cuda, but torch {torch.__version__} sees no CUDA device")
-    return torch.device(choice)
 
 
 def main() -> None:
@@ -247,7 +215,10 @@ def main() -> None:
         parser.error(f"--threads must be between 1 and {numba.config.NUMBA_NUM_THREADS}")
     if not 1 <= args.rips_images <= args.batch:
         parser.error(f"--rips-images must be between 1 and --batch ({args.batch})")
-    device = pick_device(args.device)
+    try:
+        device = resolve_device(args.device)
+    except ValueError as error:
+        parser.error(str(error))
     if args.threads is not None:
         torch.set_num_threads(args.threads)
         numba.set_num_threads(args.threads)
@@ -261,7 +232,7 @@ def main() -> None:
         if path:
             models[modality] = checkpoint_model(path, modality, device)
         else:
-            models[modality] = released_size_model(modality, args.widths, device)
+            models[modality] = random_model(modality, args.widths, device)
         descriptions[modality] = describe(models[modality], from_checkpoint=bool(path))
 
     signal_pinet = pinet_rate(models["signal"], windows, args.repeats)
@@ -274,8 +245,8 @@ def main() -> None:
     few_pinet = pinet_rate(models["image"], few, args.repeats)
 
     n, k = args.batch, args.rips_images
-    signal_inputs = f"{n} x 3x{WINDOW} float64, {window_source}"
-    image_inputs = f"{n} x 3x{IMAGE_SIDE}x{IMAGE_SIDE} uint8, {image_source}"
+    signal_inputs = f"{n} x {CHANNELS}x{WINDOW} float64, {window_source}"
+    image_inputs = f"{n} x {CHANNELS}x{IMAGE_SIDE}x{IMAGE_SIDE} uint8, {image_source}"
     rows = [
         Row("signal-sublevel vs Signal PI-Net", signal_inputs, signal_exact, signal_pinet),
         Row("image-raster vs Image PI-Net", image_inputs, raster_exact, image_pinet),
@@ -298,13 +269,13 @@ def main() -> None:
     print(
         f"threads: torch {torch.get_num_threads()} (PI-Net), numba {numba.get_num_threads()} "
         f"(exact recipes); torch {torch.__version__}"
-        + (", bfloat16 autocast" if device.type == "cuda" else ", float32")
     )
     print(f"signal model: {descriptions['signal']}")
     print(f"image model: {descriptions['image']}")
     print(
         f"batch {n}, median of {args.repeats} timings after a warm-up; PI-Net = pinet.predict "
-        "(input preparation, forward, copy back); exact = recipe.images_batch"
+        "(LoadedModel.prepare, then LoadedModel.forward, copy back included); "
+        "exact = recipe.images_batch"
     )
     if not (args.checkpoint_signal and args.checkpoint_image):
         print("random weights: a forward's cost does not depend on the weights (its accuracy does)")

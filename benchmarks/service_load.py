@@ -1,16 +1,17 @@
 """Service throughput with dynamic batching on and off, against real servers, in one run.
 
-Two servers, `python -m service` on 127.0.0.1 (CPU) configured by PINET_* variables as in
-production, run one after the other under the same conditions: one batching (up to
-`--max-batch-size` requests per forward pass, waiting at most `--max-wait-ms` for them), one
-not (PINET_MAX_BATCH_SIZE=1). Each gets `--warmup` seconds of load, then `--single-duration`
-seconds of sequential requests (concurrency 1: the latency one client sees on an idle
-server), then a closed-loop load of `--concurrency` clients for `--duration` seconds: every
-client POSTs a signal as JSON to /v1/signals/pi, waits for the whole response (JSON PIs, or
-.npy with `--format npy`) and sends the next. Only 2xx responses count; 503s (queue full)
-and other failures are reported beside them. Requests/s is the 2xx responses completed
-within the window over its length; p50 / p99 are their latencies. The ratio is batched over
-unbatched; the issue 4 target is >= 3x the requests/s at no worse p99.
+Two servers, `python -m service` on 127.0.0.1 (CPU) started by `service.launcher` and
+configured by PINET_* variables as in production, run one after the other under the same
+conditions: one batching (up to `--max-batch-size` requests per forward pass, waiting at
+most `--max-wait-ms` for them), one not (PINET_MAX_BATCH_SIZE=1). Each gets `--warmup`
+seconds of load, then `--single-duration` seconds of sequential requests (concurrency 1: the
+latency one client sees on an idle server), then a closed-loop load of `--concurrency`
+clients for `--duration` seconds: every client POSTs a signal as JSON to /v1/signals/pi,
+waits for the whole response (JSON PIs, or .npy with `--format npy`) and sends the next.
+Only 2xx responses count; 503s (queue full) and other failures are reported beside them.
+Requests/s is the 2xx responses completed within the window over its length; p50 / p99 are
+their latencies. The ratio is batched over unbatched; the issue 4 target is >= 3x the
+requests/s at no worse p99.
 
 The load generator is one asyncio process with every request encoded up front and a bare
 HTTP/1.1 keep-alive connection per client, so that the server has the machine nearly to
@@ -39,7 +40,6 @@ import io
 import json
 import os
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -58,23 +58,24 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.inference import (
-    CHANNELS,
-    accelerometer_windows,
+    architecture_summary,
     device_name,
-    released_size_model,
+    random_network,
+    takes_benchmark_inputs,
 )
+from benchmarks.inputs import CHANNELS, WINDOW, accelerometer_windows
 from pinet.checkpoint import ModelCard, read_card, save_checkpoint
 from pinet.cli import parse_widths
 from pinet.inference import models_dir
-from pinet.models import PI_SIZE, TRUNK_WIDTHS, Widths
+from pinet.nets import TRUNK_WIDTHS, Widths
 from pinet.provenance import library_versions, utc_now
-from tests.service.conftest import Server, launch, wait_until_ready
+from pinet.tda import PI_SIZE
+from service.launcher import Server, ServerFailed, launch
 
 TARGET_SPEEDUP = 3.0  # issue 4: >= 3x the requests/s of the unbatched server, p99 no worse
 DISTINCT_SIGNALS = 64  # request bodies cycled through, so the server sees varied inputs
 SERVING_PACKAGES = ("fastapi", "starlette", "uvicorn", "pydantic", "httpx")
 JSON_HEADERS = {"content-type": "application/json"}
-SHUTDOWN_TIMEOUT_S = 10.0
 CLIENT_TIMEOUT_S = 120.0  # generous: a request queued behind many forward passes is slow
 
 
@@ -113,6 +114,8 @@ class Phase:
 
 @dataclass(frozen=True)
 class ServerConfig:
+    """One server's batching settings, and the label of its row in the table."""
+
     label: str
     max_batch_size: int
     max_wait_ms: float
@@ -120,6 +123,8 @@ class ServerConfig:
 
 @dataclass
 class ServerResult:
+    """Everything measured against one server."""
+
     config: ServerConfig
     single: Phase
     load: Phase
@@ -166,12 +171,13 @@ def pick_card(folder: Path, name: str | None) -> ModelCard | None:
 def throwaway_checkpoint(folder: Path, widths: Widths) -> ModelCard:
     """A random-weight Signal PI-Net of `widths`, saved in float16 like the released ones."""
     torch.manual_seed(0)
-    model = released_size_model("signal", widths, torch.device("cpu"))
-    return save_checkpoint(model.network, model.card, folder / model.card.name, dtype=torch.float16)
+    network, card = random_network("signal", widths)
+    return save_checkpoint(network, card, folder / card.name, dtype=torch.float16)
 
 
 def request_bodies(model_name: str, rng: np.random.Generator) -> tuple[list[bytes], str]:
-    """JSON request bodies for /v1/signals/pi, each a different (3, 250) signal."""
+    """JSON request bodies for /v1/signals/pi, each a different `(3, 250)` signal, and where
+    the signals come from."""
     windows, source = accelerometer_windows(DISTINCT_SIGNALS, rng)
     bodies = [
         json.dumps({"signal": window.tolist(), "model": model_name}).encode() for window in windows
@@ -186,7 +192,8 @@ def request_bodies(model_name: str, rng: np.random.Generator) -> tuple[list[byte
 def running_server(
     folder: Path, config: ServerConfig, log: Path, torch_threads: int | None
 ) -> Iterator[Server]:
-    """A ready `python -m service` with `config`; stopped on the way out, whatever happens."""
+    """A ready `python -m service` with `config`; stopped on the way out, whatever happens.
+    SystemExit with the server's log when it does not come up."""
     threads = {} if torch_threads is None else {"torch_threads": torch_threads}
     server = launch(
         folder,
@@ -197,15 +204,12 @@ def running_server(
         **threads,
     )
     try:
-        wait_until_ready(server)
+        server.wait_until_ready()
         yield server
+    except ServerFailed as error:
+        raise SystemExit(f"{config.label}: {error}") from error
     finally:
-        server.process.terminate()
-        try:
-            server.process.wait(timeout=SHUTDOWN_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            server.process.kill()
-            server.process.wait()
+        server.stop()
 
 
 def learned_pis(response: httpx.Response, format: str) -> np.ndarray:
@@ -252,6 +256,7 @@ class KeepAliveConnection:
 
 
 def content_length(head: bytes) -> int:
+    """The Content-Length of a response head (the server always sends one)."""
     for line in head.split(b"\r\n")[1:]:
         name, _, value = line.partition(b":")
         if name.strip().lower() == b"content-length":
@@ -346,15 +351,15 @@ def measure(
 
 
 def serving_versions() -> dict[str, str]:
+    """pinet's libraries and the web stack's, for the --json record."""
     return library_versions() | {package: version(package) for package in SERVING_PACKAGES}
 
 
 def describe(card: ModelCard, throwaway: bool) -> str:
-    widths = ",".join(map(str, card.widths))
-    released = " (released size)" if tuple(card.widths) == TRUNK_WIDTHS else ""
+    """One line on the served model: name, size, stored dtype, weights and training data."""
     origin = "random weights, " if throwaway else ""
     return (
-        f"'{card.name}', widths {widths}{released}, {card.dtype}, {origin}recipe "
+        f"'{card.name}', {architecture_summary(card)}, {card.dtype}, {origin}recipe "
         f"{card.recipe.name}, data {card.data_source.name}"
     )
 
@@ -375,8 +380,8 @@ def report(
     print(f"machine: {device_name(torch.device('cpu'))}; server torch threads: {threads}")
     print(f"model: {model}")
     print(
-        f"requests: {DISTINCT_SIGNALS} JSON signals 3x250 ({inputs}), cycled; responses: "
-        f"{args.format}"
+        f"requests: {DISTINCT_SIGNALS} JSON signals {CHANNELS}x{WINDOW} ({inputs}), cycled; "
+        f"responses: {args.format}"
     )
     print(
         f"load: {args.concurrency} closed-loop clients for {args.duration:g} s per server, "
@@ -479,10 +484,10 @@ def main() -> None:
         if card is None:
             folder = temp / "models"
             card = throwaway_checkpoint(folder, args.widths or TRUNK_WIDTHS)
-        if card.in_channels != CHANNELS:
+        if not takes_benchmark_inputs(card):
             raise SystemExit(
                 f"model {card.name!r} expects {card.in_channels} channels; this benchmark "
-                f"sends {CHANNELS}x250 signals"
+                f"sends {CHANNELS}x{WINDOW} signals"
             )
         bodies, inputs = request_bodies(card.name, np.random.default_rng(0))
         configs = [

@@ -9,23 +9,16 @@ workers or the number of interruptions.
 
 from __future__ import annotations
 
-import multiprocessing
-import multiprocessing.connection
-import os
-import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from tqdm import tqdm
 
+from data_prep.executors import bounded_map, executor_for, thread_limit
 from data_prep.sources.base import Sample, Source
 from pinet.store import (
     DONE,
@@ -36,10 +29,9 @@ from pinet.store import (
     IncompleteStoreError,
     StorePlan,
 )
-from pinet.tda import RESOLUTION, Recipe, get_recipe
+from pinet.tda import PI_SIZE, Recipe, get_recipe
 
 DEFAULT_CHUNK_SIZE = 128  # samples per task and per Zarr chunk: ~3.8 MB of 3-channel PIs
-_TASKS_PER_WORKER = 2  # in flight per worker: keeps workers busy, bounds memory
 
 
 class JobFailed(RuntimeError):
@@ -143,10 +135,10 @@ def compute_chunk(
     """
     recipe = get_recipe(recipe_name, recipe_params)
     n, channels = inputs.shape[:2]
-    pis = np.zeros((n, channels, RESOLUTION, RESOLUTION), dtype=np.float32)
+    pis = np.zeros((n, channels, PI_SIZE, PI_SIZE), dtype=np.float32)
     diagrams: list[list[np.ndarray]] = [[np.empty((0, 2))] * channels for _ in range(n)]
     errors = [""] * n
-    with _thread_limit(threads):
+    with thread_limit(threads):
         indices = np.flatnonzero(todo)
         try:
             batch_diagrams, batch_pis = recipe.transform_batch(inputs[indices])
@@ -186,10 +178,10 @@ def run(
     computed_now = 0
     if pending:
         bar = tqdm(total=remaining, unit="sample", desc=out.name, disable=not progress)
-        with bar, _executor(workers, dask_address) as executor:
+        with bar, executor_for(workers, dask_address) as executor:
             recipe = store.job["recipe"]
             tasks = (_chunk_task(store, recipe, c, executor.threads_per_task) for c in pending)
-            for chunk_index, result in _bounded_map(executor, tasks):
+            for chunk_index, result in bounded_map(executor, compute_chunk, tasks):
                 start, _ = store.chunk_bounds(chunk_index)
                 if strict and any(result.errors):
                     first = next(i for i, e in enumerate(result.errors) if e)
@@ -241,102 +233,6 @@ def _chunk_task(
     todo = store["status"][start:stop] == PENDING
     inputs = store["inputs"][start:stop]
     return chunk_index, (recipe["name"], recipe["params"], inputs, todo, threads)
-
-
-Submit = Callable[..., Any]
-WaitFirst = Callable[[set], tuple[set, set]]
-
-
-@dataclass(frozen=True)
-class _Executor:
-    """How tasks are run: submit, wait for the first to finish, how many can run at once,
-    and how many threads each task may use (None: all)."""
-
-    submit: Submit
-    wait_first: WaitFirst
-    slots: int
-    threads_per_task: int | None
-
-
-def _bounded_map(executor: _Executor, tasks: Iterator[tuple]) -> Iterator[tuple[int, ChunkResult]]:
-    """Run `compute_chunk` over tasks with a bounded number in flight, yielding as they end."""
-    limit = _TASKS_PER_WORKER * executor.slots
-    in_flight: dict[Any, int] = {}
-    for chunk_index, arguments in tasks:
-        if len(in_flight) >= limit:
-            yield from _collect(executor.wait_first, in_flight)
-        in_flight[executor.submit(compute_chunk, *arguments)] = chunk_index
-    while in_flight:
-        yield from _collect(executor.wait_first, in_flight)
-
-
-def _collect(wait_first: WaitFirst, in_flight: dict) -> Iterator[tuple[int, ChunkResult]]:
-    finished, _ = wait_first(set(in_flight))
-    for future in finished:
-        yield in_flight.pop(future), future.result()
-
-
-@contextmanager
-def _executor(workers: int | None, dask_address: str | None) -> Iterator[_Executor]:
-    """A Dask cluster, a local process pool, or inline execution (one worker).
-
-    Pool and cluster tasks run with one BLAS/OpenMP/numba thread each: the parallelism is
-    across tasks, and nested threads only fight over the same cores (SPEC 6).
-    """
-    if dask_address:
-        from distributed import Client
-        from distributed import wait as dask_wait
-
-        with Client(dask_address, timeout="30s") as client:
-            yield _Executor(
-                submit=lambda function, *arguments: client.submit(function, *arguments, pure=False),
-                wait_first=lambda fs: dask_wait(fs, return_when=FIRST_COMPLETED),
-                slots=max(1, sum(client.nthreads().values())),
-                threads_per_task=1,
-            )
-        return
-    workers = workers or os.cpu_count() or 1
-    if workers == 1:
-        yield _Executor(_run_inline, lambda fs: (fs, set()), 1, None)
-        return
-    pool = ProcessPoolExecutor(
-        workers, mp_context=get_context("spawn"), initializer=_exit_with_parent
-    )
-    try:
-        yield _Executor(pool.submit, lambda fs: wait(fs, return_when=FIRST_COMPLETED), workers, 1)
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _exit_with_parent() -> None:
-    """Pool worker initializer: end this worker as soon as the job process is gone, so a
-    `kill -9` of the job leaves no orphaned workers computing for nobody."""
-    parent = multiprocessing.parent_process()
-    if parent is None:
-        return
-
-    def exit_when_parent_dies() -> None:
-        multiprocessing.connection.wait([parent.sentinel])
-        os._exit(1)
-
-    threading.Thread(target=exit_when_parent_dies, daemon=True).start()
-
-
-def _run_inline(function: Callable, *arguments: Any) -> Future:
-    future: Future = Future()
-    future.set_result(function(*arguments))
-    return future
-
-
-def _thread_limit(threads: int | None):
-    """Limit BLAS/OpenMP and numba threads for the duration of a task (None: no limit)."""
-    if threads is None:
-        return nullcontext()
-    import numba
-    from threadpoolctl import threadpool_limits
-
-    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
-    return threadpool_limits(threads)
 
 
 def _summarise(store: GroundTruthStore, computed_now: int, seconds: float) -> JobSummary:

@@ -1,8 +1,9 @@
 """PI-Net: exact and learned persistence images of signals and images.
 
 `pinet.tda` computes exact diagrams and PIs; `pinet.load_model` / `pinet.predict` use a
-trained PI-Net. The latter are imported on first use, so that the ground-truth job, which
-needs only `pinet.tda` and `pinet.store`, never pays for importing PyTorch.
+trained PI-Net. The latter are imported on first use, so that the
+ground-truth job, which needs only `pinet.tda` and `pinet.store`, never pays for importing
+PyTorch.
 """
 
 from typing import Any

@@ -4,25 +4,26 @@ A checkpoint is a directory holding two files:
 
     model.safetensors  every tensor of the model's state_dict: parameters and the BatchNorm
                        running statistics, stored as float32 or float16
-    card.json          a ModelCard: which architecture (modality, channels, head, widths,
-                       per_channel, average_reversed), what it was trained on (recipe,
-                       data source, input shape), how well it does (metrics), how it was
-                       made (training config, library versions)
+    card.json          a ModelCard: which network (family, modality, channels, the family's
+                       architecture options), what it was trained on (recipe, data source,
+                       input shape), how well it does (metrics), how it was made (training
+                       config, library versions)
 
-Loading rebuilds the architecture from the card and fills it from the safetensors file, so no
-code or pickled object is ever read from disk. Both files are written to temporary names and
-renamed into place (weights first, card last); both carry the same random checkpoint id, so a
-directory left with files from two different saves is detected on load instead of silently
-pairing one card with another model's weights.
+Loading rebuilds the network from the card (`pinet.nets.build_network`) and fills it from the
+safetensors file, so no code or pickled object is ever read from disk. Both files are
+written to temporary names and renamed into place (weights first, card last); both carry the
+same random checkpoint id, so a directory left with files from two different saves is
+detected on load instead of silently pairing one card with another model's weights.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import torch
 from pydantic import (
@@ -33,22 +34,19 @@ from pydantic import (
     JsonValue,
     PositiveInt,
     ValidationError,
+    field_validator,
     model_validator,
 )
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as safetensors_bytes
-from torch import nn
 
-from pinet.models import (
-    ARCHITECTURE_FIELDS,
-    MODEL_CLASSES,
+from pinet.atomic import write_atomically
+from pinet.modality import INPUT_AXES, Modality, layout
+from pinet.nets import (
+    DEFAULT_FAMILY,
     TRUNK_WIDTHS,
-    HeadActivation,
-    ImagePINet,
-    Modality,
-    SignalPINet,
-    architecture,
-    build_model,
+    PINet,
+    build_network,
     minimum_input_size,
 )
 from pinet.provenance import library_versions
@@ -63,8 +61,8 @@ _STORED_DTYPES: dict[torch.dtype, StoredDtype] = {
     torch.float32: "float32",
     torch.float16: "float16",
 }
-# One training input without the batch dim, per modality.
-_INPUT_LAYOUTS: dict[str, tuple[str, ...]] = {"signal": ("C", "T"), "image": ("C", "H", "W")}
+# Format 1 cards kept the "pinet" family's options at the top level, with these defaults.
+_V1_ARCHITECTURE = {"head": "relu", "widths": list(TRUNK_WIDTHS), "average_reversed": False}
 _MAX_LISTED = 8  # tensor names listed per kind of mismatch before "... and N more"
 
 
@@ -93,23 +91,24 @@ class DataSourceRef(BaseModel):
 class ModelCard(BaseModel):
     """What a checkpoint's weights are, what they were trained on and how well they do.
 
-    `input_shape` is one training input without the batch dim: (C, T) for signals,
-    (C, H, W) for images. `min_input_size` is the smallest length (signals) or side (images)
-    the model accepts; it defaults to the architecture's minimum and may only be stricter.
-    `dtype` and `checkpoint_id` are set by `save_checkpoint`.
+    The input contract, which a model can be served by without building it: `modality`,
+    `in_channels` (any count is accepted when `per_channel`), `input_shape` (one training
+    input without the batch dim: (C, T) or (C, H, W)) and `min_input_size` (the smallest
+    length or side accepted: the network's minimum, or stricter). The network itself:
+    `family` and its `architecture` options. `dtype` and `checkpoint_id` are set by
+    `save_checkpoint`. Build one for a network with `ModelCard.describing`.
     """
 
     # NaN / inf metrics (a diverged run) are written as JSON constants rather than lost as null.
     model_config = ConfigDict(frozen=True, extra="forbid", ser_json_inf_nan="constants")
 
-    format_version: Literal[1] = 1
+    format_version: Literal[2] = 2
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     modality: Modality
+    family: str = DEFAULT_FAMILY
     in_channels: PositiveInt
-    head: HeadActivation = "relu"
-    widths: Annotated[tuple[PositiveInt, ...], Field(min_length=1)] = TRUNK_WIDTHS
     per_channel: bool = False
-    average_reversed: bool = False
+    architecture: dict[str, JsonValue] = Field(default_factory=dict)
     input_shape: tuple[PositiveInt, ...]
     min_input_size: PositiveInt
     recipe: RecipeRef
@@ -121,37 +120,43 @@ class ModelCard(BaseModel):
     dtype: StoredDtype = "float32"
     checkpoint_id: str | None = None
 
-    def architecture(self) -> dict[str, Any]:
-        """The constructor options of the model this card describes (see `build_model`)."""
-        return {name: getattr(self, name) for name in ARCHITECTURE_FIELDS}
+    @classmethod
+    def describing(cls, network: PINet, **fields: Any) -> ModelCard:
+        """The card of `network`: its family, modality, channels, architecture and minimum
+        input size, with `fields` for the rest (name, input_shape, recipe, data_source, ...)."""
+        return cls(**_network_fields(network), min_input_size=network.min_input_size, **fields)
 
     @model_validator(mode="before")
     @classmethod
-    def _default_min_input_size(cls, data: Any) -> Any:
-        if isinstance(data, dict) and data.get("min_input_size") is None:
-            widths = data.get("widths", TRUNK_WIDTHS)
-            if isinstance(widths, list | tuple) and widths:
-                data = {**data, "min_input_size": minimum_input_size(tuple(widths))}
-        return data
+    def _upgrade_format_1(cls, data: Any) -> Any:
+        """A format 1 card (the "pinet" family's options at the top level, min_input_size
+        optional) read as the format 2 card that says the same."""
+        if not isinstance(data, dict) or data.get("format_version") != 1:
+            return data
+        data = dict(data)
+        architecture = {key: data.pop(key, default) for key, default in _V1_ARCHITECTURE.items()}
+        if data.get("min_input_size") is None:
+            data["min_input_size"] = minimum_input_size(tuple(architecture["widths"]))
+        return data | {"format_version": 2, "family": DEFAULT_FAMILY, "architecture": architecture}
+
+    @field_validator("architecture", mode="before")
+    @classmethod
+    def _as_json_values(cls, value: Any) -> Any:
+        """Tuples (as a network reports its widths) become lists, as JSON stores them."""
+        return json.loads(json.dumps(value)) if isinstance(value, dict) else value
 
     @model_validator(mode="after")
     def _check_consistency(self) -> ModelCard:
-        model_class = MODEL_CLASSES[self.modality]
-        layout = _INPUT_LAYOUTS[self.modality]
-        if len(self.input_shape) != len(layout):
+        axes = INPUT_AXES[self.modality]
+        if len(self.input_shape) != len(axes):
             raise ValueError(
                 f"input_shape {self.input_shape} does not fit modality {self.modality!r}: "
-                f"expected ({', '.join(layout)})"
+                f"expected {layout(self.modality)}"
             )
         if self.input_shape[0] != self.in_channels:
             raise ValueError(
                 f"input_shape {self.input_shape} has {self.input_shape[0]} channels "
                 f"but in_channels is {self.in_channels}"
-            )
-        if self.min_input_size < minimum_input_size(self.widths):
-            raise ValueError(
-                f"min_input_size {self.min_input_size} is below the {model_class.__name__} "
-                f"minimum of {minimum_input_size(self.widths)} for {len(self.widths)} blocks"
             )
         if min(self.input_shape[1:]) < self.min_input_size:
             raise ValueError(
@@ -160,9 +165,19 @@ class ModelCard(BaseModel):
             )
         return self
 
+    def build_network(self) -> PINet:
+        """A freshly initialised network of the architecture this card describes."""
+        return build_network(
+            self.modality,
+            self.in_channels,
+            family=self.family,
+            per_channel=self.per_channel,
+            **self.architecture,
+        )
+
 
 def save_checkpoint(
-    model: nn.Module,
+    model: PINet,
     card: ModelCard,
     directory: str | os.PathLike[str],
     dtype: torch.dtype = torch.float32,
@@ -178,19 +193,22 @@ def save_checkpoint(
     """
     if dtype not in _STORED_DTYPES:
         raise ValueError(f"weights can be stored as float32 or float16; got {dtype}")
-    _check_model_matches_card(model, card)
+    check_model_matches_card(model, card)
     card = card.model_copy(
         update={"dtype": _STORED_DTYPES[dtype], "checkpoint_id": uuid.uuid4().hex}
     )
     weights = safetensors_bytes(
         _tensors_to_store(model, dtype), metadata={CHECKPOINT_ID_KEY: card.checkpoint_id}
     )
-    card_json = (card.model_dump_json(indent=2) + "\n").encode()
-
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    _write_files_atomically({directory / WEIGHTS_FILE: weights, directory / CARD_FILE: card_json})
+    write_atomically({directory / WEIGHTS_FILE: weights, directory / CARD_FILE: card_bytes(card)})
     return card
+
+
+def card_bytes(card: ModelCard) -> bytes:
+    """The card as its card.json holds it."""
+    return (card.model_dump_json(indent=2) + "\n").encode()
 
 
 def read_card(directory: str | os.PathLike[str]) -> ModelCard:
@@ -206,8 +224,8 @@ def read_card(directory: str | os.PathLike[str]) -> ModelCard:
 
 def load_checkpoint(
     directory: str | os.PathLike[str], device: str | torch.device = "cpu"
-) -> tuple[SignalPINet | ImagePINet, ModelCard]:
-    """Rebuild the model described by `directory`/card.json, fill it with the weights of
+) -> tuple[PINet, ModelCard]:
+    """Rebuild the network described by `directory`/card.json, fill it with the weights of
     `directory`/model.safetensors (as float32) and return it in eval mode on `device`,
     with its card. Reads only JSON and safetensors: nothing is unpickled.
     """
@@ -231,7 +249,11 @@ def load_checkpoint(
             f"(checkpoint ids {saved_id} and {card.checkpoint_id}), e.g. an interrupted "
             "overwrite; save the checkpoint again"
         )
-    model = build_model(card.modality, **card.architecture())
+    try:
+        model = card.build_network()
+        check_model_matches_card(model, card)
+    except ValueError as error:
+        raise CheckpointError(f"{directory / CARD_FILE}: {error}") from error
     _check_tensors_match(model, stored, card, weights_path)
     model.load_state_dict(
         {key: t.float() if t.is_floating_point() else t for key, t in stored.items()}
@@ -239,24 +261,40 @@ def load_checkpoint(
     return model.to(device).eval(), card
 
 
-def _check_model_matches_card(model: nn.Module, card: ModelCard) -> None:
-    """Refuse to save a card that would rebuild a different architecture than `model`."""
-    expected = MODEL_CLASSES[card.modality]
-    if type(model) is not expected:
+def check_model_matches_card(model: PINet, card: ModelCard) -> None:
+    """ValueError unless `card` describes `model`: the same family, modality, channels and
+    architecture, and a minimum input size no smaller than the network's."""
+    if not isinstance(model, PINet):
         raise ValueError(
-            f"card {card.name!r} describes a {expected.__name__} but the model is a "
-            f"{type(model).__name__} (unwrap torch.compile / DDP wrappers before saving)"
+            f"card {card.name!r} describes a PINet but the model is a {type(model).__name__} "
+            "(unwrap torch.compile / DDP wrappers before saving)"
         )
-    assert isinstance(model, SignalPINet | ImagePINet)
-    built, described = architecture(model), tuple(card.architecture().values())
-    if built != described:
+    differences = [
+        f"{name} {getattr(card, name)!r} (the model has {value!r})"
+        for name, value in _network_fields(model).items()
+        if getattr(card, name) != value
+    ]
+    if differences:
+        raise ValueError(f"card {card.name!r} says " + ", ".join(differences))
+    if card.min_input_size < model.min_input_size:
         raise ValueError(
-            f"card {card.name!r} says {', '.join(ARCHITECTURE_FIELDS)} = {described} "
-            f"but the model has {built}"
+            f"card {card.name!r} has min_input_size {card.min_input_size}, below the "
+            f"minimum of {model.min_input_size} of its {type(model).__name__}"
         )
 
 
-def _tensors_to_store(model: nn.Module, dtype: torch.dtype) -> dict[str, torch.Tensor]:
+def _network_fields(network: PINet) -> dict[str, Any]:
+    """What a card records of a network's architecture, as the card holds it (JSON values)."""
+    return {
+        "family": network.family,
+        "modality": network.modality,
+        "in_channels": network.in_channels,
+        "per_channel": network.per_channel,
+        "architecture": json.loads(json.dumps(network.architecture)),
+    }
+
+
+def _tensors_to_store(model: PINet, dtype: torch.dtype) -> dict[str, torch.Tensor]:
     """The model's state_dict on the CPU, floating-point tensors cast to `dtype`."""
     tensors = {}
     for key, tensor in model.state_dict().items():
@@ -274,7 +312,7 @@ def _tensors_to_store(model: nn.Module, dtype: torch.dtype) -> dict[str, torch.T
 
 
 def _check_tensors_match(
-    model: nn.Module, stored: dict[str, torch.Tensor], card: ModelCard, weights_path: Path
+    model: PINet, stored: dict[str, torch.Tensor], card: ModelCard, weights_path: Path
 ) -> None:
     """Raise CheckpointError naming every tensor the card's architecture and the file
     disagree on: missing, unexpected, wrong shape, or not in the card's dtype."""
@@ -304,40 +342,6 @@ def _check_tensors_match(
     if problems:
         raise CheckpointError(
             f"{weights_path} does not match the architecture its card describes "
-            f"({MODEL_CLASSES[card.modality].__name__}, in_channels={card.in_channels}, "
-            f"head={card.head!r}, per_channel={card.per_channel}):\n" + "\n".join(problems)
+            f"({type(model).__name__}, in_channels={card.in_channels}, "
+            f"per_channel={card.per_channel}, {card.architecture}):\n" + "\n".join(problems)
         )
-
-
-def _write_files_atomically(files: dict[Path, bytes]) -> None:
-    """Write each file under a temporary name in its directory, then rename them into place
-    in order. A reader sees either an old file or a complete new one, never a partial one."""
-    temporary: dict[Path, Path] = {}
-    try:
-        for path, data in files.items():
-            temp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-            temporary[path] = temp
-            with open(temp, "xb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-        for path, temp in temporary.items():
-            os.replace(temp, path)
-    finally:
-        for temp in temporary.values():
-            temp.unlink(missing_ok=True)
-    _fsync_directory(next(iter(files)).parent)
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Make the renames durable (POSIX); a no-op where directories cannot be opened."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

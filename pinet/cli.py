@@ -9,10 +9,15 @@ import sys
 from collections.abc import Sequence
 from dataclasses import fields
 
-from pinet.models import Widths
-from pinet.training import TrainConfig, evaluate_checkpoint, export_checkpoint, train
+from pinet.export import export_float16
+from pinet.nets import Widths
+from pinet.train import TrainConfig, evaluate_checkpoint, train
 
 EXIT_USAGE = 2
+REFERENCE_HELP = (
+    "the authors' CIFAR10 samples (.npz with images and pis) that image-raster models are "
+    "also scored on; default: the copy shipped with pinet"
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -74,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     measure.add_argument("--checkpoint", required=True, help="checkpoint folder")
     measure.add_argument("--data", required=True, help="ground-truth store")
     measure.add_argument("--split", default="test", choices=["train", "test"])
-    measure.add_argument("--reference", help="the authors' CIFAR10 samples (.npz), image models")
+    measure.add_argument("--reference", help=REFERENCE_HELP)
     measure.add_argument("--device", default="auto")
 
     bundle = commands.add_parser(
@@ -86,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     bundle.add_argument(
         "--data", required=True, help="ground-truth store whose test split to measure"
     )
-    bundle.add_argument("--reference", help="the authors' CIFAR10 samples (.npz), image models")
+    bundle.add_argument("--reference", help=REFERENCE_HELP)
     bundle.add_argument("--device", default="auto")
     bundle.add_argument(
         "--average-reversed",
@@ -116,7 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args.checkpoint, args.data, args.split, args.device, args.reference
             )
         else:
-            result = export_checkpoint(
+            result = export_float16(
                 args.checkpoint,
                 args.out,
                 args.data,

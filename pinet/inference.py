@@ -1,29 +1,133 @@
-"""Use a trained PI-Net: load it by path or bundled name, predict PIs for raw inputs."""
+"""The one prediction path: load a model, prepare raw inputs for it, compute PIs.
+
+    raw (N, C, T) / (N, C, H, W)  --prepare-->  network inputs (float32 tensor)
+                                  --forward-->  PIs (N, C, 50, 50) float32 in [0, 1]
+
+`LoadedModel.prepare` checks a raw batch against the model's card (channels, size) and
+turns it into network inputs (`network_inputs`: the same transform training uses);
+`LoadedModel.forward` runs a batch of them through the model's backend. `pinet.predict`,
+training's evaluation, the service's batcher and warm-up, and the benchmarks all go through
+these two calls, so a new way of running a model (another runtime, another precision) is a
+new `Backend` and nothing else.
+"""
 
 from __future__ import annotations
 
 import os
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import torch
 
 from pinet.checkpoint import ModelCard, load_checkpoint
-from pinet.model_inputs import network_inputs
-from pinet.models import ImagePINet, SignalPINet
+from pinet.device import autocast, precision, resolve_device
+from pinet.modality import Modality, check_channels_and_size, input_ndim, layout
+from pinet.nets import PINet
+from pinet.tda.inputs import as_images, as_signals, standardise
 
 # Bundled models live in the repository's models/ folder; PINET_MODELS_DIR overrides it.
 BUNDLED_MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 
 
+def network_inputs(batch: np.ndarray, modality: Modality) -> torch.Tensor:
+    """`(N, C, T)` signals or `(N, C, H, W)` images as a float32 tensor for a PI-Net.
+
+    Signals are z-scored per channel (population std; a constant channel becomes zeros): the
+    `signal-sublevel` PI is invariant to a channel's offset and scale, so the network is
+    spared learning that invariance. Images are scaled to [0, 1], as the recipes see them.
+    Raises ValueError naming the problem for NaN/Inf, a wrong number of dimensions, an
+    empty array or an image outside [0, 1].
+    """
+    if modality == "signal":
+        values = standardise(as_signals(batch, batched=True))
+    else:
+        values = as_images(batch, batched=True)
+    return torch.from_numpy(np.ascontiguousarray(values, dtype=np.float32))
+
+
+class Backend(ABC):
+    """One way of running a model: network inputs `(N, C, *S)` -> PIs `(N, C, 50, 50)`
+    float32 in [0, 1], as numpy. `name`, `precision` and `device` say how, for the cards
+    and the service's model list."""
+
+    name: ClassVar[str]
+
+    @classmethod
+    @abstractmethod
+    def load(cls, checkpoint: Path, device: torch.device) -> tuple[Backend, ModelCard]:
+        """The backend running the checkpoint in folder `checkpoint` on `device`, and its card."""
+
+    @property
+    @abstractmethod
+    def precision(self) -> str:
+        """The arithmetic of a forward pass: 'float32', 'bfloat16', 'int8', ..."""
+
+    @property
+    @abstractmethod
+    def device(self) -> torch.device:
+        """Where the forward pass runs."""
+
+    @abstractmethod
+    def forward(self, inputs: torch.Tensor) -> np.ndarray:
+        """PIs of a batch of network inputs (on any device)."""
+
+
+class TorchBackend(Backend):
+    """A PyTorch network in eval mode: bfloat16 autocast on CUDA, float32 on the CPU."""
+
+    name: ClassVar[str] = "torch"
+
+    def __init__(self, network: PINet, device: torch.device) -> None:
+        self.network = network
+        self._device = device
+
+    @classmethod
+    def load(cls, checkpoint: Path, device: torch.device) -> tuple[TorchBackend, ModelCard]:
+        network, card = load_checkpoint(checkpoint, device)
+        return cls(network, device), card
+
+    @property
+    def precision(self) -> str:
+        return precision(self._device)
+
+    @property
+    def device(self) -> torch.device:
+        return self._device
+
+    @torch.inference_mode()
+    def forward(self, inputs: torch.Tensor) -> np.ndarray:
+        with autocast(self._device):
+            pis = self.network(inputs.to(self._device, non_blocking=True))
+        return pis.float().clamp_(0.0, 1.0).cpu().numpy()
+
+
+# Backends by name: `load_model(..., backend=name)`.
+BACKENDS: dict[str, type[Backend]] = {TorchBackend.name: TorchBackend}
+
+
 @dataclass(frozen=True)
 class LoadedModel:
-    """A PI-Net in eval mode on its device, with the card that says what it expects."""
+    """A model ready to predict: its card (what it expects) and the backend that runs it."""
 
-    network: SignalPINet | ImagePINet
     card: ModelCard
-    device: torch.device
+    backend: Backend
+
+    @property
+    def device(self) -> torch.device:
+        return self.backend.device
+
+    def prepare(self, batch: np.ndarray) -> torch.Tensor:
+        """Network inputs for a raw batch `(N, C, T)` / `(N, C, H, W)`, checked against the
+        card first: ValueError naming the mismatch (dimensions, channels, size, values)."""
+        check_against_card(batch, self.card)
+        return network_inputs(batch, self.card.modality)
+
+    def forward(self, inputs: torch.Tensor) -> np.ndarray:
+        """`(N, C, 50, 50)` float32 PIs in [0, 1] of prepared network inputs."""
+        return self.backend.forward(inputs)
 
 
 def models_dir() -> Path:
@@ -36,70 +140,54 @@ def bundled_model_names() -> list[str]:
     return sorted(p.parent.name for p in folder.glob("*/card.json")) if folder.is_dir() else []
 
 
-def load_model(path_or_name: str | os.PathLike[str], device: str = "auto") -> LoadedModel:
-    """A checkpoint folder, or the name of a bundled model, loaded on `device`
-    ('auto': CUDA when available, else CPU)."""
+def find_checkpoint(path_or_name: str | os.PathLike[str]) -> Path:
+    """The checkpoint folder `path_or_name`, or the bundled model of that name."""
     path = Path(path_or_name)
-    if not (path / "card.json").is_file():
-        named = models_dir() / str(path_or_name)
-        if not (named / "card.json").is_file():
-            known = ", ".join(bundled_model_names()) or "none"
-            raise FileNotFoundError(
-                f"no checkpoint at {path} and no bundled model named {str(path_or_name)!r} "
-                f"(bundled: {known})"
-            )
-        path = named
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    network, card = load_checkpoint(path, device)
-    return LoadedModel(network, card, torch.device(device))
+    if (path / "card.json").is_file():
+        return path
+    named = models_dir() / str(path_or_name)
+    if (named / "card.json").is_file():
+        return named
+    known = ", ".join(bundled_model_names()) or "none"
+    raise FileNotFoundError(
+        f"no checkpoint at {path} and no bundled model named {str(path_or_name)!r} "
+        f"(bundled: {known})"
+    )
+
+
+def load_model(
+    path_or_name: str | os.PathLike[str], device: str = "auto", backend: str = "torch"
+) -> LoadedModel:
+    """A checkpoint folder, or the name of a bundled model, loaded on `device` ('auto': CUDA
+    when available, else CPU) to run on `backend` (one of BACKENDS)."""
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; known: {', '.join(sorted(BACKENDS))}")
+    runner, card = BACKENDS[backend].load(find_checkpoint(path_or_name), resolve_device(device))
+    return LoadedModel(card, runner)
 
 
 def predict(model: LoadedModel, x: np.ndarray) -> np.ndarray:
     """`(C, 50, 50)` float32 PIs for one input `(C, T)` / `(C, H, W)`, or `(N, C, 50, 50)`
     for a batch; inputs are checked against the model card first."""
-    card = model.card
-    single = np.ndim(x) == len(card.input_shape)
+    single = np.ndim(x) == input_ndim(model.card.modality)
     batch = np.asarray(x)[None] if single else np.asarray(x)
-    check_against_card(batch, card)
-    pis = forward_pis(model.network, network_inputs(batch, card.modality), model.device)
+    pis = model.forward(model.prepare(batch))
     return pis[0] if single else pis
 
 
-def autocast(device: torch.device) -> torch.autocast:
-    """bfloat16 autocast on CUDA (no loss scaling needed); plain float32 elsewhere."""
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
-
-
-@torch.no_grad()
-def forward_pis(network: torch.nn.Module, inputs: torch.Tensor, device: torch.device) -> np.ndarray:
-    """`(N, C, 50, 50)` float32 PIs in [0, 1] from a batch of network inputs (see
-    `pinet.model_inputs.network_inputs`): the one forward pass of prediction, evaluation
-    and the service."""
-    with autocast(device):
-        pis = network(inputs.to(device, non_blocking=True))
-    return pis.float().clamp_(0.0, 1.0).cpu().numpy()
-
-
 def check_against_card(batch: np.ndarray, card: ModelCard) -> None:
-    """ValueError naming the mismatch when a batch does not fit the model's card."""
-    layout = "(C, T)" if card.modality == "signal" else "(C, H, W)"
-    if batch.ndim != len(card.input_shape) + 1:
+    """ValueError naming the mismatch when a raw batch does not fit the model's card."""
+    modality = card.modality
+    if np.ndim(batch) != input_ndim(modality, batched=True):
         raise ValueError(
-            f"model {card.name!r} takes {'an image' if card.modality == 'image' else 'a signal'} "
-            f"{layout} or a batch of them; "
-            f"got an array of shape {batch.shape}"
+            f"model {card.name!r} takes {'an image' if modality == 'image' else 'a signal'} "
+            f"{layout(modality)} or a batch of them; got an array of shape {np.shape(batch)}"
         )
-    channels = batch.shape[1]
-    if not card.per_channel and channels != card.in_channels:  # per-channel: any count
-        raise ValueError(
-            f"{card.modality} has {channels} channels; model {card.name!r} expects "
-            f"{card.in_channels}"
-        )
-    smallest = min(batch.shape[2:])
-    if smallest < card.min_input_size:
-        what = "length" if card.modality == "signal" else "side"
-        raise ValueError(
-            f"{card.modality} {what} is {smallest}; model {card.name!r} needs at least "
-            f"{card.min_input_size}"
-        )
+    check_channels_and_size(
+        batch.shape,
+        modality,
+        channels=card.in_channels,
+        per_channel=card.per_channel,
+        min_size=card.min_input_size,
+        taker=f"model {card.name!r}",
+    )

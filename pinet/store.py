@@ -28,7 +28,7 @@ import numpy as np
 import zarr
 
 from pinet.provenance import library_versions, utc_now
-from pinet.tda import RESOLUTION, Recipe, get_recipe
+from pinet.tda import PI_SIZE, Recipe, get_recipe
 
 FORMAT = "pinet-ground-truth/1"
 PENDING, DONE, FAILED = 0, 1, 2
@@ -116,9 +116,9 @@ class GroundTruthStore:
             array[...] = values
         group.create_array(
             "pis",
-            shape=(n, channels, RESOLUTION, RESOLUTION),
+            shape=(n, channels, PI_SIZE, PI_SIZE),
             dtype=np.float32,
-            chunks=(chunk, channels, RESOLUTION, RESOLUTION),
+            chunks=(chunk, channels, PI_SIZE, PI_SIZE),
             fill_value=0.0,
         )
         group.attrs.update(

@@ -12,7 +12,8 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, Security
 from fastapi.security import APIKeyHeader
 
-from service.registry import ModelRegistry, ServedModel
+from service.errors import retry_after
+from service.serving.registry import ModelRegistry
 from service.settings import Settings
 
 
@@ -42,32 +43,12 @@ async def require_api_key(
         raise HTTPException(401, f"the X-API-Key header {what}; this server needs an API key")
 
 
-async def ready_registry(registry: RegistryDep, settings: SettingsDep) -> ModelRegistry:
+async def ready_registry(request: Request, registry: RegistryDep) -> ModelRegistry:
     """The registry once every model is loaded and warm; 503 before."""
     if not registry.ready:
-        raise HTTPException(
-            503,
-            registry.problem or "models are still loading",
-            headers={"Retry-After": str(max(1, round(settings.retry_after_s)))},
-        )
+        detail = registry.problem or "models are still loading"
+        raise HTTPException(503, detail, headers=retry_after(request))
     return registry
 
 
 ReadyRegistryDep = Annotated[ModelRegistry, Depends(ready_registry)]
-
-
-def pick_model(registry: ModelRegistry, name: str | None, modality: str) -> ServedModel:
-    """The model called `name`, or the first (by name) of `modality` when no name is given."""
-    if name is None:
-        for served_name in sorted(registry.models):
-            if registry.models[served_name].card.modality == modality:
-                return registry.models[served_name]
-        raise HTTPException(404, f"no {modality} model is loaded; GET /v1/models lists them")
-    served = registry.models.get(name)
-    if served is None:
-        known = ", ".join(sorted(registry.models)) or "none"
-        raise HTTPException(404, f"unknown model {name!r}; loaded models: {known}")
-    if served.card.modality != modality:
-        other = "signals" if served.card.modality == "signal" else "images"
-        raise HTTPException(422, f"model {name!r} takes {other}; POST to /v1/{other}/pi instead")
-    return served

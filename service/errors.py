@@ -13,13 +13,18 @@ log = logging.getLogger("service")
 
 
 class InputError(Exception):
-    """A request the service cannot serve as sent: 422 unless a limit (413) or the media
-    type (415) is the problem."""
+    """A request the service cannot serve as sent: 422 unless a limit (413), the media type
+    (415) or an unknown model (404) is the problem."""
 
     def __init__(self, detail: str, status_code: int = 422) -> None:
         super().__init__(detail)
         self.detail = detail
         self.status_code = status_code
+
+
+class QueueFull(Exception):
+    """Too much work is waiting already (a model's batcher, the exact pool): 503, to be
+    retried after the server's `retry_after_s`."""
 
 
 def error_response(
@@ -28,10 +33,15 @@ def error_response(
     return JSONResponse({"detail": detail}, status_code=status_code, headers=headers)
 
 
-def describe_validation_error(error: RequestValidationError) -> str:
+def retry_after(request: Request) -> dict[str, str]:
+    """The Retry-After header of a 503 from this app, in whole seconds (at least 1)."""
+    return {"Retry-After": str(max(1, round(request.app.state.settings.retry_after_s)))}
+
+
+def describe_validation_error(errors: list[dict]) -> str:
     """Pydantic's error list as one line: 'signal.0.1: Input should be a valid number'."""
     parts = []
-    for item in error.errors():
+    for item in errors:
         where = ".".join(str(p) for p in item.get("loc", ()) if p != "body")
         parts.append(f"{where}: {item.get('msg')}" if where else str(item.get("msg")))
     return "; ".join(parts) or "invalid request"
@@ -42,13 +52,17 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _input_error(request: Request, error: InputError) -> JSONResponse:
         return error_response(error.status_code, error.detail)
 
+    @app.exception_handler(QueueFull)
+    async def _queue_full(request: Request, error: QueueFull) -> JSONResponse:
+        return error_response(503, str(error), retry_after(request))
+
     @app.exception_handler(HTTPException)
     async def _http_error(request: Request, error: HTTPException) -> JSONResponse:
         return error_response(error.status_code, str(error.detail), error.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
-        return error_response(422, describe_validation_error(error))
+        return error_response(422, describe_validation_error(list(error.errors())))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, error: Exception) -> JSONResponse:

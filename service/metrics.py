@@ -29,7 +29,7 @@ from prometheus_client.registry import Collector
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.registry import ModelRegistry
+from service.serving.registry import ModelRegistry
 
 METRICS_PATH = "/metrics"  # the scrape itself is not counted: it would only count scrapes
 UNMATCHED_ROUTE = "<unmatched>"  # 404s share one label whatever path they asked for
@@ -69,6 +69,11 @@ class ServiceMetrics:
         )
         self.registry.register(BatcherCollector(models))
         ProcessCollector(registry=self.registry)
+
+    def observe_exact(self, model: str, diagram_ms: float, image_ms: float) -> None:
+        """Record how long an exact PI of `model`'s recipe took, by stage."""
+        self.exact_seconds.labels(model, "diagram").observe(diagram_ms / 1000.0)
+        self.exact_seconds.labels(model, "image").observe(image_ms / 1000.0)
 
     def exposition(self) -> bytes:
         """Every metric in the Prometheus text format."""

@@ -2,9 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, WithJsonSchema
+
+from pinet.modality import Modality
+
+
+def _nested_numbers(depth: int) -> dict[str, object]:
+    schema: dict[str, object] = {"type": "number"}
+    for _ in range(depth):
+        schema = {"type": "array", "items": schema}
+    return schema
+
+
+# PIs travel as float32 arrays until orjson writes them (service/responses.py); the OpenAPI
+# schema shows them as the nested lists of numbers the JSON holds.
+PIStack = Annotated[np.ndarray, WithJsonSchema(_nested_numbers(3))]
+PIBatch = Annotated[np.ndarray, WithJsonSchema(_nested_numbers(4))]
+_ARRAYS = ConfigDict(arbitrary_types_allowed=True)
 
 
 class ErrorBody(BaseModel):
@@ -42,7 +59,8 @@ class ModelInfo(BaseModel):
     """A served model: what it takes, what it imitates and how well it does."""
 
     name: str
-    modality: Literal["signal", "image"]
+    modality: Modality
+    family: str = Field(description="the architecture family of the network (pinet.nets)")
     channels: int = Field(description="channels of the training input")
     per_channel: bool = Field(
         description="one network applied to each channel: inputs of any channel count"
@@ -55,6 +73,8 @@ class ModelInfo(BaseModel):
     recipe: RecipeInfo
     metrics: dict[str, float] = Field(description="validation metrics from the model card")
     device: str
+    backend: str = Field(description="what runs the forward pass, e.g. torch")
+    precision: str = Field(description="the arithmetic of a forward pass, e.g. float32")
 
 
 class ModelList(BaseModel):
@@ -73,7 +93,9 @@ class Timing(BaseModel):
 
 
 class ExactPI(BaseModel):
-    pi: list[list[list[float]]] = Field(description="(C, 50, 50) exact PIs")
+    model_config = _ARRAYS
+
+    pi: PIStack = Field(description="(C, 50, 50) exact PIs")
     diagram_ms: float
     image_ms: float
 
@@ -81,7 +103,9 @@ class ExactPI(BaseModel):
 class PIResponse(BaseModel):
     """The learned PIs of one input, and with compare=true the exact ones beside them."""
 
-    pi: list[list[list[float]]] = Field(description="(C, 50, 50) PIs in [0, 1]")
+    model_config = _ARRAYS
+
+    pi: PIStack = Field(description="(C, 50, 50) PIs in [0, 1]")
     shape: list[int]
     model: ModelRef
     timing: Timing
@@ -100,7 +124,9 @@ class BatchTiming(BaseModel):
 class BatchPIResponse(BaseModel):
     """The learned PIs of a batch of N inputs, in the order sent."""
 
-    pis: list[list[list[list[float]]]] = Field(description="(N, C, 50, 50) PIs in [0, 1]")
+    model_config = _ARRAYS
+
+    pis: PIBatch = Field(description="(N, C, 50, 50) PIs in [0, 1]")
     shape: list[int]
     model: ModelRef
     timing: BatchTiming

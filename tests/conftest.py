@@ -6,46 +6,14 @@ so that training, evaluation, inference and the CLI are all exercised end to end
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from data_prep import job
-from data_prep.sources.base import Source
 from data_prep.sources.hapt import HaptWindows
 from data_prep.sources.photos import PhotoCrops
-from pinet.tda import get_recipe
-from pinet.training import TrainConfig, train
-
-TINY_WIDTHS = (4, 8, 8, 16)  # filters of the four conv blocks of the test-sized PI-Nets
-STORE_SAMPLES = 60  # per store: 42 HAPT windows over 21 training users, 48 photo crops
-STORE_CHUNK = 16
-
-
-@dataclass(frozen=True)
-class TrainedRun:
-    """A finished training run: its folder, the config it ran with and what `train` returned."""
-
-    out: Path
-    store: Path
-    config: TrainConfig
-    result: dict[str, Any]
-
-
-def tiny_store(out: Path, source: Source, recipe: str, limit: int = STORE_SAMPLES) -> Path:
-    """A small ground-truth store made by the real job, inline."""
-    job.run(
-        source,
-        get_recipe(recipe),
-        out,
-        limit=limit,
-        chunk_size=STORE_CHUNK,
-        workers=1,
-        progress=False,
-    )
-    return out
+from pinet.train import TrainConfig, train
+from tests.helpers import TINY_WIDTHS, TrainedRun, tiny_store
 
 
 @pytest.fixture(scope="session")

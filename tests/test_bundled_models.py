@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from safetensors.torch import load_file
@@ -11,10 +9,8 @@ from safetensors.torch import load_file
 import pinet
 from pinet.checkpoint import read_card
 from pinet.inference import BUNDLED_MODELS_DIR, bundled_model_names
+from pinet.tda.reference import reference_samples
 
-REFERENCE_SAMPLES = (
-    Path(__file__).resolve().parents[2] / "shared" / "reference" / "pinet_cifar10_samples.npz"
-)
 # "bundled model files must stay small (fp16, a few MB each)"; CI refuses files over 8 MB.
 MAX_WEIGHTS_BYTES = 8 * 2**20
 EXPECTED = {"signal-hapt": "signal", "image-photos": "image"}
@@ -44,8 +40,8 @@ def test_bundled_weights_are_small_float16_and_far_better_than_the_mean_pi(name:
 
 def test_the_image_model_scores_on_the_authors_samples_what_its_card_says() -> None:
     model = pinet.load_model("image-photos", device="cpu")
-    with np.load(REFERENCE_SAMPLES, allow_pickle=False) as samples:
-        images, expected = samples["images"], samples["pis"]
+    samples = reference_samples()
+    images, expected = samples.images, samples.pis
     mse = float(np.mean((pinet.predict(model, images) - expected) ** 2))
     assert mse == pytest.approx(model.card.metrics["reference_mse"], rel=1e-4)
     assert mse < model.card.metrics["reference_mean_pi_mse"]

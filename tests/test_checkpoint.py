@@ -23,25 +23,26 @@ from pinet.checkpoint import (
     read_card,
     save_checkpoint,
 )
-from pinet.models import ImagePINet, SignalPINet, minimum_input_size
+from pinet.nets import ImagePINet, PINet, SignalPINet, minimum_input_size
 
 FP16_UNIT_ROUNDOFF = 2.0**-11  # relative rounding error of float16 for normal numbers
 FP16_SUBNORMAL_ROUNDING = 2.0**-25  # absolute rounding error below 2**-14 (spacing 2**-24)
 
 
-def make_card(**overrides) -> ModelCard:
-    fields = dict(
+def make_card(network: PINet | None = None, **overrides) -> ModelCard:
+    """A card describing `network` (default: a released-size SignalPINet for one channel),
+    then `overrides` applied and validated."""
+    network = network or SignalPINet(1)
+    card = ModelCard.describing(
+        network,
         name="signal-test",
-        modality="signal",
-        in_channels=1,
-        input_shape=(1, 64),
+        input_shape=(network.in_channels, *[64] * (network.trunk.blocks[0].conv.weight.ndim - 2)),
         recipe=RecipeRef(name="signal-sublevel", params={"spread": 0.25, "range": [-10, 10]}),
         data_source=DataSourceRef(name="basicmotions", params={"window": 64}),
         metrics={"test_mse": 0.0123},
         training={"epochs": 1, "optimizer": {"name": "adam", "beta1": 0.99, "eps": 0.1}},
     )
-    fields.update(overrides)
-    return ModelCard(**fields)
+    return ModelCard.model_validate(card.model_dump() | overrides)
 
 
 def trained_model(model: torch.nn.Module, x: torch.Tensor) -> torch.nn.Module:
@@ -62,7 +63,7 @@ def signal_model() -> SignalPINet:
 @pytest.fixture(scope="module")
 def saved(signal_model, tmp_path_factory):
     directory = tmp_path_factory.mktemp("ckpt") / "signal-test"
-    card = save_checkpoint(signal_model, make_card(), directory)
+    card = save_checkpoint(signal_model, make_card(signal_model), directory)
     return directory, card
 
 
@@ -88,7 +89,8 @@ def test_card_records_what_the_save_filled_in(saved):
     card = read_card(directory)
     assert card.dtype == "float32"
     assert card.checkpoint_id == written.checkpoint_id and len(card.checkpoint_id) == 32
-    assert card.min_input_size == minimum_input_size(card.widths) == 8
+    assert card.min_input_size == minimum_input_size(card.architecture["widths"]) == 8
+    assert (card.family, card.format_version) == ("pinet", 2)
     assert card.created.tzinfo is not None
     assert {"python", "torch", "safetensors"} <= card.library_versions.keys()
     assert card.recipe.params["range"] == [-10, 10]
@@ -122,9 +124,7 @@ def test_float16_round_trip_has_float16_rounding_error(signal_model, tmp_path):
 def test_image_model_round_trip(tmp_path):
     torch.manual_seed(1)
     model = trained_model(ImagePINet(2, head="sigmoid"), torch.rand(2, 2, 8, 8))
-    card = make_card(
-        name="image-test", modality="image", in_channels=2, head="sigmoid", input_shape=(2, 32, 32)
-    )
+    card = make_card(model, name="image-test", input_shape=(2, 32, 32))
     save_checkpoint(model, card, tmp_path)
     loaded, loaded_card = load_checkpoint(tmp_path, device=torch.device("cpu"))
     assert isinstance(loaded, ImagePINet) and loaded.head == "sigmoid"
@@ -140,14 +140,14 @@ def test_per_channel_model_round_trip(tmp_path):
     model = trained_model(
         SignalPINet(3, widths=(4, 8, 8, 16), per_channel=True), torch.rand(2, 3, 40)
     )
-    card = make_card(in_channels=3, input_shape=(3, 64), widths=(4, 8, 8, 16), per_channel=True)
+    card = make_card(model)
     save_checkpoint(model, card, tmp_path)
     loaded, loaded_card = load_checkpoint(tmp_path, device=torch.device("cpu"))
     assert loaded.per_channel and loaded_card.per_channel
     x = torch.rand(2, 3, 40)
     with torch.no_grad():
         assert torch.equal(loaded(x), model(x))
-    card_without = make_card(in_channels=3, input_shape=(3, 64), widths=(4, 8, 8, 16))
+    card_without = make_card(model, per_channel=False)
     with pytest.raises(ValueError, match="per_channel"):
         save_checkpoint(model, card_without, tmp_path / "mismatch")
 
@@ -155,9 +155,9 @@ def test_per_channel_model_round_trip(tmp_path):
 def test_averaging_model_round_trip(tmp_path):
     torch.manual_seed(3)
     model = trained_model(SignalPINet(1, average_reversed=True), torch.rand(2, 1, 64))
-    save_checkpoint(model, make_card(average_reversed=True), tmp_path)
+    save_checkpoint(model, make_card(model), tmp_path)
     loaded, loaded_card = load_checkpoint(tmp_path, device=torch.device("cpu"))
-    assert loaded.average_reversed and loaded_card.average_reversed
+    assert loaded.average_reversed and loaded_card.architecture["average_reversed"]
     x = torch.rand(2, 1, 64)
     with torch.no_grad():
         assert torch.equal(loaded(x), model(x))
@@ -298,21 +298,23 @@ def test_float16_overflow_is_refused_before_writing(tmp_path):
 
 
 def test_save_refuses_a_card_for_another_model(tmp_path):
-    with pytest.raises(ValueError, match=r"average_reversed = \(1, .*model has \(2, "):
+    with pytest.raises(ValueError, match=r"says in_channels 1 \(the model has 2\)"):
         save_checkpoint(SignalPINet(2), make_card(), tmp_path)
     image_card = make_card(modality="image", input_shape=(1, 32, 32))
-    with pytest.raises(ValueError, match="describes a ImagePINet but the model is a SignalPINet"):
+    with pytest.raises(ValueError, match=r"modality 'image' \(the model has 'signal'\)"):
         save_checkpoint(SignalPINet(1), image_card, tmp_path)
+    with pytest.raises(ValueError, match="describes a PINet but the model is a Linear"):
+        save_checkpoint(torch.nn.Linear(2, 2), make_card(), tmp_path)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="float32 or float16"):
         save_checkpoint(SignalPINet(1), make_card(), tmp_path, dtype=torch.bfloat16)
     assert list(tmp_path.iterdir()) == []
 
 
-def test_card_validation():
+def test_card_validation(tmp_path):
     with pytest.raises(ValidationError, match=r"expected \(C, H, W\)"):
         make_card(modality="image", input_shape=(1, 64))
-    with pytest.raises(ValidationError, match="min_input_size 4 is below the SignalPINet minimum"):
-        make_card(min_input_size=4)
+    with pytest.raises(ValueError, match="min_input_size 4, below the minimum of 8 of its Signal"):
+        save_checkpoint(SignalPINet(1), make_card(min_input_size=4), tmp_path)
     with pytest.raises(ValidationError, match="smaller than min_input_size 100"):
         make_card(min_input_size=100)
     with pytest.raises(ValidationError, match="name"):
@@ -330,12 +332,39 @@ def test_card_json_round_trip_keeps_non_finite_metrics():
 def test_a_deeper_model_round_trips_and_its_card_needs_longer_inputs(tmp_path):
     widths = (4, 8, 8, 16, 16, 32)
     model = trained_model(SignalPINet(1, widths=widths), torch.randn(4, 1, 64))
-    card = make_card(widths=widths)
+    card = make_card(model)
     assert card.min_input_size == 32
     save_checkpoint(model, card, tmp_path)
     loaded, _ = load_checkpoint(tmp_path, device=torch.device("cpu"))
     x = torch.randn(2, 1, 64)
     with torch.no_grad():
         assert torch.equal(loaded(x), model(x))
-    with pytest.raises(ValueError, match="below the SignalPINet minimum of 32 for 6 blocks"):
-        make_card(widths=widths, min_input_size=16)
+    with pytest.raises(ValueError, match="below the minimum of 32 of its SignalPINet"):
+        save_checkpoint(model, make_card(model, min_input_size=16), tmp_path)
+
+
+def test_a_format_1_card_reads_as_the_format_2_card_that_says_the_same():
+    """Cards written before model families kept the "pinet" options at the top level."""
+    first_format = {
+        "format_version": 1,
+        "name": "old",
+        "modality": "signal",
+        "in_channels": 3,
+        "head": "sigmoid",
+        "widths": [4, 8, 8, 16, 16],
+        "per_channel": True,
+        "average_reversed": True,
+        "input_shape": [3, 250],
+        "recipe": {"name": "signal-sublevel"},
+        "data_source": {"name": "hapt"},
+    }
+    card = ModelCard.model_validate_json(json.dumps(first_format))
+    assert (card.format_version, card.family, card.per_channel) == (2, "pinet", True)
+    assert card.architecture == {
+        "head": "sigmoid",
+        "widths": [4, 8, 8, 16, 16],
+        "average_reversed": True,
+    }
+    assert card.min_input_size == 16  # format 1 let the architecture's minimum be implied
+    network = card.build_network()
+    assert isinstance(network, SignalPINet) and network.average_reversed

@@ -24,15 +24,10 @@ import httpx
 import pytest
 import yaml
 
+from service.launcher import STARTUP_TIMEOUT_S, Server, free_port, launch
 from service.settings import Settings
-from tests.service.conftest import (
-    STARTUP_TIMEOUT_S,
-    Server,
-    free_port,
-    launch,
-    tiny_checkpoint,
-    wait_until_ready,
-)
+from tests.helpers import tiny_checkpoint
+from tests.service.helpers import ready
 
 REPO = Path(__file__).resolve().parents[1]
 DOCKERFILE = REPO / "Dockerfile"
@@ -220,8 +215,7 @@ def servers(installed_wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> 
         yield started
     finally:
         for server in started.values():
-            server.process.terminate()
-            server.process.wait(timeout=15)
+            server.stop()
 
 
 def wait_until_serving(server: Server) -> None:
@@ -257,6 +251,6 @@ def test_image_command_serves_the_installed_wheel(servers: dict[str, Server]) ->
 
 
 def test_healthcheck_passes_once_models_are_loaded(servers: dict[str, Server]) -> None:
-    wait_until_ready(servers["ready"])
+    ready(servers["ready"])
     result = healthcheck(servers["ready"])
     assert result.returncode == 0, result.stderr

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from pinet.inference import LoadedModel, bundled_model_names, load_model, predict
 from pinet.store import GroundTruthStore
-from tests.conftest import TrainedRun
+from tests.helpers import TrainedRun
 
 # A single sample against row i of a batch: conv kernels may block the batch differently.
 BATCH_TOLERANCE = 1e-6
@@ -45,9 +46,17 @@ def windows(signal_store: Path) -> np.ndarray:
 
 def test_load_model_by_path(image_run: TrainedRun, image_model: LoadedModel) -> None:
     assert image_model.card.name == "tiny-image"
-    assert image_model.card.widths == image_run.config.widths
+    assert tuple(image_model.card.architecture["widths"]) == image_run.config.widths
     assert image_model.device.type == "cpu"
-    assert not image_model.network.training
+    assert image_model.backend.name == "torch" and image_model.backend.precision == "float32"
+    assert not image_model.backend.network.training
+
+
+def test_an_unknown_backend_or_device_is_refused(image_run: TrainedRun) -> None:
+    with pytest.raises(ValueError, match="unknown backend 'tflite'; known: torch"):
+        load_model(image_run.out / "best", device="cpu", backend="tflite")
+    with pytest.raises(ValueError, match="unknown device 'tpu'"):
+        load_model(image_run.out / "best", device="tpu")
 
 
 def test_load_model_by_bundled_name(
@@ -96,6 +105,17 @@ def test_predict_one_and_a_batch(request: pytest.FixtureRequest, model_name: str
         assert one.dtype == np.float32
         np.testing.assert_allclose(one, batch[i], rtol=0, atol=BATCH_TOLERANCE)
     assert not np.allclose(batch[0], batch[1]), "the prediction ignores its input"
+
+
+def test_predict_is_prepare_then_forward(signal_model: LoadedModel, windows: np.ndarray) -> None:
+    """The one prediction path: `prepare` checks and converts a raw batch, `forward` runs it;
+    `prepare` alone refuses what the model cannot take."""
+    inputs = signal_model.prepare(windows)
+    assert inputs.dtype == torch.float32 and tuple(inputs.shape) == windows.shape
+    np.testing.assert_allclose(inputs.mean(dim=-1).numpy(), 0.0, atol=1e-5)  # z-scored
+    np.testing.assert_array_equal(signal_model.forward(inputs), predict(signal_model, windows))
+    with pytest.raises(ValueError, match="expects 3"):
+        signal_model.prepare(windows[:, :2])
 
 
 def test_a_uint8_image_and_the_same_image_in_0_1_agree(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import typing
 
-from data_prep.sources.base import Modality, Sample, Source
+from data_prep.sources.base import Sample, Source
 from data_prep.sources.basicmotions import BasicMotions
 from data_prep.sources.cifar10 import Cifar10
 from data_prep.sources.errors import SourceUnavailable
@@ -17,6 +17,7 @@ from data_prep.sources.fashion_mnist import FashionMnist
 from data_prep.sources.files import FileFolder
 from data_prep.sources.hapt import HaptWindows
 from data_prep.sources.photos import PhotoCrops
+from pinet.modality import Modality
 
 __all__ = [
     "DEFAULT_SOURCES",

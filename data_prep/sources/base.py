@@ -8,7 +8,8 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-Modality = Literal["signal", "image"]
+from pinet.modality import Modality
+
 Split = Literal["train", "test"]
 
 

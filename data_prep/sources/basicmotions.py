@@ -15,8 +15,9 @@ from typing import ClassVar
 
 import numpy as np
 
-from data_prep.sources.base import Modality, Sample, Source, Split
+from data_prep.sources.base import Sample, Source, Split
 from data_prep.sources.errors import SourceUnavailable
+from pinet.modality import Modality
 
 INSTALL_COMMAND = "pip install --no-deps aeon"
 DATA_FOLDER = ("datasets", "data", "BasicMotions")

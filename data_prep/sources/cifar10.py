@@ -13,8 +13,9 @@ from typing import ClassVar
 
 import numpy as np
 
-from data_prep.sources.base import Modality, Sample, Source, Split
+from data_prep.sources.base import Sample, Source, Split
 from data_prep.sources.errors import SourceUnavailable
+from pinet.modality import Modality
 
 DOWNLOAD_HINT = (
     "download cifar-10-binary.tar.gz from https://www.cs.toronto.edu/~kriz/cifar.html, "

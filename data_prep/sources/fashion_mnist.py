@@ -13,8 +13,9 @@ from typing import ClassVar
 
 import numpy as np
 
-from data_prep.sources.base import Modality, Sample, Source, Split
+from data_prep.sources.base import Sample, Source, Split
 from data_prep.sources.errors import SourceUnavailable
+from pinet.modality import Modality
 
 INSTALL_COMMAND = "apt-get install dataset-fashion-mnist"
 DEFAULT_FOLDER = "/usr/share/datasets/fashion-mnist"  # where the Debian package puts them

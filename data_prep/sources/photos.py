@@ -18,8 +18,9 @@ from typing import ClassVar
 
 import numpy as np
 
-from data_prep.sources.base import Modality, Sample, Source, Split
+from data_prep.sources.base import Sample, Source, Split
 from data_prep.sources.errors import SourceUnavailable
+from pinet.modality import Modality
 
 INSTALL_COMMAND = "pip install scikit-image scikit-learn"
 SKIMAGE_PHOTOS = (

@@ -1,12 +1,12 @@
 """Exact topology: persistence diagrams, legacy persistence images and named recipes."""
 
-from pinet.tda.images import RESOLUTION, PersistenceImageGrid
+from pinet.tda.images import PI_SIZE, PersistenceImageGrid
 from pinet.tda.persistence import sublevel_diagrams
 from pinet.tda.recipes import RECIPES, Recipe, get_recipe
 
 __all__ = [
+    "PI_SIZE",
     "RECIPES",
-    "RESOLUTION",
     "PersistenceImageGrid",
     "Recipe",
     "get_recipe",

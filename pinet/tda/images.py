@@ -3,9 +3,10 @@
 The authors' ground truth was made with persim's deprecated `PersImage`, whose grid is
 unusual: birth and persistence bins share one width `max_bd / n` but are spaced
 `(max_bd - min_bd) / (n - 1)` apart, so they overlap or leave gaps. We reproduce it exactly.
-The pixel sum is separable, so one diagram costs one `(50, k) @ (k, 50)` product, and the
-Gaussian CDF is evaluated once per distinct coordinate (quantised inputs such as uint8
-images have few), instead of once per point and pixel.
+The pixel sum is separable: a point's contribution is the outer product of its Gaussian
+masses over the persistence bins and over the birth bins. The Gaussian CDF is evaluated once
+per distinct coordinate (quantised inputs such as uint8 images have few), and a numba loop
+adds each point's outer product over only the bins where its mass is not negligible.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from functools import cached_property
 import numba
 import numpy as np
 
-RESOLUTION = 50  # PI-Net's output is 50 x 50 per channel (paper, section 3)
+# Side of a persistence image: PI-Net's output is 50 x 50 per channel (paper, section 3),
+# the legacy PersImage grid of the authors' ground truth (SPEC 2.2).
+PI_SIZE = 50
 
 
 @dataclass(frozen=True)
@@ -27,7 +30,7 @@ class PersistenceImageGrid:
     spread: float
     min_bd: float
     max_bd: float
-    resolution: int = RESOLUTION
+    resolution: int = PI_SIZE
 
     def __post_init__(self) -> None:
         if not self.spread > 0:

@@ -7,8 +7,8 @@ from typing import Any
 from fastapi import APIRouter
 
 from service.deps import ReadyRegistryDep
-from service.registry import ServedModel
 from service.schemas import ErrorBody, ModelInfo, ModelList, ModelStats, RecipeInfo, StatsResponse
+from service.serving.registry import ServedModel
 
 # 503 while the models are still loading (ReadyRegistryDep).
 _NOT_READY: dict[int | str, dict[str, Any]] = {503: {"model": ErrorBody}}
@@ -21,14 +21,17 @@ def model_info(served: ServedModel) -> ModelInfo:
     return ModelInfo(
         name=card.name,
         modality=card.modality,
+        family=card.family,
         channels=card.in_channels,
         per_channel=card.per_channel,
-        average_reversed=card.average_reversed,
+        average_reversed=bool(card.architecture.get("average_reversed", False)),
         input_shape=list(card.input_shape),
         min_input_size=card.min_input_size,
         recipe=RecipeInfo(name=served.recipe.name, params=served.recipe.params),
         metrics=card.metrics,
         device=str(served.loaded.device),
+        backend=served.loaded.backend.name,
+        precision=served.loaded.backend.precision,
     )
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import platform
 import shutil
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -21,9 +20,11 @@ import psutil
 import pytest
 
 from data_prep import cli, job
-from data_prep.sources.base import Modality, Sample, Source
+from data_prep.sources.base import Sample, Source
+from pinet.modality import Modality
 from pinet.store import DONE, FAILED, PENDING, GroundTruthStore
-from pinet.tda import RESOLUTION, get_recipe
+from pinet.tda import PI_SIZE, get_recipe
+from service.launcher import free_port
 
 # ---------------------------------------------------------------------------------------
 # A complete store
@@ -32,7 +33,7 @@ from pinet.tda import RESOLUTION, get_recipe
 def test_pis_are_the_recipe_images_of_the_stored_inputs(photos_store) -> None:
     store = GroundTruthStore.open(photos_store[0])
     pis = store["pis"][:]
-    assert pis.shape == (40, 3, RESOLUTION, RESOLUTION)
+    assert pis.shape == (40, 3, PI_SIZE, PI_SIZE)
     assert pis.dtype == np.float32
     assert pis.max() > 0
     np.testing.assert_array_equal(pis, store.recipe.images_batch(store["inputs"][:]))
@@ -140,12 +141,6 @@ def test_process_pool_matches_inline(photos_store, run_photos_job, tmp_path, sam
     same_store(out, photos_store[0])
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def _stop(process: subprocess.Popen) -> None:
     """Terminate a process and everything it started; kill whatever ignores the request."""
     try:
@@ -171,7 +166,7 @@ def dask_cluster(tmp_path) -> Iterator[str]:
     The worker runs without a nanny: one process less to start on a small machine."""
     from distributed import Client
 
-    port = _free_port()
+    port = free_port()
     address = f"tcp://127.0.0.1:{port}"
     processes: list[subprocess.Popen] = []
 

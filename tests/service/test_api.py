@@ -7,27 +7,11 @@ import io
 import httpx
 import numpy as np
 import pytest
-from PIL import Image
 
 from pinet.inference import load_model, predict
 from pinet.tda import get_recipe
-from tests.service.conftest import Server
-
-RNG = np.random.default_rng(0)
-SIGNAL = RNG.normal(size=(3, 250))
-IMAGE = RNG.integers(0, 256, size=(3, 32, 32), dtype=np.uint8)
-
-
-def png(pixels: np.ndarray, mode: str | None = None) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(pixels, mode).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-def npy(array: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    np.save(buffer, array)
-    return buffer.getvalue()
+from service.launcher import Server
+from tests.service.helpers import IMAGE, RNG, SIGNAL, npy, png
 
 
 def test_health_and_readiness(client: httpx.Client) -> None:
@@ -48,7 +32,8 @@ def test_models_lists_every_checkpoint(client: httpx.Client) -> None:
     assert signal["recipe"]["name"] == "signal-sublevel"
     assert signal["recipe"]["params"] == get_recipe("signal-sublevel").params
     assert signal["metrics"] == {"val_mse": 0.0123, "val_ssim": 0.5}
-    assert signal["device"] == "cpu"
+    assert signal["device"] == "cpu" and signal["family"] == "pinet"
+    assert (signal["backend"], signal["precision"]) == ("torch", "float32")
     assert models["tiny-image"]["recipe"]["name"] == "image-raster"
 
 

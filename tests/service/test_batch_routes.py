@@ -11,9 +11,8 @@ import pytest
 from openapi_spec_validator import validate
 
 from pinet.inference import load_model, predict
-from tests.service.conftest import Server
-from tests.service.test_api import npy, png
-from tests.service.test_errors import detail
+from service.launcher import Server
+from tests.service.helpers import detail, npy, png
 
 RNG = np.random.default_rng(4)
 SIGNALS = RNG.normal(size=(40, 3, 250))  # more than max_batch_size (32): two forward passes

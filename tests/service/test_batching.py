@@ -9,26 +9,16 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import numpy as np
 
-from pinet.inference import load_model
-from pinet.model_inputs import network_inputs
-from service.batching import Batcher, BatchResult, QueueFull, forward
-from tests.service.conftest import Server
-from tests.service.test_api import SIGNAL
-
-CONCURRENT = 16
-
-
-async def post_signals(url: str, count: int, headers: dict[str, str]) -> list[httpx.Response]:
-    async with httpx.AsyncClient(base_url=url, timeout=30.0, headers=headers) as client:
-        body = {"signal": SIGNAL.tolist()}
-        return await asyncio.gather(
-            *(client.post("/v1/signals/pi", json=body) for _ in range(count))
-        )
+from pinet.inference import load_model, predict
+from service.errors import QueueFull
+from service.launcher import Server
+from service.serving.batching import Batcher, BatchResult
+from tests.service.helpers import CONCURRENT, post_signals_now
 
 
 def test_concurrent_requests_share_forward_passes(server: Server, client: httpx.Client) -> None:
     before = client.get("/v1/stats").json()["models"]["tiny-signal"]
-    responses = asyncio.run(post_signals(server.url, CONCURRENT, {}))
+    responses = post_signals_now(server.url, CONCURRENT)
     assert [r.status_code for r in responses] == [200] * CONCURRENT
     sizes = [r.json()["timing"]["batch_size"] for r in responses]
     assert max(sizes) > 1
@@ -44,7 +34,7 @@ def test_concurrent_requests_share_forward_passes(server: Server, client: httpx.
 
 
 def test_overload_gives_503_with_retry_after(strict_server: Server) -> None:
-    responses = asyncio.run(post_signals(strict_server.url, 64, {"X-API-Key": "s3cret"}))
+    responses = post_signals_now(strict_server.url, 64, {"X-API-Key": "s3cret"})
     statuses = [r.status_code for r in responses]
     assert set(statuses) <= {200, 503}
     refused = [r for r in responses if r.status_code == 503]
@@ -72,7 +62,7 @@ def test_batcher_groups_inputs_by_shape(server: Server) -> None:
     model = load_model(server.models_dir / "tiny-signal", "cpu")
     rng = np.random.default_rng(2)
     lengths = [250 if i % 2 else 300 for i in range(12)]
-    inputs = [network_inputs(rng.normal(size=(1, 3, n)), "signal")[0] for n in lengths]
+    inputs = [rng.normal(size=(3, n)) for n in lengths]
 
     async def run() -> tuple[list[BatchResult], list[object]]:
         with ThreadPoolExecutor(1) as executor:
@@ -87,5 +77,5 @@ def test_batcher_groups_inputs_by_shape(server: Server) -> None:
     results, outcomes = asyncio.run(run())
     assert 1 < max(r.batch_size for r in results) <= 4
     for x, result in zip(inputs, results, strict=True):
-        np.testing.assert_allclose(result.pi, forward(model, x[None])[0], atol=1e-5)
+        np.testing.assert_allclose(result.pi, predict(model, x), atol=1e-5)
     assert sum(isinstance(o, QueueFull) for o in outcomes) == 12

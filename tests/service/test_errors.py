@@ -10,17 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.service.test_api import IMAGE, SIGNAL, npy, png
+from tests.service.helpers import IMAGE, SIGNAL, detail, npy, png
 
 SIGNAL_ROUTE, IMAGE_ROUTE = "/v1/signals/pi", "/v1/images/pi"
-
-
-def detail(response: httpx.Response, status: int) -> str:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/json")
-    message = response.json()["detail"]
-    assert isinstance(message, str) and message
-    return message
 
 
 def test_channel_mismatch_says_expected_and_got(client: httpx.Client) -> None:

@@ -14,7 +14,7 @@ from hypothesis import settings
 from schemathesis.checks import positive_data_acceptance
 from schemathesis.specs.openapi.schemas import OpenApiSchema
 
-from tests.service.conftest import Server
+from service.launcher import Server
 
 # Requests per operation: about 10 s for all operations on two busy cores.
 EXAMPLES_PER_OPERATION = 40

@@ -11,10 +11,9 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from service.app import create_app
+from service.launcher import Server
 from service.settings import Settings
-from tests.service.conftest import Server
-from tests.service.test_api import SIGNAL
-from tests.service.test_batching import CONCURRENT, post_signals
+from tests.service.helpers import CONCURRENT, SIGNAL, post_signals_now
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -71,7 +70,7 @@ def test_requests_by_route_template_and_status(server: Server, client: httpx.Cli
 def test_concurrent_requests_show_batch_sizes_above_one(server: Server) -> None:
     model = {"model": "tiny-signal"}
     before = scrape(server.url)
-    responses = asyncio.run(post_signals(server.url, CONCURRENT, {}))
+    responses = post_signals_now(server.url, CONCURRENT)
     assert [r.status_code for r in responses] == [200] * CONCURRENT
     after = scrape(server.url)
 

@@ -20,8 +20,8 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.wait import WebDriverWait
 
+from service.launcher import Server
 from service.routes.page import EXAMPLES_DIR
-from tests.service.conftest import Server
 
 ANSWER_TIMEOUT_S = 20.0
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -11,7 +11,7 @@ from PIL import Image
 
 from pinet.tda import get_recipe
 from service.render import pi_figure
-from tests.service.test_api import IMAGE, SIGNAL, png
+from tests.service.helpers import IMAGE, SIGNAL, png
 
 
 def picture(response: httpx.Response) -> Image.Image:
@@ -35,12 +35,20 @@ def test_signal_png_and_compare_adds_a_row(client: httpx.Client) -> None:
     assert both.width == width and both.height > 1.5 * height
 
 
-def test_image_upload_png_with_compare(client: httpx.Client) -> None:
+def test_image_upload_png_with_compare_adds_a_row(client: httpx.Client) -> None:
+    """Two rows of panels (learned, exact) against one: taller by about a row, as wide."""
     upload = {"file": ("i.png", png(IMAGE.transpose(1, 2, 0)))}
-    response = client.post(
-        "/v1/images/pi", params={"format": "png"}, files=upload, data={"compare": "true"}
-    )
-    assert picture(response).height > picture(response).width / 3
+
+    def drawn(compare: str) -> Image.Image:
+        return picture(
+            client.post(
+                "/v1/images/pi", params={"format": "png"}, files=upload, data={"compare": compare}
+            )
+        )
+
+    learned, both = drawn("false"), drawn("true")
+    assert both.width == learned.width
+    assert both.height > 1.5 * learned.height
 
 
 def test_panels_show_high_persistence_at_the_top() -> None:

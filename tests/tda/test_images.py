@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from pinet.tda import RESOLUTION, PersistenceImageGrid
-from tests.tda.tda_oracles import persim_image
+from pinet.tda import PI_SIZE, PersistenceImageGrid
+from pinet.tda.reference import persim_image
 
 # (spread, min_bd, max_bd): the two released settings, a narrow grid, minBD > 0 (the grid
 # still starts at 0), minBD < 0 with a wide spread, and a range shifted off zero.
@@ -41,7 +41,7 @@ def test_render_matches_persim(spread, min_bd, max_bd):
         random_diagram(rng, 200, low, max_bd),
     ]
     images = PersistenceImageGrid(spread, min_bd, max_bd).render(diagrams)
-    assert images.shape == (len(diagrams), RESOLUTION, RESOLUTION)
+    assert images.shape == (len(diagrams), PI_SIZE, PI_SIZE)
     assert images.dtype == np.float64
     for image, diagram in zip(images, diagrams, strict=True):
         np.testing.assert_allclose(image, persim_image(diagram, spread, min_bd, max_bd), atol=1e-12)
@@ -85,7 +85,7 @@ def test_orientation_row_zero_is_high_persistence_column_zero_is_low_birth():
     row, column = np.unravel_index(first.argmax(), first.shape)
     assert row <= 2 and column <= 2
     row, column = np.unravel_index(second.argmax(), second.shape)
-    assert row >= RESOLUTION - 3 and column >= RESOLUTION - 3
+    assert row >= PI_SIZE - 3 and column >= PI_SIZE - 3
 
 
 def test_negative_births_shift_columns_right():
@@ -93,7 +93,7 @@ def test_negative_births_shift_columns_right():
     grid = PersistenceImageGrid(spread=0.1, min_bd=-10.0, max_bd=10.0)
     (image,) = grid.render([np.array([[0.0, 5.0]])])
     _, column = np.unravel_index(image.argmax(), image.shape)
-    assert abs(column - (RESOLUTION - 1) / 2) <= 1
+    assert abs(column - (PI_SIZE - 1) / 2) <= 1
 
 
 def test_linear_weighting_by_persistence():
@@ -109,7 +109,7 @@ def test_linear_weighting_by_persistence():
 @pytest.mark.parametrize("count", [0, 1, 3])
 def test_empty_diagrams_give_zeros(count):
     images = PersistenceImageGrid(0.05, 0.0, 1.0).render([np.empty((0, 2))] * count)
-    assert images.shape == (count, RESOLUTION, RESOLUTION)
+    assert images.shape == (count, PI_SIZE, PI_SIZE)
     assert not images.any()
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import gudhi
 import numpy as np
@@ -13,28 +12,23 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from ripser import ripser
 
-from pinet.tda import RECIPES, RESOLUTION, get_recipe, sublevel_diagrams
-from tests.tda.tda_oracles import (
-    assert_same_diagram,
+from pinet.tda import PI_SIZE, RECIPES, get_recipe, sublevel_diagrams
+from pinet.tda.reference import (
     authors_raster_images,
     authors_signal_images,
     finite_pairs,
-    gudhi_lower_star,
     persim_image,
+    reference_samples,
     ripser_sublevel,
-    sorted_diagram,
     zscore,
 )
-
-REFERENCE = (
-    Path(__file__).resolve().parents[3] / "shared" / "reference" / "pinet_cifar10_samples.npz"
-)
+from tests.tda.oracles import assert_same_diagram, gudhi_lower_star, sorted_diagram
 
 
 @pytest.fixture(scope="module")
 def reference():
-    with np.load(REFERENCE) as data:
-        return data["images"], data["pis"]
+    samples = reference_samples()
+    return samples.images, samples.pis
 
 
 def assert_same_diagrams(actual: list, expected: list, atol: float = 0.0) -> None:
@@ -141,7 +135,7 @@ def test_signal_matches_authors_pipeline_on_random_walks():
     rng = np.random.default_rng(4)
     windows = random_walks(rng, (4, 3, 250))
     ours = get_recipe("signal-sublevel").images_batch(windows)
-    assert ours.shape == (4, 3, RESOLUTION, RESOLUTION)
+    assert ours.shape == (4, 3, PI_SIZE, PI_SIZE)
     for window, pis in zip(windows, ours, strict=True):
         assert np.abs(pis - authors_signal_images(window)).max() <= 1e-6
 
@@ -229,7 +223,7 @@ def test_very_short_signals_give_zero_pis(length):
     window = np.arange(3 * length, dtype=np.float64).reshape(3, length)
     assert all(d.shape == (0, 2) for d in recipe.diagrams(window))
     images = recipe.images(window)
-    assert images.shape == (3, RESOLUTION, RESOLUTION) and not images.any()
+    assert images.shape == (3, PI_SIZE, PI_SIZE) and not images.any()
 
 
 def test_one_dimensional_signal_is_one_channel():
@@ -237,7 +231,7 @@ def test_one_dimensional_signal_is_one_channel():
     signal = random_walks(rng, (100,))
     recipe = get_recipe("signal-sublevel")
     images = recipe.images(signal)
-    assert images.shape == (1, RESOLUTION, RESOLUTION)
+    assert images.shape == (1, PI_SIZE, PI_SIZE)
     np.testing.assert_array_equal(images, recipe.images(signal[None]))
 
 
@@ -359,7 +353,7 @@ def test_images_are_float32_in_unit_range_one_per_channel(name):
     recipe = get_recipe(name)
     images = recipe.images(x)
     assert images.dtype == np.float32
-    assert images.shape == (len(x), RESOLUTION, RESOLUTION)
+    assert images.shape == (len(x), PI_SIZE, PI_SIZE)
     assert images.min() >= 0.0 and images.max() <= 1.0
     for image, diagram in zip(images, recipe.diagrams(x), strict=True):
         assert image.max() == (1.0 if len(diagram) else 0.0)
@@ -371,7 +365,7 @@ def test_batch_equals_stacked_single_inputs(name):
     batch = sample_input(name, rng, n=3)
     recipe = get_recipe(name)
     images = recipe.images_batch(batch)
-    assert images.shape == (3, batch.shape[1], RESOLUTION, RESOLUTION)
+    assert images.shape == (3, batch.shape[1], PI_SIZE, PI_SIZE)
     assert images.dtype == np.float32
     np.testing.assert_array_equal(images, np.stack([recipe.images(x) for x in batch]))
     diagrams, images_again = recipe.transform_batch(batch)

@@ -1,12 +1,13 @@
 """Dynamic batching: concurrent requests for one model share a forward pass.
 
-Each model has a `Batcher` with a queue of network inputs and one task that drains it: it
-takes the oldest waiting input, gathers up to `max_batch_size` inputs of the same shape
-that arrive within `max_wait_ms`, and runs them through the network in one call, in a
-worker thread so the event loop stays free. Inputs of another shape wait for a later batch
-(a batch is one stacked tensor). While a forward pass runs, new requests accumulate, so
-under load batches fill up without any waiting. A client's own batch (`submit_batch`) runs
-in passes of at most `max_batch_size` on the same thread, between the coalesced ones.
+Each model has a `Batcher` with a queue of prepared network inputs (`LoadedModel.prepare`)
+and one task that drains it: it takes the oldest waiting input, gathers up to
+`max_batch_size` inputs of the same shape that arrive within `max_wait_ms`, and runs them
+through the model in one call (`LoadedModel.forward`), in a worker thread so the event loop
+stays free. Inputs of another shape wait for a later batch (a batch is one stacked tensor).
+While a forward pass runs, new requests accumulate, so under load batches fill up without
+any waiting. A client's own batch (`submit_batch`) runs in passes of at most
+`max_batch_size` on the same thread, between the coalesced ones.
 
 `BatchStats` is the one place that counts what happened (batch sizes, refusals, queue
 depth), for /v1/stats and the Prometheus exporter (service/metrics.py).
@@ -23,11 +24,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from pinet.inference import LoadedModel, forward_pis
-
-
-class QueueFull(Exception):
-    """The model's queue holds `queue_size` requests already; try again shortly."""
+from pinet.inference import LoadedModel
+from service.errors import InputError, QueueFull
 
 
 @dataclass
@@ -78,16 +76,9 @@ class BulkResult:
 
 @dataclass
 class _Job:
-    inputs: torch.Tensor  # one network input (C, T) or (C, H, W)
+    inputs: torch.Tensor  # one prepared network input (C, T) or (C, H, W)
     future: asyncio.Future[BatchResult]
     enqueued: float = field(default_factory=time.perf_counter)
-
-
-@torch.inference_mode()
-def forward(model: LoadedModel, batch: torch.Tensor) -> np.ndarray:
-    """`(N, C, 50, 50)` float32 PIs of a batch of network inputs (see
-    `pinet.model_inputs.network_inputs`), by the same forward pass as `pinet.predict`."""
-    return forward_pis(model.network, batch, model.device)
 
 
 class Batcher:
@@ -134,20 +125,23 @@ class Batcher:
         for job in [*self._deferred, *_drain(self._queue)]:
             job.future.cancel()
 
-    async def submit(self, inputs: torch.Tensor) -> BatchResult:
-        """The PIs of one network input, once its batch has run. Raises QueueFull when
-        `queue_size` requests are waiting already."""
+    async def submit(self, x: np.ndarray) -> BatchResult:
+        """The PIs `(C, 50, 50)` of one raw input `(C, ...)`, once its batch has run.
+        InputError (422) when the input does not fit the model; QueueFull when `queue_size`
+        requests are waiting already."""
+        inputs = self._prepare(x[None])[0]
         self._admit()
         future: asyncio.Future[BatchResult] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait(_Job(inputs, future))
         self._note_depth()
         return await future
 
-    async def submit_batch(self, inputs: torch.Tensor) -> BulkResult:
-        """The PIs of a client's own batch of same-shaped network inputs `(N, ...)`, in
-        forward passes of at most `max_batch_size` on the inference thread. Each pass is
-        queued there on its own, so coalesced single requests run between them instead of
-        waiting for the whole batch. Raises QueueFull like `submit`."""
+    async def submit_batch(self, x: np.ndarray) -> BulkResult:
+        """The PIs `(N, C, 50, 50)` of a client's own batch of same-shaped raw inputs
+        `(N, C, ...)`, in forward passes of at most `max_batch_size` on the inference thread.
+        Each pass is queued there on its own, so coalesced single requests run between them
+        instead of waiting for the whole batch. Raises like `submit`."""
+        inputs = self._prepare(x)
         self._admit()
         self._bulk_pending += 1
         self._note_depth()
@@ -156,13 +150,20 @@ class Batcher:
         pis = []
         try:
             for chunk in torch.split(inputs, self._max_batch_size):
-                pis.append(await loop.run_in_executor(self._executor, forward, self.model, chunk))
+                pis.append(await loop.run_in_executor(self._executor, self.model.forward, chunk))
                 self.stats.batch_sizes[len(chunk)] += 1
         finally:
             self._bulk_pending -= 1
             self._note_depth()
         total_ms = (time.perf_counter() - started) * 1000.0
         return BulkResult(np.concatenate(pis), len(pis), total_ms)
+
+    def _prepare(self, batch: np.ndarray) -> torch.Tensor:
+        """Network inputs of a raw batch, checked against the model's card (422 if not)."""
+        try:
+            return self.model.prepare(batch)
+        except ValueError as error:
+            raise InputError(str(error)) from None
 
     def _admit(self) -> None:
         """Count a request; QueueFull when `queue_size` requests are waiting already."""
@@ -218,7 +219,7 @@ class Batcher:
         stacked = torch.stack([job.inputs for job in batch])
         loop = asyncio.get_running_loop()
         try:
-            pis = await loop.run_in_executor(self._executor, forward, self.model, stacked)
+            pis = await loop.run_in_executor(self._executor, self.model.forward, stacked)
         except Exception as error:  # the inputs were validated: this is a server fault
             for job in batch:
                 if not job.future.done():

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from pinet.tda import Recipe
-from service.batching import QueueFull
+from service.errors import QueueFull
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,10 @@ class ExactResult:
     diagram_ms: float
     image_ms: float
 
+    @property
+    def total_ms(self) -> float:
+        return self.diagram_ms + self.image_ms
+
 
 def exact_pis(recipe: Recipe, x: np.ndarray) -> ExactResult:
     """The recipe's PIs of one raw input `(C, T)` / `(C, H, W)`, timed per stage; the same
@@ -33,7 +37,7 @@ def exact_pis(recipe: Recipe, x: np.ndarray) -> ExactResult:
     started = time.perf_counter()
     diagrams = recipe.diagrams(x)
     drawn = time.perf_counter()
-    pi = recipe.grid.render(diagrams).astype(np.float32)
+    pi = recipe.render(diagrams)
     done = time.perf_counter()
     return ExactResult(pi, (drawn - started) * 1000.0, (done - drawn) * 1000.0)
 

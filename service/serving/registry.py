@@ -1,4 +1,5 @@
-"""The models the service holds: loaded once, warmed up, each with its batcher."""
+"""The models the service holds: loaded once, warmed up, each with its batcher; and how a
+request reaches one of them."""
 
 from __future__ import annotations
 
@@ -6,36 +7,41 @@ import asyncio
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from pinet.checkpoint import ModelCard
 from pinet.inference import LoadedModel, load_model
-from pinet.model_inputs import network_inputs
+from pinet.modality import PLURALS, Modality
 from pinet.tda import Recipe, get_recipe
-from service.batching import Batcher, BatchStats, forward
-from service.exact import ExactPool
+from service.errors import InputError
+from service.serving.batching import Batcher, BatchStats
+from service.serving.exact import ExactPool, ExactResult
 from service.settings import Settings
 
 log = logging.getLogger("service")
+LOADING_FAILED = "loading models failed"  # how /readyz begins when it never will be ready
 
 
 @dataclass(frozen=True)
 class ServedModel:
-    """A loaded model, the exact recipe it imitates and the batcher feeding it."""
+    """A loaded model, the exact recipe it imitates, the batcher that prepares inputs for
+    it and runs them in batches, and the pool that computes exact PIs for comparison."""
 
     loaded: LoadedModel
     recipe: Recipe
     batcher: Batcher
+    exact_pool: ExactPool
 
     @property
     def card(self) -> ModelCard:
         return self.loaded.card
 
-
-class NotReady(Exception):
-    """Models are still loading (or failed to load)."""
+    async def exact(self, x: np.ndarray) -> ExactResult:
+        """Exact PIs of one raw input by the model's recipe, off the event loop."""
+        return await self.exact_pool.compute(self.recipe, x)
 
 
 class ModelRegistry:
@@ -56,13 +62,6 @@ class ModelRegistry:
         )
         self.exact = ExactPool(settings.exact_workers, settings.queue_size)
 
-    def device(self) -> str:
-        if self.settings.device == "auto":
-            return "cuda" if torch.cuda.is_available() else "cpu"
-        if self.settings.device == "cuda" and not torch.cuda.is_available():
-            raise RuntimeError("PINET_DEVICE=cuda but no CUDA device is available")
-        return self.settings.device
-
     async def load(self) -> None:
         """Load and warm every model; on failure, stay not-ready and say why."""
         try:
@@ -70,31 +69,28 @@ class ModelRegistry:
             names = sorted(p.parent.name for p in folder.glob("*/card.json"))
             if not names:
                 raise RuntimeError(f"no models (folders with a card.json) in {folder}")
-            device = self.device()
             loop = asyncio.get_running_loop()
             for name in names:
-                served = await loop.run_in_executor(
-                    self._inference, self._load_one, folder / name, device
-                )
+                served = await loop.run_in_executor(self._inference, self._load_one, folder / name)
                 self.models[served.card.name] = served
                 served.batcher.start()
-                log.info("model %s loaded on %s and warmed up", served.card.name, device)
+                log.info("model %s loaded on %s and warmed up", name, served.loaded.device)
         except Exception as error:
-            self.problem = f"loading models failed: {error}"
+            self.problem = f"{LOADING_FAILED}: {error}"
             log.exception("loading models failed")
             return
         self.problem = None
         self.ready = True
 
-    def _load_one(self, path: object, device: str) -> ServedModel:
-        loaded = load_model(str(path), device)
+    def _load_one(self, path: Path) -> ServedModel:
+        loaded = load_model(path, self.settings.device)
         card = loaded.card
         recipe = get_recipe(card.recipe.name, card.recipe.params)
         # Warm-up: the first forward pass (cuDNN autotuning, allocator) and the first exact
         # PI (numba compilation) are much slower than the rest.
         # A varied input: a constant one would skip the diagram code that needs compiling.
         example = np.random.default_rng(0).random(card.input_shape)
-        forward(loaded, network_inputs(example[None], card.modality))
+        loaded.forward(loaded.prepare(example[None]))
         # In an exact worker, never here: numba's OpenMP run would reset this thread's
         # OpenMP thread count, which torch shares (measured: 1 -> 2 threads, each forward
         # 2.4 -> 170 ms on a busy 2-core machine).
@@ -106,7 +102,26 @@ class ModelRegistry:
             max_wait_ms=self.settings.max_wait_ms,
             queue_size=self.settings.queue_size,
         )
-        return ServedModel(loaded, recipe, batcher)
+        return ServedModel(loaded, recipe, batcher, self.exact)
+
+    def pick(self, name: str | None, modality: Modality) -> ServedModel:
+        """The model called `name`, or the first (by name) of `modality` when no name is
+        given; InputError 404 for an unknown name, 422 for a model of the other modality."""
+        if name is None:
+            for served_name in sorted(self.models):
+                if self.models[served_name].card.modality == modality:
+                    return self.models[served_name]
+            raise InputError(
+                f"no {modality} model is loaded; GET /v1/models lists them", status_code=404
+            )
+        served = self.models.get(name)
+        if served is None:
+            known = ", ".join(sorted(self.models)) or "none"
+            raise InputError(f"unknown model {name!r}; loaded models: {known}", status_code=404)
+        if served.card.modality != modality:
+            other = PLURALS[served.card.modality]
+            raise InputError(f"model {name!r} takes {other}; POST to /v1/{other}/pi instead")
+        return served
 
     def stats(self) -> dict[str, BatchStats]:
         return {name: served.batcher.stats for name, served in self.models.items()}

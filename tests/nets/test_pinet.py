@@ -1,4 +1,5 @@
-"""Signal / Image PI-Net: shapes, released parameter counts, layout, Keras-'same' semantics."""
+"""The "pinet" family, Signal / Image PI-Net: shapes, released parameter counts, layout,
+Keras-'same' semantics, and the family registry that builds them."""
 
 import math
 
@@ -9,17 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from pinet.models import (
-    DECONV_PADDING,
-    PI_SIZE,
-    TRUNK_WIDTHS,
-    ImagePINet,
-    SignalPINet,
-    build_model,
-    correlate_same,
-    minimum_input_size,
-    same_max_pool,
-)
+from pinet.nets import TRUNK_WIDTHS, ImagePINet, SignalPINet, build_network, minimum_input_size
+from pinet.nets.layers import same_max_pool
+from pinet.nets.pinet import DECONV_PADDING, correlate_same
+from pinet.tda import PI_SIZE
 
 # Parameter counts of the released Keras models for C = 3. Keras' summary counts BatchNorm's
 # moving mean and variance as (non-trainable) parameters, 4 per channel; PyTorch keeps those
@@ -78,7 +72,7 @@ def test_image_output_shape(image_model, size):
 @pytest.mark.parametrize("channels", [1, 3, 6])
 @pytest.mark.parametrize("modality", ["signal", "image"])
 def test_output_has_one_image_per_input_channel(modality, channels):
-    model = build_model(modality, channels).eval()
+    model = build_network(modality, channels).eval()
     x = torch.randn(1, channels, 16) if modality == "signal" else torch.rand(1, channels, 16, 16)
     with torch.no_grad():
         assert model(x).shape == (1, channels, PI_SIZE, PI_SIZE)
@@ -111,19 +105,18 @@ def test_image_layout_is_channel_first():
 
 
 def test_too_short_signal_is_refused(signal_model):
-    with pytest.raises(ValueError, match="signal has length 7; SignalPINet needs at least 8"):
+    with pytest.raises(ValueError, match="signal length is 7; SignalPINet needs at least 8"):
         signal_model(torch.randn(1, 3, 7))
 
 
 @pytest.mark.parametrize("size", [(7, 32), (32, 5)])
 def test_too_small_image_is_refused(image_model, size):
-    h, w = size
-    with pytest.raises(ValueError, match=f"image is {h}x{w} pixels; ImagePINet needs at least 8x8"):
-        image_model(torch.rand(1, 3, h, w))
+    with pytest.raises(ValueError, match=f"image side is {min(size)}; ImagePINet needs at least 8"):
+        image_model(torch.rand(1, 3, *size))
 
 
 def test_wrong_channels_and_shapes_are_refused(signal_model, image_model):
-    with pytest.raises(ValueError, match="signal has 2 channels; SignalPINet was built for 3"):
+    with pytest.raises(ValueError, match="signal has 2 channels; SignalPINet expects 3"):
         signal_model(torch.randn(1, 2, 250))
     with pytest.raises(ValueError, match=r"batch of shape \(N, C, T\); got .* \(3, 250\)"):
         signal_model(torch.randn(3, 250))
@@ -133,15 +126,31 @@ def test_wrong_channels_and_shapes_are_refused(signal_model, image_model):
         image_model(torch.zeros(1, 3, 32, 32, dtype=torch.uint8))
 
 
-def test_build_model_and_its_errors():
-    assert isinstance(build_model("signal", 2), SignalPINet)
-    assert build_model("image", 1, head="sigmoid").head == "sigmoid"
+def test_build_network_and_its_errors():
+    assert isinstance(build_network("signal", 2), SignalPINet)
+    assert build_network("image", 1, head="sigmoid").head == "sigmoid"
     with pytest.raises(ValueError, match="unknown modality 'audio'"):
-        build_model("audio", 3)  # type: ignore[arg-type]
+        build_network("audio", 3)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="unknown head 'tanh'"):
-        build_model("signal", 3, head="tanh")  # type: ignore[arg-type]
+        build_network("signal", 3, head="tanh")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="in_channels must be a positive integer"):
-        build_model("image", 0)
+        build_network("image", 0)
+    with pytest.raises(ValueError, match="unknown model family 'resnet'; known: pinet"):
+        build_network("image", 3, family="resnet")
+    with pytest.raises(ValueError, match=r"no option.* rank; its options are head, widths"):
+        build_network("image", 3, rank=4)
+
+
+def test_a_network_reports_what_rebuilds_it():
+    """`architecture` holds the family's options as JSON values; with the family, modality,
+    channels and per_channel they rebuild the same network."""
+    network = build_network("signal", 2, per_channel=True, widths=(4, 8), head="sigmoid")
+    assert network.architecture == {"head": "sigmoid", "widths": [4, 8], "average_reversed": False}
+    rebuilt = build_network(
+        network.modality, 2, family=network.family, per_channel=True, **network.architecture
+    )
+    assert type(rebuilt) is SignalPINet and rebuilt.widths == (4, 8) and rebuilt.per_channel
+    rebuilt.load_state_dict(network.state_dict())  # the same tensors, the same shapes
 
 
 def test_sigmoid_head_spans_the_unit_interval():
@@ -238,8 +247,8 @@ def test_eval_output_of_a_sample_does_not_depend_on_its_batch():
 @pytest.mark.parametrize("modality, shape", [("signal", (5, 3, 40)), ("image", (5, 3, 16, 16))])
 def test_a_per_channel_model_is_one_network_applied_to_each_channel(modality, shape):
     torch.manual_seed(0)
-    shared = build_model(modality, 3, widths=(4, 8, 8, 16), per_channel=True).eval()
-    single = build_model(modality, 1, widths=(4, 8, 8, 16)).eval()
+    shared = build_network(modality, 3, widths=(4, 8, 8, 16), per_channel=True).eval()
+    single = build_network(modality, 1, widths=(4, 8, 8, 16)).eval()
     single.load_state_dict(shared.state_dict())  # the same tensors: one channel's network
     x = torch.randn(shape)
     with torch.no_grad():
@@ -252,8 +261,8 @@ def test_a_per_channel_model_is_one_network_applied_to_each_channel(modality, sh
 @pytest.mark.parametrize("modality, shape", [("signal", (4, 2, 40)), ("image", (4, 2, 16, 12))])
 def test_an_averaging_model_is_the_mean_over_the_input_and_its_reversal(modality, shape):
     torch.manual_seed(0)
-    averaging = build_model(modality, 2, widths=(4, 8, 8, 16), average_reversed=True).eval()
-    plain = build_model(modality, 2, widths=(4, 8, 8, 16)).eval()
+    averaging = build_network(modality, 2, widths=(4, 8, 8, 16), average_reversed=True).eval()
+    plain = build_network(modality, 2, widths=(4, 8, 8, 16)).eval()
     plain.load_state_dict(averaging.state_dict())  # the flag adds no weights
     x = torch.randn(shape)
     reversed_x = x.flip(tuple(range(2, x.ndim)))
@@ -278,5 +287,5 @@ def test_more_blocks_see_further_and_need_longer_inputs():
     assert deep.min_input_size == 32 == minimum_input_size((4, 8, 8, 16, 16, 32))
     with torch.no_grad():
         assert deep(torch.randn(2, 3, 32)).shape == (2, 3, PI_SIZE, PI_SIZE)
-    with pytest.raises(ValueError, match="needs at least 32 samples"):
+    with pytest.raises(ValueError, match="signal length is 31; SignalPINet needs at least 32"):
         deep(torch.randn(2, 3, 31))

@@ -1,0 +1,36 @@
+"""Where networks run: one way to name a device, and the precision used on it."""
+
+from __future__ import annotations
+
+import torch
+
+
+def resolve_device(name: str | torch.device = "auto") -> torch.device:
+    """'auto' is CUDA when available, else the CPU; 'cpu', 'cuda' or 'cuda:N' as named.
+
+    Raises ValueError when CUDA is asked for and this machine's torch sees none, or when the
+    name is not a device at all.
+    """
+    if isinstance(name, torch.device):
+        name = str(name)
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ValueError(f"unknown device {name!r}; expected auto, cpu or cuda") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {name!r} was asked for but torch sees no CUDA device")
+    if device.type not in ("cpu", "cuda"):
+        raise ValueError(f"device {name!r} is not supported; expected auto, cpu or cuda")
+    return device
+
+
+def autocast(device: torch.device) -> torch.autocast:
+    """bfloat16 autocast on CUDA (no loss scaling needed); plain float32 elsewhere."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
+
+
+def precision(device: torch.device) -> str:
+    """The arithmetic `autocast(device)` gives a forward pass: 'bfloat16' or 'float32'."""
+    return "bfloat16" if device.type == "cuda" else "float32"

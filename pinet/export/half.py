@@ -1,0 +1,56 @@
+"""Float16 export: a checkpoint written as bundled models ship, with the test metrics of
+exactly those weights in its card."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from pinet.checkpoint import load_checkpoint, save_checkpoint
+from pinet.device import resolve_device
+from pinet.inference import LoadedModel, TorchBackend, find_checkpoint
+from pinet.train.evaluate import evaluate_on_store
+
+# What a bundled model's card records of its test-split evaluation, as test_<metric>.
+EXPORTED_TEST_METRICS = ("mse", "mae", "mean_pi_mse", "mse_vs_mean_pi")
+
+
+def export_float16(
+    checkpoint: str | Path,
+    out: str | Path,
+    store_path: str | Path,
+    reference: str | Path | None = None,
+    device: str = "auto",
+    average_reversed: bool = False,
+) -> dict[str, Any]:
+    """Write `checkpoint` to `out` with float16 weights, and a card whose metrics add the
+    test split of `store_path` (and, for image-raster models, the authors' samples at
+    `reference`), measured on those float16 weights. With `average_reversed`, the exported
+    model averages its predictions for each input and for the input reversed (see
+    `pinet.nets.base`). Returns the full evaluation."""
+    resolved = resolve_device(device)
+    network, card = load_checkpoint(find_checkpoint(checkpoint), resolved)
+    network.average_reversed = network.average_reversed or average_reversed
+    with torch.no_grad():  # the weights as float16 stores them, so the metrics are theirs
+        for tensor in network.state_dict().values():
+            if tensor.is_floating_point():
+                tensor.copy_(tensor.half())
+    card = card.model_copy(update={"architecture": network.architecture})
+    evaluation = evaluate_on_store(
+        LoadedModel(card, TorchBackend(network, resolved)), store_path, "test", reference
+    )
+    measured = {f"test_{key}": evaluation[key] for key in EXPORTED_TEST_METRICS}
+    if "reference" in evaluation:
+        measured |= {
+            f"reference_{key}": evaluation["reference"][key] for key in ("mse", "mean_pi_mse")
+        }
+    card = card.model_copy(
+        update={
+            "metrics": {**card.metrics, **measured},
+            "training": {**card.training, "test_store": str(store_path)},
+        }
+    )
+    save_checkpoint(network, card, out, dtype=torch.float16)
+    return evaluation

@@ -1,0 +1,139 @@
+"""What every PI-Net family shares: the trunk, the head activation, input checks, channels
+folded into the batch for per-channel models, and the average over reversed inputs.
+
+A family subclasses `PINet` per modality and builds the head that turns the trunk's
+features into PIs; `architecture` lists what a checkpoint card must record to rebuild it.
+
+Three options leave the release, all recorded in a checkpoint's card: `widths` of any
+length (one conv block per width, so deeper trunks that see further along a signal),
+`per_channel` (one network for one channel, applied to every channel: each recipe makes
+channel c's PI from channel c alone) and `average_reversed` (the mean of the predictions for
+the input and for the input reversed along every spatial axis, which every recipe maps to the
+same PIs: a prediction with that exact symmetry, and never a larger squared error than the
+mean of the two).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from typing import Any, ClassVar, Literal
+
+import torch
+from torch import nn
+
+from pinet.modality import (
+    SPATIAL_DIMS,
+    Modality,
+    check_channels_and_size,
+    input_ndim,
+    layout,
+)
+from pinet.nets.layers import TRUNK_WIDTHS, PINetTrunk, Widths, init_like_keras, minimum_input_size
+from pinet.tda.images import PI_SIZE
+
+HeadActivation = Literal["relu", "sigmoid"]
+HEAD_ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "relu": torch.relu,
+    "sigmoid": torch.sigmoid,
+}
+
+
+def reversed_spatially(x: torch.Tensor) -> torch.Tensor:
+    """(N, C, *S) with every spatial axis reversed: a symmetry every recipe respects (a
+    reversed path has the same sublevel diagram, a 180-degree turn the same raster path
+    reversed, the same cubical grid and an isometric point cloud)."""
+    return x.flip(tuple(range(2, x.ndim)))
+
+
+class PINet(nn.Module, ABC):
+    """(N, C, *S) inputs -> (N, C, 50, 50) PIs: channel c of the output is the PI of input
+    channel c, the layout of the ground truth (SPEC 2). Subclasses name their family and
+    modality and build the head."""
+
+    family: ClassVar[str]
+    modality: ClassVar[Modality]
+
+    def __init__(
+        self,
+        in_channels: int,
+        head: HeadActivation = "relu",
+        widths: Widths = TRUNK_WIDTHS,
+        per_channel: bool = False,
+        average_reversed: bool = False,
+    ) -> None:
+        super().__init__()
+        if isinstance(in_channels, bool) or not isinstance(in_channels, int) or in_channels < 1:
+            raise ValueError(f"in_channels must be a positive integer; got {in_channels!r}")
+        if head not in HEAD_ACTIVATIONS:
+            raise ValueError(f"unknown head {head!r}; expected one of {sorted(HEAD_ACTIVATIONS)}")
+        if not widths or min(widths) < 1:
+            raise ValueError(f"widths must be positive filter counts, one per block: {widths!r}")
+        self.in_channels = in_channels
+        self.head = head
+        self.widths = tuple(widths)
+        self.min_input_size = minimum_input_size(self.widths)
+        self.per_channel = per_channel
+        # Channels the layers see: one at a time when per_channel folds them into the batch.
+        self.net_channels = 1 if per_channel else in_channels
+        # A flag, not a layer: it changes what forward computes, never the weights.
+        self.average_reversed = average_reversed
+        self.trunk = PINetTrunk(self.net_channels, SPATIAL_DIMS[self.modality], self.widths)
+        self.build_head()
+        self.apply(init_like_keras)
+
+    @property
+    def architecture(self) -> dict[str, Any]:
+        """The family's options this network was built with, as JSON values: with the family,
+        the modality, `in_channels` and `per_channel`, what a checkpoint card records to
+        rebuild it (`pinet.nets.build_network`)."""
+        return {
+            "head": self.head,
+            "widths": list(self.widths),
+            "average_reversed": self.average_reversed,
+        }
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, C, *S) -> (N, C, 50, 50)."""
+        self.check_input(x)
+        if not self.average_reversed:
+            return self._channel_images(x)
+        count = x.shape[0]
+        both = self._channel_images(torch.cat([x, reversed_spatially(x)]))
+        return (both[:count] + both[count:]) / 2
+
+    def _channel_images(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, C, *S) -> (N, C, 50, 50), channels folded into the batch when per_channel."""
+        count, channels = x.shape[:2]
+        if self.per_channel:
+            x = x.reshape(count * channels, 1, *x.shape[2:])
+        return self.persistence_images(x).view(count, channels, PI_SIZE, PI_SIZE)
+
+    def check_input(self, x: torch.Tensor) -> None:
+        """Raise ValueError naming the problem unless x is a float batch this model accepts:
+        the modality's number of axes, the channels it was built for (any count when
+        per_channel), every spatial extent at least `min_input_size`."""
+        name, kind = type(self).__name__, self.modality
+        if x.ndim != input_ndim(kind, batched=True):
+            raise ValueError(
+                f"{name} expects a batch of shape {layout(kind, batched=True)}; "
+                f"got a tensor of shape {tuple(x.shape)}"
+            )
+        if not x.is_floating_point():
+            raise ValueError(f"{name} expects a floating-point {kind}; got dtype {x.dtype}")
+        check_channels_and_size(
+            tuple(x.shape),
+            kind,
+            channels=self.in_channels,
+            per_channel=self.per_channel,
+            min_size=self.min_input_size,
+            taker=name,
+        )
+
+    @abstractmethod
+    def build_head(self) -> None:
+        """Create the layers after the trunk; their kernels are then initialised like Keras'."""
+
+    @abstractmethod
+    def persistence_images(self, x: torch.Tensor) -> torch.Tensor:
+        """(M, net_channels, *S) -> (M, net_channels, 50, 50): the network proper."""

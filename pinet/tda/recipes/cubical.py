@@ -1,0 +1,44 @@
+"""`image-cubical`: the sublevel filtration of each image channel on its pixel grid."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from pinet.modality import Modality
+from pinet.tda.persistence import cubical_diagrams
+from pinet.tda.recipes.base import Diagrams, Recipe
+
+
+@dataclass(frozen=True)
+class ImageCubical(Recipe):
+    """Sublevel filtration of each channel on its pixel grid (pixels as top cells).
+
+    The pairs of the chosen homology dimensions are merged into one diagram per channel,
+    so the output keeps PI-Net's one-PI-per-channel layout; weights are normalised over
+    the merged diagram.
+    """
+
+    name: ClassVar[str] = "image-cubical"
+    modality: ClassVar[Modality] = "image"
+
+    spread: float = 0.05
+    min_bd: float = 0.0
+    max_bd: float = 1.0
+    homology_dimensions: tuple[int, ...] = (0, 1)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        dims = tuple(self.homology_dimensions)
+        if not dims or not set(dims) <= {0, 1} or len(set(dims)) != len(dims):
+            raise ValueError(f"homology_dimensions must be distinct values of 0 and 1, got {dims}")
+        object.__setattr__(self, "homology_dimensions", dims)
+
+    def _channel_diagrams(self, channels: np.ndarray) -> Diagrams:
+        diagrams = []
+        for channel in channels:
+            by_dimension = cubical_diagrams(channel)
+            diagrams.append(np.concatenate([by_dimension[d] for d in self.homology_dimensions]))
+        return diagrams

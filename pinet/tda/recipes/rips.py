@@ -1,0 +1,34 @@
+"""`image-rips`: Vietoris-Rips H1 of each image channel seen as a point cloud."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from pinet.modality import Modality
+from pinet.tda.persistence import rips_h1_diagram
+from pinet.tda.recipes.base import Diagrams, Recipe
+
+
+@dataclass(frozen=True)
+class ImageRips(Recipe):
+    """SPEC 2.5, what the paper's text describes: Rips H1 of the (x/W, y/H, intensity) cloud.
+
+    Exact and expensive (3-3.5 s per 32x32 channel measured here): where a learned PI pays off.
+    H1 deaths seen on CIFAR10 stay below 0.4, hence the grid's range.
+    """
+
+    name: ClassVar[str] = "image-rips"
+    modality: ClassVar[Modality] = "image"
+
+    spread: float = 0.01
+    min_bd: float = 0.0
+    max_bd: float = 0.5
+
+    def _channel_diagrams(self, channels: np.ndarray) -> Diagrams:
+        height, width = channels.shape[1:]
+        rows, columns = np.mgrid[0:height, 0:width]
+        plane = np.stack([columns.ravel() / width, rows.ravel() / height], axis=1)
+        return [rips_h1_diagram(np.column_stack([plane, channel.ravel()])) for channel in channels]

@@ -1,0 +1,108 @@
+"""How well a model predicts a store's PIs: MSE and MAE, per channel, against the predictor
+that always answers the mean training PI, and on the authors' CIFAR10 samples."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pinet.inference import LoadedModel, load_model, predict
+from pinet.store import GroundTruthStore
+from pinet.tda.reference import REFERENCE_SAMPLES, reference_samples
+from pinet.train.data import Samples, StoreSamples, batch_loader
+
+# The recipe whose PIs the authors' reference samples hold (SPEC 2.3).
+REFERENCE_RECIPE = "image-raster"
+
+
+def predict_batches(
+    model: LoadedModel, dataset: Samples, batch_size: int = 256
+) -> tuple[np.ndarray, np.ndarray]:
+    """Predicted (through `model.forward`, like `pinet.predict`) and true PIs,
+    `(N, C, 50, 50)` each, for every sample of `dataset`. A torch network must be in eval
+    mode."""
+    predicted, expected = [], []
+    for inputs, targets in batch_loader(dataset, batch_size, model.device):
+        predicted.append(model.forward(inputs))
+        expected.append(targets.cpu().numpy())
+    return np.concatenate(predicted), np.concatenate(expected)
+
+
+def evaluate(
+    model: LoadedModel, dataset: Samples, mean_pi: np.ndarray | None = None
+) -> dict[str, Any]:
+    """MSE, MAE and per-channel MSE of `model` on `dataset`; with `mean_pi` `(C, 50, 50)`,
+    also the MSE of always predicting it (the baseline that says whether the net learned)."""
+    predicted, expected = predict_batches(model, dataset)
+    errors = predicted - expected
+    metrics: dict[str, Any] = {
+        "samples": len(dataset),
+        "mse": float(np.mean(errors**2)),
+        "mae": float(np.mean(np.abs(errors))),
+        "per_channel_mse": np.mean(errors**2, axis=(0, 2, 3)).tolist(),
+    }
+    if mean_pi is not None:
+        metrics["mean_pi_mse"] = float(np.mean((expected - mean_pi) ** 2))
+        metrics["mse_vs_mean_pi"] = metrics["mse"] / metrics["mean_pi_mse"]
+    return metrics
+
+
+def mean_training_pi(store: GroundTruthStore) -> np.ndarray:
+    """The mean PI `(C, 50, 50)` over the store's usable training samples."""
+    train = store.usable_indices("train")
+    if not len(train):
+        raise ValueError(f"{store.path} has no usable training samples to average")
+    total = np.zeros(store["pis"].shape[1:], dtype=np.float64)
+    for start in range(0, len(train), 1024):
+        total += store["pis"][train[start : start + 1024]].sum(axis=0)
+    return (total / len(train)).astype(np.float32)
+
+
+def evaluate_on_store(
+    model: LoadedModel,
+    store_path: str | Path,
+    split: str = "test",
+    reference: str | Path | None = None,
+) -> dict[str, Any]:
+    """Metrics of `model` on a store's split, with the mean-training-PI baseline. A model of
+    the `image-raster` recipe is also scored on the authors' CIFAR10 samples (`reference`,
+    default: the copy shipped with pinet), against their own ground truth."""
+    store = GroundTruthStore.open(store_path)
+    card = model.card
+    if store.recipe.name != card.recipe.name:
+        raise ValueError(
+            f"{store_path} holds {store.recipe.name} ground truth; "
+            f"the model was trained on {card.recipe.name}"
+        )
+    indices = store.usable_indices(split)
+    if not len(indices):
+        raise ValueError(f"{store_path} has no usable samples in its {split!r} split")
+    mean_pi = mean_training_pi(store)
+    metrics = evaluate(model, StoreSamples(store, indices, card.modality), mean_pi)
+    if reference is not None and card.recipe.name != REFERENCE_RECIPE:
+        raise ValueError(
+            f"the reference samples hold {REFERENCE_RECIPE} PIs; model {card.name!r} was "
+            f"trained on {card.recipe.name}"
+        )
+    if card.recipe.name == REFERENCE_RECIPE:
+        samples = reference_samples(reference or REFERENCE_SAMPLES)
+        errors = predict(model, samples.images) - samples.pis
+        metrics["reference"] = {
+            "samples": len(samples.images),
+            "mse": float(np.mean(errors**2)),
+            "mean_pi_mse": float(np.mean((samples.pis - mean_pi) ** 2)),
+        }
+    return metrics
+
+
+def evaluate_checkpoint(
+    checkpoint: str | Path,
+    store_path: str | Path,
+    split: str = "test",
+    device: str = "auto",
+    reference: str | Path | None = None,
+) -> dict[str, Any]:
+    """`evaluate_on_store` for a saved model (a checkpoint folder or a bundled name)."""
+    return evaluate_on_store(load_model(checkpoint, device), store_path, split, reference)

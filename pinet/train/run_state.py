@@ -1,0 +1,111 @@
+"""A training run's folder: a checkpoint and the full training state every epoch, `last`
+pointing at the newest complete one, and resumption from it bit for bit.
+
+    out/epoch-NNNN/  model.safetensors, card.json (a checkpoint), optimiser.safetensors,
+                     state.json (history, config, optimiser layout)
+    out/last         the name of the newest complete epoch folder
+    out/best/        the checkpoint of the best validation MSE so far
+    out/metrics.jsonl one line per epoch
+
+No pickles: the optimiser state is stored as named tensors plus a JSON layout.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save
+
+from pinet.atomic import write_atomically, write_text_atomically
+from pinet.checkpoint import ModelCard, load_checkpoint, save_checkpoint
+from pinet.nets import PINet
+from pinet.train.config import EXECUTION_ONLY, TrainConfig
+
+LAST = "last"  # file naming the newest complete epoch checkpoint
+
+
+def has_run(out: Path) -> bool:
+    """Whether `out` holds at least one completed epoch."""
+    return (out / LAST).exists()
+
+
+def save_epoch(
+    out: Path,
+    model: PINet,
+    optimiser: torch.optim.Optimizer,
+    card: ModelCard,
+    history: list[dict[str, Any]],
+    config: TrainConfig,
+) -> None:
+    """Write epoch N's full state into its own folder, then point `last` at it (atomic)."""
+    folder = out / f"epoch-{len(history):04d}"
+    save_checkpoint(model, card, folder)
+    tensors, layout = _flatten_optimiser(optimiser)
+    state = {"history": history, "config": asdict(config), "optimiser_layout": layout}
+    write_atomically(
+        {
+            folder / "optimiser.safetensors": save(tensors),
+            folder / "state.json": json.dumps(state, indent=1).encode(),
+        }
+    )
+    write_text_atomically(out / "metrics.jsonl", "".join(json.dumps(h) + "\n" for h in history))
+    previous = (out / LAST).read_text().strip() if has_run(out) else None
+    write_text_atomically(out / LAST, folder.name + "\n")
+    if previous and previous != folder.name:
+        shutil.rmtree(out / previous, ignore_errors=True)
+
+
+def restore(
+    out: Path, model: PINet, optimiser: torch.optim.Optimizer, config: TrainConfig
+) -> list[dict[str, Any]]:
+    """Load the newest complete epoch of `out` into `model` and `optimiser`; its history.
+    Refuses a configuration that would compute something else (`EXECUTION_ONLY` may differ)."""
+    if not has_run(out):
+        raise ValueError(f"nothing to resume in {out}: no completed epoch")
+    folder = out / (out / LAST).read_text().strip()
+    state = json.loads((folder / "state.json").read_text())
+    saved = {k: v for k, v in state["config"].items() if k not in EXECUTION_ONLY}
+    wanted = {k: v for k, v in jsonable(asdict(config)).items() if k not in EXECUTION_ONLY}
+    if saved != wanted:
+        changed = sorted(k for k in wanted if saved.get(k) != wanted[k])
+        raise ValueError(
+            f"cannot resume {out} with a different configuration ({', '.join(changed)})"
+        )
+    trained, _ = load_checkpoint(folder)
+    model.load_state_dict(trained.state_dict())
+    device = next(model.parameters()).device
+    tensors = load_file(folder / "optimiser.safetensors", device=str(device))
+    optimiser.load_state_dict(_unflatten_optimiser(tensors, state["optimiser_layout"]))
+    return state["history"]
+
+
+def _flatten_optimiser(optimiser: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:
+    """Optimiser state as named tensors (safetensors) plus a JSON layout: no pickles."""
+    state_dict = optimiser.state_dict()
+    tensors, scalars = {}, {}
+    for param_id, values in state_dict["state"].items():
+        for key, value in values.items():
+            name = f"{param_id}.{key}"
+            if torch.is_tensor(value):
+                tensors[name] = value.detach().cpu().contiguous()
+            else:
+                scalars[name] = value
+    return tensors, {"param_groups": state_dict["param_groups"], "scalars": scalars}
+
+
+def _unflatten_optimiser(tensors: dict[str, torch.Tensor], layout: dict) -> dict:
+    state: dict[int, dict[str, Any]] = {}
+    for name, value in [*tensors.items(), *layout["scalars"].items()]:
+        param_id, key = name.split(".", 1)
+        state.setdefault(int(param_id), {})[key] = value
+    return {"state": state, "param_groups": layout["param_groups"]}
+
+
+def jsonable(values: dict[str, Any]) -> dict[str, Any]:
+    """Plain JSON types only (tuples become lists), as model cards and state files hold."""
+    return json.loads(json.dumps(values))

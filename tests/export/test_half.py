@@ -1,0 +1,47 @@
+"""Float16 export: the weights as bundled models ship, with the metrics of those weights."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file
+
+from pinet.checkpoint import read_card
+from pinet.export import export_float16
+from pinet.inference import load_model
+from pinet.train import evaluate_checkpoint
+from tests.helpers import TrainedRun
+
+
+def test_export_writes_float16_with_the_metrics_of_those_weights(
+    image_run: TrainedRun, tmp_path: Path
+) -> None:
+    out = tmp_path / "models" / "tiny-image"
+    evaluation = export_float16(image_run.out / "best", out, image_run.store)
+    card = read_card(out)
+    assert card.dtype == "float16"
+    assert {key: value for key, value in card.metrics.items() if key.startswith("val_")} == (
+        read_card(image_run.out / "best").metrics
+    )
+    measured_again = evaluate_checkpoint(out, image_run.store, "test", "cpu")
+    assert card.metrics["test_mse"] == measured_again["mse"] == evaluation["mse"]
+    assert card.metrics["test_mean_pi_mse"] == measured_again["mean_pi_mse"]
+    assert card.metrics["reference_mse"] == measured_again["reference"]["mse"]
+    assert card.training["test_store"] == str(image_run.store)
+    weights = load_file(out / "model.safetensors")
+    assert {t.dtype for t in weights.values() if t.is_floating_point()} == {torch.float16}
+
+
+def test_export_can_make_a_model_that_averages_reversed_inputs(
+    signal_run: TrainedRun, tmp_path: Path
+) -> None:
+    plain = export_float16(signal_run.out / "best", tmp_path / "plain", signal_run.store)
+    averaging = export_float16(
+        signal_run.out / "best", tmp_path / "averaging", signal_run.store, average_reversed=True
+    )
+    card = read_card(tmp_path / "averaging")
+    assert card.architecture["average_reversed"]
+    assert not read_card(tmp_path / "plain").architecture["average_reversed"]
+    assert load_model(tmp_path / "averaging", "cpu").backend.network.average_reversed
+    assert card.metrics["test_mse"] == averaging["mse"] != plain["mse"]

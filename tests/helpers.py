@@ -1,0 +1,77 @@
+"""What tests across packages share: tiny networks, tiny checkpoints and tiny stores made by
+the real code, and the record of a finished training run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from data_prep import job
+from data_prep.sources.base import Source
+from pinet.checkpoint import DataSourceRef, ModelCard, RecipeRef, save_checkpoint
+from pinet.nets import build_network
+from pinet.tda import get_recipe
+from pinet.train import TrainConfig
+
+TINY_WIDTHS = (4, 8, 8, 16)  # filters of the four conv blocks of the test-sized PI-Nets
+STORE_SAMPLES = 60  # per store: 42 HAPT windows over 21 training users, 48 photo crops
+STORE_CHUNK = 16
+
+
+@dataclass(frozen=True)
+class TrainedRun:
+    """A finished training run: its folder, the config it ran with and what `train` returned."""
+
+    out: Path
+    store: Path
+    config: TrainConfig
+    result: dict[str, Any]
+
+
+def tiny_store(out: Path, source: Source, recipe: str, limit: int = STORE_SAMPLES) -> Path:
+    """A small ground-truth store made by the real job, inline."""
+    job.run(
+        source,
+        get_recipe(recipe),
+        out,
+        limit=limit,
+        chunk_size=STORE_CHUNK,
+        workers=1,
+        progress=False,
+    )
+    return out
+
+
+def tiny_checkpoint(
+    folder: Path,
+    name: str,
+    modality: str,
+    input_shape: tuple[int, ...],
+    recipe: str,
+    *,
+    per_channel: bool = False,
+    average_reversed: bool = False,
+    metrics: dict[str, float] | None = None,
+) -> Path:
+    """A float16 checkpoint of a seeded, untrained tiny network at `folder`/`name`."""
+    torch.manual_seed(0)
+    network = build_network(
+        modality,
+        input_shape[0],
+        per_channel=per_channel,
+        widths=TINY_WIDTHS,
+        average_reversed=average_reversed,
+    )
+    card = ModelCard.describing(
+        network,
+        name=name,
+        input_shape=input_shape,
+        recipe=RecipeRef(name=recipe, params=get_recipe(recipe).params),
+        data_source=DataSourceRef(name="synthetic"),
+        metrics=metrics or {},
+    )
+    save_checkpoint(network, card, folder / name, dtype=torch.float16)
+    return folder / name

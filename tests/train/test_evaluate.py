@@ -1,0 +1,68 @@
+"""Evaluating a checkpoint on a store's split, with the mean-PI baseline and the authors'
+CIFAR10 samples."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pinet.inference import load_model, predict
+from pinet.store import GroundTruthStore
+from pinet.tda.reference import reference_samples
+from pinet.train import evaluate_checkpoint
+from tests.helpers import TrainedRun
+
+
+def mean_training_pi(store: GroundTruthStore) -> np.ndarray:
+    return store["pis"][store.usable_indices("train")].mean(axis=0, dtype=np.float64)
+
+
+def test_evaluate_checkpoint_reports_the_baseline(image_run: TrainedRun) -> None:
+    checkpoint = image_run.out / "best"
+    metrics = evaluate_checkpoint(checkpoint, image_run.store, device="cpu")
+    store = GroundTruthStore.open(image_run.store)
+    test = store.usable_indices("test")
+    expected = store["pis"][test]
+    predicted = predict(load_model(checkpoint, device="cpu"), store["inputs"][test])
+    assert metrics["samples"] == len(test) > 0
+    assert metrics["mse"] == pytest.approx(np.mean((predicted - expected) ** 2), rel=1e-5)
+    assert metrics["mae"] == pytest.approx(np.mean(np.abs(predicted - expected)), rel=1e-5)
+    assert len(metrics["per_channel_mse"]) == 3
+    assert metrics["mse"] == pytest.approx(np.mean(metrics["per_channel_mse"]))
+    baseline = np.mean((expected - mean_training_pi(store)) ** 2)
+    assert metrics["mean_pi_mse"] == pytest.approx(baseline, rel=1e-5)
+    assert metrics["mse_vs_mean_pi"] == pytest.approx(metrics["mse"] / metrics["mean_pi_mse"])
+
+
+def test_evaluate_checkpoint_against_the_authors_samples(image_run: TrainedRun) -> None:
+    """An image-raster model is scored on the samples shipped with pinet by default."""
+    checkpoint = image_run.out / "best"
+    metrics = evaluate_checkpoint(checkpoint, image_run.store, device="cpu")
+    samples = reference_samples()
+    images, expected = samples.images, samples.pis
+    predicted = predict(load_model(checkpoint, device="cpu"), images)
+    mean_pi = mean_training_pi(GroundTruthStore.open(image_run.store))
+    reference = metrics["reference"]
+    assert reference["samples"] == len(images) == 10
+    assert reference["mse"] == pytest.approx(np.mean((predicted - expected) ** 2), rel=1e-5)
+    assert reference["mean_pi_mse"] == pytest.approx(np.mean((expected - mean_pi) ** 2), rel=1e-5)
+    assert reference["mse"] > 0 and reference["mean_pi_mse"] > 0
+
+
+def test_reference_samples_are_refused_for_another_recipe(
+    signal_run: TrainedRun, tmp_path: Path
+) -> None:
+    with pytest.raises(ValueError, match="hold image-raster PIs; model 'tiny-signal' was trained"):
+        evaluate_checkpoint(
+            signal_run.out / "best", signal_run.store, device="cpu", reference=tmp_path / "x.npz"
+        )
+    assert "reference" not in evaluate_checkpoint(signal_run.out / "best", signal_run.store)
+
+
+def test_a_signal_model_is_not_evaluated_on_images(signal_run: TrainedRun, image_store: Path):
+    with pytest.raises(
+        ValueError, match="holds image-raster ground truth; the model was trained on signal"
+    ):
+        evaluate_checkpoint(signal_run.out / "best", image_store, device="cpu")
