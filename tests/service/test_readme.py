@@ -1,5 +1,11 @@
-"""The README's service commands, run as written against `python -m service` serving the
-bundled models of models/ (the README's first command, on a free port instead of 8000)."""
+"""The documented commands, checked as written.
+
+- The README starts with exactly its two commands (install and serve, install and test), and
+  every relative link of the README into docs/ points at a file that exists.
+- The curl examples of docs/api.md (the ```bash block under `## Examples`) run as written
+  against `python -m service` serving the bundled models of models/ (the README's first
+  command, on a free port instead of 8000).
+"""
 
 from __future__ import annotations
 
@@ -14,44 +20,78 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.service.conftest import REPO, Server, launch, wait_until_ready
+from service.launcher import REPOSITORY, Server, launch
 
-README_PORT = "127.0.0.1:8000"
-SECTION = "## The service"
+README = REPOSITORY / "README.md"
+API_DOCS = REPOSITORY / "docs" / "api.md"
+EXAMPLES_HEADING = "## Examples"
+DOCUMENTED_PORT = "127.0.0.1:8000"
+README_COMMANDS = [
+    "bash .ci/install && python -m service",
+    "bash .ci/install && python -m pytest",
+]
+BASH_BLOCK = re.compile(r"```bash\n(.*?)```", re.DOTALL)
+MARKDOWN_LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 
 
-def readme_service_commands() -> list[str]:
-    """The shell lines of the first ```bash block of the README's service section."""
-    text = (REPO / "README.md").read_text()
-    section = text[text.index(SECTION) :]
-    block = re.search(r"```bash\n(.*?)```", section, re.DOTALL)
-    assert block is not None, f"no bash block under {SECTION!r}"
-    return [line for line in block.group(1).splitlines() if line.strip()]
+def bash_lines(block: str) -> list[str]:
+    return [line for line in block.splitlines() if line.strip()]
+
+
+def test_readme_starts_with_exactly_the_two_commands() -> None:
+    text = README.read_text()
+    first = BASH_BLOCK.search(text)
+    assert first is not None, "README.md has no ```bash block"
+    assert text[: first.start()].strip() == "# pinet", "the commands must come first"
+    assert bash_lines(first.group(1)) == README_COMMANDS
+
+
+def test_readme_links_into_docs_point_at_existing_files() -> None:
+    targets = [
+        target.split("#", 1)[0]
+        for target in MARKDOWN_LINK.findall(README.read_text())
+        if not re.match(r"[a-z][a-z0-9+.-]*:", target)  # relative links only
+    ]
+    into_docs = [target for target in targets if target.startswith("docs/")]
+    assert into_docs, "README.md links to no page of docs/"
+    missing = [target for target in into_docs if not (REPOSITORY / target).is_file()]
+    assert not missing, f"README.md links to missing files: {missing}"
+
+
+def api_examples() -> list[str]:
+    """The shell lines of the ```bash block right under docs/api.md's `## Examples`."""
+    text = API_DOCS.read_text()
+    assert EXAMPLES_HEADING + "\n" in text, f"no {EXAMPLES_HEADING!r} heading in {API_DOCS}"
+    section = text[text.index(EXAMPLES_HEADING + "\n") :]
+    following = section.find("\n## ", len(EXAMPLES_HEADING))
+    section = section if following < 0 else section[:following]
+    block = BASH_BLOCK.search(section)
+    assert block is not None, f"no bash block under {EXAMPLES_HEADING!r} in {API_DOCS}"
+    return bash_lines(block.group(1))
 
 
 @pytest.fixture(scope="module")
 def bundled_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     log = tmp_path_factory.mktemp("readme") / "server.log"
-    server = launch(REPO / "models", log, via_main=True)
+    server = launch(REPOSITORY / "models", log, via_main=True)
     try:
-        wait_until_ready(server)
+        server.wait_until_ready()
         yield server
     finally:
-        server.process.terminate()
-        server.process.wait(timeout=10)
+        server.stop()
 
 
 @pytest.fixture(scope="module")
 def outputs(bundled_server: Server, tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
-    """Run every command in a scratch folder that sees the repository's service/ (the
-    README runs them from the repository root); what each printed, by command."""
+    """Run every example in a scratch folder that sees the repository's service/ (the docs
+    run them from the repository root); what each printed, by command."""
     scratch = tmp_path_factory.mktemp("readme-run")
-    (scratch / "service").symlink_to(REPO / "service")
+    (scratch / "service").symlink_to(REPOSITORY / "service")
     printed: dict[str, object] = {"folder": scratch}
     host = bundled_server.url.removeprefix("http://")
-    for command in readme_service_commands():
+    for command in api_examples():
         result = subprocess.run(
-            ["bash", "-c", command.replace(README_PORT, host)],
+            ["bash", "-c", command.replace(DOCUMENTED_PORT, host)],
             cwd=scratch,
             capture_output=True,
             text=True,
@@ -64,7 +104,7 @@ def outputs(bundled_server: Server, tmp_path_factory: pytest.TempPathFactory) ->
 
 def printed_by(outputs: dict[str, object], prefix: str) -> str:
     matches = [out for command, out in outputs.items() if command.startswith(prefix)]
-    assert len(matches) == 1, f"expected one README command starting with {prefix!r}"
+    assert len(matches) == 1, f"expected one documented command starting with {prefix!r}"
     return str(matches[0])
 
 
