@@ -1,16 +1,20 @@
 """Signals and images from the bytes of the files people have: .npy, .csv, PNG and JPEG.
 
 One decoder for the batch job (a folder of the user's files) and the service (uploads).
-Sizes are checked before anything large is allocated: a .npy header's shape and a PNG or
-JPEG header's width x height are read first, so a decompression bomb or a header claiming a
-huge array is refused without decoding it. Problems raise ValueError with a message that
-says what to send instead; `TooLarge` and `UnsupportedFormat` single out the two cases a
+Shapes are known before anything large is allocated: a .npy header's shape, a CSV's rows and
+columns, a PNG or JPEG header's size and channels are handed to the caller's `check_shape`
+first, so a decompression bomb or a header claiming a huge array is refused without decoding
+it, and a header that claims more (or less) than the bytes that follow is refused outright.
+Problems raise ValueError with a message that says what to send instead, never with the
+repr of an internal object; `TooLarge` and `UnsupportedFormat` single out the two cases a
 caller answers differently (HTTP 413 and 415 in the service).
 """
 
 from __future__ import annotations
 
 import io
+import math
+import re
 import warnings
 from collections.abc import Callable
 
@@ -32,6 +36,15 @@ _CONVERSIONS: dict[str, tuple[str, str | None]] = {
     "YCbCr": ("RGB", None),
 }
 _SIXTEEN_BIT_MODES = {"I;16", "I;16B", "I;16L", "I"}
+# A JPEG codes every 8x8 block of its first component with at least one bit (the DC
+# difference's Huffman code; even progressive scans code DC per block), so a JPEG with fewer
+# bytes than blocks / 8 lacks image data: truncated, or a header that claims a larger image
+# than the file holds (libjpeg then fills the missing rows with grey, silently).
+_JPEG_BLOCK = 8
+# numpy's header parser reports the repr of AST nodes: "<ast.Call object at 0x7f...>".
+_OBJECT_ADDRESS = re.compile(r"<([\w.]+) object at 0x[0-9a-fA-F]+>")
+
+ShapeCheck = Callable[[tuple[int, ...]], None]
 
 
 class TooLarge(ValueError):
@@ -54,38 +67,44 @@ def check_image_pixels(pixels: int, max_pixels: int | None) -> None:
         raise TooLarge(f"image has {pixels} pixels, more than the limit of {max_pixels}")
 
 
-def read_npy(
-    data: bytes, check_shape: Callable[[tuple[int, ...]], None] | None = None
-) -> np.ndarray:
+def read_npy(data: bytes, check_shape: ShapeCheck | None = None) -> np.ndarray:
     """The real-valued array in a .npy file; `check_shape(shape)` vets its header's shape
-    before the array is loaded. Never unpickles."""
+    before anything is allocated, and the header must describe exactly the bytes that
+    follow it. Never unpickles."""
     stream = io.BytesIO(data)
     try:
         version = np.lib.format.read_magic(stream)
         if version == (1, 0):
-            shape, _, dtype = np.lib.format.read_array_header_1_0(stream)
+            shape, fortran_order, dtype = np.lib.format.read_array_header_1_0(stream)
         elif version == (2, 0):
-            shape, _, dtype = np.lib.format.read_array_header_2_0(stream)
+            shape, fortran_order, dtype = np.lib.format.read_array_header_2_0(stream)
         else:
             raise ValueError(f"unsupported .npy format version {version}")
     except ValueError as error:
-        raise ValueError(f"not a valid .npy file: {error}; write it with numpy.save") from None
+        raise ValueError(
+            f"not a valid .npy file: {plain(error)}; write it with numpy.save"
+        ) from None
     if dtype.hasobject or dtype.kind not in "biuf":
         raise ValueError(
             f".npy array has dtype {dtype}; send a real numeric array (float or integer)"
         )
     if check_shape is not None:
         check_shape(shape)
-    try:
-        array = np.load(io.BytesIO(data), allow_pickle=False)
-    except (ValueError, OSError, EOFError) as error:
-        raise ValueError(f"not a valid .npy file: {error}") from None
-    return np.asarray(array)
+    declared = math.prod(shape) * dtype.itemsize
+    held = len(data) - stream.tell()
+    if declared != held:
+        raise ValueError(
+            f"the .npy header declares shape {shape} of {dtype} ({declared} bytes) but the file "
+            f"holds {held} bytes of data; write it with numpy.save"
+        )
+    values = np.frombuffer(data, dtype=dtype, count=math.prod(shape), offset=stream.tell())
+    return values.reshape(shape, order="F" if fortran_order else "C").copy()
 
 
-def signal_from_csv(data: bytes, max_length: int | None = None) -> np.ndarray:
+def signal_from_csv(data: bytes, check_shape: ShapeCheck | None = None) -> np.ndarray:
     """`(C, T)` float64 from CSV text of T rows and C columns (comma, semicolon or whitespace
-    separated); a first row that is not all numbers is a header."""
+    separated); a first row that is not all numbers is a header. `check_shape((C, T))` vets
+    the size before any number is parsed."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -102,8 +121,9 @@ def signal_from_csv(data: bytes, max_length: int | None = None) -> np.ndarray:
         lines = lines[1:]  # a header
     if not lines:
         raise ValueError("the CSV file has a header but no rows of numbers")
-    check_signal_length(len(lines), max_length)
     columns = len(cells(lines[0]))
+    if check_shape is not None:
+        check_shape((columns, len(lines)))
     rows = []
     for number, line in enumerate(lines, start=1):
         row = cells(line)
@@ -118,25 +138,34 @@ def signal_from_csv(data: bytes, max_length: int | None = None) -> np.ndarray:
     return np.asarray(rows, dtype=np.float64).T
 
 
-def decode_image(data: bytes, max_pixels: int | None = None) -> tuple[np.ndarray, list[str]]:
+def decode_image(
+    data: bytes, check_shape: ShapeCheck | None = None
+) -> tuple[np.ndarray, list[str]]:
     """`(C, H, W)` from a PNG or JPEG: uint8 grey (C = 1) or RGB (C = 3), or float64 in [0, 1]
-    for 16-bit grey; with notes on how the image was adapted (alpha dropped, ...)."""
+    for 16-bit grey; with notes on how the image was adapted (alpha dropped, ...).
+    `check_shape((C, H, W))` vets the size from the header, before decoding."""
     if not data.startswith((PNG_MAGIC, JPEG_MAGIC)):
         raise UnsupportedFormat("not a PNG or JPEG file")
     try:
         with warnings.catch_warnings():
-            # Our own limit below is the one that applies; PIL's is a last resort.
+            # The caller's limits are the ones that apply; PIL's is a last resort.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data), formats=["PNG", "JPEG"])
             width, height = image.size
-            check_image_pixels(width * height, max_pixels)
+            channels = _decoded_channels(image)
+            if check_shape is not None:
+                check_shape((channels, height, width))
+            if image.format == "JPEG":
+                _check_jpeg_holds_its_pixels(len(data), width, height)
             image.load()
     except Image.DecompressionBombError:
         raise TooLarge("image is too large to decode") from None
-    except TooLarge:
+    except (TooLarge, UnsupportedFormat):
         raise
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
-        raise ValueError(f"cannot decode the image (corrupt or truncated?): {error}") from None
+        raise ValueError(
+            f"cannot decode the image (corrupt or truncated?): {plain(error)}"
+        ) from None
 
     notes = []
     if image.mode == "P":
@@ -147,15 +176,38 @@ def decode_image(data: bytes, max_pixels: int | None = None) -> tuple[np.ndarray
         values = np.asarray(image, dtype=np.float64) / 65535.0
         notes.append("16-bit grey image scaled to [0, 1]")
         return values[None], notes
-    if image.mode not in _CONVERSIONS:
-        raise UnsupportedFormat(
-            f"image mode {image.mode!r} is not supported; send 8-bit grey, RGB or RGBA"
-        )
     target, note = _CONVERSIONS[image.mode]
     if note:
         notes.append(note)
     pixels = np.asarray(image.convert(target), dtype=np.uint8)
     return (pixels[None] if pixels.ndim == 2 else pixels.transpose(2, 0, 1).copy()), notes
+
+
+def _decoded_channels(image: Image.Image) -> int:
+    """Channels `decode_image` returns for an image of this mode: 1 (grey) or 3 (colour)."""
+    if image.mode == "P":
+        return 3
+    if image.mode in _SIXTEEN_BIT_MODES:
+        return 1
+    if image.mode not in _CONVERSIONS:
+        raise UnsupportedFormat(
+            f"image mode {image.mode!r} is not supported; send 8-bit grey, RGB or RGBA"
+        )
+    return 1 if _CONVERSIONS[image.mode][0] == "L" else 3
+
+
+def _check_jpeg_holds_its_pixels(size: int, width: int, height: int) -> None:
+    blocks = math.ceil(width / _JPEG_BLOCK) * math.ceil(height / _JPEG_BLOCK)
+    if size < blocks / 8:
+        raise ValueError(
+            f"the JPEG claims {width}x{height} pixels but holds {size} bytes, too few for them "
+            f"(at least {math.ceil(blocks / 8)}): it is truncated or its header is wrong"
+        )
+
+
+def plain(error: BaseException | str) -> str:
+    """An error (or its message) without the memory addresses of internal objects."""
+    return _OBJECT_ADDRESS.sub(r"<\1>", str(error))
 
 
 def _is_number(cell: str) -> bool:

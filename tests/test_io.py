@@ -6,7 +6,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pinet.io import TooLarge, UnsupportedFormat, decode_image, read_npy, signal_from_csv
+from pinet.io import (
+    TooLarge,
+    UnsupportedFormat,
+    check_image_pixels,
+    check_signal_length,
+    decode_image,
+    read_npy,
+    signal_from_csv,
+)
 
 
 def png_bytes(array: np.ndarray, mode: str | None = None) -> bytes:
@@ -45,9 +53,16 @@ def test_malformed_csv_says_which_row(text: str, message: str) -> None:
         signal_from_csv(text.encode())
 
 
-def test_csv_longer_than_the_limit_is_refused() -> None:
+def test_csv_size_is_vetted_before_its_numbers_are_parsed() -> None:
+    seen = []
+
+    def at_most_two_samples(shape: tuple[int, ...]) -> None:
+        seen.append(shape)
+        check_signal_length(shape[-1], 2)
+
     with pytest.raises(TooLarge, match="3 samples, more than the limit of 2"):
-        signal_from_csv(b"1\n2\n3\n", max_length=2)
+        signal_from_csv(b"1,0\n2,x\n3,0\n", at_most_two_samples)  # row 2 is never parsed
+    assert seen == [(2, 3)]
 
 
 def test_npy_shape_is_vetted_before_the_array_is_read() -> None:
@@ -91,8 +106,58 @@ def test_sixteen_bit_grey_is_scaled_to_the_unit_interval() -> None:
 def test_image_over_the_pixel_limit_is_refused_from_its_header() -> None:
     noise = np.random.default_rng(0).integers(0, 256, (400, 500), dtype=np.uint8)
     header_only = png_bytes(noise)[:100]  # the pixel data is cut off
+    seen = []
+
+    def at_most_199999_pixels(shape: tuple[int, ...]) -> None:
+        seen.append(shape)
+        check_image_pixels(shape[1] * shape[2], 199_999)
+
     with pytest.raises(TooLarge, match="200000 pixels, more than the limit of 199999"):
-        decode_image(header_only, max_pixels=199_999)
+        decode_image(header_only, at_most_199999_pixels)
+    assert seen == [(1, 400, 500)]
+
+
+def npy_header(shape: tuple[int, ...], descr: str = "'<f8'") -> bytes:
+    """A .npy version 1.0 header for `shape` and `descr` (Python source, as the header holds
+    it), padded as numpy pads it."""
+    text = f"{{'descr': {descr}, 'fortran_order': False, 'shape': {shape!r}, }}".encode()
+    text += b" " * (63 - (len(text) + 10) % 64) + b"\n"
+    return b"\x93NUMPY\x01\x00" + len(text).to_bytes(2, "little") + text
+
+
+@pytest.mark.parametrize("extra", [-8, 8])
+def test_a_npy_header_must_describe_exactly_the_bytes_that_follow(extra: int) -> None:
+    data = npy_bytes(np.arange(6.0).reshape(2, 3))
+    changed = data[:extra] if extra < 0 else data + b"\0" * extra
+    with pytest.raises(ValueError, match=r"declares shape \(2, 3\) of float64 \(48 bytes\)"):
+        read_npy(changed)
+
+
+def test_a_huge_declared_shape_is_refused_without_allocating_it() -> None:
+    """A 200-byte file claiming 10^9 x 64 float64 (512 GB): refused from its header."""
+    with pytest.raises(ValueError, match=r"\(1000000000, 64\) of float64 \(512000000000 bytes\)"):
+        read_npy(npy_header((1_000_000_000, 64)) + b"\0" * 64)
+    assert read_npy(npy_bytes(np.eye(3, order="F"))).tolist() == np.eye(3).tolist()
+
+
+def test_errors_never_show_the_addresses_of_internal_objects() -> None:
+    with pytest.raises(ValueError, match=r"not a valid \.npy file") as raised:
+        read_npy(npy_header((3,), descr="f()"))  # numpy reports "<ast.Call object at 0x...>"
+    assert "0x" not in str(raised.value)
+
+
+def test_a_jpeg_claiming_more_pixels_than_it_holds_is_refused() -> None:
+    """libjpeg fills the rows a JPEG lacks with grey, silently: a 64x64 JPEG whose header says
+    2048x2048 would decode as a grey picture 1,000 times its size."""
+    buffer = io.BytesIO()
+    noise = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    Image.fromarray(noise).save(buffer, format="JPEG")
+    data = bytearray(buffer.getvalue())
+    frame = data.find(b"\xff\xc0")  # baseline frame header: height, then width, at +5
+    data[frame + 5 : frame + 9] = (2048).to_bytes(2, "big") * 2
+    assert decode_image(buffer.getvalue())[0].shape == (3, 64, 64)
+    with pytest.raises(ValueError, match=r"claims 2048x2048 pixels but holds .* too few"):
+        decode_image(bytes(data))
 
 
 @pytest.mark.parametrize("data", [b"GIF89a....", b"\x89PNG\r\n\x1a\n-truncated"])
