@@ -6,12 +6,9 @@ import argparse
 
 import uvicorn
 
+from service.protocol import guarded_protocol
 from service.settings import Settings
 
-# An idle keep-alive connection stays open this long: longer than the 60 s idle timeout of
-# common load balancers (AWS ALB's default), so the proxy closes it first and never sends a
-# request into a connection the server is closing (uvicorn's own default is 5 s).
-KEEP_ALIVE_S = 65
 # On SIGTERM, requests in flight get this long to finish: inside the 10 s that `docker stop`
 # waits before SIGKILL, with time left for the lifespan to stop the batchers.
 GRACEFUL_SHUTDOWN_S = 7
@@ -28,7 +25,8 @@ def main(argv: list[str] | None = None) -> None:
         factory=True,
         host=args.host,
         port=args.port,
-        timeout_keep_alive=KEEP_ALIVE_S,
+        http=guarded_protocol(settings),
+        timeout_keep_alive=settings.keep_alive_s,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
     )
 

@@ -9,12 +9,17 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, Depends, FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 
-from service.deps import require_api_key
+from service.deps import declare_api_key
 from service.errors import install_error_handlers
 from service.metrics import RequestMetrics, ServiceMetrics
-from service.middleware import BodySizeLimit
+from service.middleware import (
+    API_KEY_HEADER,
+    ApiKeyGate,
+    BodySizeLimit,
+    Deadlines,
+    JSONCORSMiddleware,
+)
 from service.routes import health, metrics, models, pi
 from service.routes.page import mount_page
 from service.schemas import ErrorBody
@@ -50,7 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     v1 = APIRouter(
         prefix="/v1",
-        dependencies=[Depends(require_api_key)],
+        dependencies=[Depends(declare_api_key)],
         responses={401: {"model": ErrorBody, "description": "missing or wrong X-API-Key"}},
     )
     v1.include_router(models.router)
@@ -61,14 +66,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(v1)
     mount_page(app)
 
+    # Each add_middleware wraps what is there: the last one added sees a request first.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    if settings.cors_origins:
+    app.add_middleware(
+        Deadlines,
+        body_timeout_s=settings.body_timeout_s,
+        request_timeout_s=settings.request_timeout_s,
+        retry_after_s=settings.retry_after_s,
+    )
+    if settings.api_key is not None:
+        app.add_middleware(ApiKeyGate, api_key=settings.api_key)
+    if settings.cors_origins:  # outside the key: a browser's preflight carries no key
         app.add_middleware(
-            CORSMiddleware,
+            JSONCORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST"],
-            allow_headers=["Content-Type", "X-API-Key"],
+            allow_headers=["Content-Type", API_KEY_HEADER],
         )
-    # Outermost, so requests answered by the middleware above (413, CORS) count too.
+    # Outermost, so requests answered by the middleware above (401, 408, 413, CORS) count.
     app.add_middleware(RequestMetrics, metrics=app.state.metrics, routes=app.routes)
     return app

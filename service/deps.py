@@ -6,13 +6,13 @@ thread, a hand-off per dependency per request that showed in profiles under load
 
 from __future__ import annotations
 
-import secrets
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, Security
 from fastapi.security import APIKeyHeader
 
 from service.errors import retry_after
+from service.middleware import API_KEY_HEADER
 from service.serving.registry import ModelRegistry
 from service.settings import Settings
 
@@ -28,19 +28,12 @@ async def get_registry(request: Request) -> ModelRegistry:
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 RegistryDep = Annotated[ModelRegistry, Depends(get_registry)]
 
-_api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False)
+_api_key_header = APIKeyHeader(name=API_KEY_HEADER, auto_error=False)
 
 
-async def require_api_key(
-    settings: SettingsDep, key: Annotated[str | None, Security(_api_key_header)]
-) -> None:
-    """With PINET_API_KEY set, every /v1 request needs it in the X-API-Key header."""
-    if settings.api_key is None:
-        return
-    expected = settings.api_key.get_secret_value().encode()
-    if key is None or not secrets.compare_digest(key.encode(), expected):
-        what = "is missing" if key is None else "is wrong"
-        raise HTTPException(401, f"the X-API-Key header {what}; this server needs an API key")
+async def declare_api_key(key: Annotated[str | None, Security(_api_key_header)]) -> None:
+    """Declares the X-API-Key header in the OpenAPI schema of every /v1 route; the check
+    itself is `service.middleware.ApiKeyGate`'s, for every /v1 path, unknown ones too."""
 
 
 async def ready_registry(request: Request, registry: RegistryDep) -> ModelRegistry:

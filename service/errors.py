@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import logging
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
+
+from pinet.io import plain
+
+# nginx's "client closed request": what a request whose client left before sending all of it
+# is counted as. Nobody reads the answer; it is not a server error.
+CLIENT_CLOSED_REQUEST = 499
 
 log = logging.getLogger("service")
 
@@ -30,7 +37,9 @@ class QueueFull(Exception):
 def error_response(
     status_code: int, detail: str, headers: dict[str, str] | None = None
 ) -> JSONResponse:
-    return JSONResponse({"detail": detail}, status_code=status_code, headers=headers)
+    """The JSON answer of an error: `{"detail": ...}`, never with the memory address of an
+    internal object in it."""
+    return JSONResponse({"detail": plain(detail)}, status_code=status_code, headers=headers)
 
 
 def retry_after(request: Request) -> dict[str, str]:
@@ -63,6 +72,11 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
         return error_response(422, describe_validation_error(list(error.errors())))
+
+    @app.exception_handler(ClientDisconnect)
+    async def _client_left(request: Request, error: ClientDisconnect) -> Response:
+        log.info("client left %s %s before sending its body", request.method, request.url.path)
+        return Response(status_code=CLIENT_CLOSED_REQUEST)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, error: Exception) -> JSONResponse:

@@ -2,14 +2,13 @@
 
 The decoding is pinet.io's (shared with the batch job); this module reads the request (JSON
 or a multipart form with a file field 'file' and the fields 'model' and 'compare'), applies
-the server's limits and turns every problem into an InputError: 413 for a limit, naming the
-setting that sets it, 415 for a format the route does not take, 422 for anything else
-malformed.
+the server's cost model (`service.limits`) to each input's shape before decoding it, and
+turns every problem into an InputError: 413 for a limit, naming the setting that sets it,
+415 for a format the route does not take, 422 for anything else malformed.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -23,19 +22,16 @@ from pinet.io import (
     NPY_MAGIC,
     TooLarge,
     UnsupportedFormat,
-    check_image_pixels,
-    check_signal_length,
     decode_image,
     read_npy,
     signal_from_csv,
 )
 from pinet.modality import Modality, input_ndim, layout
 from service.errors import InputError, describe_validation_error
+from service.limits import ShapeCheck, check_png_channels, input_limits
 from service.schemas import SignalRequest
 from service.settings import Settings
 
-SIGNAL_LIMIT = "PINET_MAX_SIGNAL_LENGTH"
-IMAGE_LIMIT = "PINET_MAX_IMAGE_PIXELS"
 _TRUE, _FALSE = {"true", "1", "yes", "on"}, {"false", "0", "no", "off", ""}
 NO_BATCH_COMPARE = (
     "compare is not offered for batches: exact PIs take up to seconds per input, far longer "
@@ -60,15 +56,22 @@ class PIRequest:
     notes: list[str] = field(default_factory=list)
 
 
-async def read_pi_request(request: Request, modality: Modality, settings: Settings) -> PIRequest:
-    """One input of `modality`: a JSON signal, or a multipart upload."""
+async def read_pi_request(
+    request: Request, modality: Modality, settings: Settings, format: str
+) -> PIRequest:
+    """One input of `modality`, a JSON signal or a multipart upload, within the server's
+    limits for an answer in `format`."""
+    limits = input_limits(settings, modality, batch=False)
     if modality == "signal" and media_type(request) == "application/json":
-        body = signal_from_json(await request.body(), settings.max_signal_length)
-        x = np.asarray(body.signal, dtype=np.float64)
-        return PIRequest(x, body.model, body.compare)
-    form = await _read_form(request, _UPLOADS[modality])
-    x, notes = _DECODERS[modality](form.data, form.filename, settings)
-    return PIRequest(x, form.model, form.compare, notes)
+        body = signal_from_json(await request.body(), limits)
+        asked = PIRequest(np.asarray(body.signal, dtype=np.float64), body.model, body.compare)
+    else:
+        form = await _read_form(request, _UPLOADS[modality])
+        x, notes = _DECODERS[modality](form.data, form.filename, limits)
+        asked = PIRequest(x, form.model, form.compare, notes)
+    if format == "png":
+        check_png_channels(asked.x.shape[0] if asked.x.ndim > 1 else 1, settings)
+    return asked
 
 
 async def read_batch_request(request: Request, modality: Modality, settings: Settings) -> PIRequest:
@@ -84,8 +87,10 @@ async def read_batch_request(request: Request, modality: Modality, settings: Set
             "with numpy.save",
             status_code=415,
         )
-    x, _ = _DECODERS[modality](form.data, form.filename, settings)
-    _check_batch_shape(x, modality, settings.max_batch_items)
+    x, _ = _DECODERS[modality](
+        form.data, form.filename, input_limits(settings, modality, batch=True)
+    )
+    _check_batch_shape(x, modality)
     return PIRequest(x, form.model)
 
 
@@ -111,6 +116,11 @@ async def _read_form(request: Request, what: str) -> _Form:
         )
     async with request.form(max_files=1, max_fields=8) as form:
         upload = form.get("file")
+        if isinstance(upload, str):
+            raise InputError(
+                f"form field 'file' arrived as text, not as a file (a part without a filename, "
+                f"or with an empty one); upload {what} as a file named in the part"
+            )
         if not isinstance(upload, UploadFile):
             raise InputError(f"no file field 'file' in the form; upload {what} as 'file'")
         data = await upload.read()
@@ -125,21 +135,21 @@ async def _read_form(request: Request, what: str) -> _Form:
 
 
 @contextmanager
-def input_errors(limit_setting: str) -> Iterator[None]:
-    """Turn pinet.io's ValueErrors into InputErrors; `limit_setting` names the setting
-    behind a TooLarge."""
+def input_errors() -> Iterator[None]:
+    """Turn pinet.io's ValueErrors into InputErrors (413 for a decoder's own size limit,
+    415 for a format it does not read, 422 otherwise)."""
     try:
         yield
     except TooLarge as error:
-        raise InputError(f"{error} (this server's {limit_setting})", status_code=413) from None
+        raise InputError(str(error), status_code=413) from None
     except UnsupportedFormat as error:
         raise InputError(str(error), status_code=415) from None
     except ValueError as error:
         raise InputError(str(error)) from None
 
 
-def signal_from_json(body: bytes, max_length: int) -> SignalRequest:
-    """The JSON request, its signal rows checked for length and raggedness."""
+def signal_from_json(body: bytes, limits: ShapeCheck) -> SignalRequest:
+    """The JSON request, its signal rows checked for raggedness and against `limits`."""
     try:
         request = SignalRequest.model_validate_json(body)
     except ValidationError as error:
@@ -147,32 +157,27 @@ def signal_from_json(body: bytes, max_length: int) -> SignalRequest:
     rows = request.signal
     if not rows or not rows[0]:
         raise InputError("'signal' is empty; send (C, T): one list of samples per channel")
-    with input_errors(SIGNAL_LIMIT):
-        check_signal_length(max(len(row) for row in rows), max_length)
     for channel, row in enumerate(rows):
         if len(row) != len(rows[0]):
             raise InputError(
                 f"channel {channel} has {len(row)} samples but channel 0 has {len(rows[0])}; "
                 "all channels need the same length"
             )
+    limits((len(rows), len(rows[0])))
     return request
 
 
 def signal_from_upload(
-    data: bytes, filename: str, settings: Settings
+    data: bytes, filename: str, limits: ShapeCheck
 ) -> tuple[np.ndarray, list[str]]:
     """`(C, T)` from a .npy file `(C, T)` (or a batch `(N, C, T)`) or a .csv file of T rows
-    and C columns; no notes."""
-    max_length = settings.max_signal_length
+    and C columns, its shape vetted by `limits` before it is read; no notes."""
     if data.startswith(NPY_MAGIC):
-
-        def limit(shape: tuple[int, ...]) -> None:
-            check_signal_length(shape[-1] if shape else 0, max_length)
-
-        return load_npy(data, limit, SIGNAL_LIMIT), []
+        with input_errors():
+            return read_npy(data, limits), []
     if filename.lower().endswith((".csv", ".txt")):
-        with input_errors(SIGNAL_LIMIT):
-            return signal_from_csv(data, max_length), []
+        with input_errors():
+            return signal_from_csv(data, limits), []
     raise InputError(
         f"cannot read {filename or 'the upload'!r} as a signal: send a .npy file (C, T) "
         "or a .csv file with T rows and C columns",
@@ -181,20 +186,16 @@ def signal_from_upload(
 
 
 def image_from_upload(
-    data: bytes, filename: str, settings: Settings
+    data: bytes, filename: str, limits: ShapeCheck
 ) -> tuple[np.ndarray, list[str]]:
     """`(C, H, W)` from a PNG or JPEG (uint8, grey: C = 1, colour: C = 3) or a .npy file
-    `(C, H, W)` (or a batch `(N, C, H, W)`), with notes on how the input was adapted."""
-    max_pixels = settings.max_image_pixels
-    if data.startswith(NPY_MAGIC):
-
-        def limit(shape: tuple[int, ...]) -> None:
-            check_image_pixels(math.prod(shape[-2:]) if len(shape) >= 2 else 0, max_pixels)
-
-        return load_npy(data, limit, IMAGE_LIMIT), []
-    with input_errors(IMAGE_LIMIT):
+    `(C, H, W)` (or a batch `(N, C, H, W)`), its shape vetted by `limits` before it is
+    decoded, with notes on how the input was adapted."""
+    with input_errors():
+        if data.startswith(NPY_MAGIC):
+            return read_npy(data, limits), []
         try:
-            return decode_image(data, max_pixels)
+            return decode_image(data, limits)
         except UnsupportedFormat as error:
             raise InputError(
                 f"cannot read {filename or 'the upload'!r} as an image ({error}): send a PNG "
@@ -203,31 +204,16 @@ def image_from_upload(
             ) from None
 
 
-_DECODERS: dict[Modality, Callable[[bytes, str, Settings], tuple[np.ndarray, list[str]]]] = {
+_DECODERS: dict[Modality, Callable[[bytes, str, ShapeCheck], tuple[np.ndarray, list[str]]]] = {
     "signal": signal_from_upload,
     "image": image_from_upload,
 }
 
 
-def load_npy(
-    data: bytes, check_shape: Callable[[tuple[int, ...]], None], limit_setting: str
-) -> np.ndarray:
-    """The array in a .npy upload, its header's shape vetted by `check_shape` (which raises
-    TooLarge over `limit_setting`) before loading; never unpickles."""
-    with input_errors(limit_setting):
-        return read_npy(data, check_shape)
-
-
-def _check_batch_shape(x: np.ndarray, modality: Modality, max_items: int) -> None:
-    """InputError unless `x` is one batch array `(N, C, ...)` of 1 to `max_items` inputs."""
+def _check_batch_shape(x: np.ndarray, modality: Modality) -> None:
+    """InputError unless `x` is one non-empty batch array `(N, C, ...)`."""
     if x.ndim != input_ndim(modality, batched=True):
         batched = layout(modality, batched=True)
         raise InputError(f"a {modality} batch is one array {batched}; got shape {x.shape}")
     if x.shape[0] == 0:
         raise InputError(f"the batch is empty (shape {x.shape}); send at least one input")
-    if x.shape[0] > max_items:
-        raise InputError(
-            f"batch has {x.shape[0]} inputs; this server accepts at most {max_items} per "
-            "request (PINET_MAX_BATCH_ITEMS)",
-            status_code=413,
-        )

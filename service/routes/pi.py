@@ -97,7 +97,7 @@ def _single_route(spec: ModalityRoutes) -> Callable[..., Awaitable[Response]]:
         metrics: MetricsDep,
         format: FormatQuery = "json",
     ) -> Response:
-        asked = await read_pi_request(request, spec.modality, settings)
+        asked = await read_pi_request(request, spec.modality, settings, format)
         served = registry.pick(asked.model, spec.modality)
         learned = await served.batcher.submit(asked.x)
         exact = await served.exact(asked.x) if asked.compare else None

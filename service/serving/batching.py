@@ -6,8 +6,11 @@ and one task that drains it: it takes the oldest waiting input, gathers up to
 through the model in one call (`LoadedModel.forward`), in a worker thread so the event loop
 stays free. Inputs of another shape wait for a later batch (a batch is one stacked tensor).
 While a forward pass runs, new requests accumulate, so under load batches fill up without
-any waiting. A client's own batch (`submit_batch`) runs in passes of at most
-`max_batch_size` on the same thread, between the coalesced ones.
+any waiting. A client's own batch (`submit_batch`) runs in passes on the same thread,
+between the coalesced ones. A pass holds at most `max_batch_size` inputs and at most
+`max_pass_elements` values, so its time and memory are bounded whatever the inputs' size;
+inputs over `large_input_elements` values run one at a time on a second thread, the model's
+large lane, so that a big input never holds up the batches of small ones.
 
 `BatchStats` is the one place that counts what happened (batch sizes, refusals, queue
 depth), for /v1/stats and the Prometheus exporter (service/metrics.py).
@@ -16,8 +19,10 @@ depth), for /v1/stats and the Prometheus exporter (service/metrics.py).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import Counter, deque
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
@@ -74,6 +79,17 @@ class BulkResult:
     total_ms: float
 
 
+@dataclass(frozen=True)
+class BatchLimits:
+    """How a batcher forms passes and when it refuses work (see the module docstring)."""
+
+    max_batch_size: int
+    max_wait_ms: float
+    queue_size: int
+    max_pass_elements: int
+    large_input_elements: int
+
+
 @dataclass
 class _Job:
     inputs: torch.Tensor  # one prepared network input (C, T) or (C, H, W)
@@ -85,32 +101,26 @@ class Batcher:
     """Coalesces one model's concurrent requests into batched forward passes."""
 
     def __init__(
-        self,
-        model: LoadedModel,
-        executor: Executor,
-        *,
-        max_batch_size: int,
-        max_wait_ms: float,
-        queue_size: int,
+        self, model: LoadedModel, lane: Executor, large_lane: Executor, limits: BatchLimits
     ) -> None:
         self.model = model
         self.stats = BatchStats()
-        self._executor = executor
-        self._max_batch_size = max_batch_size
-        self._max_wait_s = max_wait_ms / 1000.0
-        self._queue_size = queue_size
+        self._lane = lane
+        self._large_lane = large_lane
+        self._limits = limits
+        self._max_wait_s = limits.max_wait_ms / 1000.0
         self._queue: asyncio.Queue[_Job] = asyncio.Queue()
         # Jobs taken off the queue while gathering a batch of another shape.
         self._deferred: deque[_Job] = deque()
-        # Client batches (submit_batch) not yet through all their forward passes.
-        self._bulk_pending = 0
+        # Client batches (submit_batch) and large inputs not yet through their passes.
+        self._direct_pending = 0
         self._task: asyncio.Task[None] | None = None
 
     @property
     def depth(self) -> int:
         """Requests waiting for a forward pass; a client batch counts as one request until
         its last pass is done."""
-        return self._queue.qsize() + len(self._deferred) + self._bulk_pending
+        return self._queue.qsize() + len(self._deferred) + self._direct_pending
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"batcher-{self.model.card.name}")
@@ -131,6 +141,8 @@ class Batcher:
         requests are waiting already."""
         inputs = self._prepare(x[None])[0]
         self._admit()
+        if inputs.numel() > self._limits.large_input_elements:
+            return await self._run_alone(inputs)
         future: asyncio.Future[BatchResult] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait(_Job(inputs, future))
         self._note_depth()
@@ -138,25 +150,53 @@ class Batcher:
 
     async def submit_batch(self, x: np.ndarray) -> BulkResult:
         """The PIs `(N, C, 50, 50)` of a client's own batch of same-shaped raw inputs
-        `(N, C, ...)`, in forward passes of at most `max_batch_size` on the inference thread.
-        Each pass is queued there on its own, so coalesced single requests run between them
-        instead of waiting for the whole batch. Raises like `submit`."""
+        `(N, C, ...)`, in bounded forward passes on the inference thread (or the large lane,
+        for large inputs). Each pass is queued there on its own, so coalesced single requests
+        run between them instead of waiting for the whole batch. Raises like `submit`."""
         inputs = self._prepare(x)
         self._admit()
-        self._bulk_pending += 1
-        self._note_depth()
         started = time.perf_counter()
-        loop = asyncio.get_running_loop()
         pis = []
-        try:
-            for chunk in torch.split(inputs, self._max_batch_size):
-                pis.append(await loop.run_in_executor(self._executor, self.model.forward, chunk))
-                self.stats.batch_sizes[len(chunk)] += 1
-        finally:
-            self._bulk_pending -= 1
-            self._note_depth()
+        async with self._direct():
+            for chunk in torch.split(inputs, self._pass_size(inputs[0])):
+                chunk_pis, _, _ = await self._forward(chunk)
+                pis.append(chunk_pis)
         total_ms = (time.perf_counter() - started) * 1000.0
         return BulkResult(np.concatenate(pis), len(pis), total_ms)
+
+    async def _run_alone(self, inputs: torch.Tensor) -> BatchResult:
+        """One large input in a pass of its own, on the large lane."""
+        enqueued = time.perf_counter()
+        async with self._direct():
+            pis, started, forward_ms = await self._forward(inputs[None])
+        return BatchResult(pis[0], 1, forward_ms, (started - enqueued) * 1000.0)
+
+    @contextlib.asynccontextmanager
+    async def _direct(self) -> AsyncIterator[None]:
+        """Count work that bypasses the queue in the depth while it runs."""
+        self._direct_pending += 1
+        self._note_depth()
+        try:
+            yield
+        finally:
+            self._direct_pending -= 1
+            self._note_depth()
+
+    async def _forward(self, batch: torch.Tensor) -> tuple[np.ndarray, float, float]:
+        """PIs of one pass, on the lane its inputs' size calls for; when it started (perf
+        counter) and how long it took, in ms, both as seen by the lane's thread."""
+        large = batch[0].numel() > self._limits.large_input_elements
+        lane = self._large_lane if large else self._lane
+        loop = asyncio.get_running_loop()
+        result = await loop.run_in_executor(lane, _timed, self.model.forward, batch)
+        self.stats.batch_sizes[len(batch)] += 1
+        return result
+
+    def _pass_size(self, one: torch.Tensor) -> int:
+        """Inputs like `one` in a forward pass: at most max_batch_size, at most
+        max_pass_elements values in all, at least one."""
+        by_elements = self._limits.max_pass_elements // max(one.numel(), 1)
+        return max(1, min(self._limits.max_batch_size, by_elements))
 
     def _prepare(self, batch: np.ndarray) -> torch.Tensor:
         """Network inputs of a raw batch, checked against the model's card (422 if not)."""
@@ -168,11 +208,11 @@ class Batcher:
     def _admit(self) -> None:
         """Count a request; QueueFull when `queue_size` requests are waiting already."""
         self.stats.requests += 1
-        if self.depth >= self._queue_size:
+        if self.depth >= self._limits.queue_size:
             self.stats.rejected += 1
             raise QueueFull(
                 f"model {self.model.card.name!r} has {self.depth} requests waiting "
-                f"(queue size {self._queue_size}); retry shortly"
+                f"(queue size {self._limits.queue_size}); retry shortly"
             )
 
     def _note_depth(self) -> None:
@@ -187,19 +227,20 @@ class Batcher:
                 await self._run_batch(batch)
 
     async def _gather(self) -> list[_Job]:
-        """The oldest waiting job and up to max_batch_size - 1 more of its shape."""
+        """The oldest waiting job and as many more of its shape as a pass may hold."""
         first = self._deferred.popleft() if self._deferred else await self._queue.get()
         shape = first.inputs.shape
+        size = self._pass_size(first.inputs)
         batch = [first]
         later: deque[_Job] = deque()
         while self._deferred:
             job = self._deferred.popleft()
-            fits = job.inputs.shape == shape and len(batch) < self._max_batch_size
+            fits = job.inputs.shape == shape and len(batch) < size
             (batch if fits else later).append(job)
         self._deferred = later
 
         deadline = time.perf_counter() + self._max_wait_s
-        while len(batch) < self._max_batch_size:
+        while len(batch) < size:
             try:
                 job = self._queue.get_nowait()
             except asyncio.QueueEmpty:
@@ -215,22 +256,28 @@ class Batcher:
         return [job for job in batch if not job.future.done()]
 
     async def _run_batch(self, batch: list[_Job]) -> None:
-        started = time.perf_counter()
-        stacked = torch.stack([job.inputs for job in batch])
-        loop = asyncio.get_running_loop()
         try:
-            pis = await loop.run_in_executor(self._executor, self.model.forward, stacked)
+            pis, started, forward_ms = await self._forward(
+                torch.stack([job.inputs for job in batch])
+            )
         except Exception as error:  # the inputs were validated: this is a server fault
             for job in batch:
                 if not job.future.done():
                     job.future.set_exception(error)
             return
-        forward_ms = (time.perf_counter() - started) * 1000.0
-        self.stats.batch_sizes[len(batch)] += 1
         for job, pi in zip(batch, pis, strict=True):
             if not job.future.done():
                 queue_ms = (started - job.enqueued) * 1000.0
                 job.future.set_result(BatchResult(pi, len(batch), forward_ms, queue_ms))
+
+
+def _timed(
+    forward: Callable[[torch.Tensor], np.ndarray], batch: torch.Tensor
+) -> tuple[np.ndarray, float, float]:
+    """`forward(batch)`, when it started (perf counter) and how long it took (ms)."""
+    started = time.perf_counter()
+    pis = forward(batch)
+    return pis, started, (time.perf_counter() - started) * 1000.0
 
 
 def _drain(queue: asyncio.Queue[_Job]) -> list[_Job]:

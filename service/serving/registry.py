@@ -17,7 +17,7 @@ from pinet.inference import LoadedModel, load_model
 from pinet.modality import PLURALS, Modality
 from pinet.tda import Recipe, get_recipe
 from service.errors import InputError
-from service.serving.batching import Batcher, BatchStats
+from service.serving.batching import Batcher, BatchLimits, BatchStats
 from service.serving.exact import ExactPool, ExactResult
 from service.settings import Settings
 
@@ -52,14 +52,11 @@ class ModelRegistry:
         self.models: dict[str, ServedModel] = {}
         self.ready = False
         self.problem: str | None = "models are still loading"
-        # One thread runs every forward pass: the network already uses all cores (CPU) or
-        # the whole GPU, and one stream of batches keeps batches large.
-        self._inference = ThreadPoolExecutor(
-            1,
-            thread_name_prefix="pinet-forward",
-            initializer=_set_torch_threads,
-            initargs=(settings.torch_threads,),
-        )
+        # Each model has two threads for its forward passes, its lane for batches and its
+        # large lane (see service.serving.batching): a network already uses all cores (CPU)
+        # or the whole GPU, one stream of batches keeps batches large, and one model's work
+        # never waits for another's.
+        self._lanes: list[ThreadPoolExecutor] = []
         self.exact = ExactPool(settings.exact_workers, settings.queue_size)
 
     async def load(self) -> None:
@@ -71,7 +68,10 @@ class ModelRegistry:
                 raise RuntimeError(f"no models (folders with a card.json) in {folder}")
             loop = asyncio.get_running_loop()
             for name in names:
-                served = await loop.run_in_executor(self._inference, self._load_one, folder / name)
+                lane, large_lane = self._lane(f"{name}-forward"), self._lane(f"{name}-large")
+                served = await loop.run_in_executor(
+                    lane, self._load_one, folder / name, lane, large_lane
+                )
                 self.models[served.card.name] = served
                 served.batcher.start()
                 log.info("model %s loaded on %s and warmed up", name, served.loaded.device)
@@ -82,7 +82,20 @@ class ModelRegistry:
         self.problem = None
         self.ready = True
 
-    def _load_one(self, path: Path) -> ServedModel:
+    def _lane(self, name: str) -> ThreadPoolExecutor:
+        """A thread for one model's forward passes, with the configured torch threads."""
+        lane = ThreadPoolExecutor(
+            1,
+            thread_name_prefix=name,
+            initializer=_set_torch_threads,
+            initargs=(self.settings.torch_threads,),
+        )
+        self._lanes.append(lane)
+        return lane
+
+    def _load_one(
+        self, path: Path, lane: ThreadPoolExecutor, large_lane: ThreadPoolExecutor
+    ) -> ServedModel:
         loaded = load_model(path, self.settings.device)
         card = loaded.card
         recipe = get_recipe(card.recipe.name, card.recipe.params)
@@ -95,13 +108,14 @@ class ModelRegistry:
         # OpenMP thread count, which torch shares (measured: 1 -> 2 threads, each forward
         # 2.4 -> 170 ms on a busy 2-core machine).
         self.exact.warm_up(recipe, example)
-        batcher = Batcher(
-            loaded,
-            self._inference,
+        limits = BatchLimits(
             max_batch_size=self.settings.max_batch_size,
             max_wait_ms=self.settings.max_wait_ms,
             queue_size=self.settings.queue_size,
+            max_pass_elements=self.settings.max_pass_elements,
+            large_input_elements=self.settings.large_input_elements,
         )
+        batcher = Batcher(loaded, lane, large_lane, limits)
         return ServedModel(loaded, recipe, batcher, self.exact)
 
     def pick(self, name: str | None, modality: Modality) -> ServedModel:
@@ -130,7 +144,8 @@ class ModelRegistry:
         for served in self.models.values():
             await served.batcher.stop()
         self.exact.shutdown()
-        self._inference.shutdown(wait=False, cancel_futures=True)
+        for lane in self._lanes:
+            lane.shutdown(wait=False, cancel_futures=True)
 
 
 def _set_torch_threads(threads: int | None) -> None:

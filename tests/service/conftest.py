@@ -46,7 +46,7 @@ def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def servers(
     models_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[dict[str, Server]]:
-    """Both servers, started side by side (each takes seconds to import and warm up)."""
+    """The servers, started side by side (each takes seconds to import and warm up)."""
     logs = tmp_path_factory.mktemp("servers")
     started = {
         # The default server, started as `python -m service`, with small limits to test.
@@ -58,6 +58,9 @@ def servers(
             max_body_bytes=2_000_000,
             max_signal_length=5_000,
             max_image_pixels=100 * 100,
+            header_timeout_s=2,
+            body_timeout_s=2,
+            max_header_bytes=8192,
         ),
         # An API key, one request per forward pass and room for two waiting requests.
         "strict": launch(
@@ -68,6 +71,14 @@ def servers(
             queue_size=2,
             max_batch_size=1,
             max_wait_ms=0,
+        ),
+        # A lone request waits 3 s for company, beyond a 1 s time budget; CORS for one origin.
+        "patient": launch(
+            models_dir,
+            logs / "patient.log",
+            max_wait_ms=3000,
+            request_timeout_s=1,
+            cors_origins='["https://allowed.example"]',
         ),
     }
     try:
@@ -87,6 +98,11 @@ def server(servers: dict[str, Server]) -> Server:
 @pytest.fixture(scope="session")
 def strict_server(servers: dict[str, Server]) -> Server:
     return servers["strict"]
+
+
+@pytest.fixture(scope="session")
+def patient_server(servers: dict[str, Server]) -> Server:
+    return servers["patient"]
 
 
 @pytest.fixture

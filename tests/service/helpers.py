@@ -10,6 +10,7 @@ import httpx
 import numpy as np
 import pytest
 from PIL import Image
+from prometheus_client.parser import text_string_to_metric_families
 
 from service.launcher import Server, ServerFailed
 
@@ -61,3 +62,41 @@ def ready(server: Server) -> Server:
     except ServerFailed as error:
         pytest.fail(str(error))
     return server
+
+
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+
+def parse(text: str) -> Samples:
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def scrape(url: str) -> Samples:
+    response = httpx.get(f"{url}/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    return parse(response.text)
+
+
+def value(samples: Samples, name: str, **labels: str) -> float:
+    return samples.get((name, frozenset(labels.items())), 0.0)
+
+
+def requests(samples: Samples, method: str, route: str, status: int) -> float:
+    labels = {"method": method, "route": route, "status": str(status)}
+    return value(samples, "pinet_http_requests_total", **labels)
+
+
+def requests_counted(server: Server, method: str, route: str) -> dict[str, float]:
+    """/metrics' count of requests to `route` by status code."""
+    return {
+        dict(labels)["status"]: count
+        for (name, labels), count in scrape(server.url).items()
+        if name == "pinet_http_requests_total"
+        and dict(labels).get("method") == method
+        and dict(labels).get("route") == route
+    }

@@ -8,9 +8,12 @@ without a 5xx, and its answers must match the schema's declared bodies and media
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import schemathesis
 from hypothesis import settings
+from hypothesis import strategies as st
 from schemathesis.checks import positive_data_acceptance
 from schemathesis.specs.openapi.schemas import OpenApiSchema
 
@@ -26,6 +29,35 @@ SKIPPED_CHECKS = [
     # is no PNG): the schema cannot say that, so a 4xx for "valid" data is no failure.
     positive_data_acceptance,
 ]
+
+
+# Sizes of a declared axis: small real ones, and ones whose product no memory holds.
+AXES = st.one_of(st.integers(0, 300), st.integers(2**20, 2**40))
+DTYPES = ["'<f8'", "'>f4'", "'|u1'", "'<i8'", "'|b1'", "'<c16'", "'|O'", "'<U3'", "'<M8[s]'", "f()"]
+MAX_DATA_BYTES = 64 * 2**10
+
+
+@st.composite
+def npy_files(draw: st.DrawFn) -> bytes:
+    """.npy files as an attacker writes them: any dtype (object, strings, dates, a call),
+    any rank, axes from empty to astronomically large, either memory order, format 1 or 2,
+    and data that fits the header, falls short of it, runs past it or is missing."""
+    shape = tuple(draw(st.lists(AXES, max_size=5)))
+    descr = draw(st.sampled_from(DTYPES))
+    fortran = draw(st.booleans())
+    text = f"{{'descr': {descr}, 'fortran_order': {fortran}, 'shape': {shape!r}, }}".encode()
+    version = draw(st.sampled_from([1, 2]))
+    length_bytes = 2 if version == 1 else 4
+    text += b" " * (63 - (len(text) + 8 + length_bytes) % 64) + b"\n"
+    header = b"\x93NUMPY" + bytes([version, 0]) + len(text).to_bytes(length_bytes, "little") + text
+    declared = math.prod(shape) * 8
+    fits = min(declared, MAX_DATA_BYTES)
+    size = draw(st.sampled_from([fits, max(fits - 8, 0), fits + 8, 0]))
+    return header + draw(st.binary(min_size=size, max_size=size))
+
+
+# Every file field of the schema (format: binary) also gets such .npy files.
+schemathesis.openapi.format("binary", st.one_of(npy_files(), st.binary(max_size=4096)))
 
 
 @pytest.fixture(scope="module")

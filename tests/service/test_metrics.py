@@ -8,38 +8,19 @@ import asyncio
 from pathlib import Path
 
 import httpx
-from prometheus_client.parser import text_string_to_metric_families
 
 from service.app import create_app
 from service.launcher import Server
 from service.settings import Settings
-from tests.service.helpers import CONCURRENT, SIGNAL, post_signals_now
-
-Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
-
-
-def parse(text: str) -> Samples:
-    return {
-        (sample.name, frozenset(sample.labels.items())): sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-    }
-
-
-def scrape(url: str) -> Samples:
-    response = httpx.get(f"{url}/metrics")
-    assert response.status_code == 200
-    assert response.headers["content-type"].startswith("text/plain")
-    return parse(response.text)
-
-
-def value(samples: Samples, name: str, **labels: str) -> float:
-    return samples.get((name, frozenset(labels.items())), 0.0)
-
-
-def requests(samples: Samples, method: str, route: str, status: int) -> float:
-    labels = {"method": method, "route": route, "status": str(status)}
-    return value(samples, "pinet_http_requests_total", **labels)
+from tests.service.helpers import (
+    CONCURRENT,
+    SIGNAL,
+    parse,
+    post_signals_now,
+    requests,
+    scrape,
+    value,
+)
 
 
 def test_requests_by_route_template_and_status(server: Server, client: httpx.Client) -> None:
