@@ -1,4 +1,5 @@
-"""`python -m data_prep generate ...` (also installed as `pinet-data`)."""
+"""`python -m data_prep generate ...` and `python -m data_prep verify ...` (also installed as
+`pinet-data`)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,16 @@ import sys
 from collections.abc import Sequence
 
 from data_prep import job
+from data_prep.lock import StoreLocked
 from data_prep.sources import SOURCES, get_source
+from data_prep.verify import format_verification, verify
 from pinet.tda import RECIPES, get_recipe
 
 DEFAULT_RECIPE = {"signal": "signal-sublevel", "image": "image-raster"}
-EXIT_JOB_FAILED, EXIT_USAGE = 1, 2
+# 1: generate did not finish (--strict, or a chunk failed verification twice); verify found
+# bad chunks. 2: bad arguments, or an --out that is refused (not a store, another job's
+# store, locked by another writer).
+EXIT_FAILED, EXIT_USAGE = 1, 2
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,33 +57,54 @@ def build_parser() -> argparse.ArgumentParser:
         "--chunk-size", type=_positive_int, default=job.DEFAULT_CHUNK_SIZE, help=argparse.SUPPRESS
     )
     generate.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    check = commands.add_parser(
+        "verify",
+        help="check a store and requeue its bad chunks",
+        description="Check every computed chunk of a store as the job does before marking it "
+        "complete. Bad chunks become pending again and the store incomplete: rerun the "
+        "generate command that made it to recompute exactly those chunks. Exit codes: 0 "
+        "nothing wrong, 1 bad chunks found, 2 not a store or locked by another writer.",
+    )
+    check.add_argument("--out", required=True, help="path of the Zarr store to check")
+    check.add_argument("--dry-run", action="store_true", help="only report; change nothing")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    command = _verify if args.command == "verify" else _generate
     try:
-        source = get_source(args.source, _parse_options(args.option))
-        recipe = get_recipe(args.recipe or DEFAULT_RECIPE[source.modality])
-        summary = job.run(
-            source,
-            recipe,
-            args.out,
-            limit=args.limit,
-            workers=args.workers,
-            dask_address=args.dask,
-            strict=args.strict,
-            chunk_size=args.chunk_size,
-            progress=not args.no_progress,
-        )
+        return command(args)
     except job.JobFailed as error:
-        print(f"error: {error} (--strict; committed work kept, rerun to resume)", file=sys.stderr)
-        return EXIT_JOB_FAILED
-    except (ValueError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    except (ValueError, OSError, StoreLocked) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
+
+
+def _generate(args: argparse.Namespace) -> int:
+    source = get_source(args.source, _parse_options(args.option))
+    recipe = get_recipe(args.recipe or DEFAULT_RECIPE[source.modality])
+    summary = job.run(
+        source,
+        recipe,
+        args.out,
+        limit=args.limit,
+        workers=args.workers,
+        dask_address=args.dask,
+        strict=args.strict,
+        chunk_size=args.chunk_size,
+        progress=not args.no_progress,
+    )
     print(job.format_summary(summary))
     return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    verification = verify(args.out, dry_run=args.dry_run)
+    print(format_verification(verification))
+    return EXIT_FAILED if verification.bad else 0
 
 
 def _parse_options(pairs: list[str]) -> dict[str, str]:

@@ -1,16 +1,20 @@
-"""The ground-truth job: plan the samples, compute chunks in parallel, commit, resume.
+"""The ground-truth job: plan the samples, compute chunks in parallel, commit, verify, resume.
 
-The parent process is the only writer. Workers (local processes, or a Dask cluster)
-receive a chunk's inputs and return its PIs, diagrams and failures; the parent commits
-each chunk as it arrives. Results land at fixed positions and diagrams are consolidated
-in chunk order, so the store is identical whatever the completion order, the number of
-workers or the number of interruptions.
+The parent process is the only writer, and holds the store's lock (`data_prep.lock`) from
+planning to finalising, so a second job on the same store is refused. Workers (local
+processes, or a Dask cluster) receive a chunk's inputs and return its PIs, diagrams and
+failures; the parent commits each chunk as it arrives. Results land at fixed positions and
+diagrams are consolidated in chunk order, so the store is identical whatever the completion
+order, the number of workers or the number of interruptions. Before the store is marked
+complete every chunk is verified (`GroundTruthStore.bad_chunks`); bad chunks are computed
+again once, and if they still fail the job fails instead of marking the store complete.
 """
 
 from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,15 +23,16 @@ import numpy as np
 from tqdm import tqdm
 
 from data_prep.executors import bounded_map, executor_for, thread_limit
+from data_prep.lock import exclusive_writer
 from data_prep.sources.base import Sample, Source
 from pinet.store import (
     DONE,
     FAILED,
-    PENDING,
     ChunkResult,
     GroundTruthStore,
     IncompleteStoreError,
     StorePlan,
+    VerificationError,
 )
 from pinet.tda import PI_SIZE, Recipe, get_recipe
 
@@ -35,12 +40,14 @@ DEFAULT_CHUNK_SIZE = 128  # samples per task and per Zarr chunk: ~3.8 MB of 3-ch
 
 
 class JobFailed(RuntimeError):
-    """A sample failed under `--strict`; the committed work is kept and the job resumable."""
+    """The job stopped before completing the store (a sample failed under `--strict`, or a
+    chunk failed verification twice); the committed work is kept and the job resumable."""
 
 
 @dataclass(frozen=True)
 class JobSummary:
-    """What a run did: counts, failure reasons, time and rate."""
+    """What a run did: counts, failure reasons, chunks that failed verification and were
+    computed again (with the reason), time and rate."""
 
     store: Path
     samples: int
@@ -49,6 +56,7 @@ class JobSummary:
     failures: dict[str, str]
     computed_now: int
     seconds: float
+    recomputed: dict[int, str]
 
     @property
     def samples_per_second(self) -> float:
@@ -61,6 +69,7 @@ class JobSummary:
             "failed": self.failed,
             "failures": self.failures,
             "computed_now": self.computed_now,
+            "recomputed": {str(chunk): reason for chunk, reason in self.recomputed.items()},
             "seconds": round(self.seconds, 3),
             "samples_per_second": round(self.samples_per_second, 2),
         }
@@ -167,35 +176,76 @@ def run(
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     progress: bool = True,
 ) -> JobSummary:
-    """Create or resume the store at `out` and compute every pending chunk."""
+    """Create or resume the store at `out`, compute every pending chunk, verify, finalise.
+
+    Raises `StoreLocked` if another process writes `out`.
+    """
     started = time.perf_counter()
     out = Path(out)
-    store = _open_or_create(out, source, recipe, limit, chunk_size)
-    if strict:
-        _raise_on_planned_failure(store)
-    pending = store.pending_chunks()
-    remaining = int((store["status"][:] == PENDING).sum())
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with exclusive_writer(out):
+        store = _open_or_create(out, source, recipe, limit, chunk_size)
+        if strict:
+            _raise_on_planned_failure(store)
+        if store.complete:  # a rerun of a finished job keeps the original summary
+            return _summarise(store, 0, {}, time.perf_counter() - started)
+
+        def compute(chunks: Sequence[int]) -> int:
+            return _compute(store, chunks, workers, dask_address, strict, progress)
+
+        computed_now = compute(store.pending_chunks())
+        try:
+            return _finalise(store, computed_now, {}, started)
+        except VerificationError as error:
+            bad = error.chunks
+        store.requeue(bad)
+        computed_now += compute(sorted(bad))
+        try:
+            return _finalise(store, computed_now, bad, started)
+        except VerificationError as error:
+            raise JobFailed(
+                f"{error} even after being computed again; the store is left incomplete. "
+                "A chunk that fails twice points at the disk or at a program writing the "
+                f"store without its lock: check it with `python -m data_prep verify --out {out}`"
+            ) from error
+
+
+def _compute(
+    store: GroundTruthStore,
+    chunks: Sequence[int],
+    workers: int | None,
+    dask_address: str | None,
+    strict: bool,
+    progress: bool,
+) -> int:
+    """Compute and commit `chunks`; the number of samples computed."""
+    if not chunks:
+        return 0
     computed_now = 0
-    if pending:
-        bar = tqdm(total=remaining, unit="sample", desc=out.name, disable=not progress)
-        with bar, executor_for(workers, dask_address) as executor:
-            recipe = store.job["recipe"]
-            tasks = (_chunk_task(store, recipe, c, executor.threads_per_task) for c in pending)
-            for chunk_index, result in bounded_map(executor, compute_chunk, tasks):
-                start, _ = store.chunk_bounds(chunk_index)
-                if strict and any(result.errors):
-                    first = next(i for i, e in enumerate(result.errors) if e)
-                    sample_id = store["ids"][start + first]
-                    raise JobFailed(f"sample {sample_id} failed: {result.errors[first]}")
-                computed = int(
-                    (store["status"][start : start + len(result.errors)] == PENDING).sum()
-                )
-                store.write_chunk(chunk_index, result)
-                computed_now += computed
-                bar.update(computed)
-    summary = _summarise(store, computed_now, time.perf_counter() - started)
-    if not store.complete:  # a rerun of a finished job keeps the original summary
-        store.finalise(summary.as_dict())
+    remaining = sum(len(_todo(store, c)) for c in chunks)
+    bar = tqdm(total=remaining, unit="sample", desc=store.path.name, disable=not progress)
+    with bar, executor_for(workers, dask_address) as executor:
+        recipe = store.job["recipe"]
+        tasks = (_chunk_task(store, recipe, c, executor.threads_per_task) for c in chunks)
+        for chunk_index, result in bounded_map(executor, compute_chunk, tasks):
+            start, _ = store.chunk_bounds(chunk_index)
+            if strict and any(result.errors):
+                first = next(i for i, e in enumerate(result.errors) if e)
+                sample_id = store["ids"][start + first]
+                raise _strict_failure(sample_id, result.errors[first])
+            computed = len(_todo(store, chunk_index))
+            store.write_chunk(chunk_index, result)
+            computed_now += computed
+            bar.update(computed)
+    return computed_now
+
+
+def _finalise(
+    store: GroundTruthStore, computed_now: int, recomputed: Mapping[int, str], started: float
+) -> JobSummary:
+    """Verify and mark the store complete with this run's summary (`VerificationError`)."""
+    summary = _summarise(store, computed_now, recomputed, time.perf_counter() - started)
+    store.finalise(summary.as_dict())
     return summary
 
 
@@ -222,20 +272,37 @@ def _raise_on_planned_failure(store: GroundTruthStore) -> None:
     failed = np.flatnonzero(store["status"][:] == FAILED)
     if len(failed):
         i = int(failed[0])
-        raise JobFailed(f"sample {store['ids'][i]} failed: {store['errors'][i]}")
+        raise _strict_failure(store["ids"][i], store["errors"][i])
+
+
+def _strict_failure(sample_id: str, error: str) -> JobFailed:
+    return JobFailed(
+        f"sample {sample_id} failed: {error} (--strict; committed work kept, rerun to resume)"
+    )
 
 
 def _chunk_task(
     store: GroundTruthStore, recipe: dict[str, Any], chunk_index: int, threads: int | None
 ) -> tuple:
-    """`compute_chunk`'s arguments for one chunk: its inputs and which samples are pending."""
+    """`compute_chunk`'s arguments for one chunk: its inputs and which samples to compute."""
     start, stop = store.chunk_bounds(chunk_index)
-    todo = store["status"][start:stop] == PENDING
+    todo = np.zeros(stop - start, dtype=bool)
+    todo[_todo(store, chunk_index)] = True
     inputs = store["inputs"][start:stop]
     return chunk_index, (recipe["name"], recipe["params"], inputs, todo, threads)
 
 
-def _summarise(store: GroundTruthStore, computed_now: int, seconds: float) -> JobSummary:
+def _todo(store: GroundTruthStore, chunk_index: int) -> np.ndarray:
+    """The samples of a chunk to compute, as positions in the chunk: every one without a
+    recorded failure. A chunk is computed and rewritten whole, so a sample marked done in a
+    chunk that is pending again is computed anew, not written back empty."""
+    start, stop = store.chunk_bounds(chunk_index)
+    return np.flatnonzero(store["errors"][start:stop] == "")
+
+
+def _summarise(
+    store: GroundTruthStore, computed_now: int, recomputed: Mapping[int, str], seconds: float
+) -> JobSummary:
     status = store["status"][:]
     failed = np.flatnonzero(status == FAILED)
     errors = store["errors"]
@@ -248,6 +315,7 @@ def _summarise(store: GroundTruthStore, computed_now: int, seconds: float) -> Jo
         failures={str(ids[int(i)]): str(errors[int(i)]) for i in failed},
         computed_now=computed_now,
         seconds=seconds,
+        recomputed=dict(recomputed),
     )
 
 
@@ -259,6 +327,8 @@ def format_summary(summary: JobSummary, max_failures: int = 10) -> str:
         f"computed this run: {summary.computed_now} in {summary.seconds:.1f} s "
         f"({summary.samples_per_second:.1f} samples/s)",
     ]
+    for chunk, reason in sorted(summary.recomputed.items()):
+        lines.append(f"  chunk {chunk} failed verification and was computed again: {reason}")
     reasons = Counter(summary.failures.values())
     for reason, count in reasons.most_common(max_failures):
         example = next(i for i, r in summary.failures.items() if r == reason)

@@ -1,5 +1,6 @@
-"""`python -m data_prep generate`: refusals, `--strict`, and resuming after `kill -9` at any
-moment (planning, computing, with a process pool) to the store an uninterrupted run makes.
+"""`python -m data_prep generate`: refusals, `--strict`, one writer per store, and resuming
+after `kill -9` at any moment (planning, computing, with a process pool) to the store an
+uninterrupted run makes.
 """
 
 from __future__ import annotations
@@ -8,8 +9,10 @@ import contextlib
 import io
 import json
 import os
+import shlex
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -23,6 +26,7 @@ import pytest
 import zarr
 
 from data_prep import cli, job
+from data_prep.lock import lock_path
 from data_prep.sources.hapt import HaptWindows
 from pinet.store import DONE, GroundTruthStore, IncompleteStoreError
 from pinet.tda import get_recipe
@@ -38,7 +42,8 @@ def generate(*arguments: str | Path) -> list[str]:
 
 # ---------------------------------------------------------------------------------------
 # Refusals. Each start of the CLI costs seconds of imports, so three commands run as real
-# subprocesses, concurrently, and the others through the same `main` in this process.
+# subprocesses, concurrently, and the others through the same `main` in this process, first:
+# several commands are refused the same store, and each takes its lock while it looks.
 
 
 @dataclass(frozen=True)
@@ -96,21 +101,22 @@ def refusals(photos_store, tmp_path_factory, files_of) -> Refusals:
         "strict": [*files, "--strict", "--out", root / "strict"],
     }
     before = {"existing": files_of(existing), "notes": files_of(notes)}
+    results = {
+        name: run_in_process(arguments)
+        for name, arguments in commands.items()
+        if name not in SUBPROCESS_COMMANDS
+    }
     processes = {
         name: subprocess.Popen(
             generate(*commands[name]), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )
         for name in sorted(SUBPROCESS_COMMANDS)
     }
-    results = {
-        name: run_in_process(arguments)
-        for name, arguments in commands.items()
-        if name not in SUBPROCESS_COMMANDS
-    }
     for name, process in processes.items():
         stdout, stderr = process.communicate(timeout=120)
         results[name] = Finished(process.returncode, stdout, stderr)
     after = {"existing": files_of(existing), "notes": files_of(notes)}
+    assert sorted(p.name for p in root.iterdir()) == ["notes", "photos.zarr", "signals", "strict"]
     return Refusals(results, root, before, after)
 
 
@@ -163,6 +169,46 @@ def test_strict_exits_1_naming_the_failed_sample(refusals) -> None:
     assert result.returncode == 1
     assert "sample files/z_odd failed: shape (3, 80) differs" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+# ---------------------------------------------------------------------------------------
+# One writer per store
+
+
+def lock_holder(out: Path) -> int | None:
+    """The pid recorded in the store's lock file, or None (no file, or being written)."""
+    try:
+        return json.loads(lock_path(out).read_text())["pid"]
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def test_a_second_writer_is_refused_while_the_first_holds_the_store(
+    photos_store, tmp_path, same_store
+) -> None:
+    out = tmp_path / "photos.zarr"
+    first = subprocess.Popen(
+        generate(*PHOTOS, "--out", out), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        wait_until(lambda: lock_holder(out) == first.pid, first)
+        second = run_in_process([*PHOTOS, "--out", out])
+        stdout, stderr = first.communicate(timeout=120)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    assert second.returncode == 2
+    holder = f"pid {first.pid} on host {socket.gethostname()} since "
+    assert f"error: {out} is locked by another writer ({holder}" in second.stderr
+    assert f"data_prep generate {shlex.join(PHOTOS)} --out {out}); two writers" in second.stderr
+    assert "wait for that process to finish, or stop it, then run this command again" in (
+        second.stderr
+    )
+    assert "Traceback" not in second.stderr and not second.stdout
+    assert first.returncode == 0, stderr
+    assert "computed this run: 40 " in stdout
+    same_store(out, photos_store[0])
+    assert not lock_path(out).exists()
 
 
 # ---------------------------------------------------------------------------------------
@@ -238,9 +284,12 @@ def test_resume_after_kill_gives_the_uninterrupted_store(tmp_path, start_quiet, 
     assert 0 < done < 200
     assert not json.loads((out / "zarr.json").read_text())["attributes"].get("complete")
 
+    # The killed job's lock file is left behind, naming it; its lock went with it.
+    assert lock_holder(out) == computing.pid
     finished = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert finished.returncode == 0, finished.stderr
     assert f"computed this run: {200 - done} " in finished.stdout
+    assert not lock_path(out).exists()
 
     reference = tmp_path / "reference.zarr"
     recipe = get_recipe("signal-sublevel")
