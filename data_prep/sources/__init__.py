@@ -17,6 +17,7 @@ from data_prep.sources.fashion_mnist import FashionMnist
 from data_prep.sources.files import FileFolder
 from data_prep.sources.hapt import HaptWindows
 from data_prep.sources.photos import PhotoCrops
+from data_prep.sources.synthetic import SyntheticImages, SyntheticSignals
 from pinet.modality import Modality
 
 __all__ = [
@@ -30,7 +31,16 @@ __all__ = [
 
 SOURCES: dict[str, type[Source]] = {
     source.name: source
-    for source in (HaptWindows, BasicMotions, FashionMnist, Cifar10, FileFolder, PhotoCrops)
+    for source in (
+        HaptWindows,
+        BasicMotions,
+        FashionMnist,
+        Cifar10,
+        FileFolder,
+        PhotoCrops,
+        SyntheticSignals,
+        SyntheticImages,
+    )
 }
 
 # The sources that need nothing but packages, one per modality.

@@ -204,11 +204,11 @@ def test_dask_cluster_matches_inline(
 
 
 @dataclass(frozen=True)
-class SyntheticSignals(Source):
+class FaultySignals(Source):
     """`n` random 3-channel signals of 64 values; sample `nan_at` holds one NaN and sample
     `short_at` (not 0) has 48 values. A real source, for failures no packaged one produces."""
 
-    name: ClassVar[str] = "synthetic-signals"
+    name: ClassVar[str] = "faulty-signals"
     modality: ClassVar[Modality] = "signal"
 
     n: int = 10
@@ -232,7 +232,7 @@ def _run_synthetic(source: Source, out: Path, *, strict: bool = False) -> job.Jo
 
 
 def test_failing_samples_are_recorded_with_their_reason(tmp_path) -> None:
-    summary = _run_synthetic(SyntheticSignals(nan_at=5, short_at=8), tmp_path / "s.zarr")
+    summary = _run_synthetic(FaultySignals(nan_at=5, short_at=8), tmp_path / "s.zarr")
     store = GroundTruthStore.open(tmp_path / "s.zarr")
     status, errors = store["status"][:], store["errors"][:].tolist()
     failed = [5, 8]
@@ -259,12 +259,12 @@ def test_failing_samples_are_recorded_with_their_reason(tmp_path) -> None:
 
 
 def test_computed_now_counts_only_computed_samples(tmp_path) -> None:
-    summary = _run_synthetic(SyntheticSignals(short_at=8), tmp_path / "s.zarr")
+    summary = _run_synthetic(FaultySignals(short_at=8), tmp_path / "s.zarr")
     assert summary.computed_now == 9  # sample 8 was failed at planning, never computed
 
 
 def test_strict_stops_at_a_compute_failure_and_keeps_work_resumable(tmp_path, same_store) -> None:
-    source = SyntheticSignals(nan_at=5)
+    source = FaultySignals(nan_at=5)
     out = tmp_path / "strict.zarr"
     with pytest.raises(job.JobFailed, match=r"sample synthetic/05 failed: .*NaN"):
         _run_synthetic(source, out, strict=True)

@@ -77,7 +77,10 @@ def assert_groups_within_one_split(samples: list[Sample]) -> None:
 
 def test_registry_maps_each_name_to_its_source() -> None:
     assert {name: source.name for name, source in SOURCES.items()} == {n: n for n in SOURCES}
-    assert set(SOURCES) == {"hapt", "basicmotions", "fashion-mnist", "cifar10", "files", "photos"}
+    assert set(SOURCES) == {
+        *("hapt", "basicmotions", "fashion-mnist", "cifar10", "files", "photos"),
+        *("synthetic-signals", "synthetic-images"),
+    }
     assert {SOURCES[name].modality for name in DEFAULT_SOURCES.values()} == {"signal", "image"}
     for modality, name in DEFAULT_SOURCES.items():
         assert SOURCES[name].modality == modality
