@@ -14,11 +14,15 @@ _RECORDED_PACKAGES = (
     "scipy",
     "numba",
     "ripser",
+    "giotto-ph",
+    "cripser",
     "gudhi",
     "persim",
     "zarr",
     "torch",
     "safetensors",
+    "onnx",
+    "onnxruntime",
 )
 
 

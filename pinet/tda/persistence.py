@@ -7,7 +7,6 @@ zero-length pairs carry no information for a persistence image and are dropped.
 
 from __future__ import annotations
 
-import gudhi
 import numba
 import numpy as np
 
@@ -90,28 +89,49 @@ def sublevel_diagrams(signals: np.ndarray) -> list[np.ndarray]:
     return [pairs[i, :k] for i, k in enumerate(counts.tolist())]
 
 
+# cripser reports an essential class (one that never dies) with death DBL_MAX, not inf.
+_CRIPSER_NEVER = np.finfo(np.float64).max
+
+
 def cubical_diagrams(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """H0 and H1 diagrams of the sublevel filtration of one `(H, W)` image on its pixel grid.
 
-    Pixels are the top-dimensional cells (gudhi's convention for images); edges and
-    vertices enter with the lowest adjacent pixel.
+    Pixels are the top-dimensional cells (gudhi's convention for images, cripser's
+    T-construction); edges and vertices enter with the lowest adjacent pixel. cripser's
+    `computePH_T` gives gudhi's `CubicalComplex` diagrams bit for bit (float64, tested) at
+    about a fifth of the cost (0.18 ms against 1.0 ms per 32x32 channel, docs/ground-truth.md).
     """
-    complex_ = gudhi.CubicalComplex(top_dimensional_cells=image)
-    complex_.compute_persistence(homology_coeff_field=2, min_persistence=0.0)
+    import cripser  # imported on use: it pulls in torch (~1 s per process)
+
+    pairs = cripser.computePH_T(np.ascontiguousarray(image, dtype=np.float64), maxdim=1)
+    pairs = pairs[pairs[:, 2] < _CRIPSER_NEVER]
     return tuple(  # type: ignore[return-value]
-        _finite(complex_.persistence_intervals_in_dimension(dim)) for dim in (0, 1)
+        _finite(pairs[pairs[:, 0] == dim, 1:3]) for dim in (0, 1)
     )
 
 
-def rips_h1_diagram(points: np.ndarray) -> np.ndarray:
+# The fewest points with a Rips H1 class: four, a square (any three points span a triangle,
+# which fills in when its longest edge enters). Smaller clouds are answered without ripser.
+MIN_RIPS_H1_POINTS = 4
+
+
+def rips_h1_diagram(points: np.ndarray, threads: int | None = None) -> np.ndarray:
     """H1 diagram of the Vietoris-Rips filtration of an `(n, d)` point cloud, computed in full.
 
     No distance threshold: a truncated filtration cannot see classes born above it, so a
-    threshold can only be checked, never trusted (SPEC 2.5).
+    threshold can only be checked, never trusted (SPEC 2.5). giotto-ph's `ripser_parallel`
+    gives ripser's diagrams exactly (both filter by the same float32 Euclidean distances;
+    tested), faster. `threads` does not change the diagram, so it is no recipe parameter:
+    None follows numba's thread count (`numba.set_num_threads`), the one knob the batch job
+    already sets to one thread per worker process.
     """
-    from ripser import ripser  # imported on use: it pulls in scikit-learn (~2 s per process)
+    if len(points) < MIN_RIPS_H1_POINTS:
+        return np.empty((0, 2))
+    from gph import ripser_parallel  # imported on use: it pulls in scikit-learn (~1 s)
 
-    return _finite(ripser(points, maxdim=1)["dgms"][1])
+    if threads is None:
+        threads = numba.get_num_threads()
+    return _finite(ripser_parallel(points, maxdim=1, n_threads=threads)["dgms"][1])
 
 
 def _finite(diagram: np.ndarray) -> np.ndarray:

@@ -55,9 +55,10 @@ def sample_input(name: str, rng: np.random.Generator, n: int | None = None) -> n
         "image-raster": (3, 16, 16),
         "image-cubical": (3, 16, 16),
         "image-rips": (2, 6, 7),
+        "signal-takens": (2, 60),
     }[name]
     shape = shape if n is None else (n, *shape)
-    if name == "signal-sublevel":
+    if name.startswith("signal-"):
         return random_walks(rng, shape)
     return rng.uniform(0, 1, shape)
 
@@ -343,6 +344,87 @@ def test_rips_images_match_persim():
     )
 
 
+# --- signal-takens -----------------------------------------------------------------------
+
+
+def takens_oracle(window: np.ndarray, dimension: int, delay: int, stride: int) -> list:
+    """ripser on the delay embedding built point by point from the z-scored channels."""
+    diagrams = []
+    for channel in zscore(window):
+        starts = range(0, len(channel) - (dimension - 1) * delay, stride)
+        cloud = np.array([[channel[t + k * delay] for k in range(dimension)] for t in starts])
+        enough = len(cloud) >= 2  # ripser needs two points
+        diagrams.append(finite_pairs(ripser(cloud, maxdim=1)["dgms"][1]) if enough else [])
+    return [np.asarray(d, dtype=np.float64).reshape(-1, 2) for d in diagrams]
+
+
+def noisy_sines(rng: np.random.Generator, periods: tuple[float, ...], length: int = 250):
+    t = np.arange(length)
+    return np.stack(
+        [np.sin(2 * np.pi * t / p) + 0.2 * rng.standard_normal(length) for p in periods]
+    )
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{}, {"dimension": 2, "delay": 5, "stride": 3}, {"dimension": 5, "delay": 1, "stride": 4}],
+)
+def test_takens_matches_ripser_on_the_embedding(params):
+    rng = np.random.default_rng(18)
+    window = np.concatenate([noisy_sines(rng, (25.0,), 160), random_walks(rng, (1, 160))])
+    recipe = get_recipe("signal-takens", params)
+    expected = takens_oracle(window, recipe.dimension, recipe.delay, recipe.stride)
+    assert sum(len(d) for d in expected) > 0
+    assert_same_diagrams(recipe.diagrams(window), expected)
+    for pi, diagram in zip(recipe.images(window), expected, strict=True):
+        np.testing.assert_allclose(pi, persim_image(diagram, 0.1, 0.0, 3.5), atol=1e-6)
+
+
+def test_takens_noisy_sine_has_one_dominant_loop_and_noise_none():
+    rng = np.random.default_rng(19)
+    recipe = get_recipe("signal-takens")
+    sines = recipe.diagrams(noisy_sines(rng, (24.0, 40.0)))
+    noise = recipe.diagrams(rng.standard_normal((2, 250)))
+    longest_noise = max(np.max(d[:, 1] - d[:, 0]) for d in noise)
+    for diagram in sines:
+        persistence = np.sort(diagram[:, 1] - diagram[:, 0])[::-1]
+        assert persistence[0] > 3 * persistence[1]  # one bar dominates the rest
+        assert persistence[0] > 2 * longest_noise  # and no white-noise bar comes close
+
+
+def test_takens_short_and_constant_channels_give_zero_pis():
+    recipe = get_recipe("signal-takens")  # 4 points need T >= 2 * 8 + 1 + 3 * 2 = 23
+    rng = np.random.default_rng(20)
+    for length in (1, 16, 17, 22):
+        window = rng.standard_normal((2, length))
+        assert all(d.shape == (0, 2) for d in recipe.diagrams(window))
+        assert not recipe.images(window).any()
+    window = noisy_sines(rng, (25.0, 25.0))
+    window[1] = 3.0
+    diagrams = recipe.diagrams(window)
+    assert len(diagrams[0]) > 0 and diagrams[1].shape == (0, 2)
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"dimension": 1}, "dimension must be an integer >= 2"),
+        ({"delay": 0}, "delay must be an integer >= 1"),
+        ({"stride": 0}, "stride must be an integer >= 1"),
+        ({"stride": 1.5}, "stride must be an integer"),
+        ({"delay": True}, "delay must be an integer"),
+    ],
+)
+def test_takens_bad_parameters_are_rejected(params, message):
+    with pytest.raises(ValueError, match=message):
+        get_recipe("signal-takens", params)
+
+
+def test_takens_numpy_integer_parameters_become_plain_ints():
+    recipe = get_recipe("signal-takens", {"delay": np.int64(5)})
+    assert type(recipe.delay) is int and json.loads(json.dumps(recipe.params))["delay"] == 5
+
+
 # --- every recipe -------------------------------------------------------------------------
 
 
@@ -411,6 +493,7 @@ def test_params_are_json_and_rebuild_the_recipe(name):
         ("signal-sublevel", {"spread": 0.5, "min_bd": -5.0, "max_bd": 5.0}),
         ("image-cubical", {"homology_dimensions": [1]}),
         ("image-rips", {"max_bd": 0.4}),
+        ("signal-takens", {"dimension": 4, "delay": 3, "stride": 1}),
     ],
 )
 def test_non_default_params_round_trip(name, params):
@@ -434,7 +517,13 @@ def test_params_change_the_output():
 
 
 def test_recipe_names():
-    assert set(RECIPES) == {"image-raster", "signal-sublevel", "image-cubical", "image-rips"}
+    assert set(RECIPES) == {
+        "image-raster",
+        "signal-sublevel",
+        "image-cubical",
+        "image-rips",
+        "signal-takens",
+    }
     for name, recipe_class in RECIPES.items():
         assert recipe_class.name == name
 

@@ -15,6 +15,7 @@ from pinet.tda.recipes.base import Diagrams, Recipe
 from pinet.tda.recipes.cubical import ImageCubical
 from pinet.tda.recipes.rips import ImageRips
 from pinet.tda.recipes.sublevel import RASTER_NOISE_CUT, ImageRaster, SignalSublevel
+from pinet.tda.recipes.takens import SignalTakens
 
 __all__ = [
     "RASTER_NOISE_CUT",
@@ -25,11 +26,12 @@ __all__ = [
     "ImageRips",
     "Recipe",
     "SignalSublevel",
+    "SignalTakens",
     "get_recipe",
 ]
 
 RECIPES: Mapping[str, type[Recipe]] = MappingProxyType(
-    {r.name: r for r in (ImageRaster, SignalSublevel, ImageCubical, ImageRips)}
+    {r.name: r for r in (ImageRaster, SignalSublevel, ImageCubical, ImageRips, SignalTakens)}
 )
 
 

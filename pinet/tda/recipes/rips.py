@@ -16,7 +16,8 @@ from pinet.tda.recipes.base import Diagrams, Recipe
 class ImageRips(Recipe):
     """SPEC 2.5, what the paper's text describes: Rips H1 of the (x/W, y/H, intensity) cloud.
 
-    Exact and expensive (3-3.5 s per 32x32 channel measured here): where a learned PI pays off.
+    Exact and expensive (0.9-1.3 s of CPU per 32x32 channel with giotto-ph, 1.5-2.5 s with
+    ripser, docs/ground-truth.md): where a learned PI pays off.
     H1 deaths seen on CIFAR10 stay below 0.4, hence the grid's range.
     """
 

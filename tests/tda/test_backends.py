@@ -1,0 +1,135 @@
+"""The fast backends against their oracles: giotto-ph (Rips H1) against ripser, and cripser
+(cubical, pixels as top cells) against gudhi. Both must give the same diagrams exactly."""
+
+from __future__ import annotations
+
+import warnings
+
+import gudhi
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+from ripser import ripser
+
+from pinet.tda.persistence import cubical_diagrams, rips_h1_diagram
+from pinet.tda.reference import finite_pairs, reference_samples
+from tests.tda.oracles import assert_same_diagram
+
+
+def ripser_h1(points: np.ndarray) -> np.ndarray:
+    with warnings.catch_warnings():  # its "did you mean to transpose?" hints for tiny clouds
+        warnings.simplefilter("ignore", UserWarning)
+        return finite_pairs(ripser(points, maxdim=1)["dgms"][1])
+
+
+def intensity_cloud(channel: np.ndarray) -> np.ndarray:
+    height, width = channel.shape
+    rows, columns = np.mgrid[0:height, 0:width]
+    return np.column_stack([columns.ravel() / width, rows.ravel() / height, channel.ravel()])
+
+
+def gudhi_cubical(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    complex_ = gudhi.CubicalComplex(top_dimensional_cells=image)
+    complex_.compute_persistence(homology_coeff_field=2, min_persistence=0.0)
+    return tuple(finite_pairs(complex_.persistence_intervals_in_dimension(d)) for d in (0, 1))
+
+
+# --- Rips H1: giotto-ph against ripser -----------------------------------------------------
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    arrays(
+        np.float64,
+        st.tuples(st.integers(1, 40), st.integers(1, 4)),
+        elements=st.one_of(st.floats(-10, 10), st.integers(-2, 2).map(float)),  # ties too
+    ),
+    st.sampled_from([1, 2]),
+)
+def test_rips_equals_ripser_exactly_on_random_clouds(points, threads):
+    assert_same_diagram(rips_h1_diagram(points, threads), ripser_h1(points))
+
+
+@pytest.mark.parametrize("shape", [(12, 12), (16, 13)])
+def test_rips_equals_ripser_exactly_on_image_channels(shape):
+    height, width = shape
+    channels = reference_samples().images[:2, 0, :height, :width]  # real photo channels
+    quantised = np.round(np.random.default_rng(0).uniform(0, 1, shape) * 3) / 3  # many ties
+    for channel in [*channels, quantised]:
+        cloud = intensity_cloud(channel)
+        expected = ripser_h1(cloud)
+        assert len(expected) > 0
+        for threads in (1, 2):
+            assert_same_diagram(rips_h1_diagram(cloud, threads), expected)
+
+
+@pytest.mark.parametrize(
+    "points",
+    [
+        np.zeros((1, 3)),  # one point
+        np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]]),  # three points: no loop
+        np.array([[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]),  # a square: one tie
+        np.repeat([[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]], 3, axis=0),  # duplicates
+        np.zeros((30, 3)),  # all points equal (a constant image)
+        intensity_cloud(np.full((8, 8), 0.5)),  # constant intensity: the grid alone
+        np.column_stack([np.linspace(0, 1, 25), np.zeros(25), np.zeros(25)]),  # collinear
+        np.column_stack([np.cos(t := np.linspace(0, 2 * np.pi, 12, endpoint=False)), np.sin(t)]),
+    ],
+)
+def test_rips_equals_ripser_exactly_on_adversarial_clouds(points):
+    expected = ripser_h1(points)
+    actual = rips_h1_diagram(points)
+    assert actual.dtype == np.float64 and actual.shape[1:] == (2,)
+    assert_same_diagram(actual, expected)
+
+
+def test_rips_diagrams_are_ripsers_float32_distances():
+    # Both filter by float32 distances: a circle's bar is born at its float32 chord.
+    t = np.linspace(0, 2 * np.pi, 12, endpoint=False)
+    (bar,) = rips_h1_diagram(np.column_stack([np.cos(t), np.sin(t)]))
+    chord = np.float32(2 * np.sin(np.pi / 12))
+    assert abs(bar[0] - chord) <= np.spacing(chord)
+    assert bar.astype(np.float32).astype(np.float64).tolist() == bar.tolist()
+
+
+# --- cubical: cripser against gudhi --------------------------------------------------------
+
+
+def assert_same_cubical(image: np.ndarray) -> None:
+    ours = cubical_diagrams(image)
+    for actual, expected in zip(ours, gudhi_cubical(image), strict=True):
+        assert actual.dtype == np.float64
+        assert_same_diagram(actual, expected)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    arrays(
+        np.float64,
+        st.tuples(st.integers(1, 14), st.integers(1, 14)),
+        elements=st.one_of(st.floats(0, 1), st.integers(0, 3).map(lambda v: v / 3)),  # ties
+    )
+)
+def test_cubical_equals_gudhi_exactly_on_random_images(image):
+    assert_same_cubical(image)
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        np.full((8, 8), 0.5),  # constant: only the essential class
+        np.zeros((1, 1)),  # one pixel
+        np.eye(6),  # a diagonal: pixels touching at corners only
+        np.tile([[0.0, 1.0], [1.0, 0.0]], (5, 5)),  # checkerboard of ties
+        np.pad(np.zeros((3, 3)), 1, constant_values=1.0),  # a dark square on white
+    ],
+)
+def test_cubical_equals_gudhi_exactly_on_adversarial_images(image):
+    assert_same_cubical(image)
+
+
+def test_cubical_equals_gudhi_exactly_on_photos():
+    for channel in reference_samples().images[:3].reshape(-1, 32, 32):
+        assert_same_cubical(channel)
