@@ -42,7 +42,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.inputs import CHANNELS, IMAGE_SIDE, WINDOW, accelerometer_windows, photo_crops
-from pinet.checkpoint import DataSourceRef, ModelCard, RecipeRef
+from pinet.card import DataSourceRef, ModelCard, RecipeRef
 from pinet.cli import parse_widths
 from pinet.device import resolve_device
 from pinet.inference import LoadedModel, TorchBackend, load_model, predict

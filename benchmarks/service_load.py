@@ -64,7 +64,8 @@ from benchmarks.inference import (
     takes_benchmark_inputs,
 )
 from benchmarks.inputs import CHANNELS, WINDOW, accelerometer_windows
-from pinet.checkpoint import ModelCard, read_card, save_checkpoint
+from pinet.card import ModelCard
+from pinet.checkpoint import read_card, save_checkpoint
 from pinet.cli import parse_widths
 from pinet.inference import models_dir
 from pinet.nets import TRUNK_WIDTHS, Widths

@@ -1,13 +1,15 @@
 """Save and load PI-Net weights as safetensors plus a JSON model card; never pickle.
 
-A checkpoint is a directory holding two files:
+A checkpoint is a directory holding two files, and maybe a third:
 
     model.safetensors  every tensor of the model's state_dict: parameters and the BatchNorm
                        running statistics, stored as float32 or float16
-    card.json          a ModelCard: which network (family, modality, channels, the family's
-                       architecture options), what it was trained on (recipe, data source,
-                       input shape), how well it does (metrics), how it was made (training
-                       config, library versions)
+    card.json          a ModelCard (`pinet.card`): which network (family, modality,
+                       channels, the family's architecture options), what it was trained on
+                       (recipe, data source, input shape), how well it does (metrics), how
+                       it was made (training config, library versions)
+    model.onnx, ...    a runtime file the card names (`RuntimeRef`), e.g. the ONNX graph
+                       onnxruntime runs, with its sha256 in the card
 
 Loading rebuilds the network from the card (`pinet.nets.build_network`) and fills it from the
 safetensors file, so no code or pickled object is ever read from disk. Both files are
@@ -18,51 +20,29 @@ detected on load instead of silently pairing one card with another model's weigh
 
 from __future__ import annotations
 
-import json
+import hashlib
 import os
 import uuid
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
 
 import torch
-from pydantic import (
-    AwareDatetime,
-    BaseModel,
-    ConfigDict,
-    Field,
-    JsonValue,
-    PositiveInt,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+from pydantic import ValidationError
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as safetensors_bytes
 
 from pinet.atomic import write_atomically
-from pinet.modality import INPUT_AXES, Modality, layout
-from pinet.nets import (
-    DEFAULT_FAMILY,
-    TRUNK_WIDTHS,
-    PINet,
-    build_network,
-    minimum_input_size,
-)
-from pinet.provenance import library_versions
+from pinet.card import ModelCard, RuntimeRef, StoredDtype, network_fields
+from pinet.nets import PINet
 
 WEIGHTS_FILE = "model.safetensors"
 CARD_FILE = "card.json"
 # Key in the safetensors header metadata that ties the weights to their card.
 CHECKPOINT_ID_KEY = "pinet.checkpoint_id"
 
-StoredDtype = Literal["float32", "float16"]
 _STORED_DTYPES: dict[torch.dtype, StoredDtype] = {
     torch.float32: "float32",
     torch.float16: "float16",
 }
-# Format 1 cards kept the "pinet" family's options at the top level, with these defaults.
-_V1_ARCHITECTURE = {"head": "relu", "widths": list(TRUNK_WIDTHS), "average_reversed": False}
 _MAX_LISTED = 8  # tensor names listed per kind of mismatch before "... and N more"
 
 
@@ -70,120 +50,16 @@ class CheckpointError(ValueError):
     """A checkpoint's files exist but are invalid or do not belong together."""
 
 
-class RecipeRef(BaseModel):
-    """The ground-truth recipe the targets were computed with, e.g. 'signal-sublevel'."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    name: str = Field(min_length=1)
-    params: dict[str, JsonValue] = Field(default_factory=dict)
-
-
-class DataSourceRef(BaseModel):
-    """Where the training inputs came from, e.g. 'hapt' with its window length and users."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    name: str = Field(min_length=1)
-    params: dict[str, JsonValue] = Field(default_factory=dict)
-
-
-class ModelCard(BaseModel):
-    """What a checkpoint's weights are, what they were trained on and how well they do.
-
-    The input contract, which a model can be served by without building it: `modality`,
-    `in_channels` (any count is accepted when `per_channel`), `input_shape` (one training
-    input without the batch dim: (C, T) or (C, H, W)) and `min_input_size` (the smallest
-    length or side accepted: the network's minimum, or stricter). The network itself:
-    `family` and its `architecture` options. `dtype` and `checkpoint_id` are set by
-    `save_checkpoint`. Build one for a network with `ModelCard.describing`.
-    """
-
-    # NaN / inf metrics (a diverged run) are written as JSON constants rather than lost as null.
-    model_config = ConfigDict(frozen=True, extra="forbid", ser_json_inf_nan="constants")
-
-    format_version: Literal[2] = 2
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-    modality: Modality
-    family: str = DEFAULT_FAMILY
-    in_channels: PositiveInt
-    per_channel: bool = False
-    architecture: dict[str, JsonValue] = Field(default_factory=dict)
-    input_shape: tuple[PositiveInt, ...]
-    min_input_size: PositiveInt
-    recipe: RecipeRef
-    data_source: DataSourceRef
-    metrics: dict[str, float] = Field(default_factory=dict)
-    training: dict[str, JsonValue] = Field(default_factory=dict)
-    library_versions: dict[str, str] = Field(default_factory=library_versions)
-    created: AwareDatetime = Field(default_factory=lambda: datetime.now(UTC))
-    dtype: StoredDtype = "float32"
-    checkpoint_id: str | None = None
-
-    @classmethod
-    def describing(cls, network: PINet, **fields: Any) -> ModelCard:
-        """The card of `network`: its family, modality, channels, architecture and minimum
-        input size, with `fields` for the rest (name, input_shape, recipe, data_source, ...)."""
-        return cls(**_network_fields(network), min_input_size=network.min_input_size, **fields)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _upgrade_format_1(cls, data: Any) -> Any:
-        """A format 1 card (the "pinet" family's options at the top level, min_input_size
-        optional) read as the format 2 card that says the same."""
-        if not isinstance(data, dict) or data.get("format_version") != 1:
-            return data
-        data = dict(data)
-        architecture = {key: data.pop(key, default) for key, default in _V1_ARCHITECTURE.items()}
-        if data.get("min_input_size") is None:
-            data["min_input_size"] = minimum_input_size(tuple(architecture["widths"]))
-        return data | {"format_version": 2, "family": DEFAULT_FAMILY, "architecture": architecture}
-
-    @field_validator("architecture", mode="before")
-    @classmethod
-    def _as_json_values(cls, value: Any) -> Any:
-        """Tuples (as a network reports its widths) become lists, as JSON stores them."""
-        return json.loads(json.dumps(value)) if isinstance(value, dict) else value
-
-    @model_validator(mode="after")
-    def _check_consistency(self) -> ModelCard:
-        axes = INPUT_AXES[self.modality]
-        if len(self.input_shape) != len(axes):
-            raise ValueError(
-                f"input_shape {self.input_shape} does not fit modality {self.modality!r}: "
-                f"expected {layout(self.modality)}"
-            )
-        if self.input_shape[0] != self.in_channels:
-            raise ValueError(
-                f"input_shape {self.input_shape} has {self.input_shape[0]} channels "
-                f"but in_channels is {self.in_channels}"
-            )
-        if min(self.input_shape[1:]) < self.min_input_size:
-            raise ValueError(
-                f"input_shape {self.input_shape} is smaller than min_input_size "
-                f"{self.min_input_size}"
-            )
-        return self
-
-    def build_network(self) -> PINet:
-        """A freshly initialised network of the architecture this card describes."""
-        return build_network(
-            self.modality,
-            self.in_channels,
-            family=self.family,
-            per_channel=self.per_channel,
-            **self.architecture,
-        )
-
-
 def save_checkpoint(
     model: PINet,
     card: ModelCard,
     directory: str | os.PathLike[str],
     dtype: torch.dtype = torch.float32,
+    runtime: tuple[RuntimeRef, bytes] | None = None,
 ) -> ModelCard:
     """Write `model`'s weights and `card` to `directory` (created if needed); return the card
-    as written, with `dtype` and a fresh `checkpoint_id` filled in.
+    as written, with `dtype` and a fresh `checkpoint_id` filled in, and with `runtime` (a
+    reference and the bytes of its file) stored beside them when given.
 
     Every state_dict tensor is stored, BatchNorm running statistics included; floating-point
     tensors are cast to `dtype` (float32 or float16), integer ones (BatchNorm's batch counter)
@@ -201,9 +77,34 @@ def save_checkpoint(
         _tensors_to_store(model, dtype), metadata={CHECKPOINT_ID_KEY: card.checkpoint_id}
     )
     directory = Path(directory)
+    files = {directory / WEIGHTS_FILE: weights}
+    if runtime is not None:
+        reference, data = runtime
+        if hashlib.sha256(data).hexdigest() != reference.sha256:
+            raise ValueError(f"{reference.file} does not have the sha256 its reference says")
+        files[directory / reference.file] = data
+        card = card.model_copy(update={"runtime": reference})
     directory.mkdir(parents=True, exist_ok=True)
-    write_atomically({directory / WEIGHTS_FILE: weights, directory / CARD_FILE: card_bytes(card)})
+    write_atomically(files | {directory / CARD_FILE: card_bytes(card)})  # the card last
     return card
+
+
+def runtime_file(directory: str | os.PathLike[str], card: ModelCard) -> bytes:
+    """The bytes of the card's runtime file, checked against the card's sha256."""
+    if card.runtime is None:
+        raise CheckpointError(f"the card of {directory} names no runtime file")
+    path = Path(directory) / card.runtime.file
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"no {card.runtime.file} in {directory}; the checkpoint is incomplete"
+        )
+    data = path.read_bytes()
+    if hashlib.sha256(data).hexdigest() != card.runtime.sha256:
+        raise CheckpointError(
+            f"{path} is not the file its card names (sha256 differs), e.g. an interrupted "
+            "overwrite; export the checkpoint again"
+        )
+    return data
 
 
 def card_bytes(card: ModelCard) -> bytes:
@@ -271,7 +172,7 @@ def check_model_matches_card(model: PINet, card: ModelCard) -> None:
         )
     differences = [
         f"{name} {getattr(card, name)!r} (the model has {value!r})"
-        for name, value in _network_fields(model).items()
+        for name, value in network_fields(model).items()
         if getattr(card, name) != value
     ]
     if differences:
@@ -281,17 +182,6 @@ def check_model_matches_card(model: PINet, card: ModelCard) -> None:
             f"card {card.name!r} has min_input_size {card.min_input_size}, below the "
             f"minimum of {model.min_input_size} of its {type(model).__name__}"
         )
-
-
-def _network_fields(network: PINet) -> dict[str, Any]:
-    """What a card records of a network's architecture, as the card holds it (JSON values)."""
-    return {
-        "family": network.family,
-        "modality": network.modality,
-        "in_channels": network.in_channels,
-        "per_channel": network.per_channel,
-        "architecture": json.loads(json.dumps(network.architecture)),
-    }
 
 
 def _tensors_to_store(model: PINet, dtype: torch.dtype) -> dict[str, torch.Tensor]:

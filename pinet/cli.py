@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import fields
 
-from pinet.export import export_float16
+from pinet.export import export_float16, export_onnx
 from pinet.nets import Widths
 from pinet.train import TrainConfig, evaluate_checkpoint, train
 
@@ -84,7 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     bundle = commands.add_parser(
         "export",
-        help="write a checkpoint as bundled models ship: float16, test metrics in its card",
+        help="write a checkpoint as it ships: float16 weights, or an ONNX graph for "
+        "onnxruntime (float32 or int8); the test metrics of what is written in its card",
     )
     bundle.add_argument("--checkpoint", required=True, help="checkpoint folder")
     bundle.add_argument("--out", required=True, help="folder to write, e.g. models/NAME")
@@ -98,6 +99,19 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="the exported model also predicts each input reversed along every axis (the "
         "same PIs under every recipe) and returns the mean: lower error, twice the compute",
+    )
+    bundle.add_argument(
+        "--format",
+        choices=["float16", "onnx"],
+        default="float16",
+        help="float16 (default): safetensors weights for torch; onnx: a graph that the "
+        "onnxruntime backend runs by default, on the CPU",
+    )
+    bundle.add_argument(
+        "--int8",
+        action="store_true",
+        help="with --format onnx: int8 weights and activations, calibrated on the store's "
+        "training split (post-training static quantization)",
     )
     return parser
 
@@ -120,6 +134,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             result = evaluate_checkpoint(
                 args.checkpoint, args.data, args.split, args.device, args.reference
             )
+        elif args.format == "onnx":
+            result = export_onnx(
+                args.checkpoint,
+                args.out,
+                args.data,
+                int8=args.int8,
+                reference=args.reference,
+                average_reversed=args.average_reversed,
+            )
+        elif args.int8:
+            raise ValueError("--int8 is a form of --format onnx")
         else:
             result = export_float16(
                 args.checkpoint,

@@ -22,7 +22,8 @@ from typing import ClassVar
 import numpy as np
 import torch
 
-from pinet.checkpoint import ModelCard, load_checkpoint
+from pinet.card import ModelCard
+from pinet.checkpoint import load_checkpoint, read_card, runtime_file
 from pinet.device import autocast, precision, resolve_device
 from pinet.modality import Modality, check_channels_and_size, input_ndim, layout
 from pinet.nets import PINet
@@ -104,8 +105,54 @@ class TorchBackend(Backend):
         return pis.float().clamp_(0.0, 1.0).cpu().numpy()
 
 
+class OnnxRuntimeBackend(Backend):
+    """The checkpoint's ONNX graph (`pinet export --format onnx`, float32 or int8) run by
+    onnxruntime on the CPU, with as many threads as torch uses in the loading thread."""
+
+    name: ClassVar[str] = "onnxruntime"
+
+    def __init__(self, graph: bytes, precision: str) -> None:
+        import onnxruntime
+
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = torch.get_num_threads()
+        options.inter_op_num_threads = 1
+        self._session = onnxruntime.InferenceSession(
+            graph, options, providers=["CPUExecutionProvider"]
+        )
+        self._input = self._session.get_inputs()[0].name
+        self._precision = precision
+
+    @classmethod
+    def load(cls, checkpoint: Path, device: torch.device) -> tuple[OnnxRuntimeBackend, ModelCard]:
+        if device.type != "cpu":
+            raise ValueError(f"the onnxruntime backend runs on the CPU; {device} was asked for")
+        card = read_card(checkpoint)
+        if card.runtime is None or card.runtime.backend != cls.name:
+            raise ValueError(
+                f"{checkpoint} holds no ONNX graph for onnxruntime; make one with "
+                "`pinet export --format onnx`"
+            )
+        return cls(runtime_file(checkpoint, card), card.runtime.precision), card
+
+    @property
+    def precision(self) -> str:
+        return self._precision
+
+    @property
+    def device(self) -> torch.device:
+        return torch.device("cpu")
+
+    def forward(self, inputs: torch.Tensor) -> np.ndarray:
+        feed = {self._input: inputs.detach().cpu().numpy()}
+        return np.clip(self._session.run(None, feed)[0], 0.0, 1.0)
+
+
 # Backends by name: `load_model(..., backend=name)`.
-BACKENDS: dict[str, type[Backend]] = {TorchBackend.name: TorchBackend}
+BACKENDS: dict[str, type[Backend]] = {
+    TorchBackend.name: TorchBackend,
+    OnnxRuntimeBackend.name: OnnxRuntimeBackend,
+}
 
 
 @dataclass(frozen=True)
@@ -156,13 +203,18 @@ def find_checkpoint(path_or_name: str | os.PathLike[str]) -> Path:
 
 
 def load_model(
-    path_or_name: str | os.PathLike[str], device: str = "auto", backend: str = "torch"
+    path_or_name: str | os.PathLike[str], device: str = "auto", backend: str | None = None
 ) -> LoadedModel:
     """A checkpoint folder, or the name of a bundled model, loaded on `device` ('auto': CUDA
-    when available, else CPU) to run on `backend` (one of BACKENDS)."""
+    when available, else CPU) to run on `backend` (one of BACKENDS; default: the runtime
+    its card names, else torch)."""
+    checkpoint = find_checkpoint(path_or_name)
+    if backend is None:
+        runtime = read_card(checkpoint).runtime
+        backend = runtime.backend if runtime is not None else TorchBackend.name
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; known: {', '.join(sorted(BACKENDS))}")
-    runner, card = BACKENDS[backend].load(find_checkpoint(path_or_name), resolve_device(device))
+    runner, card = BACKENDS[backend].load(checkpoint, resolve_device(device))
     return LoadedModel(card, runner)
 
 

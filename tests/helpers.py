@@ -11,7 +11,8 @@ import torch
 
 from data_prep import job
 from data_prep.sources.base import Source
-from pinet.checkpoint import DataSourceRef, ModelCard, RecipeRef, save_checkpoint
+from pinet.card import DataSourceRef, ModelCard, RecipeRef
+from pinet.checkpoint import save_checkpoint
 from pinet.nets import build_network
 from pinet.tda import get_recipe
 from pinet.train import TrainConfig

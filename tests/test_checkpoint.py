@@ -11,14 +11,12 @@ from pydantic import ValidationError
 from safetensors import safe_open
 from safetensors.torch import save_file
 
+from pinet.card import DataSourceRef, ModelCard, RecipeRef
 from pinet.checkpoint import (
     CARD_FILE,
     CHECKPOINT_ID_KEY,
     WEIGHTS_FILE,
     CheckpointError,
-    DataSourceRef,
-    ModelCard,
-    RecipeRef,
     load_checkpoint,
     read_card,
     save_checkpoint,

@@ -53,7 +53,7 @@ def test_load_model_by_path(image_run: TrainedRun, image_model: LoadedModel) -> 
 
 
 def test_an_unknown_backend_or_device_is_refused(image_run: TrainedRun) -> None:
-    with pytest.raises(ValueError, match="unknown backend 'tflite'; known: torch"):
+    with pytest.raises(ValueError, match="unknown backend 'tflite'; known: onnxruntime, torch"):
         load_model(image_run.out / "best", device="cpu", backend="tflite")
     with pytest.raises(ValueError, match="unknown device 'tpu'"):
         load_model(image_run.out / "best", device="tpu")

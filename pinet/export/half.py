@@ -10,11 +10,9 @@ import torch
 
 from pinet.checkpoint import load_checkpoint, save_checkpoint
 from pinet.device import resolve_device
+from pinet.export.measure import measured_card
 from pinet.inference import LoadedModel, TorchBackend, find_checkpoint
 from pinet.train.evaluate import evaluate_on_store
-
-# What a bundled model's card records of its test-split evaluation, as test_<metric>.
-EXPORTED_TEST_METRICS = ("mse", "mae", "mean_pi_mse", "mse_vs_mean_pi")
 
 
 def export_float16(
@@ -41,16 +39,5 @@ def export_float16(
     evaluation = evaluate_on_store(
         LoadedModel(card, TorchBackend(network, resolved)), store_path, "test", reference
     )
-    measured = {f"test_{key}": evaluation[key] for key in EXPORTED_TEST_METRICS}
-    if "reference" in evaluation:
-        measured |= {
-            f"reference_{key}": evaluation["reference"][key] for key in ("mse", "mean_pi_mse")
-        }
-    card = card.model_copy(
-        update={
-            "metrics": {**card.metrics, **measured},
-            "training": {**card.training, "test_store": str(store_path)},
-        }
-    )
-    save_checkpoint(network, card, out, dtype=torch.float16)
+    save_checkpoint(network, measured_card(card, evaluation, store_path), out, dtype=torch.float16)
     return evaluation

@@ -46,7 +46,9 @@ def same_max_pool(
     """
     pad: list[int] = []
     for length in reversed(x.shape[2:]):  # F.pad lists the last dim first
-        out_length = -(-length // stride)
+        # ceil(L / s) with non-negative operands only: exported to ONNX, integer division
+        # truncates toward zero, and -(-L // s) would become floor(L / s) for odd L.
+        out_length = (length + stride - 1) // stride
         total = max((out_length - 1) * stride + kernel_size - length, 0)
         pad += [total // 2, total - total // 2]
     x = F.pad(x, pad, value=float("-inf"))  # -inf never wins a max: padding is ignored

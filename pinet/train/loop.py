@@ -20,7 +20,8 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from pinet.checkpoint import DataSourceRef, ModelCard, RecipeRef, save_checkpoint
+from pinet.card import DataSourceRef, ModelCard, RecipeRef
+from pinet.checkpoint import save_checkpoint
 from pinet.device import autocast, resolve_device
 from pinet.inference import LoadedModel, TorchBackend
 from pinet.modality import Modality

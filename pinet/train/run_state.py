@@ -22,7 +22,8 @@ import torch
 from safetensors.torch import load_file, save
 
 from pinet.atomic import write_atomically, write_text_atomically
-from pinet.checkpoint import ModelCard, load_checkpoint, save_checkpoint
+from pinet.card import ModelCard
+from pinet.checkpoint import load_checkpoint, save_checkpoint
 from pinet.nets import PINet
 from pinet.train.config import EXECUTION_ONLY, TrainConfig
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pinet.checkpoint import ModelCard
+from pinet.card import ModelCard
 from pinet.inference import LoadedModel, load_model
 from pinet.modality import PLURALS, Modality
 from pinet.tda import Recipe, get_recipe

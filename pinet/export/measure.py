@@ -1,0 +1,27 @@
+"""What an exported checkpoint's card records of the test split it was measured on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pinet.card import ModelCard
+
+# What a bundled model's card records of its test-split evaluation, as test_<metric>.
+EXPORTED_TEST_METRICS = ("mse", "mae", "mean_pi_mse", "mse_vs_mean_pi")
+
+
+def measured_card(
+    card: ModelCard, evaluation: dict[str, Any], store_path: str | Path, **exported: Any
+) -> ModelCard:
+    """`card` with the test metrics of `evaluation` (`pinet.train.evaluate_on_store`, on the
+    weights as exported), the test store, and how the export was made (`exported`)."""
+    measured = {f"test_{key}": evaluation[key] for key in EXPORTED_TEST_METRICS}
+    if "reference" in evaluation:
+        measured |= {
+            f"reference_{key}": evaluation["reference"][key] for key in ("mse", "mean_pi_mse")
+        }
+    training = {**card.training, "test_store": str(store_path)}
+    if exported:
+        training["export"] = exported
+    return card.model_copy(update={"metrics": {**card.metrics, **measured}, "training": training})
