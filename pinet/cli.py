@@ -1,5 +1,6 @@
-"""The `pinet` command: `pinet train` fits a PI-Net to a store, `pinet eval` measures one,
-`pinet export` writes one as bundled models ship."""
+"""The `pinet` command: `pinet train` fits a PI-Net to a store, `pinet distill` fits a student
+to a store and its teachers, `pinet eval` measures one, `pinet export` writes one as it
+ships."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from collections.abc import Sequence
 from dataclasses import fields
 
 from pinet.export import export_float16, export_onnx
+from pinet.inference import load_model
 from pinet.nets import Widths
 from pinet.train import TrainConfig, evaluate_checkpoint, train
+from pinet.train.distill import Distillation
 
 EXIT_USAGE = 2
 REFERENCE_HELP = (
@@ -20,60 +23,87 @@ REFERENCE_HELP = (
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="pinet", description="Train and evaluate PI-Nets.")
-    commands = parser.add_subparsers(dest="command", required=True)
+def add_training_arguments(parser: argparse.ArgumentParser) -> None:
+    """What `pinet train` and `pinet distill` both take: the store, the run folder and the
+    training configuration."""
     defaults = TrainConfig()
-
-    fit = commands.add_parser("train", help="train a PI-Net on a ground-truth store")
-    fit.add_argument("--data", required=True, help="ground-truth store (python -m data_prep)")
-    fit.add_argument("--model", required=True, choices=["signal", "image"])
-    fit.add_argument("--out", required=True, help="run folder: checkpoints, metrics, plots")
-    fit.add_argument("--epochs", type=int, default=defaults.epochs)
-    fit.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    fit.add_argument("--lr", type=float, default=defaults.lr)
-    fit.add_argument(
+    parser.add_argument("--data", required=True, help="ground-truth store (python -m data_prep)")
+    parser.add_argument("--model", required=True, choices=["signal", "image"])
+    parser.add_argument("--out", required=True, help="run folder: checkpoints, metrics, plots")
+    parser.add_argument("--epochs", type=int, default=defaults.epochs)
+    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    parser.add_argument("--lr", type=float, default=defaults.lr)
+    parser.add_argument(
         "--optimiser",
         choices=["released", "adam"],
         default=defaults.optimiser,
         help="adam (default): Adam, cosine lr; released: Adam(0.99, eps 0.1), staged lr",
     )
-    fit.add_argument("--head", choices=["relu", "sigmoid"], default=defaults.head)
-    fit.add_argument(
+    parser.add_argument("--head", choices=["relu", "sigmoid"], default=defaults.head)
+    parser.add_argument(
         "--widths",
         type=parse_widths,
         default=defaults.widths,
         help="filters of each conv block, e.g. 16,32,64,128 (default: the released 4); "
         "each block more halves the signal once more and doubles what the last one sees",
     )
-    fit.add_argument("--device", default=defaults.device, help="auto, cpu or cuda")
-    fit.add_argument("--seed", type=int, default=defaults.seed)
-    fit.add_argument("--name", default=defaults.name, help="model name written in its card")
-    fit.add_argument(
+    parser.add_argument("--device", default=defaults.device, help="auto, cpu or cuda")
+    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--name", default=defaults.name, help="model name written in its card")
+    parser.add_argument(
         "--augment",
         action="store_true",
         help="train on random exact symmetries of the samples: channels permuted, spatial "
         "axes reversed (every recipe gives the same PIs, permuted alike)",
     )
-    fit.add_argument(
+    parser.add_argument(
         "--per-channel",
         action="store_true",
         help="one network for one channel, applied to each channel: every recipe makes "
         "channel c's PI from channel c alone (not in the release)",
     )
-    fit.add_argument(
+    parser.add_argument(
         "--preload",
         action="store_true",
         help="decode the store's samples once into memory (GPU memory on CUDA) instead of "
         "streaming chunks; same results, faster steps",
     )
-    fit.add_argument(
+    parser.add_argument(
         "--resume",
         action="store_true",
         help="continue an interrupted run in --out (same options: the learning-rate "
         "schedule depends on --epochs)",
     )
-    fit.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--no-progress", action="store_true")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pinet", description="Train and evaluate PI-Nets.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    fit = commands.add_parser("train", help="train a PI-Net on a ground-truth store")
+    add_training_arguments(fit)
+
+    teach = commands.add_parser(
+        "distill",
+        help="train a student PI-Net on a store's exact PIs and its teachers' PIs",
+        description="Knowledge distillation: loss = alpha MSE(student, exact) + (1 - alpha) "
+        "MSE(student, teachers' mean). The student's architecture is given as for train.",
+    )
+    add_training_arguments(teach)
+    teach.add_argument(
+        "--teacher",
+        action="append",
+        required=True,
+        help="a teacher: checkpoint folder or bundled model name (repeat for an ensemble, "
+        "whose PIs are averaged)",
+    )
+    teach.add_argument(
+        "--alpha",
+        type=float,
+        default=0.5,
+        help="weight of the exact PIs against the teachers' (default: %(default)s)",
+    )
 
     measure = commands.add_parser("eval", help="metrics of a checkpoint on a store's split")
     measure.add_argument("--checkpoint", required=True, help="checkpoint folder")
@@ -119,14 +149,19 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        if args.command == "train":
+        if args.command in ("train", "distill"):
             names = {f.name for f in fields(TrainConfig)}
             config = TrainConfig(**{k: v for k, v in vars(args).items() if k in names})
+            objective = None
+            if args.command == "distill":
+                teachers = [load_model(teacher, config.device) for teacher in args.teacher]
+                objective = Distillation(teachers, args.alpha)
             result = train(
                 args.data,
                 args.model,
                 args.out,
                 config,
+                objective=objective,
                 resume=args.resume,
                 progress=not args.no_progress,
             )

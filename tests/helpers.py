@@ -3,6 +3,7 @@ the real code, and the record of a finished training run."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,8 +12,9 @@ import torch
 
 from data_prep import job
 from data_prep.sources.base import Source
-from pinet.card import DataSourceRef, ModelCard, RecipeRef
+from pinet.card import DataSourceRef, ModelCard, RecipeRef, RuntimeRef
 from pinet.checkpoint import save_checkpoint
+from pinet.export.onnx import onnx_graph
 from pinet.nets import build_network
 from pinet.tda import get_recipe
 from pinet.train import TrainConfig
@@ -56,8 +58,10 @@ def tiny_checkpoint(
     per_channel: bool = False,
     average_reversed: bool = False,
     metrics: dict[str, float] | None = None,
+    onnx: bool = False,
 ) -> Path:
-    """A float16 checkpoint of a seeded, untrained tiny network at `folder`/`name`."""
+    """A float16 checkpoint of a seeded, untrained tiny network at `folder`/`name`; with
+    `onnx`, a float32 one whose card names its ONNX graph for onnxruntime."""
     torch.manual_seed(0)
     network = build_network(
         modality,
@@ -74,5 +78,15 @@ def tiny_checkpoint(
         data_source=DataSourceRef(name="synthetic"),
         metrics=metrics or {},
     )
-    save_checkpoint(network, card, folder / name, dtype=torch.float16)
+    if not onnx:
+        save_checkpoint(network, card, folder / name, dtype=torch.float16)
+        return folder / name
+    graph = onnx_graph(network, torch.zeros((2, *input_shape)))
+    runtime = RuntimeRef(
+        backend="onnxruntime",
+        precision="float32",
+        file="model.onnx",
+        sha256=hashlib.sha256(graph).hexdigest(),
+    )
+    save_checkpoint(network, card, folder / name, runtime=(runtime, graph))
     return folder / name

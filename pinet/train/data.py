@@ -30,6 +30,8 @@ class StoreSamples(Dataset):
         self.modality = modality
         self._chunks: OrderedDict[int, tuple[torch.Tensor, torch.Tensor]] = OrderedDict()
 
+    device = torch.device("cpu")  # where its batches are
+
     def __len__(self) -> int:
         return len(self.indices)
 
@@ -86,6 +88,11 @@ class ResidentSamples(Dataset):
             inputs, pis = samples.batch(list(range(start, stop)))
             self.inputs[start:stop], self.pis[start:stop] = inputs, pis
 
+    @property
+    def device(self) -> torch.device:
+        """Where its batches are."""
+        return self.inputs.device
+
     def __len__(self) -> int:
         return len(self.inputs)
 
@@ -97,7 +104,8 @@ class ResidentSamples(Dataset):
         return self.inputs[rows], self.pis[rows]
 
 
-Samples = StoreSamples | ResidentSamples
+Samples = Dataset  # StoreSamples, ResidentSamples, or either with extra targets: they have
+# a `device` (where their batches are) and a `__getitems__` that returns whole batches
 
 
 def available_memory(device: torch.device) -> int:
@@ -117,7 +125,7 @@ def batch_loader(
 ) -> DataLoader:
     """Batches of `samples` in `sampler`'s order (else in order), pinned for a GPU when they
     are still on the CPU."""
-    on_cpu = isinstance(samples, StoreSamples) or samples.inputs.device.type == "cpu"
+    on_cpu = samples.device.type == "cpu"
     return DataLoader(
         samples,
         batch_size=batch_size,

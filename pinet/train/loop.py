@@ -108,6 +108,7 @@ def train(
     if config.preload:
         train_set = ResidentSamples(train_stream, device)
         val_set = ResidentSamples(val_stream, device)
+    train_set = objective.labelled(train_set)
     loader = batch_loader(train_set, config.batch_size, device, sampler)
     best = min((h["val_mse"] for h in history), default=math.inf)
     for epoch in range(len(history), config.epochs):

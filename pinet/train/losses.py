@@ -12,6 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from pinet.train.data import Samples
+
 
 class Objective(ABC):
     """A training loss: (model, inputs `(N, C, *S)`, exact PIs `(N, C, 50, 50)`) -> scalar."""
@@ -25,6 +27,11 @@ class Objective(ABC):
     @abstractmethod
     def describe(self) -> dict[str, Any]:
         """The objective's name and parameters, as JSON values."""
+
+    def labelled(self, samples: Samples) -> Samples:
+        """The training samples with the targets this objective needs (default: the exact
+        PIs as they are); called once per run, before the first epoch."""
+        return samples
 
 
 class MeanSquaredError(Objective):

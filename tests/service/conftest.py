@@ -28,7 +28,8 @@ def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ("tiny-image", "image", (3, 32, 32), "image-raster"),
     ):
         tiny_checkpoint(folder, name, modality, shape, recipe, metrics=TINY_METRICS)
-    # Sorts after tiny-signal, which stays the default signal model.
+    # Sort after tiny-signal, which stays the default signal model.
+    tiny_checkpoint(folder, "tiny-signal-onnx", "signal", (3, 250), "signal-sublevel", onnx=True)
     tiny_checkpoint(
         folder,
         "tiny-signal-per-channel",

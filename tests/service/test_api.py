@@ -21,7 +21,9 @@ def test_health_and_readiness(client: httpx.Client) -> None:
 
 def test_models_lists_every_checkpoint(client: httpx.Client) -> None:
     models = {m["name"]: m for m in client.get("/v1/models").json()["models"]}
-    assert set(models) == {"tiny-signal", "tiny-image", "tiny-signal-per-channel"}
+    assert set(models) == {
+        *("tiny-signal", "tiny-image", "tiny-signal-per-channel", "tiny-signal-onnx")
+    }
     signal = models["tiny-signal"]
     assert signal["modality"] == "signal"
     assert signal["channels"] == 3 and signal["per_channel"] is False
@@ -152,3 +154,18 @@ def test_openapi_documents_the_routes(client: httpx.Client) -> None:
     assert {"/healthz", "/readyz", "/v1/models", "/v1/signals/pi", "/v1/images/pi"} <= set(paths)
     content = paths["/v1/signals/pi"]["post"]["requestBody"]["content"]
     assert {"application/json", "multipart/form-data"} <= set(content)
+
+
+def test_an_onnx_model_is_served_by_onnxruntime(client: httpx.Client, server: Server) -> None:
+    """Its card names the graph: the service runs it with onnxruntime, and answers what the
+    same weights answer in torch."""
+    listed = {m["name"]: m for m in client.get("/v1/models").json()["models"]}
+    assert (listed["tiny-signal-onnx"]["backend"], listed["tiny-signal-onnx"]["precision"]) == (
+        "onnxruntime",
+        "float32",
+    )
+    body = {"signal": SIGNAL.tolist(), "model": "tiny-signal-onnx"}
+    response = client.post("/v1/signals/pi", json=body)
+    assert response.status_code == 200, response.text
+    torch_model = load_model(server.models_dir / "tiny-signal-onnx", "cpu", backend="torch")
+    np.testing.assert_allclose(response.json()["pi"], predict(torch_model, SIGNAL), atol=1e-5)

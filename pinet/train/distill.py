@@ -1,0 +1,99 @@
+"""Knowledge distillation for PI regression (Hinton et al. 2015, as SPEC 7 maps it): the
+student fits the exact PIs and the teachers' PIs at once,
+
+    loss = alpha MSE(student, exact) + (1 - alpha) MSE(student, teacher),
+
+where the teacher is one checkpoint or an ensemble, whose averaged PIs make a better teacher
+than any member. Temperature has no role in regression. The teachers' PIs of the training
+samples are computed once, batched in inference mode, and travel with the exact ones as
+`(N, C, 2, 50, 50)` targets, so that exact symmetries (`exact_symmetries`) move both alike.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import Dataset
+
+from pinet.inference import LoadedModel
+from pinet.train.data import Samples
+from pinet.train.evaluate import predict_batches
+from pinet.train.losses import Objective
+
+TEACHER_BATCH = 256
+# What the card of a distilled model records of each teacher's card.
+_TEACHER_METRICS = ("test_mse", "test_mse_vs_mean_pi", "val_mse")
+
+
+def teacher_pis(teachers: list[LoadedModel], samples: Samples) -> torch.Tensor:
+    """`(N, C, 50, 50)` float16: the mean of the teachers' PIs for every sample, in order."""
+    if not teachers:
+        raise ValueError("distillation needs at least one teacher")
+    total = sum(predict_batches(teacher, samples, TEACHER_BATCH)[0] for teacher in teachers)
+    return torch.from_numpy(np.asarray(total) / len(teachers)).half()
+
+
+class TeacherLabelled(Dataset):
+    """`samples` with the teachers' PIs beside the exact ones: (input, `(C, 2, 50, 50)`)."""
+
+    def __init__(self, samples: Samples, teacher: torch.Tensor) -> None:
+        if len(teacher) != len(samples):
+            raise ValueError(f"{len(teacher)} teacher PIs for {len(samples)} samples")
+        self.samples = samples
+        self.teacher = teacher.to(samples.device)
+        self.device = samples.device
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitems__(self, positions: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        inputs, exact = self.samples.__getitems__(positions)
+        rows = torch.as_tensor(positions, device=self.teacher.device)
+        return inputs, torch.stack([exact, self.teacher[rows].to(exact)], dim=2)
+
+
+class Distillation(Objective):
+    """alpha x MSE against the exact PIs + (1 - alpha) x MSE against the teachers' mean."""
+
+    def __init__(self, teachers: list[LoadedModel], alpha: float = 0.5) -> None:
+        if not 0.0 <= alpha <= 1.0:
+            raise ValueError(
+                f"alpha weighs the exact PIs against the teachers': 0 to 1, got {alpha}"
+            )
+        if not teachers:
+            raise ValueError("distillation needs at least one teacher")
+        self.teachers = teachers
+        self.alpha = alpha
+
+    def labelled(self, samples: Samples) -> TeacherLabelled:
+        return TeacherLabelled(samples, teacher_pis(self.teachers, samples))
+
+    def __call__(
+        self, model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor
+    ) -> torch.Tensor:
+        predictions = model(inputs).float()
+        exact, teacher = targets[:, :, 0], targets[:, :, 1]
+        return self.alpha * F.mse_loss(predictions, exact) + (1 - self.alpha) * F.mse_loss(
+            predictions, teacher
+        )
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": "distillation",
+            "alpha": self.alpha,
+            "teachers": [
+                {
+                    "name": t.card.name,
+                    "checkpoint_id": t.card.checkpoint_id,
+                    "backend": t.backend.name,
+                    "metrics": {
+                        k: t.card.metrics[k] for k in _TEACHER_METRICS if k in t.card.metrics
+                    },
+                }
+                for t in self.teachers
+            ],
+        }
