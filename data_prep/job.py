@@ -6,7 +6,7 @@ processes, or a Dask cluster) receive a chunk's inputs and return its PIs, diagr
 failures; the parent commits each chunk as it arrives. Results land at fixed positions and
 diagrams are consolidated in chunk order, so the store is identical whatever the completion
 order, the number of workers or the number of interruptions. Before the store is marked
-complete every chunk is verified (`GroundTruthStore.bad_chunks`); bad chunks are computed
+complete every chunk is verified (`pinet.store.bad_chunks`); bad chunks are computed
 again once, and if they still fail the job fails instead of marking the store complete.
 """
 

@@ -1,5 +1,5 @@
 """`python -m data_prep verify`: check an existing store as the job checks it before marking
-it complete (`GroundTruthStore.bad_chunks`), and requeue the bad chunks, so that running the
+it complete (`pinet.store.bad_chunks`), and requeue the bad chunks, so that running the
 generate command that made the store again recomputes exactly those chunks and finalises.
 
 It holds the store's lock (`data_prep.lock`) throughout: a store being written is refused,
@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from data_prep.lock import exclusive_writer
-from pinet.store import GroundTruthStore
+from pinet.store import GroundTruthStore, bad_chunks
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ def verify(out: str | Path, *, dry_run: bool = False) -> Verification:
         store = GroundTruthStore.open(out, writable=not dry_run)
         complete = store.complete
         pending = 0 if complete else len(store.pending_chunks())
-        bad = store.bad_chunks()
+        bad = bad_chunks(store)
         if bad and not dry_run:
             store.requeue(bad)
         return Verification(

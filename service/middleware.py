@@ -17,6 +17,19 @@ from service.errors import error_response
 API_KEY_HEADER = "X-API-Key"
 
 
+class TrackedSend:
+    """`send`, noting whether an answer has begun: once it has, an error can no longer be
+    answered with a status of its own."""
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+        self.started = False
+
+    async def __call__(self, message: Message) -> None:
+        self.started = self.started or message["type"] == "http.response.start"
+        await self._send(message)
+
+
 class BodyTooLarge(Exception):
     """Raised inside the app's receive() when a streamed body passes the limit."""
 
@@ -45,7 +58,7 @@ class BodySizeLimit:
             return
 
         received = 0
-        started = False
+        tracked = TrackedSend(send)
 
         async def limited_receive() -> Message:
             nonlocal received
@@ -56,15 +69,10 @@ class BodySizeLimit:
                     raise BodyTooLarge
             return message
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
         try:
-            await self.app(scope, limited_receive, tracking_send)
+            await self.app(scope, limited_receive, tracked)
         except BodyTooLarge:
-            if not started:
+            if not tracked.started:
                 await error_response(413, self._too_large())(scope, receive, send)
 
 
@@ -97,7 +105,7 @@ class Deadlines:
         loop = asyncio.get_running_loop()
         body_deadline = loop.time() + self.body_timeout_s
         body_done = False
-        started = False
+        tracked = TrackedSend(send)
 
         async def timed_receive() -> Message:
             nonlocal body_done
@@ -111,23 +119,18 @@ class Deadlines:
             body_done = message["type"] != "http.request" or not message.get("more_body")
             return message
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
         try:
             async with asyncio.timeout(self.request_timeout_s):
-                await self.app(scope, timed_receive, tracking_send)
+                await self.app(scope, timed_receive, tracked)
         except BodyTimedOut:
-            if not started:
+            if not tracked.started:
                 detail = (
                     f"the request body did not arrive within {self.body_timeout_s:g} s "
                     "(PINET_BODY_TIMEOUT_S)"
                 )
                 await error_response(408, detail, {"Connection": "close"})(scope, receive, send)
         except TimeoutError:
-            if not started:
+            if not tracked.started:
                 detail = (
                     f"the request did not finish within {self.request_timeout_s:g} s "
                     "(PINET_REQUEST_TIMEOUT_S); retry later or send a smaller input"

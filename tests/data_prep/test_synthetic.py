@@ -17,8 +17,8 @@ from data_prep.sources.synthetic import (
     SIGNAL_FAMILIES,
     SyntheticImages,
     SyntheticSignals,
-    SyntheticSource,
 )
+from data_prep.sources.synthetic.common import SyntheticSource
 from pinet.store import GroundTruthStore
 from pinet.tda import get_recipe
 

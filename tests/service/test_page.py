@@ -196,6 +196,7 @@ def test_api_key_field_unlocks_a_server_that_needs_one(
         "",
         "tiny-image",
         "tiny-signal",
+        "tiny-signal-onnx",
         "tiny-signal-per-channel",
     ]
 

@@ -17,23 +17,6 @@ so a job killed at any moment leaves a store whose committed chunks are whole. D
 are kept per chunk until every chunk is committed, then consolidated into one ragged array.
 One process writes a store at a time (`data_prep.lock`); nothing here can tell a second
 writer's chunks from the first's, which is why a store is verified, not trusted.
-
-A store is marked complete only once every chunk passes `bad_chunks`: statuses agree with
-errors; the chunk's diagrams exist, with one count per (sample, channel) and as many rows as
-the counts add up to; failed samples have neither diagrams nor PIs; and the PIs of done
-samples are bit for bit the recipe's rendering of their stored diagrams (the job stores
-exactly `recipe.render` of them, and an image does not depend on the batch it is rendered
-in: checked with every recipe). Rendering is most of what the sublevel recipes cost, so
-re-rendering every done sample costs 0.83-0.86 of computing it (one thread, `--source photos
---limit 2000` with image-raster and `--source hapt` with signal-sublevel; 0.11 with
-image-cubical). Each chunk therefore re-renders a deterministic sample (`_to_render`:
-`RENDERED_PER_CHUNK` done samples spread evenly, plus every one whose PIs look wrong at a
-glance). Measured as the job runs it, reading every chunk back, on one thread: photos 0.22 s
-(1.0 s re-rendering everything) and hapt (4,705 windows) 0.36 s (1.4 s), against 5.4 s and
-7.0 s for the jobs themselves with 2 workers, plus 0.8 s once per process to load the
-compiled rendering code where the chunks were computed by other processes. It catches what
-corrupts a chunk in practice: PI chunks lost or zeroed, diagrams missing or truncated, PIs
-and diagrams of different origin.
 """
 
 from __future__ import annotations
@@ -48,13 +31,13 @@ import numpy as np
 import zarr
 
 from pinet.provenance import library_versions, utc_now
+from pinet.store.status import DONE, FAILED, PENDING
+from pinet.store.verification import bad_chunks
 from pinet.tda import PI_SIZE, Recipe, get_recipe
 
 FORMAT = "pinet-ground-truth/1"
-PENDING, DONE, FAILED = 0, 1, 2
 _PENDING_DIAGRAMS = "pending_diagrams"
 _CONSOLIDATED_CHUNK_ROWS = 1 << 20  # 16 MiB of (birth, death) pairs per chunk
-RENDERED_PER_CHUNK = 8  # done samples verification re-renders per chunk (see _to_render)
 
 
 @dataclass(frozen=True)
@@ -238,7 +221,7 @@ class GroundTruthStore:
         """
         self._group.attrs["complete"] = False
         if self._group.attrs.get("diagrams_consolidated"):
-            read_diagrams = self._diagram_reader()
+            read_diagrams = self.diagram_reader()
             for chunk_index in range(self.n_chunks):
                 if chunk_index not in chunks:
                     self._write_piece(chunk_index, *read_diagrams(chunk_index))
@@ -257,7 +240,7 @@ class GroundTruthStore:
         fails verification: requeue the bad chunks and compute them again."""
         if self.pending_chunks():
             raise RuntimeError("cannot finalise a store with pending chunks")
-        bad = self.bad_chunks()
+        bad = bad_chunks(self)
         if bad:
             raise VerificationError(self.path, bad)
         if not self._group.attrs.get("diagrams_consolidated"):
@@ -289,9 +272,7 @@ class GroundTruthStore:
             diagrams, "values", np.concatenate(values), chunk_rows=_CONSOLIDATED_CHUNK_ROWS
         )
 
-    # -- verifying -------------------------------------------------------------------------
-
-    def _diagram_reader(self) -> Callable[[int], tuple[np.ndarray, np.ndarray]]:
+    def diagram_reader(self) -> Callable[[int], tuple[np.ndarray, np.ndarray]]:
         """`read(chunk_index)`: one chunk's diagrams as `(counts, values)`, a count per
         (sample, channel) in that order and the `(birth, death)` rows they add up to; from the
         consolidated arrays once the store has them, from the chunk's pending piece before;
@@ -316,74 +297,6 @@ class GroundTruthStore:
             return np.diff(bounds), values[int(bounds[0]) : int(bounds[-1])]
 
         return read_consolidated
-
-    def bad_chunks(self) -> dict[int, str]:
-        """The chunks that fail verification, each with its reason.
-
-        What is checked, and why re-rendering is sampled: the module docstring. A chunk with
-        pending samples is not checked (the job computes it whole), unless the store claims
-        to be complete.
-        """
-        read_diagrams = self._diagram_reader()
-        bad = {}
-        for chunk_index in range(self.n_chunks):
-            try:
-                reason = self._chunk_problem(chunk_index, read_diagrams)
-            except Exception as error:  # whatever cannot be read back is not verified
-                reason = f"unreadable ({type(error).__name__}: {error})"
-            if reason:
-                start, stop = self.chunk_bounds(chunk_index)
-                bad[chunk_index] = f"samples {start}-{stop - 1}: {reason}"
-        return bad
-
-    def _chunk_problem(
-        self, chunk_index: int, read_diagrams: Callable[[int], tuple[np.ndarray, np.ndarray]]
-    ) -> str:
-        """Why the chunk fails verification, or "" if it passes."""
-        start, stop = self.chunk_bounds(chunk_index)
-        status = self._group["status"][start:stop]
-        if (status == PENDING).any():
-            return "samples pending in a complete store" if self.complete else ""
-        errors = self._group["errors"][start:stop]
-        if not np.array_equal(status, np.where(errors == "", DONE, FAILED)):
-            return "statuses and errors disagree (a done sample with an error, or the reverse)"
-        try:
-            counts, values = read_diagrams(chunk_index)
-        except KeyError:
-            return "its diagrams are missing"
-        n, channels = stop - start, self.channels
-        if counts.shape != (n * channels,):
-            return f"{counts.size} diagram counts for {n} samples of {channels} channels"
-        if (counts < 0).any() or counts.sum() != len(values):
-            return f"{len(values)} diagram rows where the counts add up to {counts.sum()}"
-        pis = self._group["pis"][start:stop]
-        done = status == DONE
-        counts = counts.reshape(n, channels)
-        if counts[~done].any() or pis[~done].any():
-            return "a failed sample has diagrams or PIs"
-        chosen = _to_render(pis, counts, done)
-        differ = self._renders_differing(pis, counts, values, chosen)
-        if len(differ):
-            return (
-                f"the PIs of {len(differ)} of {len(chosen)} re-rendered done samples differ from "
-                f"their stored diagrams' rendering (first: sample {start + differ[0]})"
-            )
-        return ""
-
-    def _renders_differing(
-        self, pis: np.ndarray, counts: np.ndarray, values: np.ndarray, chosen: np.ndarray
-    ) -> np.ndarray:
-        """Render the diagrams of the chunk's samples `chosen` again: those of them whose
-        stored PIs differ from that rendering in any bit."""
-        channels = counts.shape[1]
-        rows = np.concatenate([[0], np.cumsum(counts.ravel())])
-        diagrams = [
-            values[rows[i * channels + c] : rows[i * channels + c + 1]]
-            for i in chosen
-            for c in range(channels)
-        ]
-        rendered = self.recipe.render(diagrams).reshape(len(chosen), channels, PI_SIZE, PI_SIZE)
-        return chosen[~(rendered == pis[chosen]).all(axis=(1, 2, 3))]
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -436,18 +349,6 @@ class GroundTruthStore:
         if split is not None:
             keep &= self._group["split"][:] == split
         return np.flatnonzero(keep)
-
-
-def _to_render(pis: np.ndarray, counts: np.ndarray, done: np.ndarray) -> np.ndarray:
-    """The chunk's samples that verification renders again: `RENDERED_PER_CHUNK` done samples
-    spread evenly (the first and last included), and every done sample with a channel whose
-    PI looks wrong at a glance: all zero though its diagram is not empty, not zero though it
-    is, or with a maximum other than exactly 0 or 1 (each image is divided by its maximum)."""
-    peaks = pis.max(axis=(2, 3))
-    odd = (~np.isin(peaks, (0.0, 1.0)) | ((peaks == 0) != (counts == 0))).any(axis=1)
-    done_indices = np.flatnonzero(done)
-    spread = np.linspace(0, len(done_indices) - 1, min(RENDERED_PER_CHUNK, len(done_indices)))
-    return np.union1d(done_indices[spread.round().astype(int)], np.flatnonzero(done & odd))
 
 
 def _write_array(

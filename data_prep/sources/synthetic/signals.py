@@ -1,0 +1,203 @@
+"""`synthetic-signals`: ten families of signals, from random walks to bursts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+from scipy.signal import lfilter
+
+from data_prep.sources.synthetic.common import (
+    Family,
+    SyntheticSource,
+    add_noise,
+    log_uniform,
+    mix_channels,
+    power_law_noise,
+)
+from pinet.modality import Modality
+
+MIN_CYCLES = 0.5  # slowest oscillation: half a period per window
+MIN_SAMPLES_PER_CYCLE = 4  # fastest oscillation: well below the Nyquist limit of 2
+MAX_SINES = 5
+MAX_AR_ORDER = 4
+MAX_MA_ORDER = 2
+# Partial autocorrelations in (-0.95, 0.95) give stationary AR processes whose memory is
+# at most tens of samples; AR_BURN_IN samples are dropped so the zero start is forgotten.
+MAX_PARTIAL_AUTOCORRELATION = 0.95
+AR_BURN_IN = 200
+MAX_PIECES = 12
+MAX_SPIKE_DENSITY = 0.05  # spikes per sample, at most
+SPIKE_DECAY = (0.5, 10.0)  # samples for a spike to fall to 1/e: from an impulse to a transient
+MAX_BURSTS = 3
+SMOOTH_EXPONENT = (2.0, 5.0)  # power-law spectra from random-walk-like to very smooth
+# Per channel: scale log-uniform over four decades, offset a normal number of scales.
+SIGNAL_SCALE = (1e-2, 1e2)
+OFFSET_IN_SCALES = 10.0
+
+
+def cycles_per_window(rng: np.random.Generator, length: int, size: tuple[int, ...]) -> np.ndarray:
+    """Random frequencies in cycles per window, from MIN_CYCLES up to MIN_SAMPLES_PER_CYCLE
+    samples per cycle, log-uniform so slow and fast oscillations are equally common."""
+    return log_uniform(rng, MIN_CYCLES, length / MIN_SAMPLES_PER_CYCLE, size)
+
+
+def random_walk(rng: np.random.Generator, channels: int, length: int) -> np.ndarray:
+    """Cumulative sums of Gaussian steps with a small random drift per channel."""
+    drift = rng.normal(0.0, 0.1, (channels, 1))
+    return np.cumsum(rng.normal(drift, 1.0, (channels, length)), axis=1)
+
+
+def stable_ar_coefficients(partial: np.ndarray) -> np.ndarray:
+    """AR coefficients `phi_1..phi_p` from partial autocorrelations in (-1, 1) (the
+    Levinson-Durbin recursion): every such draw is a stationary process, which random
+    coefficients drawn directly would often not be."""
+    phi = np.zeros(0)
+    for reflection in partial:
+        phi = np.append(phi - reflection * phi[::-1], reflection)
+    return phi
+
+
+def arma(rng: np.random.Generator, channels: int, length: int) -> np.ndarray:
+    """ARMA(p <= 4, q <= 2) processes with stable AR parts, own coefficients per channel."""
+    rows = []
+    for _ in range(channels):
+        order = rng.integers(1, MAX_AR_ORDER, endpoint=True)
+        bound = MAX_PARTIAL_AUTOCORRELATION
+        phi = stable_ar_coefficients(rng.uniform(-bound, bound, order))
+        theta = rng.normal(0.0, 0.5, rng.integers(0, MAX_MA_ORDER, endpoint=True))
+        noise = rng.normal(size=length + AR_BURN_IN)
+        rows.append(lfilter(np.r_[1.0, theta], np.r_[1.0, -phi], noise)[AR_BURN_IN:])
+    return np.stack(rows)
+
+
+def sines(rng: np.random.Generator, channels: int, length: int) -> np.ndarray:
+    """Sums of 1-5 sines of random frequency, phase and amplitude, plus noise."""
+    size = (channels, rng.integers(1, MAX_SINES, endpoint=True), 1)
+    cycles = cycles_per_window(rng, length, size)
+    phase = rng.uniform(0.0, 2 * np.pi, size)
+    amplitude = log_uniform(rng, 0.1, 1.0, size)
+    t = np.arange(length) / length
+    return add_noise(rng, (amplitude * np.sin(2 * np.pi * cycles * t + phase)).sum(axis=1))
+
+
+def chirp(rng: np.random.Generator, channels: int, length: int) -> np.ndarray:
+    """Sines whose frequency sweeps linearly between two random frequencies, plus noise."""
+    start, stop = cycles_per_window(rng, length, (2, channels, 1))
+    t = np.arange(length) / length
+    phase = rng.uniform(0.0, 2 * np.pi, (channels, 1))
+    return add_noise(rng, np.sin(2 * np.pi * (start * t + (stop - start) * t**2 / 2) + phase))
+
+
+def change_points(rng: np.random.Generator, length: int) -> np.ndarray:
+    """Sorted distinct positions in 1..length-1 where a piecewise signal changes."""
+    return np.unique(rng.integers(1, length, rng.integers(1, MAX_PIECES)))
+
+
+def piecewise_constant(rng: np.random.Generator, channels: int, length: int) -> np.ndarray:
+    """Steps: random levels between random change points, plus noise."""
+    rows = []
+    for _ in range(channels):
+        changes = change_points(rng, length)
+        levels = rng.normal(size=changes.size + 1)
+        rows.append(levels[np.searchsorted(changes, np.arange(length), side="right")])
+    return add_noise(rng, np.stack(rows))
+
+
+def piecewise_linear(rng: np.random.Generator, channels: int, length: int) -> np.ndarray:
+    """Straight segments joining random values at random knots, plus noise."""
+    rows = []
+    for _ in range(channels):
+        knots = np.unique(np.r_[0, change_points(rng, length), length - 1])
+        rows.append(np.interp(np.arange(length), knots, rng.normal(size=knots.size)))
+    return add_noise(rng, np.stack(rows))
+
+
+def spikes(rng: np.random.Generator, channels: int, length: int) -> np.ndarray:
+    """Sparse spikes of either sign (at least one per channel), each decaying exponentially,
+    plus noise: impulses when the decay is short, transients when it is long."""
+    density = log_uniform(rng, 1.0 / length, MAX_SPIKE_DENSITY)
+    at = rng.random((channels, length)) < density
+    at[np.arange(channels), rng.integers(0, length, channels)] = True
+    heights = at * rng.exponential(1.0, at.shape) * rng.choice([-1.0, 1.0], at.shape)
+    decay = np.exp(-1.0 / log_uniform(rng, *SPIKE_DECAY))
+    return add_noise(rng, lfilter([1.0], [1.0, -decay], heights, axis=1))
+
+
+def bursts(rng: np.random.Generator, channels: int, length: int) -> np.ndarray:
+    """1-3 oscillations under Gaussian envelopes at random places and widths, plus noise."""
+    size = (channels, rng.integers(1, MAX_BURSTS, endpoint=True), 1)
+    t = np.arange(length) / length
+    centre = rng.uniform(0.0, 1.0, size)
+    width = log_uniform(rng, 0.02, 0.2, size)  # fraction of the window
+    carrier = np.sin(2 * np.pi * cycles_per_window(rng, length, size) * t)
+    envelope = rng.exponential(1.0, size) * np.exp(-0.5 * ((t - centre) / width) ** 2)
+    return add_noise(rng, (envelope * carrier).sum(axis=1))
+
+
+def smooth(rng: np.random.Generator, channels: int, length: int) -> np.ndarray:
+    """Random Fourier series whose spectrum decays as a power law: smooth random curves."""
+    return power_law_noise(rng, (channels, length), rng.uniform(*SMOOTH_EXPONENT), dims=1)
+
+
+NOISE_DISTRIBUTIONS: dict[str, Callable[[np.random.Generator, tuple[int, int]], np.ndarray]] = {
+    "normal": lambda rng, shape: rng.normal(size=shape),
+    "uniform": lambda rng, shape: rng.uniform(-1.0, 1.0, shape),
+    "laplace": lambda rng, shape: rng.laplace(size=shape),
+    "student-t3": lambda rng, shape: rng.standard_t(3, shape),  # heavy tails: outliers
+}
+
+
+def noise(rng: np.random.Generator, channels: int, length: int) -> np.ndarray:
+    """White noise from one of NOISE_DISTRIBUTIONS: light, flat or heavy tails."""
+    draw = list(NOISE_DISTRIBUTIONS.values())[rng.integers(len(NOISE_DISTRIBUTIONS))]
+    return draw(rng, (channels, length))
+
+
+SIGNAL_FAMILIES: dict[str, Family] = {
+    "random-walk": random_walk,
+    "ar": arma,
+    "sines": sines,
+    "chirp": chirp,
+    "piecewise-constant": piecewise_constant,
+    "piecewise-linear": piecewise_linear,
+    "spikes": spikes,
+    "bursts": bursts,
+    "smooth": smooth,
+    "noise": noise,
+}
+
+
+MIN_SIGNAL_LENGTH = 16  # shorter windows are too short for most families to show their shape
+
+
+@dataclass(frozen=True)
+class SyntheticSignals(SyntheticSource):
+    """`count` signals `(channels, length)` float64 from SIGNAL_FAMILIES.
+
+    Every family's channels are mixed towards their mean by a random weight (real channels
+    are correlated) and then each channel is scaled (log-uniform over SIGNAL_SCALE) and
+    offset, so the data covers scales and offsets as well as shapes; noise levels vary
+    within each family (NOISE_RATIO). A store holds one shape: for lengths from 64 to
+    1,000+ and several channel counts, make one store per (length, channels) and train on
+    their mixture. Real signals resampled or decimated are not a family here: they need
+    real data, which the mixture's real stores (hapt, basicmotions, files) bring.
+    id: `synthetic-signals/ar/000123`; label: the family's index in SIGNAL_FAMILIES.
+    """
+
+    name: ClassVar[str] = "synthetic-signals"
+    modality: ClassVar[Modality] = "signal"
+    EXTENT: ClassVar[tuple[str, int]] = ("length", MIN_SIGNAL_LENGTH)
+    FAMILIES: ClassVar[Mapping[str, Family]] = SIGNAL_FAMILIES
+
+    families: str = ",".join(SIGNAL_FAMILIES)
+    length: int = 250  # the hapt windows' length, the Signal PI-Net's input
+    channels: int = 3  # the hapt accelerometer's axes
+
+    def draw(self, rng: np.random.Generator, family: str) -> np.ndarray:
+        signal = mix_channels(rng, self.FAMILIES[family](rng, self.channels, self.length))
+        scale = log_uniform(rng, *SIGNAL_SCALE, (self.channels, 1))
+        offset = rng.normal(0.0, OFFSET_IN_SCALES, (self.channels, 1)) * scale
+        return scale * signal + offset
