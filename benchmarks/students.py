@@ -1,0 +1,85 @@
+"""Learned PIs against the exact recipe they imitate, on a store's test inputs, in one run:
+each model's test MSE over the mean-PI predictor's, its file size, and its time per input at
+batch 256 and at batch 1, with the exact recipe timed beside it.
+
+    python benchmarks/students.py --data runs/hapt.zarr signal-hapt runs/student/best ...
+
+Models are checkpoint folders or bundled names, run on the backend their card names (torch,
+or onnxruntime for an ONNX export). The MSE ratio is the card's test metric when the
+checkpoint was exported against a store (`pinet export`), else measured here on the store.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import pinet
+from pinet.inference import LoadedModel, find_checkpoint
+from pinet.store import GroundTruthStore
+from pinet.train import evaluate_on_store
+
+BATCH = 256
+
+
+def median_seconds(work: Callable[[], object], repeats: int) -> float:
+    """Median wall time of `repeats` calls, after one untimed warm-up call."""
+    work()
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        work()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def mse_ratio(model: LoadedModel, store: Path) -> float:
+    """Test MSE over the mean-PI predictor's: the card's, else measured on `store`."""
+    ratio = model.card.metrics.get("test_mse_vs_mean_pi")
+    return ratio if ratio is not None else evaluate_on_store(model, store)["mse_vs_mean_pi"]
+
+
+def file_megabytes(folder: Path, model: LoadedModel) -> float:
+    """Size of what the backend runs: the ONNX graph, or the safetensors weights."""
+    runtime = model.card.runtime
+    return (folder / (runtime.file if runtime else "model.safetensors")).stat().st_size / 1e6
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, required=True, help="store whose test split to use")
+    parser.add_argument("models", nargs="+", help="checkpoint folders or bundled model names")
+    parser.add_argument("--repeats", type=int, default=5, help="timings per measure (median)")
+    args = parser.parse_args()
+    store = GroundTruthStore.open(args.data)
+    test = store.usable_indices("test")
+    inputs = store["inputs"][test[np.linspace(0, len(test) - 1, BATCH).astype(int)]]
+    recipe = store.recipe
+    exact = median_seconds(lambda: recipe.images_batch(inputs), args.repeats) / BATCH
+    exact_one = median_seconds(lambda: recipe.images(inputs[0]), 4 * args.repeats)
+    print(f"{BATCH} test inputs of {args.data} ({recipe.name}); median of {args.repeats} timings")
+    print("| model | backend | test MSE / mean-PI MSE | file (MB) | ms/input, batch 256 "
+          "| ms/input, batch 1 | samples/s vs exact |")  # fmt: skip
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
+    print(f"| exact {recipe.name} | - | - | - | {exact * 1e3:.3f} | {exact_one * 1e3:.3f} | 1 |")
+    for name in args.models:
+        folder = find_checkpoint(name)
+        model = pinet.load_model(folder, "cpu")
+        batch = median_seconds(lambda m=model: pinet.predict(m, inputs), args.repeats) / BATCH
+        one = median_seconds(lambda m=model: pinet.predict(m, inputs[0]), 4 * args.repeats)
+        print(
+            f"| {name} | {model.backend.name} {model.backend.precision} "
+            f"| {mse_ratio(model, args.data):.3f} | {file_megabytes(folder, model):.2f} "
+            f"| {batch * 1e3:.3f} | {one * 1e3:.3f} | {exact / batch:.2f}x |"
+        )
+
+
+if __name__ == "__main__":
+    main()
