@@ -58,8 +58,9 @@ class Backend(ABC):
 
     @classmethod
     @abstractmethod
-    def load(cls, checkpoint: Path, device: torch.device) -> tuple[Backend, ModelCard]:
-        """The backend running the checkpoint in folder `checkpoint` on `device`, and its card."""
+    def load(cls, checkpoint: Path, device: str) -> tuple[Backend, ModelCard]:
+        """The backend running the checkpoint in folder `checkpoint` on `device` (a name, as
+        `pinet.device.resolve_device` takes it), and its card."""
 
     @property
     @abstractmethod
@@ -86,9 +87,10 @@ class TorchBackend(Backend):
         self._device = device
 
     @classmethod
-    def load(cls, checkpoint: Path, device: torch.device) -> tuple[TorchBackend, ModelCard]:
-        network, card = load_checkpoint(checkpoint, device)
-        return cls(network, device), card
+    def load(cls, checkpoint: Path, device: str) -> tuple[TorchBackend, ModelCard]:
+        resolved = resolve_device(device)
+        network, card = load_checkpoint(checkpoint, resolved)
+        return cls(network, resolved), card
 
     @property
     def precision(self) -> str:
@@ -124,8 +126,8 @@ class OnnxRuntimeBackend(Backend):
         self._precision = precision
 
     @classmethod
-    def load(cls, checkpoint: Path, device: torch.device) -> tuple[OnnxRuntimeBackend, ModelCard]:
-        if device.type != "cpu":
+    def load(cls, checkpoint: Path, device: str) -> tuple[OnnxRuntimeBackend, ModelCard]:
+        if device != "auto" and resolve_device(device).type != "cpu":  # 'auto' means the CPU
             raise ValueError(f"the onnxruntime backend runs on the CPU; {device} was asked for")
         card = read_card(checkpoint)
         if card.runtime is None or card.runtime.backend != cls.name:
@@ -214,7 +216,7 @@ def load_model(
         backend = runtime.backend if runtime is not None else TorchBackend.name
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; known: {', '.join(sorted(BACKENDS))}")
-    runner, card = BACKENDS[backend].load(checkpoint, resolve_device(device))
+    runner, card = BACKENDS[backend].load(checkpoint, device)
     return LoadedModel(card, runner)
 
 
