@@ -20,7 +20,7 @@ from service.middleware import (
     Deadlines,
     JSONCORSMiddleware,
 )
-from service.routes import health, metrics, models, pi
+from service.routes import health, metrics, models, pi, topology
 from service.routes.page import mount_page
 from service.schemas import ErrorBody
 from service.serving.registry import ModelRegistry
@@ -61,6 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     v1.include_router(models.router)
     v1.include_router(models.stats_router)
     v1.include_router(pi.router)
+    v1.include_router(topology.router)
     app.include_router(health.router)
     app.include_router(metrics.router)
     app.include_router(v1)

@@ -42,8 +42,8 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0
 
 
 class ServiceMetrics:
-    """The app's metric registry: HTTP requests, exact-PI durations and, read when
-    scraped, each model's batcher."""
+    """The app's metric registry: HTTP requests, exact-PI and topology durations and, read
+    when scraped, each model's batcher."""
 
     def __init__(self, models: ModelRegistry) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
@@ -67,6 +67,13 @@ class ServiceMetrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self.topology_seconds = Histogram(
+            "pinet_topology_duration_seconds",
+            "Exact topology of /v1/*/topology requests by recipe and stage (diagram, image)",
+            ["recipe", "stage"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
         self.registry.register(BatcherCollector(models))
         ProcessCollector(registry=self.registry)
 
@@ -74,6 +81,11 @@ class ServiceMetrics:
         """Record how long an exact PI of `model`'s recipe took, by stage."""
         self.exact_seconds.labels(model, "diagram").observe(diagram_ms / 1000.0)
         self.exact_seconds.labels(model, "image").observe(image_ms / 1000.0)
+
+    def observe_topology(self, recipe: str, diagram_ms: float, image_ms: float) -> None:
+        """Record how long a topology request's diagrams and images by `recipe` took."""
+        self.topology_seconds.labels(recipe, "diagram").observe(diagram_ms / 1000.0)
+        self.topology_seconds.labels(recipe, "image").observe(image_ms / 1000.0)
 
     def exposition(self) -> bytes:
         """Every metric in the Prometheus text format."""

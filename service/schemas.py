@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, StrictFloat, WithJsonSchema
 
 from pinet.modality import Modality
 
@@ -21,6 +21,8 @@ def _nested_numbers(depth: int) -> dict[str, object]:
 # schema shows them as the nested lists of numbers the JSON holds.
 PIStack = Annotated[np.ndarray, WithJsonSchema(_nested_numbers(3))]
 PIBatch = Annotated[np.ndarray, WithJsonSchema(_nested_numbers(4))]
+# A persistence diagram: (k, 2) float64 (birth, death) pairs, written by orjson too.
+Diagram = Annotated[np.ndarray, WithJsonSchema(_nested_numbers(2))]
 _ARRAYS = ConfigDict(arbitrary_types_allowed=True)
 
 
@@ -144,3 +146,59 @@ class ModelStats(BaseModel):
 
 class StatsResponse(BaseModel):
     models: dict[str, ModelStats]
+
+
+class RecipeSpec(BaseModel):
+    """A recipe of pinet.tda.RECIPES: what it takes and its parameters' defaults."""
+
+    name: str
+    modality: Modality
+    params: dict[str, JsonValue] = Field(description="every parameter, at its default")
+    homology_dimensions: list[int] = Field(
+        description="the homology dimensions its diagrams hold, with the default parameters"
+    )
+
+
+class RecipeList(BaseModel):
+    recipes: list[RecipeSpec]
+
+
+class SignalTopologyRequest(BaseModel):
+    """A signal as JSON, C channels of T samples each, and the recipe to apply to it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # Strict numbers: true and "1.5" are no samples (the PI routes' model refuses a short
+    # signal anyway; a recipe would take a one-sample [[true]]).
+    signal: list[list[StrictFloat]] = Field(
+        description="(C, T): one list of samples per channel", examples=[[[0.0, 1.0, 0.5]]]
+    )
+    recipe: str | None = Field(
+        default=None, description="recipe name (GET /v1/recipes); default: signal-sublevel"
+    )
+    # Any, not JsonValue: the route inlines this schema in its OpenAPI body, which cannot
+    # hold JsonValue's $defs; the recipe checks each parameter's type itself.
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="recipe parameters; the others keep their defaults"
+    )
+
+
+class TopologyTiming(BaseModel):
+    diagram_ms: float = Field(description="the persistence diagrams of every channel")
+    image_ms: float = Field(description="the persistence images of those diagrams")
+
+
+class TopologyResponse(BaseModel):
+    """The exact topology of one input by one recipe: diagrams and PIs, per channel."""
+
+    model_config = _ARRAYS
+
+    recipe: RecipeInfo = Field(description="the recipe's name and all its parameters")
+    homology_dimensions: list[int] = Field(description="the dimensions the diagrams hold")
+    diagrams: list[Diagram] = Field(
+        description="per channel, the finite (birth, death) pairs, merged over dimensions"
+    )
+    pi: PIStack = Field(description="(C, 50, 50) exact PIs in [0, 1], float32")
+    shape: list[int]
+    timing: TopologyTiming
+    notes: list[str] = Field(default_factory=list, description="how the input was adapted")

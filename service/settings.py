@@ -31,8 +31,8 @@ class Settings(BaseSettings):
     max_batch_size: PositiveInt = 32
     max_wait_ms: float = Field(default=5.0, ge=0.0)
     queue_size: PositiveInt = 256
-    # Exact PIs (compare=true) run in this many worker threads; at most `queue_size`
-    # comparisons wait for one.
+    # Exact PIs (compare=true, /v1/*/topology) run in this many worker threads; at most
+    # `queue_size` computations are pending.
     exact_workers: PositiveInt = 2
     retry_after_s: PositiveFloat = 1.0
 
@@ -57,6 +57,14 @@ class Settings(BaseSettings):
     # inputs, about 90 MB of JSON), and channels drawn by ?format=png (about 0.4 s each).
     max_response_pis: PositiveInt = 3072
     max_png_channels: PositiveInt = 8
+    # Exact topology (/v1/*/topology), whose cost depends on the recipe. The sublevel and
+    # cubical recipes are near-linear in the values they see: one input holds at most
+    # `max_topology_values` of them (channels x samples or pixels). Rips H1 grows fast with
+    # the points of its cloud (a 32x32 image channel, 1,024 points: about 1 s of CPU): each
+    # channel gives image-rips at most `max_rips_points` pixels and signal-takens at most
+    # that many embedded points; channels add up (at most `max_channels` of them).
+    max_topology_values: PositiveInt = 2**18
+    max_rips_points: PositiveInt = 1024
     # Time budgets, in seconds: a request's answer must start within `request_timeout_s` of
     # its arrival (else 503); its body must arrive within `body_timeout_s` (else 408); its
     # request line and headers within `header_timeout_s` of the connection opening or of

@@ -68,14 +68,14 @@ BatchFormatQuery = Annotated[
     Query(description="'npy': the learned PIs (N, C, 50, 50) float32 as .npy bytes"),
 ]
 # 400: a multipart body that does not parse (Starlette's form parser says why).
-_ERRORS: dict[int | str, dict[str, Any]] = {
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorBody} for code in (400, 401, 404, 413, 415, 422, 503)
 }
-_FILE = {"type": "string", "format": "binary"}
+FILE_FIELD = {"type": "string", "format": "binary"}
 _MODEL = {"type": "string"}
 
 
-def _request_body(
+def request_body(
     description: str, fields: dict[str, Any], json_schema: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     """OpenAPI for a body that the route parses itself (multipart, and maybe JSON)."""
@@ -136,10 +136,10 @@ def _add_routes(spec: ModalityRoutes) -> None:
         "one 50x50 image per channel; with compare=true the exact PIs of the model's recipe "
         "beside them.",
         response_model=PIResponse,
-        responses={200: {"content": {NPY_MEDIA_TYPE: {}, "image/png": {}}}, **_ERRORS},
-        openapi_extra=_request_body(
+        responses={200: {"content": {NPY_MEDIA_TYPE: {}, "image/png": {}}}, **ERROR_RESPONSES},
+        openapi_extra=request_body(
             f"{body} multipart 'file': {spec.upload}",
-            {"file": _FILE, "model": _MODEL, "compare": {"type": "boolean", "default": False}},
+            {"file": FILE_FIELD, "model": _MODEL, "compare": {"type": "boolean", "default": False}},
             spec.json_body,
         ),
     )
@@ -153,11 +153,11 @@ def _add_routes(spec: ModalityRoutes) -> None:
         description=f"Learned PIs of N {PLURALS[kind]} `{batched}` in one request, in the "
         "order sent.",
         response_model=BatchPIResponse,
-        responses={200: {"content": {NPY_MEDIA_TYPE: {}}}, **_ERRORS},
-        openapi_extra=_request_body(
+        responses={200: {"content": {NPY_MEDIA_TYPE: {}}}, **ERROR_RESPONSES},
+        openapi_extra=request_body(
             f"multipart 'file': one .npy array {batched} of N {PLURALS[kind]} of one size, at "
             f"most PINET_MAX_BATCH_ITEMS of them. {NO_BATCH_COMPARE}.",
-            {"file": _FILE, "model": _MODEL},
+            {"file": FILE_FIELD, "model": _MODEL},
         ),
     )
 

@@ -1,13 +1,15 @@
-"""Exact persistence images for compare mode, computed in worker threads.
+"""Exact diagrams and persistence images, computed in worker threads: for compare mode (the
+recipe the model was trained to imitate, `get_recipe(card.recipe.name, card.recipe.params)`)
+and for the topology routes (any recipe a client names).
 
 The exact pipeline (diagrams, then images) is CPU-bound and can take seconds for large
-inputs or expensive recipes, so it never runs on the event loop. The recipe is the one the
-model was trained to imitate: `get_recipe(card.recipe.name, card.recipe.params)`.
+inputs or expensive recipes, so it never runs on the event loop.
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -15,14 +17,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from pinet.tda import Recipe
+from pinet.tda.recipes import Diagrams
 from service.errors import QueueFull
 
 
 @dataclass(frozen=True)
 class ExactResult:
-    """`(C, 50, 50)` float32 exact PIs and the time each stage took."""
+    """`(C, 50, 50)` float32 exact PIs, the finite diagrams they were drawn from (one
+    `(k, 2)` array per channel) and the time each stage took."""
 
     pi: np.ndarray
+    diagrams: Diagrams
     diagram_ms: float
     image_ms: float
 
@@ -39,28 +44,40 @@ def exact_pis(recipe: Recipe, x: np.ndarray) -> ExactResult:
     drawn = time.perf_counter()
     pi = recipe.render(diagrams)
     done = time.perf_counter()
-    return ExactResult(pi, (drawn - started) * 1000.0, (done - drawn) * 1000.0)
+    return ExactResult(pi, diagrams, (drawn - started) * 1000.0, (done - drawn) * 1000.0)
 
 
 class ExactPool:
-    """A bounded pool of threads for exact PIs; refuses work beyond `queue_size` waiting."""
+    """A bounded pool of threads for exact PIs; refuses work beyond `queue_size` pending.
+
+    A computation counts as pending until its thread is done with it, not until its request
+    stops waiting: a request cut off by its time budget cancels a computation that has not
+    started, but one already running cannot be stopped, and it keeps its place in the count
+    until it ends, so abandoned work cannot pile up beyond the bound.
+    """
 
     def __init__(self, workers: int, queue_size: int) -> None:
         self._executor = ThreadPoolExecutor(workers, thread_name_prefix="exact-pi")
         self._queue_size = queue_size
         self._pending = 0
+        self._lock = threading.Lock()  # done callbacks run on the worker threads
 
     async def compute(self, recipe: Recipe, x: np.ndarray) -> ExactResult:
-        if self._pending >= self._queue_size:
-            raise QueueFull(
-                f"{self._pending} exact computations are pending; retry shortly or "
-                "send compare=false"
-            )
-        self._pending += 1
-        try:
-            loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self._executor, exact_pis, recipe, x)
-        finally:
+        """`recipe`'s diagrams and PIs of one raw input, on a worker thread; QueueFull (503)
+        when `queue_size` computations are pending already."""
+        with self._lock:
+            if self._pending >= self._queue_size:
+                raise QueueFull(
+                    f"{self._pending} exact computations are pending; retry shortly (or, to "
+                    "/v1/*/pi, send compare=false)"
+                )
+            self._pending += 1
+        future = self._executor.submit(exact_pis, recipe, x)
+        future.add_done_callback(self._release)
+        return await asyncio.wrap_future(future)
+
+    def _release(self, _: object) -> None:
+        with self._lock:
             self._pending -= 1
 
     def warm_up(self, recipe: Recipe, x: np.ndarray) -> None:

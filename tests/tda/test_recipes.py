@@ -550,3 +550,13 @@ def test_recipes_are_immutable():
     recipe = get_recipe("image-raster")
     with pytest.raises(AttributeError):
         recipe.spread = 0.1  # type: ignore[misc]
+
+
+def test_signal_takens_with_a_dimension_beyond_the_signal_costs_nothing() -> None:
+    """No embedded point: an empty diagram and a zero PI, without an array of `dimension`
+    coordinates (a request may ask for dimension 10^12)."""
+    recipe = get_recipe("signal-takens", {"dimension": 10**12})
+    signal = np.random.default_rng(0).normal(size=(2, 100))
+    assert [len(d) for d in recipe.diagrams(signal)] == [0, 0]
+    assert not recipe.images(signal).any()
+    assert recipe.homology_dimensions == (1,)

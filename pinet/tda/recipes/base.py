@@ -30,6 +30,9 @@ class Recipe(ABC):
 
     name: ClassVar[str]
     modality: ClassVar[Modality]
+    # The homology dimensions its diagrams hold (a recipe that lets one choose makes this
+    # a parameter of the same name).
+    homology_dimensions: ClassVar[tuple[int, ...]] = (0,)
 
     spread: float
     min_bd: float

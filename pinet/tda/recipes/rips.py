@@ -23,6 +23,7 @@ class ImageRips(Recipe):
 
     name: ClassVar[str] = "image-rips"
     modality: ClassVar[Modality] = "image"
+    homology_dimensions: ClassVar[tuple[int, ...]] = (1,)
 
     spread: float = 0.01
     min_bd: float = 0.0

@@ -17,7 +17,9 @@ def delay_embedding(signal: np.ndarray, dimension: int, delay: int, stride: int)
     """The `(n, dimension)` points (x[t], x[t + delay], ..., x[t + (dimension - 1) delay]) for
     t = 0, stride, 2 stride, ...; no points (`(0, dimension)`) when the signal is too short."""
     span = (dimension - 1) * delay
-    starts = np.arange(0, max(len(signal) - span, 0), stride)
+    if span >= len(signal):  # not one point; and `dimension` may be anything, so no arange
+        return np.empty((0, dimension))
+    starts = np.arange(0, len(signal) - span, stride)
     return signal[starts[:, None] + delay * np.arange(dimension)]
 
 
@@ -41,6 +43,7 @@ class SignalTakens(Recipe):
 
     name: ClassVar[str] = "signal-takens"
     modality: ClassVar[Modality] = "signal"
+    homology_dimensions: ClassVar[tuple[int, ...]] = (1,)
 
     spread: float = 0.1
     min_bd: float = 0.0

@@ -1,0 +1,231 @@
+"""Exact topology over the API: the recipes (`GET /v1/recipes`), and the exact diagrams and
+PIs of one input by any recipe of its modality (`POST /v1/{signals,images}/topology`).
+
+The topology routes take the PI routes' inputs, read by `uploads` within the cost model of
+`limits`, plus `recipe` (a name) and `params` (a JSON object). Exact topology can cost far
+more than a forward pass, so each recipe also has a cap on what one input may make it do
+(`check_topology_cost`), and the work runs in the exact pool, off the event loop, within the
+pool's bound and the request's time budget.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import numpy as np
+import orjson
+from fastapi import APIRouter, Request, Response
+from pydantic import TypeAdapter, ValidationError
+
+from pinet.modality import PLURALS, Modality, layout
+from pinet.tda import RECIPES, Recipe, get_recipe
+from pinet.tda.inputs import as_images, as_signals
+from pinet.tda.recipes import ImageRips, SignalTakens
+from service.deps import ReadyRegistryDep, SettingsDep
+from service.errors import InputError, describe_validation_error
+from service.limits import input_limits
+from service.metrics import MetricsDep
+from service.responses import json_response
+from service.routes.pi import ERROR_RESPONSES, FILE_FIELD, request_body
+from service.routes.pi import ROUTES as PI_ROUTES
+from service.schemas import (
+    RecipeInfo,
+    RecipeList,
+    RecipeSpec,
+    SignalTopologyRequest,
+    TopologyResponse,
+    TopologyTiming,
+)
+from service.settings import Settings
+from service.uploads import input_errors, media_type, read_pi_request, signal_from_json
+
+router = APIRouter(tags=["exact topology"])
+
+# Each modality's released recipe: what its bundled model imitates.
+DEFAULT_RECIPES: dict[Modality, str] = {"signal": "signal-sublevel", "image": "image-raster"}
+# Parameter types, checked as JSON types (strict: "0.1" is no number, true no 1.0), with
+# each recipe's own checks (__post_init__), before get_recipe builds the recipe.
+_PARAM_TYPES = {name: TypeAdapter(recipe_class) for name, recipe_class in RECIPES.items()}
+_VALIDATE_INPUT = {"signal": as_signals, "image": as_images}
+
+
+@router.get(
+    "/recipes",
+    response_model=RecipeList,
+    summary="The exact recipes",
+    description="Every recipe the topology routes take: its modality, its parameters at "
+    "their defaults, and the homology dimensions its diagrams hold.",
+)
+async def list_recipes() -> RecipeList:
+    specs = []
+    for name, recipe_class in RECIPES.items():
+        default = recipe_class()
+        specs.append(
+            RecipeSpec(
+                name=name,
+                modality=recipe_class.modality,
+                params=default.params,
+                homology_dimensions=list(default.homology_dimensions),
+            )
+        )
+    return RecipeList(recipes=specs)
+
+
+@dataclass(frozen=True)
+class TopologyRequest:
+    """One raw input, the recipe to apply to it, and notes on how the input was adapted."""
+
+    x: np.ndarray
+    recipe: Recipe
+    notes: list[str]
+
+
+async def read_topology_request(
+    request: Request, modality: Modality, settings: Settings
+) -> TopologyRequest:
+    """A JSON signal `{signal, recipe, params}`, or the PI routes' multipart upload with the
+    form fields 'recipe' and 'params' (JSON text), its input within the cost model of the
+    PI routes and of its recipe."""
+    if modality == "signal" and media_type(request) == "application/json":
+        try:
+            body = SignalTopologyRequest.model_validate_json(await request.body())
+        except ValidationError as error:
+            raise InputError(describe_validation_error(list(error.errors()))) from None
+        # signal_from_json is the one reader of JSON signals (empty and ragged rows, the
+        # cost model); it reads bytes, so it is handed the signal alone, written back.
+        limits = input_limits(settings, modality, batch=False)
+        rows = signal_from_json(orjson.dumps({"signal": body.signal}), limits).signal
+        x, name, params, notes = np.asarray(rows, dtype=np.float64), body.recipe, body.params, []
+    else:
+        asked = await read_pi_request(request, modality, settings, "json")
+        form = await request.form()  # the form read_pi_request parsed, kept by Starlette
+        if "model" in form or "compare" in form:
+            raise InputError("'model' and 'compare' are the PI routes' fields; send 'recipe'")
+        name, params = _form_text(form.get("recipe"), "recipe"), _form_params(form.get("params"))
+        x, notes = asked.x, asked.notes
+    recipe = _recipe(name or DEFAULT_RECIPES[modality], params, modality)
+    with input_errors():  # a NaN, a wrong rank or dtype: 422, before any work is queued
+        shape = _VALIDATE_INPUT[modality](x, batched=False).shape
+    check_topology_cost(recipe, shape, settings)
+    return TopologyRequest(x, recipe, notes)
+
+
+def _form_text(value: object, field: str) -> str | None:
+    if not isinstance(value, str | None):
+        raise InputError(f"form field {field!r} must be text, not a file")
+    return value or None
+
+
+def _form_params(value: object) -> dict[str, object]:
+    """The form field 'params': a JSON object of recipe parameters (absent: none)."""
+    text = _form_text(value, "params")
+    if text is None:
+        return {}
+    try:
+        params = orjson.loads(text)
+    except orjson.JSONDecodeError as error:
+        raise InputError(f"form field 'params' is not JSON ({error}); send an object") from None
+    if not isinstance(params, dict):
+        raise InputError(f"form field 'params' must be a JSON object, got {text[:80]!r}")
+    return params
+
+
+def _recipe(name: str, params: dict[str, object], modality: Modality) -> Recipe:
+    """The recipe `name` with `params`: 404 for an unknown name, 422 for a recipe of the
+    other modality, an unknown parameter or a value the recipe refuses (each named)."""
+    if name not in RECIPES:
+        raise InputError(f"unknown recipe {name!r}; known: {', '.join(RECIPES)}", 404)
+    takes = RECIPES[name].modality
+    if takes != modality:
+        raise InputError(
+            f"recipe {name!r} takes {PLURALS[takes]}; POST to /v1/{PLURALS[takes]}/topology"
+        )
+    try:
+        _PARAM_TYPES[name].validate_json(orjson.dumps(params), strict=True)
+        return get_recipe(name, params)  # names an unknown parameter
+    except ValidationError as error:
+        detail = describe_validation_error(list(error.errors()))
+        raise InputError(f"recipe {name!r}: {detail}") from None
+    except orjson.JSONEncodeError as error:  # an integer beyond 64 bits
+        raise InputError(f"recipe {name!r}: params {error}") from None
+    except ValueError as error:
+        raise InputError(str(error)) from None
+
+
+def check_topology_cost(recipe: Recipe, shape: tuple[int, ...], settings: Settings) -> None:
+    """InputError 413, naming the setting, when exact topology of an input of `shape`
+    (validated: `(C, T)` or `(C, H, W)`) by `recipe` is over the server's cap: Rips points
+    per channel for the point-cloud recipes, values per input for the others."""
+    if isinstance(recipe, ImageRips):
+        count, limit, setting = math.prod(shape[1:]), settings.max_rips_points, "MAX_RIPS_POINTS"
+        what = f"image-rips sees {count:,} points per channel (its pixels)"
+    elif isinstance(recipe, SignalTakens):
+        span = (recipe.dimension - 1) * recipe.delay
+        count = len(range(0, max(shape[-1] - span, 0), recipe.stride))
+        limit, setting = settings.max_rips_points, "MAX_RIPS_POINTS"
+        what = f"signal-takens embeds each channel as {count:,} points"
+    else:
+        count, limit = math.prod(shape), settings.max_topology_values
+        setting, what = "MAX_TOPOLOGY_VALUES", f"the input has {count:,} values"
+    if count > limit:
+        raise InputError(
+            f"{what}, more than this server's limit of {limit:,} for exact topology "
+            f"(PINET_{setting})",
+            status_code=413,
+        )
+
+
+def _topology_route(modality: Modality) -> Callable[..., Awaitable[Response]]:
+    async def endpoint(
+        request: Request,
+        registry: ReadyRegistryDep,
+        settings: SettingsDep,
+        metrics: MetricsDep,
+    ) -> Response:
+        asked = await read_topology_request(request, modality, settings)
+        exact = await registry.exact.compute(asked.recipe, asked.x)
+        metrics.observe_topology(asked.recipe.name, exact.diagram_ms, exact.image_ms)
+        body = TopologyResponse(
+            recipe=RecipeInfo(name=asked.recipe.name, params=asked.recipe.params),
+            homology_dimensions=list(asked.recipe.homology_dimensions),
+            diagrams=[np.ascontiguousarray(diagram) for diagram in exact.diagrams],
+            pi=exact.pi,
+            shape=list(exact.pi.shape),
+            timing=TopologyTiming(diagram_ms=exact.diagram_ms, image_ms=exact.image_ms),
+            notes=asked.notes,
+        )
+        return json_response(body)
+
+    return endpoint
+
+
+def _add_route(modality: Modality, upload: str) -> None:
+    """The topology route of one modality, its bodies as the PI route's (pi.ROUTES)."""
+    json_body = SignalTopologyRequest.model_json_schema() if modality == "signal" else None
+    body = "JSON {signal: (C, T), recipe, params}, or a" if json_body else "A"
+    plural, default = PLURALS[modality], DEFAULT_RECIPES[modality]
+    router.add_api_route(
+        f"/{plural}/topology",
+        _topology_route(modality),
+        methods=["POST"],
+        name=f"{modality}_topology",
+        summary=f"Exact diagrams and PIs of one {modality}",
+        description=f"The exact persistence diagrams (finite pairs, per channel) and PIs "
+        f"`(C, 50, 50)` of one {modality} `{layout(modality)}` by a recipe of GET /v1/recipes "
+        f"(default {default}) with parameters `params`; over a recipe's cost cap "
+        "(PINET_MAX_TOPOLOGY_VALUES, PINET_MAX_RIPS_POINTS) 413.",
+        response_model=TopologyResponse,
+        responses=ERROR_RESPONSES,
+        openapi_extra=request_body(
+            f"{body} multipart 'file': {upload}, with the text fields 'recipe' and 'params' "
+            "(a JSON object)",
+            {"file": FILE_FIELD, "recipe": {"type": "string"}, "params": {"type": "string"}},
+            json_body,
+        ),
+    )
+
+
+for pi_routes in PI_ROUTES:
+    _add_route(pi_routes.modality, pi_routes.upload)

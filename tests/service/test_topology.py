@@ -1,0 +1,200 @@
+"""Exact topology over the API: the recipes, and diagrams and PIs by any recipe, equal to the
+library's, within each recipe's cost cap and the request's time budget."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from collections import Counter
+
+import httpx
+import numpy as np
+import pytest
+
+from pinet.tda import RECIPES, get_recipe
+from service.launcher import Server
+from tests.service.helpers import IMAGE, RNG, SIGNAL, detail, npy, png, scrape, value
+
+SHORT_SIGNAL = SIGNAL[:, :120]
+SMALL_IMAGE = IMAGE[:, :12, :12]
+COUNT = "pinet_topology_duration_seconds_count"
+
+
+def pairs(diagram: object) -> Counter[tuple[float, float]]:
+    return Counter(map(tuple, np.asarray(diagram, dtype=np.float64).reshape(-1, 2).tolist()))
+
+
+def assert_exact(body: dict, name: str, params: dict, x: np.ndarray) -> None:
+    """The answer is `get_recipe(name, params)`'s: diagrams as multisets, PIs bit for bit."""
+    recipe = get_recipe(name, params)
+    assert body["recipe"] == {"name": name, "params": recipe.params}
+    expected = recipe.diagrams(x)
+    assert len(body["diagrams"]) == len(expected) == len(x)
+    for got, want in zip(body["diagrams"], expected, strict=True):
+        assert pairs(got) == pairs(want)
+    pi = np.array(body["pi"], dtype=np.float32)
+    assert body["shape"] == [len(x), 50, 50]
+    np.testing.assert_array_equal(pi, recipe.images(x))
+    assert body["timing"]["diagram_ms"] >= 0 and body["timing"]["image_ms"] >= 0
+
+
+def test_recipes_lists_every_recipe_with_its_defaults(client: httpx.Client) -> None:
+    listed = {r["name"]: r for r in client.get("/v1/recipes").json()["recipes"]}
+    assert set(listed) == set(RECIPES)
+    for name, recipe_class in RECIPES.items():
+        assert listed[name]["modality"] == recipe_class.modality
+        assert listed[name]["params"] == recipe_class().params
+    dimensions = {name: r["homology_dimensions"] for name, r in listed.items()}
+    assert dimensions == {
+        "signal-sublevel": [0],
+        "image-raster": [0],
+        "image-cubical": [0, 1],
+        "image-rips": [1],
+        "signal-takens": [1],
+    }
+
+
+@pytest.mark.parametrize(
+    ("name", "params"), [("signal-sublevel", {}), ("signal-takens", {"delay": 3, "stride": 3})]
+)
+def test_signal_topology_is_the_recipes(client: httpx.Client, name: str, params: dict) -> None:
+    body = {"signal": SHORT_SIGNAL.tolist(), "params": params}
+    if name != "signal-sublevel":  # the default
+        body["recipe"] = name
+    response = client.post("/v1/signals/topology", json=body)
+    assert response.status_code == 200, response.text
+    assert_exact(response.json(), name, params, SHORT_SIGNAL)
+    assert response.json()["homology_dimensions"] == ([0] if name == "signal-sublevel" else [1])
+
+
+@pytest.mark.parametrize(
+    ("name", "params", "upload"),
+    [
+        ("image-raster", {}, ("i.png", png(SMALL_IMAGE.transpose(1, 2, 0)))),
+        ("image-cubical", {"homology_dimensions": [0], "spread": 0.1}, ("i.npy", npy(IMAGE))),
+        ("image-rips", {"max_bd": 0.8}, ("i.npy", npy(SMALL_IMAGE[:1]))),
+    ],
+)
+def test_image_topology_is_the_recipes(
+    client: httpx.Client, name: str, params: dict, upload: tuple[str, bytes]
+) -> None:
+    fields = {"params": json.dumps(params)} | ({} if name == "image-raster" else {"recipe": name})
+    response = client.post("/v1/images/topology", files={"file": upload}, data=fields)
+    assert response.status_code == 200, response.text
+    x = SMALL_IMAGE if upload[0].endswith(".png") else np.load(io.BytesIO(upload[1]))
+    assert_exact(response.json(), name, params, x)
+
+
+def test_a_signal_upload_takes_recipe_and_params_as_form_fields(client: httpx.Client) -> None:
+    params = {"dimension": 2, "delay": 5}
+    response = client.post(
+        "/v1/signals/topology",
+        files={"file": ("s.npy", npy(SHORT_SIGNAL))},
+        data={"recipe": "signal-takens", "params": json.dumps(params)},
+    )
+    assert response.status_code == 200, response.text
+    assert_exact(response.json(), "signal-takens", params, SHORT_SIGNAL)
+
+
+def signal_json(recipe: str, params: dict | None = None, signal: np.ndarray = SHORT_SIGNAL) -> dict:
+    return {"signal": signal.tolist(), "recipe": recipe, "params": params or {}}
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "words"),
+    [
+        (signal_json("no-such-recipe"), 404, ["no-such-recipe", "signal-takens", "image-rips"]),
+        (signal_json("image-cubical"), 422, ["image-cubical", "/v1/images/topology"]),
+        (signal_json("signal-takens", {"radius": 2}), 422, ["radius"]),
+        (signal_json("signal-takens", {"stride": 0}), 422, ["stride"]),
+        (signal_json("signal-takens", {"delay": 10**30}), 422, ["64-bit"]),
+        (signal_json("signal-sublevel", {"spread": "wide"}), 422, ["spread"]),
+        (signal_json("signal-sublevel", {"spread": -1.0}), 422, ["spread"]),
+        ({"signal": [[1.0, 2.0], [3.0]]}, 422, ["channel 1"]),
+        ({"signal": SHORT_SIGNAL.tolist(), "model": "tiny-signal"}, 422, ["model"]),
+        # 1,099 embedded points per channel, over the default 1,024.
+        (
+            signal_json(
+                "signal-takens",
+                {"dimension": 2, "delay": 1, "stride": 1},
+                RNG.normal(size=(1, 1100)),
+            ),
+            413,
+            ["1,099", "PINET_MAX_RIPS_POINTS"],
+        ),
+        # The default server's PINET_MAX_SIGNAL_LENGTH, as on the PI route.
+        (signal_json("signal-sublevel", signal=np.zeros((1, 5001))), 413, ["SIGNAL_LENGTH"]),
+    ],
+)
+def test_json_errors_name_what_to_change(
+    client: httpx.Client, body: dict, status: int, words: list[str]
+) -> None:
+    message = detail(client.post("/v1/signals/topology", json=body), status)
+    assert all(word in message for word in words), message
+
+
+@pytest.mark.parametrize(
+    ("fields", "upload", "status", "words"),
+    [
+        ({"recipe": "image-nope"}, npy(SMALL_IMAGE), 404, ["image-nope", "image-cubical"]),
+        ({"recipe": "signal-sublevel"}, npy(SMALL_IMAGE), 422, ["/v1/signals/topology"]),
+        ({"recipe": "image-cubical", "params": '{"depth": 1}'}, npy(SMALL_IMAGE), 422, ["depth"]),
+        (
+            {"recipe": "image-cubical", "params": '{"homology_dimensions": [2]}'},
+            npy(SMALL_IMAGE),
+            422,
+            ["homology_dimensions"],
+        ),
+        ({"params": "[1, 2]"}, npy(SMALL_IMAGE), 422, ["JSON object"]),
+        ({"params": "{"}, npy(SMALL_IMAGE), 422, ["not JSON"]),
+        ({"compare": "true"}, npy(SMALL_IMAGE), 422, ["recipe"]),
+        ({}, npy(SMALL_IMAGE.astype(np.float64) * 2), 422, ["[0, 1]"]),
+        # 33 x 33 = 1,089 pixels, over the default PINET_MAX_RIPS_POINTS of 1,024.
+        (
+            {"recipe": "image-rips"},
+            npy(IMAGE[:1, :1, :1].repeat(33, 1).repeat(33, 2)),
+            413,
+            ["1,089", "PINET_MAX_RIPS_POINTS"],
+        ),
+    ],
+)
+def test_multipart_errors_name_what_to_change(
+    client: httpx.Client, fields: dict, upload: bytes, status: int, words: list[str]
+) -> None:
+    response = client.post("/v1/images/topology", files={"file": ("i.npy", upload)}, data=fields)
+    message = detail(response, status)
+    assert all(word in message for word in words), message
+
+
+def test_the_values_cap_names_its_setting(client: httpx.Client) -> None:
+    """64 channels of 4,500 samples: within the PI routes' limits, over the default
+    PINET_MAX_TOPOLOGY_VALUES (2^18) of the sublevel recipe."""
+    signal = np.zeros((64, 4500), dtype=np.float32)
+    response = client.post("/v1/signals/topology", files={"file": ("s.npy", npy(signal))})
+    message = detail(response, 413)
+    assert "288,000" in message and "PINET_MAX_TOPOLOGY_VALUES" in message
+
+
+def test_topology_is_counted_by_recipe(client: httpx.Client, server: Server) -> None:
+    before = value(scrape(server.url), COUNT, recipe="signal-sublevel", stage="diagram")
+    client.post("/v1/signals/topology", json={"signal": SHORT_SIGNAL.tolist()})
+    after = value(scrape(server.url), COUNT, recipe="signal-sublevel", stage="diagram")
+    assert after == before + 1
+
+
+def test_an_over_budget_rips_request_is_cut_off_and_the_server_stays_responsive(
+    patient_server: Server,
+) -> None:
+    """Three 32x32 channels of Rips H1 take seconds of CPU; the patient server's budget is
+    1 s: the answer is a 503 within about that, and the server answers at once after it."""
+    with httpx.Client(base_url=patient_server.url, timeout=30.0) as client:
+        started = time.perf_counter()
+        response = client.post(
+            "/v1/images/topology",
+            files={"file": ("i.npy", npy(IMAGE))},
+            data={"recipe": "image-rips"},
+        )
+        assert "PINET_REQUEST_TIMEOUT_S" in detail(response, 503)
+        assert time.perf_counter() - started < 2.5
+        assert client.get("/readyz", timeout=1.0).status_code == 200
