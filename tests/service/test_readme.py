@@ -138,3 +138,11 @@ def test_batch_of_signals_and_the_metric_it_leaves(outputs: dict[str, object]) -
     assert np.load(folder / "signals-pi.npy", allow_pickle=False).shape == (64, 3, 50, 50)
     counts = printed_by(outputs, "curl -s http://127.0.0.1:8000/metrics").split()
     assert counts[0].startswith("pinet_batch_size_count") and float(counts[-1]) >= 2
+
+
+def test_exact_topology_of_the_example_photo(outputs: dict[str, object]) -> None:
+    folder = Path(str(outputs["folder"]))
+    answer = json.loads((folder / "image-topology.json").read_text())
+    assert answer["recipe"]["name"] == "image-cubical"
+    assert answer["homology_dimensions"] == [0] and np.shape(answer["pi"]) == (3, 50, 50)
+    assert all(death > birth for channel in answer["diagrams"] for birth, death in channel)
