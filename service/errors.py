@@ -15,6 +15,8 @@ from pinet.io import plain
 # nginx's "client closed request": what a request whose client left before sending all of it
 # is counted as. Nobody reads the answer; it is not a server error.
 CLIENT_CLOSED_REQUEST = 499
+# How /readyz's 503 begins when the models failed to load: it will never be ready.
+LOADING_FAILED = "loading models failed"
 
 log = logging.getLogger("service")
 

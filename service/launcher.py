@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from service.serving.registry import LOADING_FAILED
+from service.errors import LOADING_FAILED
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 STARTUP_TIMEOUT_S = 60.0

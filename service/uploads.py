@@ -12,10 +12,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
 from fastapi import Request
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.datastructures import UploadFile
 
 from pinet.io import (
@@ -42,6 +43,9 @@ _UPLOADS: dict[Modality, str] = {
     "signal": "a .npy or .csv signal (or send JSON as application/json)",
     "image": "a PNG, JPEG or .npy image",
 }
+
+
+JsonSignal = TypeVar("JsonSignal", bound=BaseModel)
 
 
 @dataclass(frozen=True)
@@ -148,10 +152,13 @@ def input_errors() -> Iterator[None]:
         raise InputError(str(error)) from None
 
 
-def signal_from_json(body: bytes, limits: ShapeCheck) -> SignalRequest:
-    """The JSON request, its signal rows checked for raggedness and against `limits`."""
+def signal_from_json(
+    body: bytes, limits: ShapeCheck, schema: type[JsonSignal] = SignalRequest
+) -> JsonSignal:
+    """The JSON request as `schema` (a body with a `signal` (C, T)), its signal rows checked
+    for raggedness and against `limits`."""
     try:
-        request = SignalRequest.model_validate_json(body)
+        request = schema.model_validate_json(body)
     except ValidationError as error:
         raise InputError(describe_validation_error(list(error.errors()))) from None
     rows = request.signal

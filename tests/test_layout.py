@@ -4,7 +4,7 @@ training -> checkpoint -> export -> service, with experiments and benchmarks on 
 - `pinet` (the library) imports neither `data_prep` nor `service`;
 - `service` never imports `data_prep`, and `data_prep` never imports `service`;
 - nothing in the packages or benchmarks imports `tests`, and nothing imports `experiments`;
-- no code reads `../shared`, which users of the repository do not have.
+- no code reads the developers' `shared` folder beside the repository, which users lack.
 """
 
 from __future__ import annotations
@@ -47,13 +47,17 @@ def test_imports_run_one_way(folder: str) -> None:
     assert {path: names for path, names in offenders.items() if names} == {}
 
 
+SHARED = "shared"  # the developers' folder beside the repository
+PARENT_SHARED = "/".join(("..", SHARED))
+
+
 def names_the_shared_folder(path: Path) -> bool:
     """Whether a string in `path` is the folder name "shared" or a path through it."""
     tree = ast.parse(path.read_text(), filename=str(path))
     return any(
         isinstance(node, ast.Constant)
         and isinstance(node.value, str)
-        and (node.value == "shared" or "../shared" in node.value)
+        and (node.value == SHARED or PARENT_SHARED in node.value)
         for node in ast.walk(tree)
     )
 

@@ -89,15 +89,10 @@ async def read_topology_request(
     form fields 'recipe' and 'params' (JSON text), its input within the cost model of the
     PI routes and of its recipe."""
     if modality == "signal" and media_type(request) == "application/json":
-        try:
-            body = SignalTopologyRequest.model_validate_json(await request.body())
-        except ValidationError as error:
-            raise InputError(describe_validation_error(list(error.errors()))) from None
-        # signal_from_json is the one reader of JSON signals (empty and ragged rows, the
-        # cost model); it reads bytes, so it is handed the signal alone, written back.
         limits = input_limits(settings, modality, batch=False)
-        rows = signal_from_json(orjson.dumps({"signal": body.signal}), limits).signal
-        x, name, params, notes = np.asarray(rows, dtype=np.float64), body.recipe, body.params, []
+        body = signal_from_json(await request.body(), limits, SignalTopologyRequest)
+        x = np.asarray(body.signal, dtype=np.float64)
+        name, params, notes = body.recipe, body.params, []
     else:
         asked = await read_pi_request(request, modality, settings, "json")
         form = await request.form()  # the form read_pi_request parsed, kept by Starlette

@@ -16,13 +16,12 @@ from pinet.card import ModelCard
 from pinet.inference import LoadedModel, load_model
 from pinet.modality import PLURALS, Modality
 from pinet.tda import Recipe, get_recipe
-from service.errors import InputError
+from service.errors import LOADING_FAILED, InputError
 from service.serving.batching import Batcher, BatchLimits, BatchStats
 from service.serving.exact import ExactPool, ExactResult
 from service.settings import Settings
 
 log = logging.getLogger("service")
-LOADING_FAILED = "loading models failed"  # how /readyz begins when it never will be ready
 
 
 @dataclass(frozen=True)
