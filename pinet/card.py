@@ -53,6 +53,32 @@ class DataSourceRef(BaseModel):
     params: dict[str, JsonValue] = Field(default_factory=dict)
 
 
+class TrainingRanges(BaseModel):
+    """What the training inputs spanned: channel counts, and lengths (signals) or sides
+    (images), each as (smallest, largest). An input outside them is extrapolation."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    channels: tuple[PositiveInt, PositiveInt]
+    sizes: tuple[PositiveInt, PositiveInt]
+
+    def outside(self, shape: tuple[int, ...], per_channel: bool) -> list[str]:
+        """Why one input `(C, *S)` is outside these ranges (empty when it is inside).
+        A per-channel model sees one channel at a time, so its channel count is free."""
+        reasons = []
+        channels, sides = shape[0], shape[1:]
+        if not per_channel and not self.channels[0] <= channels <= self.channels[1]:
+            reasons.append(f"{channels} channels (trained on {_span(self.channels)})")
+        low, high = self.sizes
+        if min(sides) < low or max(sides) > high:
+            reasons.append(f"size {'x'.join(map(str, sides))} (trained on {_span(self.sizes)})")
+        return reasons
+
+
+def _span(bounds: tuple[int, int]) -> str:
+    return str(bounds[0]) if bounds[0] == bounds[1] else f"{bounds[0]}-{bounds[1]}"
+
+
 class RuntimeRef(BaseModel):
     """A compiled form of the model that another backend runs (`pinet.inference.BACKENDS`),
     e.g. an ONNX graph for onnxruntime, stored in the checkpoint beside the weights; `sha256`
@@ -91,7 +117,11 @@ class ModelCard(BaseModel):
     min_input_size: PositiveInt
     recipe: RecipeRef
     data_source: DataSourceRef
+    # None on cards written before ranges were recorded: then nothing is known to be outside.
+    training_ranges: TrainingRanges | None = None
     metrics: dict[str, float] = Field(default_factory=dict)
+    # Test metrics on each source measured (`pinet.train.evaluate_by_source`), by store label.
+    source_metrics: dict[str, dict[str, float]] = Field(default_factory=dict)
     training: dict[str, JsonValue] = Field(default_factory=dict)
     library_versions: dict[str, str] = Field(default_factory=library_versions)
     created: AwareDatetime = Field(default_factory=lambda: datetime.now(UTC))

@@ -15,6 +15,7 @@ from pinet.inference import load_model
 from pinet.nets import Widths
 from pinet.train import TrainConfig, evaluate_checkpoint, train
 from pinet.train.distill import Distillation
+from pinet.train.mixture import Component
 
 EXIT_USAGE = 2
 REFERENCE_HELP = (
@@ -27,7 +28,15 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
     """What `pinet train` and `pinet distill` both take: the store, the run folder and the
     training configuration."""
     defaults = TrainConfig()
-    parser.add_argument("--data", required=True, help="ground-truth store (python -m data_prep)")
+    parser.add_argument(
+        "--data",
+        required=True,
+        action="append",
+        type=parse_component,
+        metavar="STORE[:WEIGHT]",
+        help="ground-truth store (python -m data_prep); repeat to train on a mixture, each "
+        "batch from one store, a share WEIGHT of them (default: in proportion to size)",
+    )
     parser.add_argument("--model", required=True, choices=["signal", "image"])
     parser.add_argument("--out", required=True, help="run folder: checkpoints, metrics, plots")
     parser.add_argument("--epochs", type=int, default=defaults.epochs)
@@ -107,7 +116,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     measure = commands.add_parser("eval", help="metrics of a checkpoint on a store's split")
     measure.add_argument("--checkpoint", required=True, help="checkpoint folder")
-    measure.add_argument("--data", required=True, help="ground-truth store")
+    measure.add_argument(
+        "--data",
+        required=True,
+        action="append",
+        help="ground-truth store; repeat to score each source on its own (MSE against that "
+        "source's mean training PI: 1.0 is no better than a constant)",
+    )
     measure.add_argument("--split", default="test", choices=["train", "test"])
     measure.add_argument("--reference", help=REFERENCE_HELP)
     measure.add_argument("--device", default="auto")
@@ -121,6 +136,14 @@ def build_parser() -> argparse.ArgumentParser:
     bundle.add_argument("--out", required=True, help="folder to write, e.g. models/NAME")
     bundle.add_argument(
         "--data", required=True, help="ground-truth store whose test split to measure"
+    )
+    bundle.add_argument(
+        "--source",
+        action="append",
+        default=[],
+        metavar="STORE",
+        help="also measure the test split of this store, recorded per source in the card "
+        "and shown by GET /v1/models (repeatable)",
     )
     bundle.add_argument("--reference", help=REFERENCE_HELP)
     bundle.add_argument("--device", default="auto")
@@ -177,6 +200,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 int8=args.int8,
                 reference=args.reference,
                 average_reversed=args.average_reversed,
+                sources=args.source,
             )
         elif args.int8:
             raise ValueError("--int8 is a form of --format onnx")
@@ -188,12 +212,21 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args.reference,
                 args.device,
                 args.average_reversed,
+                args.source,
             )
     except (ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
     print(json.dumps(result, indent=2))
     return 0
+
+
+def parse_component(text: str) -> Component:
+    """`--data STORE[:WEIGHT]`: one store of a training mixture."""
+    try:
+        return Component.parse(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def parse_widths(text: str) -> Widths:

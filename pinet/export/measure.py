@@ -12,10 +12,15 @@ EXPORTED_TEST_METRICS = ("mse", "mae", "mean_pi_mse", "mse_vs_mean_pi")
 
 
 def measured_card(
-    card: ModelCard, evaluation: dict[str, Any], store_path: str | Path, **exported: Any
+    card: ModelCard,
+    evaluation: dict[str, Any],
+    store_path: str | Path,
+    by_source: dict[str, dict[str, float]] | None = None,
+    **exported: Any,
 ) -> ModelCard:
     """`card` with the test metrics of `evaluation` (`pinet.train.evaluate_on_store`, on the
-    weights as exported), the test store, and how the export was made (`exported`)."""
+    weights as exported), the test store, the metrics on each source measured (`by_source`,
+    `pinet.train.evaluate_by_source`), and how the export was made (`exported`)."""
     measured = {f"test_{key}": evaluation[key] for key in EXPORTED_TEST_METRICS}
     if "reference" in evaluation:
         measured |= {
@@ -24,4 +29,7 @@ def measured_card(
     training = {**card.training, "test_store": str(store_path)}
     if exported:
         training["export"] = exported
-    return card.model_copy(update={"metrics": {**card.metrics, **measured}, "training": training})
+    update = {"metrics": {**card.metrics, **measured}, "training": training}
+    if by_source is not None:
+        update["source_metrics"] = by_source
+    return card.model_copy(update=update)

@@ -13,7 +13,7 @@ import hashlib
 import io
 import tempfile
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ from pinet.modality import SPATIAL_DIMS
 from pinet.nets import PINet
 from pinet.store import GroundTruthStore
 from pinet.train.data import StoreSamples
-from pinet.train.evaluate import evaluate_on_store, predict_batches
+from pinet.train.evaluate import evaluate_by_source, evaluate_on_store, predict_batches
 
 GRAPH_FILE = "model.onnx"
 OPSET = 17  # the ONNX opset the graphs are written in: onnxruntime 1.16+ runs it
@@ -45,12 +45,14 @@ def export_onnx(
     calibration_samples: int = 512,
     reference: str | Path | None = None,
     average_reversed: bool = False,
+    sources: Sequence[str | Path] = (),
 ) -> dict[str, Any]:
     """Write `checkpoint` to `out` as a checkpoint whose card names an ONNX graph for
     onnxruntime: float32, or int8 (QDQ, static, calibrated on `calibration_samples` of the
     store's training split). With `average_reversed`, the graph averages its predictions for
-    each input and its reversal (see `pinet.nets.base`). Returns the test evaluation of the
-    graph as written."""
+    each input and its reversal (see `pinet.nets.base`). The card also records the test
+    metrics on each store of `sources` (`evaluate_by_source`). Returns the test evaluation of
+    the graph as written."""
     cpu = torch.device("cpu")
     network, card = load_checkpoint(find_checkpoint(checkpoint), cpu)
     network.average_reversed = network.average_reversed or average_reversed
@@ -78,6 +80,7 @@ def export_onnx(
         card,
         evaluation,
         store_path,
+        evaluate_by_source(loaded, sources) if sources else None,
         format="onnx",
         precision=precision,
         calibration_samples=len(train) if int8 else 0,

@@ -316,6 +316,11 @@ class GroundTruthStore:
         return bool(self._group.attrs.get("complete", False))
 
     @property
+    def label(self) -> str:
+        """A short name for the store in reports: its folder's name without `.zarr`."""
+        return self.path.name.removesuffix(".zarr")
+
+    @property
     def chunk_size(self) -> int:
         return int(self._group.attrs["chunk_size"])
 

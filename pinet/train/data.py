@@ -121,15 +121,18 @@ def _batch_as_is(batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor
 
 
 def batch_loader(
-    samples: Samples, batch_size: int, device: torch.device, sampler: Sampler[int] | None = None
+    samples: Samples,
+    batch_size: int,
+    device: torch.device,
+    batches: Sampler[list[int]] | None = None,
 ) -> DataLoader:
-    """Batches of `samples` in `sampler`'s order (else in order), pinned for a GPU when they
-    are still on the CPU."""
+    """Batches of `samples` as `batches` draws them (else `batch_size` at a time, in order),
+    pinned for a GPU when they are still on the CPU."""
     on_cpu = samples.device.type == "cpu"
     return DataLoader(
         samples,
-        batch_size=batch_size,
-        sampler=sampler,
+        batch_size=1 if batches else batch_size,
+        batch_sampler=batches,
         collate_fn=_batch_as_is,
         pin_memory=on_cpu and device.type == "cuda",
     )
@@ -152,7 +155,12 @@ class ChunkWindowSampler(Sampler[int]):
         return self._length
 
     def __iter__(self) -> Iterator[int]:
-        rng = np.random.default_rng([self.seed, self.epoch])
+        return self.order(self.epoch)
+
+    def order(self, *key: int) -> Iterator[int]:
+        """The shuffle drawn from (seed, *key): `(epoch,)` is the epoch's; other keys give
+        further independent passes (`MixtureBatchSampler`)."""
+        rng = np.random.default_rng([self.seed, *key])
         chunks = rng.permutation(sorted(self._by_chunk))
         for start in range(0, len(chunks), _WINDOW_CHUNKS):
             window = [p for c in chunks[start : start + _WINDOW_CHUNKS] for p in self._by_chunk[c]]

@@ -3,6 +3,7 @@ that always answers the mean training PI, and on the authors' CIFAR10 samples.""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,8 @@ from pinet.store import GroundTruthStore
 from pinet.tda.reference import REFERENCE_SAMPLES, reference_samples
 from pinet.train.data import Samples, StoreSamples, batch_loader
 
+# What a per-source evaluation keeps of each store's metrics.
+SOURCE_METRICS = ("samples", "mse", "mean_pi_mse", "mse_vs_mean_pi")
 # The recipe whose PIs the authors' reference samples hold (SPEC 2.3).
 REFERENCE_RECIPE = "image-raster"
 
@@ -97,12 +100,34 @@ def evaluate_on_store(
     return metrics
 
 
+def evaluate_by_source(
+    model: LoadedModel, store_paths: Sequence[str | Path], split: str = "test"
+) -> dict[str, dict[str, float]]:
+    """For each store (one source), the model's MSE on its split against the MSE of that
+    source's own mean training PI (`mse_vs_mean_pi`: 1.0 is no better than a constant),
+    keyed by the store's label."""
+    by_source = {}
+    for path in store_paths:
+        metrics = evaluate_on_store(model, path, split)
+        label = GroundTruthStore.open(path).label
+        if label in by_source:
+            raise ValueError(f"two stores are called {label!r}; rename one")
+        by_source[label] = {key: metrics[key] for key in SOURCE_METRICS}
+    return by_source
+
+
 def evaluate_checkpoint(
     checkpoint: str | Path,
-    store_path: str | Path,
+    store_paths: str | Path | Sequence[str | Path],
     split: str = "test",
     device: str = "auto",
     reference: str | Path | None = None,
 ) -> dict[str, Any]:
-    """`evaluate_on_store` for a saved model (a checkpoint folder or a bundled name)."""
-    return evaluate_on_store(load_model(checkpoint, device), store_path, split, reference)
+    """`evaluate_on_store` for a saved model (a checkpoint folder or a bundled name) on one
+    store; on several, `evaluate_by_source`."""
+    model = load_model(checkpoint, device)
+    if isinstance(store_paths, str | Path):
+        store_paths = [store_paths]
+    if len(store_paths) == 1:
+        return evaluate_on_store(model, store_paths[0], split, reference)
+    return evaluate_by_source(model, store_paths, split)

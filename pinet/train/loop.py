@@ -12,15 +12,17 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import asdict
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from pinet.card import DataSourceRef, ModelCard, RecipeRef
+from pinet.card import DataSourceRef, ModelCard, RecipeRef, TrainingRanges
 from pinet.checkpoint import save_checkpoint
 from pinet.device import autocast, resolve_device
 from pinet.inference import LoadedModel, TorchBackend
@@ -29,7 +31,6 @@ from pinet.nets import PINet, build_network
 from pinet.store import GroundTruthStore
 from pinet.train.config import TrainConfig
 from pinet.train.data import (
-    ChunkWindowSampler,
     ResidentSamples,
     Samples,
     StoreSamples,
@@ -39,6 +40,14 @@ from pinet.train.data import (
 )
 from pinet.train.evaluate import evaluate
 from pinet.train.losses import MeanSquaredError, Objective
+from pinet.train.mixture import (
+    Component,
+    MixtureBatchSampler,
+    MixtureSamples,
+    describe_mixture,
+    mixture_weights,
+    open_stores,
+)
 from pinet.train.plots import plot_run
 from pinet.train.run_state import has_run, jsonable, restore, save_epoch
 
@@ -60,7 +69,7 @@ def make_optimiser(model: torch.nn.Module, config: TrainConfig) -> torch.optim.O
 
 
 def train(
-    store_path: str | Path,
+    data: str | Path | Sequence[Component],
     modality: Modality,
     out: str | Path,
     config: TrainConfig,
@@ -69,22 +78,29 @@ def train(
     resume: bool = False,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Train on `store_path` into `out`, minimising `objective` (default: MSE against the
-    exact PIs); returns the final history entry and the best validation MSE."""
+    """Train on a store, or a mixture of stores (`Component`s), into `out`, minimising
+    `objective` (default: MSE against the exact PIs); returns the final history entry and
+    the best validation MSE."""
     objective = objective or MeanSquaredError()
     out = Path(out)
-    store = GroundTruthStore.open(store_path)
-    if not store.complete:
-        raise ValueError(f"{store_path} is not complete; finish it with data_prep first")
-    recipe_modality = store.recipe.modality
-    if recipe_modality != modality:
-        raise ValueError(f"{store_path} holds {recipe_modality} ground truth, not {modality}")
+    components = [Component(Path(data))] if isinstance(data, str | Path) else list(data)
+    stores = open_stores(components, modality)
+    if not config.per_channel and len({store.channels for store in stores}) > 1:
+        raise ValueError(
+            "the stores have different channel counts; a mixture of them needs --per-channel"
+        )
+    splits = [split_by_group(store, config.val_fraction, config.seed) for store in stores]
+    train_streams = [StoreSamples(s, t, modality) for s, (t, _) in zip(stores, splits, strict=True)]
+    val_streams = [StoreSamples(s, v, modality) for s, (_, v) in zip(stores, splits, strict=True)]
+    sizes = [len(stream) for stream in train_streams]
+    weights = mixture_weights(components, sizes)
+    trained_on = TrainedOn(stores, describe_mixture(stores, weights, sizes))
     device = resolve_device(config.device)
-    torch.backends.cudnn.benchmark = device.type == "cuda"  # fixed input shapes: pick once
+    torch.backends.cudnn.benchmark = device.type == "cuda"  # one shape per store: pick once
     torch.manual_seed(config.seed)
     model = build_network(
         modality,
-        store.channels,
+        stores[0].channels,
         per_channel=config.per_channel,
         head=config.head,
         widths=config.widths,
@@ -92,23 +108,20 @@ def train(
     optimiser = make_optimiser(model, config)
     history: list[dict[str, Any]] = []
     if resume:
-        history = restore(out, model, optimiser, config)
+        history = restore(out, model, optimiser, config, trained_on.data_source())
     elif has_run(out):
         raise ValueError(f"{out} already holds a training run; pass --resume or another --out")
     out.mkdir(parents=True, exist_ok=True)
 
-    card = run_card(model, store, config, objective, {}, 0)  # a bad name fails now
+    card = run_card(model, trained_on, config, objective, {}, 0)  # a bad name fails now
     evaluated = LoadedModel(card, TorchBackend(model, device))
-    train_idx, val_idx = split_by_group(store, config.val_fraction, config.seed)
-    train_stream = StoreSamples(store, train_idx, modality)
-    val_stream = StoreSamples(store, val_idx, modality)
-    sampler = ChunkWindowSampler(train_stream, config.seed)
-    train_set: Samples = train_stream
-    val_set: Samples = val_stream
+    sampler = MixtureBatchSampler(train_streams, weights, config.batch_size, config.seed)
+    train_parts: list[Samples] = list(train_streams)
+    val_sets: list[Samples] = list(val_streams)
     if config.preload:
-        train_set = ResidentSamples(train_stream, device)
-        val_set = ResidentSamples(val_stream, device)
-    train_set = objective.labelled(train_set)
+        train_parts = [ResidentSamples(part, device) for part in train_streams]
+        val_sets = [ResidentSamples(part, device) for part in val_streams]
+    train_set = MixtureSamples([objective.labelled(part) for part in train_parts])
     loader = batch_loader(train_set, config.batch_size, device, sampler)
     best = min((h["val_mse"] for h in history), default=math.inf)
     for epoch in range(len(history), config.epochs):
@@ -118,27 +131,44 @@ def train(
             group["lr"] = learning_rate(config, epoch)
         train_mse = _train_epoch(model, loader, optimiser, objective, epoch, config, progress)
         model.eval()
-        val = evaluate(evaluated, val_set)
+        val = _validate(evaluated, val_sets, trained_on.labels)
         entry = {
             "epoch": epoch + 1,
             "lr": learning_rate(config, epoch),
             "train_mse": train_mse,
-            "val_mse": val["mse"],
-            "val_mae": val["mae"],
+            **val,
             "seconds": round(time.perf_counter() - started, 2),
         }
         history.append(entry)
-        metrics = {"val_mse": val["mse"], "val_mae": val["mae"]}
-        card = run_card(model, store, config, objective, metrics, epoch + 1)
-        if val["mse"] < best:
-            best = val["mse"]
+        metrics = {"val_mse": val["val_mse"], "val_mae": val["val_mae"]}
+        card = run_card(model, trained_on, config, objective, metrics, epoch + 1)
+        if val["val_mse"] < best:
+            best = val["val_mse"]
             save_checkpoint(model, card, out / "best")
         save_epoch(out, model, optimiser, card, history, config)
         if progress:
             tqdm.write(json.dumps(entry))
     model.eval()
-    plot_run(out, history, evaluated, val_stream)
+    plot_run(out, history, evaluated, val_streams[0])
     return {"last": history[-1] if history else None, "best_val_mse": best}
+
+
+def _validate(
+    model: LoadedModel, val_sets: Sequence[Samples], labels: Sequence[str]
+) -> dict[str, Any]:
+    """Validation MSE and MAE over every store's held-out groups (each sample counting once),
+    and, for a mixture, the MSE on each store (`val_mse_by_store`)."""
+    results = [evaluate(model, val_set) for val_set in val_sets]
+    counts = np.array([r["samples"] for r in results], dtype=np.float64)
+    metrics: dict[str, Any] = {
+        "val_mse": float(np.dot(counts, [r["mse"] for r in results]) / counts.sum()),
+        "val_mae": float(np.dot(counts, [r["mae"] for r in results]) / counts.sum()),
+    }
+    if len(results) > 1:
+        metrics["val_mse_by_store"] = {
+            label: r["mse"] for label, r in zip(labels, results, strict=True)
+        }
+    return metrics
 
 
 def _train_epoch(
@@ -180,29 +210,56 @@ def _train_epoch(
     return total.item() / max(count, 1)
 
 
+@dataclass(frozen=True)
+class TrainedOn:
+    """The stores a model is trained on, and what its card records of them."""
+
+    stores: Sequence[GroundTruthStore]
+    mixture: list[dict[str, Any]]  # `describe_mixture`
+
+    @property
+    def labels(self) -> list[str]:
+        return [store.label for store in self.stores]
+
+    def data_source(self) -> DataSourceRef:
+        """The source of a single store; for a mixture, every component's."""
+        if len(self.stores) == 1:
+            return DataSourceRef(**self.stores[0].job["source"])
+        return DataSourceRef(name="mixture", params={"components": self.mixture})
+
+    def ranges(self) -> TrainingRanges:
+        """The channel counts and lengths or sides of the training inputs."""
+        shapes = [tuple(store.attrs["input_shape"]) for store in self.stores]
+        return TrainingRanges(
+            channels=(min(s[0] for s in shapes), max(s[0] for s in shapes)),
+            sizes=(min(min(s[1:]) for s in shapes), max(max(s[1:]) for s in shapes)),
+        )
+
+
 def run_card(
     model: PINet,
-    store: GroundTruthStore,
+    trained_on: TrainedOn,
     config: TrainConfig,
     objective: Objective,
     metrics: dict[str, float],
     epochs_done: int,
 ) -> ModelCard:
-    """The card of `model` after `epochs_done` epochs on `store`: what it is, what it was
-    trained on and how (config, objective), and its validation metrics."""
-    job = store.job
+    """The card of `model` after `epochs_done` epochs on `trained_on`: what it is, what it
+    was trained on and how (config, objective), and its validation metrics."""
+    first = trained_on.stores[0]
     training = {
         **asdict(config),
         "objective": objective.describe(),
         "epochs_done": epochs_done,
-        "store": str(store.path),
+        "stores": [str(store.path) for store in trained_on.stores],
     }
     return ModelCard.describing(
         model,
         name=config.name,
-        input_shape=tuple(store.attrs["input_shape"]),
-        recipe=RecipeRef(**job["recipe"]),
-        data_source=DataSourceRef(**job["source"]),
+        input_shape=tuple(first.attrs["input_shape"]),
+        recipe=RecipeRef(**first.job["recipe"]),
+        data_source=trained_on.data_source(),
+        training_ranges=trained_on.ranges(),
         metrics=metrics,
         training=jsonable(training),
     )

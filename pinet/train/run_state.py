@@ -22,7 +22,7 @@ import torch
 from safetensors.torch import load_file, save
 
 from pinet.atomic import write_atomically, write_text_atomically
-from pinet.card import ModelCard
+from pinet.card import DataSourceRef, ModelCard
 from pinet.checkpoint import load_checkpoint, save_checkpoint
 from pinet.nets import PINet
 from pinet.train.config import EXECUTION_ONLY, TrainConfig
@@ -62,10 +62,15 @@ def save_epoch(
 
 
 def restore(
-    out: Path, model: PINet, optimiser: torch.optim.Optimizer, config: TrainConfig
+    out: Path,
+    model: PINet,
+    optimiser: torch.optim.Optimizer,
+    config: TrainConfig,
+    data_source: DataSourceRef,
 ) -> list[dict[str, Any]]:
     """Load the newest complete epoch of `out` into `model` and `optimiser`; its history.
-    Refuses a configuration that would compute something else (`EXECUTION_ONLY` may differ)."""
+    Refuses a configuration that would compute something else (`EXECUTION_ONLY` may differ),
+    and data from other sources or another mixture."""
     if not has_run(out):
         raise ValueError(f"nothing to resume in {out}: no completed epoch")
     folder = out / (out / LAST).read_text().strip()
@@ -77,7 +82,12 @@ def restore(
         raise ValueError(
             f"cannot resume {out} with a different configuration ({', '.join(changed)})"
         )
-    trained, _ = load_checkpoint(folder)
+    trained, card = load_checkpoint(folder)
+    if card.data_source != data_source:
+        raise ValueError(
+            f"cannot resume {out} on other data: it was trained on {card.data_source.name} "
+            f"{card.data_source.params}"
+        )
     model.load_state_dict(trained.state_dict())
     device = next(model.parameters()).device
     tensors = load_file(folder / "optimiser.safetensors", device=str(device))

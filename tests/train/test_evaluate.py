@@ -3,16 +3,20 @@ CIFAR10 samples."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from data_prep.sources.synthetic import SyntheticSignals
+from pinet.cli import main
 from pinet.inference import load_model, predict
 from pinet.store import GroundTruthStore
 from pinet.tda.reference import reference_samples
 from pinet.train import evaluate_checkpoint
-from tests.helpers import TrainedRun
+from pinet.train.evaluate import evaluate_by_source
+from tests.helpers import TrainedRun, tiny_store
 
 
 def mean_training_pi(store: GroundTruthStore) -> np.ndarray:
@@ -66,3 +70,52 @@ def test_a_signal_model_is_not_evaluated_on_images(signal_run: TrainedRun, image
         ValueError, match="holds image-raster ground truth; the model was trained on signal"
     ):
         evaluate_checkpoint(signal_run.out / "best", image_store, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def synthetic_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A second signal source beside HAPT: synthetic signals of the same shape."""
+    out = tmp_path_factory.mktemp("sources") / "synthetic.zarr"
+    return tiny_store(out, SyntheticSignals(count=60), "signal-sublevel")
+
+
+def test_each_source_is_scored_against_its_own_mean_pi(
+    signal_run: TrainedRun, synthetic_store: Path
+) -> None:
+    model = load_model(signal_run.out / "best", device="cpu")
+    by_source = evaluate_by_source(model, [signal_run.store, synthetic_store])
+    assert list(by_source) == ["hapt", "synthetic"]
+    for label, path in zip(by_source, [signal_run.store, synthetic_store], strict=True):
+        store = GroundTruthStore.open(path)
+        test = store.usable_indices("test")
+        expected = store["pis"][test]
+        mse = np.mean((predict(model, store["inputs"][test]) - expected) ** 2)
+        baseline = np.mean((expected - mean_training_pi(store)) ** 2)
+        metrics = by_source[label]
+        assert metrics["samples"] == len(test) > 0
+        assert metrics["mse"] == pytest.approx(mse, rel=1e-5)
+        assert metrics["mean_pi_mse"] == pytest.approx(baseline, rel=1e-5)
+        assert metrics["mse_vs_mean_pi"] == pytest.approx(mse / baseline, rel=1e-5)
+    assert by_source["hapt"]["mean_pi_mse"] != by_source["synthetic"]["mean_pi_mse"]
+
+
+def test_the_command_scores_each_source_and_export_records_them(
+    signal_run: TrainedRun,
+    synthetic_store: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    checkpoint = str(signal_run.out / "best")
+    stores = ["--data", str(signal_run.store), "--data", str(synthetic_store)]
+    assert main(["eval", "--checkpoint", checkpoint, *stores, "--device", "cpu"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert set(printed) == {"hapt", "synthetic"}
+    out = tmp_path / "exported"
+    argv = ["export", "--checkpoint", checkpoint, "--out", str(out), "--device", "cpu"]
+    sources = ["--source", str(signal_run.store), "--source", str(synthetic_store)]
+    assert main([*argv, "--data", str(signal_run.store), *sources]) == 0
+    capsys.readouterr()
+    exported = load_model(out, device="cpu")
+    assert exported.card.source_metrics == evaluate_by_source(
+        exported, [signal_run.store, synthetic_store]
+    )

@@ -14,6 +14,7 @@ import torch
 from PIL import Image
 
 from data_prep.sources.photos import PhotoCrops
+from pinet.card import TrainingRanges
 from pinet.checkpoint import read_card
 from pinet.inference import load_model
 from pinet.nets import build_network
@@ -221,7 +222,8 @@ def test_the_card_says_what_the_model_was_trained_on(image_run: TrainedRun) -> N
     for field in ("epochs", "batch_size", "lr", "optimiser", "seed", "val_fraction"):
         assert card.training[field] == getattr(config, field), field
     assert tuple(card.training["widths"]) == TINY_WIDTHS
-    assert card.training["store"] == str(image_run.store)
+    assert card.training["stores"] == [str(image_run.store)]
+    assert card.training_ranges == TrainingRanges(channels=(3, 3), sizes=(32, 32))
 
     last = read_card(last_checkpoint(image_run.out))
     assert last.training["epochs_done"] == config.epochs
