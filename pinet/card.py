@@ -62,17 +62,15 @@ class TrainingRanges(BaseModel):
     channels: tuple[PositiveInt, PositiveInt]
     sizes: tuple[PositiveInt, PositiveInt]
 
-    def outside(self, shape: tuple[int, ...], per_channel: bool) -> list[str]:
-        """Why one input `(C, *S)` is outside these ranges (empty when it is inside).
-        A per-channel model sees one channel at a time, so its channel count is free."""
-        reasons = []
-        channels, sides = shape[0], shape[1:]
-        if not per_channel and not self.channels[0] <= channels <= self.channels[1]:
-            reasons.append(f"{channels} channels (trained on {_span(self.channels)})")
+    def outside(self, shape: tuple[int, ...]) -> str | None:
+        """Why one input `(C, *S)` is outside these ranges, or None when it is inside. Only
+        sizes count: a whole-input model refuses other channel counts, and a per-channel one
+        sees one channel at a time."""
+        sides = shape[1:]
         low, high = self.sizes
-        if min(sides) < low or max(sides) > high:
-            reasons.append(f"size {'x'.join(map(str, sides))} (trained on {_span(self.sizes)})")
-        return reasons
+        if low <= min(sides) and max(sides) <= high:
+            return None
+        return f"size {'x'.join(map(str, sides))} (trained on {_span(self.sizes)})"
 
 
 def _span(bounds: tuple[int, int]) -> str:

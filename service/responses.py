@@ -68,7 +68,9 @@ async def pi_response(
     return json_response(body)
 
 
-def batch_response(served: ServedModel, learned: BulkResult, format: BatchFormat) -> Response:
+def batch_response(
+    served: ServedModel, learned: BulkResult, notes: list[str], format: BatchFormat
+) -> Response:
     """A client batch's learned PIs as `format`."""
     if format == "npy":
         return npy_response(learned.pis)
@@ -81,6 +83,7 @@ def batch_response(served: ServedModel, learned: BulkResult, format: BatchFormat
             per_sample_ms=learned.total_ms / len(learned.pis),
             forward_passes=learned.forward_passes,
         ),
+        notes=notes,
     )
     return json_response(body)
 

@@ -57,6 +57,15 @@ class RecipeInfo(BaseModel):
     params: dict[str, JsonValue]
 
 
+class DataSourceInfo(RecipeInfo):
+    """The training data: a source with its options, or 'mixture' with its components."""
+
+
+class TrainingRangesInfo(BaseModel):
+    channels: tuple[int, int] = Field(description="(fewest, most) channels")
+    sizes: tuple[int, int] = Field(description="(shortest, longest) length or side")
+
+
 class ModelInfo(BaseModel):
     """A served model: what it takes, what it imitates and how well it does."""
 
@@ -74,6 +83,15 @@ class ModelInfo(BaseModel):
     min_input_size: int = Field(description="smallest accepted length (signals) or side")
     recipe: RecipeInfo
     metrics: dict[str, float] = Field(description="validation metrics from the model card")
+    source_metrics: dict[str, dict[str, float]] = Field(
+        description="test metrics on each source measured, by store: mse_vs_mean_pi is the "
+        "MSE over that source's mean-training-PI MSE (1.0: no better than a constant)"
+    )
+    training_ranges: TrainingRangesInfo | None = Field(
+        description="channel counts and lengths or sides seen in training (null: not "
+        "recorded); inputs outside get a note"
+    )
+    data_source: DataSourceInfo
     device: str
     backend: str = Field(description="what runs the forward pass, e.g. torch")
     precision: str = Field(description="the arithmetic of a forward pass, e.g. float32")
@@ -111,7 +129,11 @@ class PIResponse(BaseModel):
     shape: list[int]
     model: ModelRef
     timing: Timing
-    notes: list[str] = Field(default_factory=list, description="how the input was adapted")
+    notes: list[str] = Field(
+        default_factory=list,
+        description="how the input was adapted, and whether it lies outside the model's "
+        "training range",
+    )
     exact: ExactPI | None = None
     speedup: float | None = Field(default=None, description="exact ms / pinet ms")
     mse: float | None = Field(default=None, description="mean squared error, pinet vs exact")
@@ -132,6 +154,9 @@ class BatchPIResponse(BaseModel):
     shape: list[int]
     model: ModelRef
     timing: BatchTiming
+    notes: list[str] = Field(
+        default_factory=list, description="whether the inputs lie outside the training range"
+    )
 
 
 class ModelStats(BaseModel):
@@ -198,7 +223,10 @@ class TopologyResponse(BaseModel):
     diagrams: list[Diagram] = Field(
         description="per channel, the finite (birth, death) pairs, merged over dimensions"
     )
-    pi: PIStack = Field(description="(C, 50, 50) exact PIs in [0, 1], float32")
+    pi: PIStack = Field(
+        description="(C, R, R) exact PIs in [0, 1], float32; R = 50 (PI-Net's) "
+        "unless the recipe has a `resolution`"
+    )
     shape: list[int]
     timing: TopologyTiming
     notes: list[str] = Field(default_factory=list, description="how the input was adapted")

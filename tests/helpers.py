@@ -12,7 +12,7 @@ import torch
 
 from data_prep import job
 from data_prep.sources.base import Source
-from pinet.card import DataSourceRef, ModelCard, RecipeRef, RuntimeRef
+from pinet.card import DataSourceRef, ModelCard, RecipeRef, RuntimeRef, TrainingRanges
 from pinet.checkpoint import save_checkpoint
 from pinet.export.onnx import onnx_graph
 from pinet.nets import build_network
@@ -76,6 +76,10 @@ def tiny_checkpoint(
         input_shape=input_shape,
         recipe=RecipeRef(name=recipe, params=get_recipe(recipe).params),
         data_source=DataSourceRef(name="synthetic"),
+        training_ranges=TrainingRanges(
+            channels=(input_shape[0], input_shape[0]),
+            sizes=(min(input_shape[1:]), max(input_shape[1:])),
+        ),
         metrics=metrics or {},
     )
     if not onnx:

@@ -7,7 +7,16 @@ from typing import Any
 from fastapi import APIRouter
 
 from service.deps import ReadyRegistryDep
-from service.schemas import ErrorBody, ModelInfo, ModelList, ModelStats, RecipeInfo, StatsResponse
+from service.schemas import (
+    DataSourceInfo,
+    ErrorBody,
+    ModelInfo,
+    ModelList,
+    ModelStats,
+    RecipeInfo,
+    StatsResponse,
+    TrainingRangesInfo,
+)
 from service.serving.registry import ServedModel
 
 # 503 while the models are still loading (ReadyRegistryDep).
@@ -18,6 +27,7 @@ stats_router = APIRouter(prefix="/stats", tags=["models"], responses=_NOT_READY)
 
 def model_info(served: ServedModel) -> ModelInfo:
     card = served.card
+    ranges = card.training_ranges
     return ModelInfo(
         name=card.name,
         modality=card.modality,
@@ -29,6 +39,9 @@ def model_info(served: ServedModel) -> ModelInfo:
         min_input_size=card.min_input_size,
         recipe=RecipeInfo(name=served.recipe.name, params=served.recipe.params),
         metrics=card.metrics,
+        source_metrics=card.source_metrics,
+        training_ranges=None if ranges is None else TrainingRangesInfo(**ranges.model_dump()),
+        data_source=DataSourceInfo(name=card.data_source.name, params=card.data_source.params),
         device=str(served.loaded.device),
         backend=served.loaded.backend.name,
         precision=served.loaded.backend.precision,

@@ -103,7 +103,8 @@ def _single_route(spec: ModalityRoutes) -> Callable[..., Awaitable[Response]]:
         exact = await served.exact(asked.x) if asked.compare else None
         if exact is not None:
             metrics.observe_exact(served.card.name, exact.diagram_ms, exact.image_ms)
-        return await pi_response(served, learned, exact, asked.notes, format)
+        notes = asked.notes + served.range_notes(asked.x.shape)
+        return await pi_response(served, learned, exact, notes, format)
 
     return endpoint
 
@@ -117,7 +118,8 @@ def _batch_route(spec: ModalityRoutes) -> Callable[..., Awaitable[Response]]:
     ) -> Response:
         asked = await read_batch_request(request, spec.modality, settings)
         served = registry.pick(asked.model, spec.modality)
-        return batch_response(served, await served.batcher.submit_batch(asked.x), format)
+        learned = await served.batcher.submit_batch(asked.x)
+        return batch_response(served, learned, served.range_notes(asked.x.shape[1:]), format)
 
     return endpoint
 

@@ -208,7 +208,8 @@ def _add_route(modality: Modality, upload: str) -> None:
         name=f"{modality}_topology",
         summary=f"Exact diagrams and PIs of one {modality}",
         description=f"The exact persistence diagrams (finite pairs, per channel) and PIs "
-        f"`(C, 50, 50)` of one {modality} `{layout(modality)}` by a recipe of GET /v1/recipes "
+        f"`(C, R, R)` (R: the recipe's `resolution`, 50 unless it has one) of one {modality} "
+        f"`{layout(modality)}` by a recipe of GET /v1/recipes "
         f"(default {default}) with parameters `params`; over a recipe's cost cap "
         "(PINET_MAX_TOPOLOGY_VALUES, PINET_MAX_RIPS_POINTS) 413.",
         response_model=TopologyResponse,

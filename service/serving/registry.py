@@ -42,6 +42,18 @@ class ServedModel:
         """Exact PIs of one raw input by the model's recipe, off the event loop."""
         return await self.exact_pool.compute(self.recipe, x)
 
+    def range_notes(self, shape: tuple[int, ...]) -> list[str]:
+        """A note when one input `(C, *S)` lies outside what the model was trained on: its
+        PIs are then extrapolation, often much worse than the card's metrics say."""
+        ranges = self.card.training_ranges
+        reason = None if ranges is None else ranges.outside(shape)
+        if reason is None:
+            return []
+        return [
+            f"outside the training range of model {self.card.name!r}: {reason}; its PIs "
+            "are extrapolation and may be far less accurate than its metrics"
+        ]
+
 
 class ModelRegistry:
     """Every model of the models directory, by name; `ready` once all are loaded and warm."""

@@ -37,6 +37,9 @@ def test_models_lists_every_checkpoint(client: httpx.Client) -> None:
     assert signal["device"] == "cpu" and signal["family"] == "pinet"
     assert (signal["backend"], signal["precision"]) == ("torch", "float32")
     assert models["tiny-image"]["recipe"]["name"] == "image-raster"
+    assert signal["training_ranges"] == {"channels": [3, 3], "sizes": [250, 250]}
+    assert signal["data_source"] == {"name": "synthetic", "params": {}}
+    assert signal["source_metrics"] == {}
 
 
 def test_signal_json_matches_pinet_predict(client: httpx.Client, server: Server) -> None:
@@ -142,11 +145,35 @@ def test_rgba_alpha_is_dropped_with_a_note(client: httpx.Client) -> None:
     np.testing.assert_allclose(response.json()["pi"], rgb.json()["pi"], atol=1e-5)
 
 
-def test_other_input_sizes_are_served(client: httpx.Client) -> None:
+def test_other_input_sizes_are_served_with_a_note(client: httpx.Client) -> None:
     longer = RNG.normal(size=(3, 400))
     response = client.post("/v1/signals/pi", json={"signal": longer.tolist()})
     assert response.status_code == 200, response.text
     assert response.json()["shape"] == [3, 50, 50]
+    (note,) = response.json()["notes"]
+    assert "outside the training range of model 'tiny-signal'" in note
+    assert "size 400 (trained on 250)" in note
+    in_range = client.post("/v1/signals/pi", json={"signal": SIGNAL.tolist()})
+    assert in_range.json()["notes"] == []
+
+
+def test_out_of_range_notes_name_each_reason(client: httpx.Client) -> None:
+    """Only sizes count: a per-channel model takes any channel count as trained."""
+    five = RNG.normal(size=(2, 5, 250))
+    batch = client.post(
+        "/v1/signals/pi:batch",
+        files={"file": ("b.npy", npy(five))},
+        data={"model": "tiny-signal-per-channel"},
+    )
+    assert batch.status_code == 200, batch.text
+    assert batch.json()["notes"] == []
+    longer = client.post("/v1/signals/pi:batch", files={"file": ("b.npy", npy(five[:, :3, :100]))})
+    assert "size 100 (trained on 250)" in longer.json()["notes"][0]
+    wide = png(np.zeros((16, 40, 3), np.uint8))
+    image = client.post("/v1/images/pi", files={"file": ("a.png", wide)})
+    assert image.status_code == 200, image.text
+    (note,) = image.json()["notes"]
+    assert "size 16x40 (trained on 32)" in note
 
 
 def test_openapi_documents_the_routes(client: httpx.Client) -> None:
