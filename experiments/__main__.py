@@ -15,7 +15,10 @@ from experiments.report import run_folder, write_report
 from experiments.results import Settings, save
 
 # Experiment name -> module, in the report's order.
-EXPERIMENTS: dict[str, str] = {}
+EXPERIMENTS: dict[str, str] = {
+    "har": "experiments.har",
+    "differentiable": "experiments.differentiable",
+}
 DEFAULT_ROOT = Path("runs/experiments")
 
 

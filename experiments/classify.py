@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -53,10 +54,13 @@ def fit(
     schedule: Schedule,
     generator: torch.Generator,
     loss: Loss = cross_entropy,
+    groups: list[dict[str, Any]] | None = None,
 ) -> nn.Module:
-    """Train `model` on every sample for `schedule.epochs` epochs; returns it in eval mode."""
+    """Train `model` on every sample for `schedule.epochs` epochs; returns it in eval mode.
+    `groups`: Adam's parameter groups when parts of the model learn at their own rate (a
+    pretrained part fine-tuned slowly); by default every parameter learns at `schedule.lr`."""
     optimiser = torch.optim.Adam(
-        model.parameters(), lr=schedule.lr, weight_decay=schedule.weight_decay
+        groups or model.parameters(), lr=schedule.lr, weight_decay=schedule.weight_decay
     )
     steps_per_epoch = -(-len(labels) // schedule.batch_size)
     lr_schedule = torch.optim.lr_scheduler.CosineAnnealingLR(

@@ -7,6 +7,8 @@ and data set: 0.1 is barely visible, 1.0 buries the signal as deep as it is stro
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 
 from experiments.results import CLEAN
@@ -35,3 +37,17 @@ def noisy(inputs: np.ndarray, level: float, scale: np.ndarray, seed: int) -> np.
     rng = np.random.default_rng([seed, round(level * 1000)])
     noise = rng.standard_normal(inputs.shape) * (level * scale)
     return (inputs + noise).astype(inputs.dtype)
+
+
+# Every model and seed of a run is scored on the same noisy test sets: the seeds measure
+# training's spread, not the luck of one noise draw.
+NOISE_SEED = 0
+
+
+def noise_conditions(
+    inputs: np.ndarray, scale: np.ndarray, seed: int = NOISE_SEED
+) -> Iterator[tuple[str, np.ndarray]]:
+    """The clean test `inputs` and a noisy copy at each of LEVELS, with their conditions."""
+    yield CLEAN, inputs
+    for level in LEVELS:
+        yield condition(level), noisy(inputs, level, scale, seed)

@@ -1,0 +1,106 @@
+"""`python -m experiments run har|differentiable --quick` and `report --quick` as a user runs
+them: real subprocesses on a fresh root, sharing one pair of quick runs across the tests."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from experiments import data, differentiable, har
+from experiments.noise import CONDITIONS
+from experiments.results import RESULTS_FILE, load
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+EXPERIMENTS = {"har": har, "differentiable": differentiable}
+SEEDS = (0, 1, 2)
+RUN_TIMEOUT = 600  # seconds; a quick run takes about one minute on 2 loaded cores
+
+
+def start(root: Path, *arguments: str) -> subprocess.Popen[str]:
+    """`python -m experiments --root ROOT ARGUMENTS...` started from the repository."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "experiments", "--root", str(root), *arguments],
+        cwd=REPOSITORY,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def finish(process: subprocess.Popen[str]) -> None:
+    _, stderr = process.communicate(timeout=RUN_TIMEOUT)
+    assert process.returncode == 0, stderr[-3000:]
+
+
+@pytest.fixture(scope="module")
+def quick_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Both experiments run quick, at once, on a root whose data store is made first (two
+    runs must not write one store)."""
+    root = tmp_path_factory.mktemp("experiments")
+    data.ground_truth(data.HAPT_ACC, root, quick=True)
+    processes = [start(root, "run", name, "--quick") for name in EXPERIMENTS]
+    for process in processes:
+        finish(process)
+    return root
+
+
+def results(root: Path, name: str) -> list[dict[str, Any]]:
+    return load(root / f"{name}-quick" / RESULTS_FILE)["results"]
+
+
+@pytest.mark.parametrize("name", sorted(EXPERIMENTS))
+def test_every_row_seed_and_condition_has_finite_scores(quick_root: Path, name: str) -> None:
+    found = results(quick_root, name)
+    keys = [(r["row"], r["seed"], r["condition"]) for r in found]
+    expected = {
+        (row, seed, condition)
+        for row in EXPERIMENTS[name].ROWS
+        for seed in SEEDS
+        for condition in CONDITIONS
+    }
+    assert sorted(keys) == sorted(expected)
+    for result in found:
+        assert {"accuracy", "macro_f1"} <= set(result["metrics"])
+        assert all(math.isfinite(value) for value in result["metrics"].values())
+        assert 0 <= result["metrics"]["accuracy"] <= 1
+
+
+def test_har_times_every_row_on_clean_data(quick_root: Path) -> None:
+    timed = {r["row"] for r in results(quick_root, "har") if "ms_per_sample" in r["metrics"]}
+    assert timed == set(har.ROWS)
+
+
+def test_the_report_has_every_row_and_a_plot(quick_root: Path) -> None:
+    finish(start(quick_root, "report", "--quick"))
+    report = (quick_root / "report-quick.md").read_text()
+    for module in EXPERIMENTS.values():
+        assert f"## {module.TITLE}" in report
+        for row in module.ROWS:
+            assert f"| {row} | {len(SEEDS)} |" in report
+    plots = [quick_root / f"{name}-quick-noise.png" for name in EXPERIMENTS]
+    for plot in plots:
+        assert plot.read_bytes().startswith(b"\x89PNG")
+        assert f"]({plot.name})" in report
+
+
+def test_rerunning_one_row_reproduces_its_numbers(quick_root: Path) -> None:
+    """The row's saved command, run again, gives bit-identical scores (timings aside)."""
+    row, seed = "1D-CNN + exact PI", 1
+
+    def scores_of_row() -> dict[str, dict[str, float]]:
+        return {
+            r["condition"]: {k: v for k, v in r["metrics"].items() if k != "ms_per_sample"}
+            for r in results(quick_root, "har")
+            if (r["row"], r["seed"]) == (row, seed)
+        }
+
+    before = scores_of_row()
+    arguments = ["run", "har", "--row", row, "--seed", str(seed), "--quick"]
+    finish(start(quick_root, *arguments))
+    assert set(before) == set(CONDITIONS)
+    assert scores_of_row() == before
