@@ -97,6 +97,13 @@ def plan(source: Source, recipe: Recipe, limit: int | None, chunk_size: int) -> 
             f"recipe {recipe.name!r} takes {recipe.modality}s but source {source.name!r} "
             f"yields {source.modality}s"
         )
+    if recipe.resolution != PI_SIZE:
+        side = recipe.resolution
+        raise ValueError(
+            f"recipe {recipe.name!r} makes {side}x{side} PIs, and a ground-truth store holds "
+            f"{PI_SIZE}x{PI_SIZE} ones, what PI-Net learns; compute that recipe's PIs in "
+            "process instead (recipe.images_batch)"
+        )
     samples = list(source.samples())
     if limit is not None and limit < len(samples):
         picks = np.unique(np.linspace(0, len(samples) - 1, limit).round().astype(int))

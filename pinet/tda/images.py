@@ -21,11 +21,15 @@ import numpy as np
 # Side of a persistence image: PI-Net's output is 50 x 50 per channel (paper, section 3),
 # the legacy PersImage grid of the authors' ground truth (SPEC 2.2).
 PI_SIZE = 50
+# The largest side a grid may have: a recipe's resolution is a parameter a service client
+# may set, and an image costs memory and time in its square (3 x 512^2 float64 is 6 MB).
+MAX_RESOLUTION = 512
 
 
 @dataclass(frozen=True)
 class PersistenceImageGrid:
-    """The legacy PersImage geometry: `spread` is the Gaussian's standard deviation."""
+    """The legacy PersImage geometry: `spread` is the Gaussian's standard deviation and
+    `resolution` the side of the (square) image in pixels."""
 
     spread: float
     min_bd: float
@@ -37,6 +41,11 @@ class PersistenceImageGrid:
             raise ValueError(f"spread must be positive, got {self.spread}")
         if not self.max_bd > 0:
             raise ValueError(f"max_bd must be positive, got {self.max_bd}")
+        resolution = self.resolution
+        if isinstance(resolution, bool) or not isinstance(resolution, int | np.integer):
+            raise ValueError(f"resolution must be an integer, got {resolution!r}")
+        if not 2 <= resolution <= MAX_RESOLUTION:
+            raise ValueError(f"resolution must lie in [2, {MAX_RESOLUTION}], got {resolution}")
 
     @cached_property
     def birth_edges(self) -> tuple[np.ndarray, np.ndarray]:
@@ -51,7 +60,8 @@ class PersistenceImageGrid:
         return lower, lower + self.max_bd / self.resolution
 
     def render(self, diagrams: list[np.ndarray]) -> np.ndarray:
-        """`(M, 50, 50)` float64 images of M finite `(k, 2)` (birth, death) diagrams.
+        """`(M, R, R)` float64 images (R = `resolution`) of M finite `(k, 2)` (birth, death)
+        diagrams.
 
         Row 0 is the highest persistence bin, column 0 the lowest birth bin; each image is
         divided by its own max, and an empty (or all-zero) image stays zero.

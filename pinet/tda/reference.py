@@ -5,7 +5,8 @@ baseline. Per channel (SPEC 2.1-2.4): ripser on a sparse "distance" matrix of th
 (diagonal = values, off-diagonal = edge values, float32 inside ripser), the infinite bar
 dropped, then persim's deprecated legacy `PersImage`, divided by its max. It is slow (one
 sample at a time, in one process) and meant to be: it is the code path the released data
-came from, not a way to compute ground truth at scale.
+came from, not a way to compute ground truth at scale. `tpkd_signal_images` is the same
+path with the settings of the authors' group's topological distillation code (SPEC 8).
 
 `reference_samples()` returns the 10 CIFAR10 test images the authors released with their
 ground-truth PIs (MIT licence; see `pinet/tda/data/README.md`).
@@ -74,18 +75,20 @@ def ripser_sublevel(signal: np.ndarray) -> np.ndarray:
     return finite_pairs(ripser(matrix, maxdim=0, distance_matrix=True)["dgms"][0])
 
 
-def persim_image(diagram: np.ndarray, spread: float, min_bd: float, max_bd: float) -> np.ndarray:
+def persim_image(
+    diagram: np.ndarray, spread: float, min_bd: float, max_bd: float, resolution: int = PI_SIZE
+) -> np.ndarray:
     """The legacy `persim.PersImage` of one finite diagram, divided by its max (zeros stay
-    zeros): the authors' PI, `(50, 50)`, row 0 the highest persistence."""
+    zeros): the authors' PI, `(resolution, resolution)`, row 0 the highest persistence."""
     from persim import PersImage
 
     diagram = np.asarray(diagram, dtype=np.float64).reshape(-1, 2)
     if len(diagram) == 0:
-        return np.zeros((PI_SIZE, PI_SIZE))
+        return np.zeros((resolution, resolution))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # PersImage is deprecated, and says so
         imager = PersImage(
-            pixels=(PI_SIZE, PI_SIZE),
+            pixels=(resolution, resolution),
             spread=spread,
             specs={"minBD": min_bd, "maxBD": max_bd},
             verbose=False,
@@ -117,3 +120,15 @@ def authors_signal_images(signal: np.ndarray) -> np.ndarray:
     return np.stack(
         [persim_image(ripser_sublevel(zscore(channel)), 0.25, -10.0, 10.0) for channel in signal]
     )
+
+
+def tpkd_signal_images(signal: np.ndarray, scale: float) -> np.ndarray:
+    """The topological distillation group's PIs (SPEC 8, their PI.ipynb) of one `(C, T)`
+    window, each channel first mean-centred and divided by `scale`: ripser, pairs with
+    persistence <= 0.01 dropped, PersImage(64 x 64, 0.015, -1, 1); `(C, 64, 64)`."""
+    pis = []
+    for channel in signal:
+        diagram = ripser_sublevel((channel - channel.mean()) / scale)
+        diagram = diagram[diagram[:, 1] - diagram[:, 0] > 0.01]
+        pis.append(persim_image(diagram, 0.015, -1.0, 1.0, resolution=64))
+    return np.stack(pis)

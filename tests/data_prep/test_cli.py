@@ -98,6 +98,7 @@ def refusals(photos_store, tmp_path_factory, files_of) -> Refusals:
         "unknown-option": [*PHOTOS, "--option", "colour=red", "--out", root / "unknown-option"],
         "unknown-recipe": [*PHOTOS, "--recipe", "image-magic", "--out", root / "unknown-recipe"],
         "modality": [*PHOTOS, "--recipe", "signal-sublevel", "--out", root / "modality"],
+        "resolution": [*files, "--recipe", "signal-sublevel-tpkd", "--out", root / "resolution"],
         "strict": [*files, "--strict", "--out", root / "strict"],
     }
     before = {"existing": files_of(existing), "notes": files_of(notes)}
@@ -154,6 +155,7 @@ def test_a_directory_that_is_not_a_store_is_refused_and_left_alone(refusals) -> 
         ("unknown-option", "source 'photos' has no option colour; valid options: seed,"),
         ("unknown-recipe", "argument --recipe: invalid choice: 'image-magic'"),
         ("modality", "recipe 'signal-sublevel' takes signals but source 'photos' yields images"),
+        ("resolution", "recipe 'signal-sublevel-tpkd' makes 64x64 PIs, and a ground-truth store"),
     ],
 )
 def test_bad_requests_exit_2_with_a_message_and_write_nothing(refusals, command, message) -> None:

@@ -34,7 +34,7 @@ def assert_exact(body: dict, name: str, params: dict, x: np.ndarray) -> None:
     for got, want in zip(body["diagrams"], expected, strict=True):
         assert pairs(got) == pairs(want)
     pi = np.array(body["pi"], dtype=np.float32)
-    assert body["shape"] == [len(x), 50, 50]
+    assert body["shape"] == [len(x), recipe.resolution, recipe.resolution]
     np.testing.assert_array_equal(pi, recipe.images(x))
     assert body["timing"]["diagram_ms"] >= 0 and body["timing"]["image_ms"] >= 0
 
@@ -52,11 +52,17 @@ def test_recipes_lists_every_recipe_with_its_defaults(client: httpx.Client) -> N
         "image-cubical": [0, 1],
         "image-rips": [1],
         "signal-takens": [1],
+        "signal-sublevel-tpkd": [0],
     }
 
 
 @pytest.mark.parametrize(
-    ("name", "params"), [("signal-sublevel", {}), ("signal-takens", {"delay": 3, "stride": 3})]
+    ("name", "params"),
+    [
+        ("signal-sublevel", {}),
+        ("signal-takens", {"delay": 3, "stride": 3}),
+        ("signal-sublevel-tpkd", {"resolution": 40}),
+    ],
 )
 def test_signal_topology_is_the_recipes(client: httpx.Client, name: str, params: dict) -> None:
     body = {"signal": SHORT_SIGNAL.tolist(), "params": params}
@@ -65,7 +71,7 @@ def test_signal_topology_is_the_recipes(client: httpx.Client, name: str, params:
     response = client.post("/v1/signals/topology", json=body)
     assert response.status_code == 200, response.text
     assert_exact(response.json(), name, params, SHORT_SIGNAL)
-    assert response.json()["homology_dimensions"] == ([0] if name == "signal-sublevel" else [1])
+    assert response.json()["homology_dimensions"] == ([1] if name == "signal-takens" else [0])
 
 
 @pytest.mark.parametrize(

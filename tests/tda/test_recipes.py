@@ -56,6 +56,7 @@ def sample_input(name: str, rng: np.random.Generator, n: int | None = None) -> n
         "image-cubical": (3, 16, 16),
         "image-rips": (2, 6, 7),
         "signal-takens": (2, 60),
+        "signal-sublevel-tpkd": (3, 120),
     }[name]
     shape = shape if n is None else (n, *shape)
     if name.startswith("signal-"):
@@ -435,7 +436,7 @@ def test_images_are_float32_in_unit_range_one_per_channel(name):
     recipe = get_recipe(name)
     images = recipe.images(x)
     assert images.dtype == np.float32
-    assert images.shape == (len(x), PI_SIZE, PI_SIZE)
+    assert images.shape == (len(x), recipe.resolution, recipe.resolution)
     assert images.min() >= 0.0 and images.max() <= 1.0
     for image, diagram in zip(images, recipe.diagrams(x), strict=True):
         assert image.max() == (1.0 if len(diagram) else 0.0)
@@ -447,7 +448,7 @@ def test_batch_equals_stacked_single_inputs(name):
     batch = sample_input(name, rng, n=3)
     recipe = get_recipe(name)
     images = recipe.images_batch(batch)
-    assert images.shape == (3, batch.shape[1], PI_SIZE, PI_SIZE)
+    assert images.shape == (3, batch.shape[1], recipe.resolution, recipe.resolution)
     assert images.dtype == np.float32
     np.testing.assert_array_equal(images, np.stack([recipe.images(x) for x in batch]))
     diagrams, images_again = recipe.transform_batch(batch)
@@ -494,6 +495,7 @@ def test_params_are_json_and_rebuild_the_recipe(name):
         ("image-cubical", {"homology_dimensions": [1]}),
         ("image-rips", {"max_bd": 0.4}),
         ("signal-takens", {"dimension": 4, "delay": 3, "stride": 1}),
+        ("signal-sublevel-tpkd", {"resolution": 32, "scale": 2.0, "min_persistence": 0.0}),
     ],
 )
 def test_non_default_params_round_trip(name, params):
@@ -523,6 +525,7 @@ def test_recipe_names():
         "image-cubical",
         "image-rips",
         "signal-takens",
+        "signal-sublevel-tpkd",
     }
     for name, recipe_class in RECIPES.items():
         assert recipe_class.name == name

@@ -14,10 +14,17 @@ from typing import Any
 from pinet.tda.recipes.base import Diagrams, Recipe
 from pinet.tda.recipes.cubical import ImageCubical
 from pinet.tda.recipes.rips import ImageRips
-from pinet.tda.recipes.sublevel import RASTER_NOISE_CUT, ImageRaster, SignalSublevel
+from pinet.tda.recipes.sublevel import (
+    HAPT_ACC_MAX_DEVIATION,
+    RASTER_NOISE_CUT,
+    ImageRaster,
+    SignalSublevel,
+    SignalSublevelTPKD,
+)
 from pinet.tda.recipes.takens import SignalTakens
 
 __all__ = [
+    "HAPT_ACC_MAX_DEVIATION",
     "RASTER_NOISE_CUT",
     "RECIPES",
     "Diagrams",
@@ -26,12 +33,23 @@ __all__ = [
     "ImageRips",
     "Recipe",
     "SignalSublevel",
+    "SignalSublevelTPKD",
     "SignalTakens",
     "get_recipe",
 ]
 
 RECIPES: Mapping[str, type[Recipe]] = MappingProxyType(
-    {r.name: r for r in (ImageRaster, SignalSublevel, ImageCubical, ImageRips, SignalTakens)}
+    {
+        r.name: r
+        for r in (
+            ImageRaster,
+            SignalSublevel,
+            ImageCubical,
+            ImageRips,
+            SignalTakens,
+            SignalSublevelTPKD,
+        )
+    }
 )
 
 

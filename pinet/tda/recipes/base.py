@@ -1,6 +1,7 @@
 """What every ground-truth recipe is: an immutable, named value whose fields are all its
-parameters, mapping an input with C channels to C finite diagrams and a `(C, 50, 50)` stack
-of persistence images. Computing is a pure function of (recipe, input).
+parameters, mapping an input with C channels to C finite diagrams and a `(C, R, R)` stack
+of persistence images, R = `resolution` (50, PI-Net's output, for all but the recipes that
+make it a parameter). Computing is a pure function of (recipe, input).
 """
 
 from __future__ import annotations
@@ -26,13 +27,16 @@ def filtration_values(channels: np.ndarray, float32: bool) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Recipe(ABC):
-    """Maps an input with C channels to C finite diagrams and a `(C, 50, 50)` PI stack."""
+    """Maps an input with C channels to C finite diagrams and a `(C, R, R)` PI stack."""
 
     name: ClassVar[str]
     modality: ClassVar[Modality]
     # The homology dimensions its diagrams hold (a recipe that lets one choose makes this
     # a parameter of the same name).
     homology_dimensions: ClassVar[tuple[int, ...]] = (0,)
+    # The side R of its images; a recipe that lets one choose makes this a parameter too.
+    # Ground-truth stores, PI-Net and the service's models hold 50 x 50 (`PI_SIZE`) only.
+    resolution: ClassVar[int] = PI_SIZE
 
     spread: float
     min_bd: float
@@ -43,7 +47,7 @@ class Recipe(ABC):
 
     @property
     def grid(self) -> PersistenceImageGrid:
-        return PersistenceImageGrid(self.spread, self.min_bd, self.max_bd)
+        return PersistenceImageGrid(self.spread, self.min_bd, self.max_bd, self.resolution)
 
     @property
     def params(self) -> dict[str, Any]:
@@ -55,23 +59,23 @@ class Recipe(ABC):
         return self._channel_diagrams(self._validate(x, batched=False))
 
     def images(self, x: np.ndarray) -> np.ndarray:
-        """`(C, 50, 50)` float32 PIs in [0, 1] of one input (row 0 = highest persistence)."""
+        """`(C, R, R)` float32 PIs in [0, 1] of one input (row 0 = highest persistence)."""
         return self.render(self.diagrams(x))
 
     def images_batch(self, inputs: np.ndarray) -> np.ndarray:
-        """`(N, C, 50, 50)` float32 PIs of a batch `(N, C, ...)` of same-shaped inputs."""
+        """`(N, C, R, R)` float32 PIs of a batch `(N, C, ...)` of same-shaped inputs."""
         return self.transform_batch(inputs)[1]
 
     def transform_batch(self, inputs: np.ndarray) -> tuple[list[Diagrams], np.ndarray]:
-        """Diagrams (per sample, per channel) and `(N, C, 50, 50)` PIs of a batch, in one pass."""
+        """Diagrams (per sample, per channel) and `(N, C, R, R)` PIs of a batch, in one pass."""
         inputs = self._validate(inputs, batched=True)
         n, c = inputs.shape[:2]
         diagrams = self._channel_diagrams(inputs.reshape(n * c, *inputs.shape[2:]))
-        images = self.render(diagrams).reshape(n, c, PI_SIZE, PI_SIZE)
+        images = self.render(diagrams).reshape(n, c, self.resolution, self.resolution)
         return [diagrams[i * c : (i + 1) * c] for i in range(n)], images
 
     def render(self, diagrams: Diagrams) -> np.ndarray:
-        """`(M, 50, 50)` float32 PIs of M finite diagrams on this recipe's grid."""
+        """`(M, R, R)` float32 PIs of M finite diagrams on this recipe's grid."""
         return self.grid.render(diagrams).astype(np.float32)
 
     def _validate(self, x: np.ndarray, *, batched: bool) -> np.ndarray:
