@@ -27,9 +27,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from experiments import har
 from experiments.classify import Inputs, Schedule, fit, seeded
 from experiments.compare import gap, verdict_on_all
+from experiments.har import FULL as HAR_FULL
+from experiments.har import QUICK as HAR_QUICK
+from experiments.har import fused_cnn
 from experiments.har_data import HarData, load_har, scored, tensors
 from experiments.nets import FusedCNN
 from experiments.representations import EXACT, PINET, PINET_MODEL, RAW, Arrays, Scaler
@@ -56,8 +58,8 @@ class Config:
     pi_width: int
 
 
-FULL = Config(Schedule(epochs=6), har.FULL.cnn_width, har.FULL.pi_width)
-QUICK = Config(Schedule(epochs=1), har.QUICK.cnn_width, har.QUICK.pi_width)
+FULL = Config(Schedule(epochs=6), HAR_FULL.cnn_width, HAR_FULL.pi_width)
+QUICK = Config(Schedule(epochs=1), HAR_QUICK.cnn_width, HAR_QUICK.pi_width)
 
 
 class PINetFused(nn.Module):
@@ -118,7 +120,7 @@ def run_row(row: str, seed: int, har: HarData, config: Config, threads: int) -> 
     generator = seeded(seed, threads)
     channels = har.train[RAW].shape[1]
     # The classifier first, so that its initial weights are the same in every row.
-    model: nn.Module = har.fused_cnn(channels, har.classes, config.cnn_width, config.pi_width)
+    model: nn.Module = fused_cnn(channels, har.classes, config.cnn_width, config.pi_width)
     groups = None
     if row == FINE_TUNED:
         model = PINetFused(model, fresh_pinet(), har.scalers[PINET])
