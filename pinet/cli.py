@@ -16,6 +16,7 @@ from pinet.nets import Widths
 from pinet.train import TrainConfig, evaluate_checkpoint, train
 from pinet.train.distill import Distillation
 from pinet.train.mixture import Component
+from pinet.train.mixup import PartialMixup
 
 EXIT_USAGE = 2
 REFERENCE_HELP = (
@@ -114,6 +115,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="weight of the exact PIs against the teachers' (default: %(default)s)",
     )
 
+    teach.add_argument(
+        "--mixup-pairs",
+        type=int,
+        default=0,
+        help="partial mixup: replace this many samples of each batch by mixtures of two "
+        "(lambda ~ Beta(1, 1)), labelled by the teachers (default 0: no mixup)",
+    )
+    teach.add_argument(
+        "--mixup-labels",
+        choices=["teacher", "exact"],
+        default="teacher",
+        help="who labels the mixed samples' exact slot: the teachers, or the exact recipe "
+        "run every step (fine for the cheap recipes)",
+    )
+
     measure = commands.add_parser("eval", help="metrics of a checkpoint on a store's split")
     measure.add_argument("--checkpoint", required=True, help="checkpoint folder")
     measure.add_argument(
@@ -178,7 +194,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             objective = None
             if args.command == "distill":
                 teachers = [load_model(teacher, config.device) for teacher in args.teacher]
-                objective = Distillation(teachers, args.alpha)
+                mixup = None
+                if args.mixup_pairs:
+                    mixup = PartialMixup(args.mixup_pairs, args.mixup_labels)
+                objective = Distillation(teachers, args.alpha, mixup)
             result = train(
                 args.data,
                 args.model,

@@ -20,9 +20,11 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from pinet.inference import LoadedModel
+from pinet.tda import get_recipe
 from pinet.train.data import Samples
 from pinet.train.evaluate import predict_batches
 from pinet.train.losses import Objective
+from pinet.train.mixup import PartialMixup
 
 TEACHER_BATCH = 256
 # What the card of a distilled model records of each teacher's card.
@@ -57,9 +59,12 @@ class TeacherLabelled(Dataset):
 
 
 class Distillation(Objective):
-    """alpha x MSE against the exact PIs + (1 - alpha) x MSE against the teachers' mean."""
+    """alpha x MSE against the exact PIs + (1 - alpha) x MSE against the teachers' mean,
+    optionally on batches with a few mixed samples (`PartialMixup`)."""
 
-    def __init__(self, teachers: list[LoadedModel], alpha: float = 0.5) -> None:
+    def __init__(
+        self, teachers: list[LoadedModel], alpha: float = 0.5, mixup: PartialMixup | None = None
+    ) -> None:
         if not 0.0 <= alpha <= 1.0:
             raise ValueError(
                 f"alpha weighs the exact PIs against the teachers': 0 to 1, got {alpha}"
@@ -68,9 +73,32 @@ class Distillation(Objective):
             raise ValueError("distillation needs at least one teacher")
         self.teachers = teachers
         self.alpha = alpha
+        self.mixup = mixup
 
     def labelled(self, samples: Samples) -> TeacherLabelled:
         return TeacherLabelled(samples, teacher_pis(self.teachers, samples))
+
+    def prepare(
+        self, inputs: torch.Tensor, targets: torch.Tensor, generator: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """With partial mixup, a few samples replaced by mixtures, their teacher slot
+        labelled by the teachers and their exact slot by the recipe (`labels='exact'`) or
+        by the teachers too."""
+        if self.mixup is None:
+            return inputs, targets
+        card = self.teachers[0].card
+        rows, blended = self.mixup.mixed(inputs, card.modality, generator)
+        taught = sum(teacher.forward(blended) for teacher in self.teachers) / len(self.teachers)
+        exact = taught
+        if self.mixup.labels == "exact":
+            recipe = get_recipe(card.recipe.name, card.recipe.params)
+            exact = recipe.images_batch(blended.cpu().numpy().astype(np.float64))
+        inputs, targets = inputs.clone(), targets.clone()
+        inputs[rows.to(inputs.device)] = blended
+        rows = rows.to(targets.device)
+        targets[rows, :, 0] = torch.from_numpy(np.asarray(exact)).to(targets)
+        targets[rows, :, 1] = torch.from_numpy(np.asarray(taught)).to(targets)
+        return inputs, targets
 
     def __call__(
         self, model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor
@@ -85,6 +113,7 @@ class Distillation(Objective):
         return {
             "name": "distillation",
             "alpha": self.alpha,
+            "mixup": None if self.mixup is None else self.mixup.describe(),
             "teachers": [
                 {
                     "name": t.card.name,

@@ -185,7 +185,7 @@ def _train_epoch(
     device = next(model.parameters()).device
     total, count = torch.zeros((), device=device), 0  # summed on the device: no sync per step
     # Seeded by (seed, epoch) only, like the data order, so that --resume stays bit-exact.
-    symmetries = torch.Generator().manual_seed(config.seed * 1_000_003 + epoch)
+    draws = torch.Generator().manual_seed(config.seed * 1_000_003 + epoch)
     batches = tqdm(
         loader,
         desc=f"epoch {epoch + 1}/{config.epochs}",
@@ -197,7 +197,8 @@ def _train_epoch(
         inputs = inputs.to(device, non_blocking=True)
         targets = targets.to(device, non_blocking=True)
         if config.augment:
-            inputs, targets = exact_symmetries(inputs, targets, symmetries)
+            inputs, targets = exact_symmetries(inputs, targets, draws)
+        inputs, targets = objective.prepare(inputs, targets, draws)
         with autocast(device):
             loss = objective(model, inputs, targets)
         optimiser.zero_grad(set_to_none=True)

@@ -33,6 +33,13 @@ class Objective(ABC):
         PIs as they are); called once per run, before the first epoch."""
         return samples
 
+    def prepare(
+        self, inputs: torch.Tensor, targets: torch.Tensor, generator: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """A training batch as this objective wants it, e.g. with mixed samples (default:
+        as it is); random draws come from `generator`, seeded by (seed, epoch)."""
+        return inputs, targets
+
 
 class MeanSquaredError(Objective):
     """PI-Net's regression loss (SPEC 1): the mean squared error against the exact PIs,

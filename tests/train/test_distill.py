@@ -13,9 +13,11 @@ import torch
 from pinet.checkpoint import read_card
 from pinet.inference import load_model, predict
 from pinet.store import GroundTruthStore
+from pinet.tda import get_recipe
 from pinet.train import train
 from pinet.train.data import StoreSamples, exact_symmetries, split_by_group
 from pinet.train.distill import Distillation, teacher_pis
+from pinet.train.mixup import PartialMixup
 from tests.helpers import TrainedRun, tiny_checkpoint
 
 
@@ -88,3 +90,43 @@ def test_alpha_must_weigh_between_0_and_1(signal_run: TrainedRun) -> None:
         Distillation([load_model(signal_run.out / "best", "cpu")], alpha=1.5)
     with pytest.raises(ValueError, match="at least one teacher"):
         Distillation([])
+
+
+@pytest.mark.parametrize("labels", ["teacher", "exact"])
+def test_partial_mixup_replaces_a_few_samples_with_labelled_mixtures(
+    signal_run: TrainedRun, labels: str
+) -> None:
+    teacher = load_model(signal_run.out / "best", "cpu")
+    store = GroundTruthStore.open(signal_run.store)
+    objective = Distillation([teacher], mixup=PartialMixup(pairs=3, labels=labels))
+    samples = objective.labelled(StoreSamples(store, store.usable_indices("train")[:12], "signal"))
+    inputs, targets = samples.__getitems__(list(range(12)))
+    mixed, labelled = objective.prepare(inputs, targets, torch.Generator().manual_seed(5))
+    changed = [i for i in range(12) if not torch.equal(mixed[i], inputs[i])]
+    assert len(changed) == 3
+    kept = [i for i in range(12) if i not in changed]
+    assert torch.equal(labelled[kept], targets[kept])
+    blends = mixed[changed]
+    # z-scored again, as every network input is
+    np.testing.assert_allclose(blends.mean(dim=2), 0, atol=1e-5)
+    np.testing.assert_allclose(blends.std(dim=2, correction=0), 1, atol=1e-4)
+    taught = torch.from_numpy(teacher.forward(blends))
+    torch.testing.assert_close(labelled[changed, :, 1], taught.to(labelled), atol=1e-3, rtol=0)
+    recipe = get_recipe("signal-sublevel")
+    exact = torch.from_numpy(recipe.images_batch(blends.numpy().astype(np.float64)))
+    expected = exact if labels == "exact" else taught
+    torch.testing.assert_close(labelled[changed, :, 0], expected.to(labelled), atol=1e-3, rtol=0)
+    again, _ = objective.prepare(inputs, targets, torch.Generator().manual_seed(5))
+    assert torch.equal(again, mixed)  # drawn from the generator alone
+
+
+def test_mixup_is_recorded_and_validated(signal_run: TrainedRun, tmp_path: Path) -> None:
+    teacher = load_model(signal_run.out / "best", "cpu")
+    with pytest.raises(ValueError, match="pairs >= 1"):
+        PartialMixup(pairs=0)
+    student = replace(signal_run.config, epochs=1, name="mixed")
+    objective = Distillation([teacher], mixup=PartialMixup(pairs=2, labels="exact"))
+    train(signal_run.store, "signal", tmp_path / "run", student, objective=objective,
+          progress=False)  # fmt: skip
+    recorded = read_card(tmp_path / "run" / "best").training["objective"]["mixup"]
+    assert recorded == {"pairs": 2, "labels": "exact", "alpha": 1.0}
