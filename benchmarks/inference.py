@@ -35,6 +35,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numba
 import numpy as np
@@ -150,9 +151,12 @@ def pinet_rate(model: LoadedModel, inputs: np.ndarray, repeats: int) -> float:
     return len(inputs) / median_seconds(lambda: predict(model, inputs), repeats, model.device)
 
 
-def exact_rate(name: str, inputs: np.ndarray, repeats: int) -> float:
-    """Samples/s of the exact recipe's `images_batch`, after an untimed JIT warm-up call."""
-    recipe = get_recipe(name)
+def exact_rate(
+    name: str, inputs: np.ndarray, repeats: int, params: dict[str, Any] | None = None
+) -> float:
+    """Samples/s of the exact recipe's `images_batch` (`params`: its non-default
+    parameters), after an untimed JIT warm-up call."""
+    recipe = get_recipe(name, params)
     recipe.images_batch(inputs[:1])
     cpu = torch.device("cpu")
     return len(inputs) / median_seconds(lambda: recipe.images_batch(inputs), repeats, cpu)
