@@ -23,6 +23,10 @@ PIStack = Annotated[np.ndarray, WithJsonSchema(_nested_numbers(3))]
 PIBatch = Annotated[np.ndarray, WithJsonSchema(_nested_numbers(4))]
 # A persistence diagram: (k, 2) float64 (birth, death) pairs, written by orjson too.
 Diagram = Annotated[np.ndarray, WithJsonSchema(_nested_numbers(2))]
+# The homology dimension of each pair of a diagram: (k,) integers.
+PairDimensions = Annotated[
+    np.ndarray, WithJsonSchema({"type": "array", "items": {"type": "integer"}})
+]
 _ARRAYS = ConfigDict(arbitrary_types_allowed=True)
 
 
@@ -222,6 +226,9 @@ class TopologyResponse(BaseModel):
     homology_dimensions: list[int] = Field(description="the dimensions the diagrams hold")
     diagrams: list[Diagram] = Field(
         description="per channel, the finite (birth, death) pairs, merged over dimensions"
+    )
+    dimensions: list[PairDimensions] = Field(
+        description="per channel, the homology dimension of each pair of `diagrams`, in their order"
     )
     pi: PIStack = Field(
         description="(C, R, R) exact PIs in [0, 1], float32; R = 50 (PI-Net's) "

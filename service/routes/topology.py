@@ -186,6 +186,7 @@ def _topology_route(modality: Modality) -> Callable[..., Awaitable[Response]]:
             recipe=RecipeInfo(name=asked.recipe.name, params=asked.recipe.params),
             homology_dimensions=list(asked.recipe.homology_dimensions),
             diagrams=[np.ascontiguousarray(diagram) for diagram in exact.diagrams],
+            dimensions=exact.dimensions,
             pi=exact.pi,
             shape=list(exact.pi.shape),
             timing=TopologyTiming(diagram_ms=exact.diagram_ms, image_ms=exact.image_ms),

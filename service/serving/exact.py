@@ -24,10 +24,12 @@ from service.errors import QueueFull
 @dataclass(frozen=True)
 class ExactResult:
     """`(C, 50, 50)` float32 exact PIs, the finite diagrams they were drawn from (one
-    `(k, 2)` array per channel) and the time each stage took."""
+    `(k, 2)` array per channel), each pair's homology dimension (one `(k,)` array per
+    channel) and the time each stage took."""
 
     pi: np.ndarray
     diagrams: Diagrams
+    dimensions: list[np.ndarray]
     diagram_ms: float
     image_ms: float
 
@@ -40,11 +42,13 @@ def exact_pis(recipe: Recipe, x: np.ndarray) -> ExactResult:
     """The recipe's PIs of one raw input `(C, T)` / `(C, H, W)`, timed per stage; the same
     values as `recipe.images(x)`."""
     started = time.perf_counter()
-    diagrams = recipe.diagrams(x)
+    diagrams, dimensions = recipe.diagrams_with_dimensions(x)
     drawn = time.perf_counter()
     pi = recipe.render(diagrams)
     done = time.perf_counter()
-    return ExactResult(pi, diagrams, (drawn - started) * 1000.0, (done - drawn) * 1000.0)
+    return ExactResult(
+        pi, diagrams, dimensions, (drawn - started) * 1000.0, (done - drawn) * 1000.0
+    )
 
 
 class ExactPool:

@@ -21,18 +21,23 @@ SMALL_IMAGE = IMAGE[:, :12, :12]
 COUNT = "pinet_topology_duration_seconds_count"
 
 
-def pairs(diagram: object) -> Counter[tuple[float, float]]:
-    return Counter(map(tuple, np.asarray(diagram, dtype=np.float64).reshape(-1, 2).tolist()))
+def pairs(diagram: object, dimensions: object) -> Counter[tuple[float, float, int]]:
+    """A diagram as a multiset of (birth, death, homology dimension)."""
+    births_deaths = np.asarray(diagram, dtype=np.float64).reshape(-1, 2).tolist()
+    labels = np.asarray(dimensions, dtype=np.int64).tolist()
+    return Counter((b, d, k) for (b, d), k in zip(births_deaths, labels, strict=True))
 
 
 def assert_exact(body: dict, name: str, params: dict, x: np.ndarray) -> None:
-    """The answer is `get_recipe(name, params)`'s: diagrams as multisets, PIs bit for bit."""
+    """The answer is `get_recipe(name, params)`'s: diagrams as multisets of pairs labelled by
+    homology dimension, PIs bit for bit."""
     recipe = get_recipe(name, params)
     assert body["recipe"] == {"name": name, "params": recipe.params}
-    expected = recipe.diagrams(x)
-    assert len(body["diagrams"]) == len(expected) == len(x)
-    for got, want in zip(body["diagrams"], expected, strict=True):
-        assert pairs(got) == pairs(want)
+    expected = zip(*recipe.diagrams_with_dimensions(x), strict=True)
+    got = zip(body["diagrams"], body["dimensions"], strict=True)
+    assert len(body["diagrams"]) == len(body["dimensions"]) == len(x)
+    for got_channel, expected_channel in zip(got, expected, strict=True):
+        assert pairs(*got_channel) == pairs(*expected_channel)
     pi = np.array(body["pi"], dtype=np.float32)
     assert body["shape"] == [len(x), recipe.resolution, recipe.resolution]
     np.testing.assert_array_equal(pi, recipe.images(x))
@@ -90,6 +95,27 @@ def test_image_topology_is_the_recipes(
     assert response.status_code == 200, response.text
     x = SMALL_IMAGE if upload[0].endswith(".png") else np.load(io.BytesIO(upload[1]))
     assert_exact(response.json(), name, params, x)
+
+
+def test_dimensions_tell_merged_h0_and_h1_pairs_apart(client: httpx.Client) -> None:
+    """image-cubical merges H0 and H1 into one diagram per channel. A dark ring around a
+    bright centre has one loop, born when the ring closes (0.3) and dead when the centre
+    fills (0.9); two dark blobs have one component, dying when the background joins them."""
+    ring = np.ones((6, 6))
+    ring[1:4, 1:4] = 0.2
+    ring[1, 2], ring[2, 2] = 0.3, 0.9
+    blobs = np.ones((6, 6))
+    blobs[1, 1], blobs[4, 4] = 0.1, 0.2
+    response = client.post(
+        "/v1/images/topology",
+        files={"file": ("i.npy", npy(np.stack([ring, blobs])))},
+        data={"recipe": "image-cubical"},
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["homology_dimensions"] == [0, 1]
+    assert body["diagrams"] == [[[0.3, 0.9]], [[0.2, 1.0]]]
+    assert body["dimensions"] == [[1], [0]]
 
 
 def test_a_signal_upload_takes_recipe_and_params_as_form_fields(client: httpx.Client) -> None:

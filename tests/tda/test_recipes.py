@@ -270,6 +270,15 @@ def test_cubical_matches_gudhi(dims):
         np.testing.assert_allclose(pi, persim_image(diagram, 0.05, 0.0, 1.0), atol=1e-6)
 
 
+def test_cubical_labels_each_pair_with_its_dimension():
+    image = np.random.default_rng(9).uniform(0, 1, (2, 12, 12))
+    diagrams, dimensions = get_recipe("image-cubical").diagrams_with_dimensions(image)
+    for pairs, labels, channel in zip(diagrams, dimensions, image, strict=True):
+        assert set(labels.tolist()) == {0, 1}
+        for dim in (0, 1):
+            assert_same_diagram(pairs[labels == dim], gudhi_cubical(channel, (dim,)))
+
+
 def test_cubical_ring_has_one_loop():
     # A ring of dark pixels around a bright centre: one H1 class, born when the ring closes
     # (its brightest pixel, 0.3) and dying when the centre fills in (0.9).
@@ -465,6 +474,18 @@ def test_diagrams_are_finite_positive_float64(name):
         assert diagram.dtype == np.float64 and diagram.ndim == 2 and diagram.shape[1] == 2
         assert np.isfinite(diagram).all()
         assert (diagram[:, 1] > diagram[:, 0]).all()
+
+
+@pytest.mark.parametrize("name", sorted(RECIPES))
+def test_diagrams_with_dimensions_are_the_diagrams_labelled(name):
+    x = sample_input(name, np.random.default_rng(17))
+    recipe = get_recipe(name)
+    diagrams, dimensions = recipe.diagrams_with_dimensions(x)
+    assert len(dimensions) == len(x)
+    for pairs, labels, expected in zip(diagrams, dimensions, recipe.diagrams(x), strict=True):
+        np.testing.assert_array_equal(pairs, expected)
+        assert labels.shape == (len(pairs),) and labels.dtype == np.int64
+        assert set(labels.tolist()) <= set(recipe.homology_dimensions)
 
 
 @pytest.mark.parametrize("name", sorted(RECIPES))

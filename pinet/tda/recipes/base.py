@@ -58,6 +58,13 @@ class Recipe(ABC):
         """One finite `(k, 2)` (birth, death) float64 diagram per channel of one input."""
         return self._channel_diagrams(self._validate(x, batched=False))
 
+    def diagrams_with_dimensions(self, x: np.ndarray) -> tuple[Diagrams, list[np.ndarray]]:
+        """`diagrams(x)`, and per channel the homology dimension of each of its pairs, `(k,)`
+        int64: a diagram may merge several dimensions (`homology_dimensions`)."""
+        (dimension,) = self.homology_dimensions  # a recipe of several dimensions overrides this
+        diagrams = self.diagrams(x)
+        return diagrams, [np.full(len(diagram), dimension) for diagram in diagrams]
+
     def images(self, x: np.ndarray) -> np.ndarray:
         """`(C, R, R)` float32 PIs in [0, 1] of one input (row 0 = highest persistence)."""
         return self.render(self.diagrams(x))

@@ -36,9 +36,17 @@ class ImageCubical(Recipe):
             raise ValueError(f"homology_dimensions must be distinct values of 0 and 1, got {dims}")
         object.__setattr__(self, "homology_dimensions", dims)
 
+    def diagrams_with_dimensions(self, x: np.ndarray) -> tuple[Diagrams, list[np.ndarray]]:
+        labelled = [self._labelled_diagram(c) for c in self._validate(x, batched=False)]
+        return [pairs for pairs, _ in labelled], [dimensions for _, dimensions in labelled]
+
     def _channel_diagrams(self, channels: np.ndarray) -> Diagrams:
-        diagrams = []
-        for channel in channels:
-            by_dimension = cubical_diagrams(channel)
-            diagrams.append(np.concatenate([by_dimension[d] for d in self.homology_dimensions]))
-        return diagrams
+        return [self._labelled_diagram(channel)[0] for channel in channels]
+
+    def _labelled_diagram(self, channel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """One channel's pairs of `homology_dimensions`, merged in that order, and each
+        pair's dimension."""
+        by_dimension = cubical_diagrams(channel)
+        parts = [by_dimension[d] for d in self.homology_dimensions]
+        dimensions = np.repeat(self.homology_dimensions, [len(part) for part in parts])
+        return np.concatenate(parts), dimensions
