@@ -1,6 +1,7 @@
 "use strict";
 // The demo page: sends a file to the API with compare=true and draws the input, the exact
-// and the PI-Net persistence images side by side, the timings and the MSE.
+// and the PI-Net persistence images side by side, the timings and the MSE; then asks the
+// topology route for the exact persistence diagrams by the model's recipe and plots them.
 
 const API_KEY_STORAGE = "pinet-api-key";
 // matplotlib's viridis at 17 evenly spaced points; colours in between are interpolated.
@@ -11,6 +12,12 @@ const VIRIDIS = [
 // Channel names of an image by its number of channels.
 const IMAGE_CHANNEL_NAMES = { 1: ["grey"], 3: ["red", "green", "blue"] };
 const SIGNAL_PLOT = { width: 480, height: 64, colour: "#33638d" };
+// Okabe and Ito's colour-blind-safe palette, by homology dimension: H0 blue, H1 vermillion,
+// H2 bluish green.
+const DIMENSION_COLOURS = ["#0072b2", "#d55e00", "#009e73"];
+// A diagram's square plot area of `side` pixels, in margins that hold the axes.
+const DIAGRAM_PLOT = { side: 200, left: 44, right: 10, top: 8, bottom: 34, radius: 2.5 };
+const SVG_NS = "http://www.w3.org/2000/svg";
 
 const $ = (id) => document.getElementById(id);
 let latestRequest = 0; // a newer upload's answer wins over an older one still in flight
@@ -29,6 +36,22 @@ function showError(message) {
 function apiHeaders() {
   const key = sessionStorage.getItem(API_KEY_STORAGE);
   return key ? { "X-API-Key": key } : {};
+}
+
+// POSTs `file` and the form `fields` to an API route: its JSON answer, or an Error whose
+// message is the API's (or says the server did not answer).
+async function postFile(path, file, fields) {
+  const form = new FormData();
+  form.append("file", file);
+  for (const [name, value] of Object.entries(fields)) form.append(name, value);
+  let response;
+  try {
+    response = await fetch(path, { method: "POST", body: form, headers: apiHeaders() });
+  } catch (error) {
+    throw new Error(`The server did not answer: ${error.message}`);
+  }
+  if (!response.ok) throw new Error(await errorMessage(response));
+  return response.json();
 }
 
 // The API's message: every error body is {"detail": "..."}; anything else (a proxy's
@@ -173,8 +196,13 @@ function showNumber(id, value) {
   $(id).textContent = String(Number(value.toPrecision(3)));
 }
 
-function showResult(body, csvNames) {
-  const names = csvNames ?? IMAGE_CHANNEL_NAMES[body.pi.length] ?? [];
+// The name of each of `count` channels: a CSV's header, or an image's colours.
+function channelNames(csvNames, count) {
+  const names = csvNames ?? IMAGE_CHANNEL_NAMES[count] ?? [];
+  return Array.from({ length: count }, (_, c) => names[c] ?? `channel ${c}`);
+}
+
+function showResult(body, names) {
   $("model-name").textContent = body.model.name;
   $("recipe-name").textContent = body.model.recipe.name;
   showNumber("pinet-ms", body.timing.pinet_ms);
@@ -190,7 +218,7 @@ function showResult(body, csvNames) {
   $("channels").replaceChildren(...body.pi.map((learned, c) => {
     const exact = body.exact.pi[c];
     const max = extent([...exact.flat(), ...learned.flat()])[1];
-    const name = names[c] ?? `channel ${c}`;
+    const name = names[c];
     const row = document.createElement("div");
     row.className = "channel";
     row.dataset.channel = c;
@@ -209,33 +237,122 @@ function showResult(body, csvNames) {
   $("result").hidden = false;
 }
 
+// An SVG element with these attributes (and text, if any).
+function svg(tag, attributes, text = null) {
+  const element = document.createElementNS(SVG_NS, tag);
+  for (const [name, value] of Object.entries(attributes)) element.setAttribute(name, value);
+  if (text !== null) element.textContent = text;
+  return element;
+}
+
+// About five round values (steps of 1, 2 or 5 times a power of 10) from at most `low` to at
+// least `high`: an axis's ticks, the first and the last its ends.
+function niceTicks(low, high) {
+  if (!(high > low)) [low, high] = [low - 0.5, high + 0.5];
+  const rough = (high - low) / 5;
+  const power = 10 ** Math.floor(Math.log10(rough));
+  const step = [1, 2, 5, 10].map((m) => m * power).find((candidate) => candidate >= rough);
+  const [first, last] = [Math.floor(low / step), Math.ceil(high / step)];
+  const decimals = Math.max(0, -Math.floor(Math.log10(step)));
+  return Array.from({ length: last - first + 1 }, (_, i) => (first + i) * step)
+    .map((value) => ({ value, label: value.toFixed(decimals) }));
+}
+
+// A persistence diagram as an SVG scatter plot: birth across, death up, both on one scale
+// with the diagonal dashed; each (birth, death) pair a circle coloured by its homology
+// dimension, its numbers kept in data attributes; a legend counts each dimension's pairs.
+function diagramPlot(pairs, dimensions, homologyDimensions, label) {
+  const { side, left, right, top, bottom, radius } = DIAGRAM_PLOT;
+  const ticks = niceTicks(...(pairs.length ? extent(pairs.flat()) : [0, 1]));
+  const [low, high] = [ticks[0].value, ticks.at(-1).value];
+  const x = (value) => left + ((value - low) / (high - low)) * side;
+  const y = (value) => top + side - ((value - low) / (high - low)) * side;
+  const [width, height] = [left + side + right, top + side + bottom];
+  const plot = svg("svg", {
+    class: "diagram", width, height, viewBox: `0 0 ${width} ${height}`,
+    role: "img", "aria-label": label,
+  });
+  plot.append(
+    svg("rect", { class: "frame", x: left, y: top, width: side, height: side }),
+    svg("line", { class: "diagonal", x1: x(low), y1: y(low), x2: x(high), y2: y(high) }),
+    svg("text", { class: "axis-title", x: left + side / 2, y: height - 4 }, "birth"),
+    svg("text", {
+      class: "axis-title", transform: `translate(10 ${top + side / 2}) rotate(-90)`,
+    }, "death"),
+  );
+  for (const tick of ticks) {
+    const [across, up] = [x(tick.value), y(tick.value)];
+    plot.append(
+      svg("line", { class: "tick", x1: across, x2: across, y1: top + side, y2: top + side + 4 }),
+      svg("text", { class: "x-tick", x: across, y: top + side + 14 }, tick.label),
+      svg("line", { class: "tick", x1: left - 4, x2: left, y1: up, y2: up }),
+      svg("text", { class: "y-tick", x: left - 6, y: up + 3 }, tick.label),
+    );
+  }
+  const colour = (dimension) => DIMENSION_COLOURS[dimension % DIMENSION_COLOURS.length];
+  pairs.forEach(([birth, death], i) => plot.append(svg("circle", {
+    cx: x(birth), cy: y(death), r: radius, fill: colour(dimensions[i]),
+    "data-birth": birth, "data-death": death, "data-dimension": dimensions[i],
+  })));
+  // Below the diagonal, where no pair lies (death > birth): the lower right corner.
+  const last = homologyDimensions.length - 1;
+  homologyDimensions.forEach((dimension, k) => {
+    const count = dimensions.filter((d) => d === dimension).length;
+    const entry = svg("g", {
+      class: "legend", "data-dimension": dimension,
+      transform: `translate(${left + side - 84} ${top + side - 12 - 14 * (last - k)})`,
+    });
+    entry.append(
+      svg("rect", { width: 8, height: 8, y: -7, fill: colour(dimension) }),
+      svg("text", { x: 12 }, `H${dimension}: ${count} pairs`),
+    );
+    plot.append(entry);
+  });
+  return plot;
+}
+
+function showDiagrams(topology, names) {
+  const { diagrams, dimensions, homology_dimensions: homologyDimensions } = topology;
+  $("diagrams").replaceChildren(...diagrams.map((pairs, c) => {
+    const plot = diagramPlot(pairs, dimensions[c], homologyDimensions,
+      `persistence diagram of ${names[c]}`);
+    plot.dataset.channel = c;
+    return figure(names[c], plot);
+  }));
+}
+
 async function analyse(file) {
   const request = ++latestRequest;
   const modality = /\.(csv|txt)$/i.test(file.name) ? "signal" : "image";
-  $("error").hidden = true;
-  $("result").hidden = true;
+  for (const id of ["error", "result", "diagrams-view", "diagrams-error"]) $(id).hidden = true;
+  $("diagrams").replaceChildren();
   setState("busy", `Computing the persistence images of ${file.name}…`);
   const csvNames = await showInput(file, modality);
-  const form = new FormData();
-  form.append("file", file);
-  form.append("compare", "true");
-  if ($("model-select").value) form.append("model", $("model-select").value);
-  let response;
+  const fields = { compare: "true" };
+  if ($("model-select").value) fields.model = $("model-select").value;
+  let answer;
   try {
-    response = await fetch(`/v1/${modality}s/pi`, {
-      method: "POST", body: form, headers: apiHeaders(),
-    });
+    answer = await postFile(`/v1/${modality}s/pi`, file, fields);
   } catch (error) {
-    if (request === latestRequest) showError(`The server did not answer: ${error.message}`);
+    if (request === latestRequest) showError(error.message);
     return;
   }
-  const answer = response.ok ? await response.json() : await errorMessage(response);
   if (request !== latestRequest) return;
-  if (!response.ok) {
-    showError(answer);
-    return;
+  const names = channelNames(csvNames, answer.pi.length);
+  showResult(answer, names);
+  setState("busy", `Computing the exact persistence diagrams of ${file.name}…`);
+  const { recipe } = answer.model;
+  const asked = { recipe: recipe.name, params: JSON.stringify(recipe.params) };
+  try {
+    const topology = await postFile(`/v1/${modality}s/topology`, file, asked);
+    if (request !== latestRequest) return;
+    showDiagrams(topology, names);
+  } catch (error) {
+    if (request !== latestRequest) return;
+    $("diagrams-error").textContent = error.message;
+    $("diagrams-error").hidden = false;
   }
-  showResult(answer, csvNames);
+  $("diagrams-view").hidden = false;
   setState("done", `Done: ${file.name}`);
 }
 

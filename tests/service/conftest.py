@@ -26,6 +26,8 @@ def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for name, modality, shape, recipe in (
         ("tiny-signal", "signal", (3, 250), "signal-sublevel"),
         ("tiny-image", "image", (3, 32, 32), "image-raster"),
+        # Diagrams of two homology dimensions, H0 and H1 (the bundled models' have H0 only).
+        ("tiny-image-cubical", "image", (3, 32, 32), "image-cubical"),
     ):
         tiny_checkpoint(folder, name, modality, shape, recipe, metrics=TINY_METRICS)
     # Sort after tiny-signal, which stays the default signal model.
@@ -63,7 +65,8 @@ def servers(
             body_timeout_s=2,
             max_header_bytes=8192,
         ),
-        # An API key, one request per forward pass and room for two waiting requests.
+        # An API key, one request per forward pass and room for two waiting requests; exact
+        # topology of 1,000 values at most, fewer than the photo crop's 3,072.
         "strict": launch(
             models_dir,
             logs / "strict.log",
@@ -72,6 +75,7 @@ def servers(
             queue_size=2,
             max_batch_size=1,
             max_wait_ms=0,
+            max_topology_values=1000,
         ),
         # A lone request waits 3 s for company, beyond a 1 s time budget; CORS for one origin.
         "patient": launch(

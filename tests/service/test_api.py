@@ -22,7 +22,8 @@ def test_health_and_readiness(client: httpx.Client) -> None:
 def test_models_lists_every_checkpoint(client: httpx.Client) -> None:
     models = {m["name"]: m for m in client.get("/v1/models").json()["models"]}
     assert set(models) == {
-        *("tiny-signal", "tiny-image", "tiny-signal-per-channel", "tiny-signal-onnx")
+        *("tiny-signal", "tiny-signal-per-channel", "tiny-signal-onnx"),
+        *("tiny-image", "tiny-image-cubical"),
     }
     signal = models["tiny-signal"]
     assert signal["modality"] == "signal"

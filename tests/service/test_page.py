@@ -3,6 +3,7 @@ what the page shows with what the API answers for the same file."""
 
 from __future__ import annotations
 
+import json
 import math
 import shutil
 from collections.abc import Iterator
@@ -18,12 +19,15 @@ from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service as ChromeDriverService
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support.select import Select
 from selenium.webdriver.support.wait import WebDriverWait
 
 from service.launcher import Server
 from service.routes.page import EXAMPLES_DIR
 
 ANSWER_TIMEOUT_S = 20.0
+KEY = {"X-API-Key": "s3cret"}  # the strict server's
+API_KEY_STORAGE = "pinet-api-key"  # where the page keeps the key (app.js)
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 PI_SIZE = 50
 EXAMPLES = {
@@ -39,6 +43,18 @@ return [...document.querySelectorAll(arguments[0])].map((canvas) => ({
   kind: canvas.dataset.kind ?? "",
   height: canvas.height,
   rgba: Array.from(canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data),
+}));
+"""
+# Each persistence diagram drawn: its channel, its points (data-birth, data-death,
+# data-dimension, cx, cy, as the page wrote them) and its legend's entries.
+DIAGRAMS_JS = """
+return [...document.querySelectorAll("#diagrams svg.diagram")].map((plot) => ({
+  channel: plot.dataset.channel,
+  points: [...plot.querySelectorAll("circle")].map((point) => [
+    point.dataset.birth, point.dataset.death, point.dataset.dimension,
+    point.getAttribute("cx"), point.getAttribute("cy"),
+  ]),
+  legend: [...plot.querySelectorAll(".legend")].map((entry) => entry.textContent),
 }));
 """
 
@@ -91,15 +107,28 @@ def shown_number(browser: WebDriver, element_id: str) -> float:
     return value
 
 
-def api_answer(server: Server, path: Path, route: str) -> dict[str, Any]:
+def api_answer(server: Server, path: Path, route: str, model: str = "") -> dict[str, Any]:
     response = httpx.post(
         f"{server.url}/v1/{route}/pi",
         files={"file": (path.name, path.read_bytes())},
-        data={"compare": "true"},
+        data={"compare": "true"} | ({"model": model} if model else {}),
         timeout=30.0,
     )
     assert response.status_code == 200, response.text
     return response.json()
+
+
+def api_topology(
+    server: Server, path: Path, route: str, recipe: dict[str, Any], headers: dict[str, str]
+) -> httpx.Response:
+    """The topology route's answer for the file by a PI answer's `model.recipe`."""
+    return httpx.post(
+        f"{server.url}/v1/{route}/topology",
+        files={"file": (path.name, path.read_bytes())},
+        data={"recipe": recipe["name"], "params": json.dumps(recipe["params"])},
+        headers=headers,
+        timeout=30.0,
+    )
 
 
 def save_screenshot(browser: WebDriver, path: Path) -> None:
@@ -160,6 +189,96 @@ def test_upload_shows_input_pis_timings_and_mse(
         assert len(np.unique(exact_rgb, axis=0)) > 10
 
 
+@pytest.mark.parametrize(("modality", "model"), [("signal", ""), ("image", "tiny-image-cubical")])
+def test_the_page_draws_the_exact_diagrams_the_api_answers(
+    server: Server, browser: WebDriver, tmp_path: Path, modality: str, model: str
+) -> None:
+    """The signal example by the default model (signal-sublevel: H0), and an uploaded image
+    by a model whose recipe, image-cubical, merges H0 and H1 pairs."""
+    name, route = EXAMPLES[modality]
+    path = EXAMPLES_DIR / name
+    browser.get(f"{server.url}/")
+    if model:
+        browser.find_element(By.CSS_SELECTOR, "#settings summary").click()
+        option = f"#model-select option[value='{model}']"
+        WebDriverWait(browser, ANSWER_TIMEOUT_S).until(
+            lambda driver: driver.find_elements(By.CSS_SELECTOR, option)
+        )
+        Select(browser.find_element(By.ID, "model-select")).select_by_value(model)
+        browser.find_element(By.ID, "file-input").send_keys(str(path))
+    else:
+        browser.find_element(By.CSS_SELECTOR, f"button[data-example='{name}']").click()
+    assert wait_for_answer(browser) == "done", browser.find_element(By.ID, "error").text
+    save_screenshot(browser, tmp_path / f"diagrams-{modality}.png")
+    recipe = api_answer(server, path, route, model)["model"]["recipe"]
+    response = api_topology(server, path, route, recipe, headers={})
+    assert response.status_code == 200, response.text
+    expected = response.json()
+    assert expected["homology_dimensions"] == ([0] if modality == "signal" else [0, 1])
+    assert not browser.find_element(By.ID, "diagrams-error").is_displayed()
+
+    # One diagram per channel, each point one pair of the API's, in its order, with its
+    # homology dimension; the legend counts the pairs of each dimension.
+    drawn = browser.execute_script(DIAGRAMS_JS)
+    assert [plot["channel"] for plot in drawn] == ["0", "1", "2"]
+    answered = zip(expected["diagrams"], expected["dimensions"], strict=True)
+    for plot, (pairs, dimensions) in zip(drawn, answered, strict=True):
+        points = np.array(plot["points"], dtype=np.float64).reshape(-1, 5)
+        assert len(points) == len(pairs) > 1
+        labelled = [[*pair, k] for pair, k in zip(pairs, dimensions, strict=True)]
+        assert points[:, :3].tolist() == labelled
+        assert plot["legend"] == [
+            f"H{k}: {dimensions.count(k)} pairs" for k in expected["homology_dimensions"]
+        ]
+        # Placed by their numbers: centres linear in birth (across) and death (up), one
+        # scale on both axes.
+        births, deaths, across, up = points[:, 0], points[:, 1], points[:, 3], points[:, 4]
+        x_scale, x_offset = np.polyfit(births, across, 1)
+        y_scale, y_offset = np.polyfit(deaths, up, 1)
+        assert x_scale > 0 and math.isclose(y_scale, -x_scale, rel_tol=1e-9)
+        np.testing.assert_allclose(across, x_offset + x_scale * births, atol=1e-6)
+        np.testing.assert_allclose(up, y_offset + y_scale * deaths, atol=1e-6)
+    every_dimension = {k for dimensions in expected["dimensions"] for k in dimensions}
+    assert every_dimension == set(expected["homology_dimensions"])
+
+
+@pytest.fixture
+def keyed_browser(strict_server: Server, browser: WebDriver) -> Iterator[WebDriver]:
+    """The strict server's page with its API key stored for this tab, removed afterwards."""
+    browser.get(f"{strict_server.url}/")
+    browser.execute_script(
+        f"sessionStorage.setItem('{API_KEY_STORAGE}', arguments[0])", *KEY.values()
+    )
+    yield browser
+    browser.execute_script(f"sessionStorage.removeItem('{API_KEY_STORAGE}')")
+
+
+def test_a_topology_error_is_shown_and_the_pis_stay(
+    strict_server: Server, keyed_browser: WebDriver, tmp_path: Path
+) -> None:
+    """The strict server caps exact topology below the photo crop's 3,072 values: the PI
+    route answers (compare=true has no such cap), the topology route 413."""
+    browser = keyed_browser
+    name, route = EXAMPLES["image"]
+    browser.find_element(By.CSS_SELECTOR, f"button[data-example='{name}']").click()
+    assert wait_for_answer(browser) == "done", browser.find_element(By.ID, "error").text
+    save_screenshot(browser, tmp_path / "diagrams-error.png")
+    recipe = {"name": "image-raster", "params": {}}  # tiny-image's
+    response = api_topology(strict_server, EXAMPLES_DIR / name, route, recipe, KEY)
+    assert response.status_code == 413
+    detail = response.json()["detail"]
+    assert "PINET_MAX_TOPOLOGY_VALUES" in detail
+
+    shown = browser.find_element(By.ID, "diagrams-error")
+    assert shown.is_displayed() and shown.text == detail
+    assert not browser.find_elements(By.CSS_SELECTOR, "#diagrams svg")
+    assert not browser.find_element(By.ID, "error").is_displayed()
+    assert browser.find_element(By.ID, "result").is_displayed()
+    canvases = canvas_pixels(browser, "#channels canvas")
+    assert [kind for kind, _ in canvases] == ["exact", "pinet"] * 3
+    assert all(len(np.unique(rgba.reshape(-1, 4), axis=0)) > 10 for _, rgba in canvases[::2])
+
+
 def test_malformed_csv_shows_the_api_message(
     server: Server, browser: WebDriver, tmp_path: Path
 ) -> None:
@@ -186,7 +305,7 @@ def test_api_key_field_unlocks_a_server_that_needs_one(
 
     browser.find_element(By.CSS_SELECTOR, "#settings summary").click()  # show the key field
     key = browser.find_element(By.ID, "api-key")
-    key.send_keys("s3cret")
+    key.send_keys(KEY["X-API-Key"])
     key.send_keys("\t")  # leave the field: its change event stores the key
     WebDriverWait(browser, ANSWER_TIMEOUT_S).until(
         lambda driver: driver.find_elements(By.CSS_SELECTOR, "#model-select option")[1:]
@@ -195,6 +314,7 @@ def test_api_key_field_unlocks_a_server_that_needs_one(
     assert [o.get_attribute("value") for o in options] == [
         "",
         "tiny-image",
+        "tiny-image-cubical",
         "tiny-signal",
         "tiny-signal-onnx",
         "tiny-signal-per-channel",
