@@ -18,6 +18,7 @@ from experiments.results import Settings, save
 EXPERIMENTS: dict[str, str] = {
     "har": "experiments.har",
     "differentiable": "experiments.differentiable",
+    "images": "experiments.images",
     "distill": "experiments.distill",
 }
 DEFAULT_ROOT = Path("runs/experiments")
