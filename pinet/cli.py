@@ -12,7 +12,7 @@ from dataclasses import fields
 
 from pinet.export import export_float16, export_onnx
 from pinet.inference import load_model
-from pinet.nets import Widths
+from pinet.nets import FAMILIES, Widths
 from pinet.train import TrainConfig, evaluate_checkpoint, train
 from pinet.train.distill import Distillation
 from pinet.train.mixture import Component
@@ -57,6 +57,14 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
         help="filters of each conv block, e.g. 16,32,64,128 (default: the released 4); "
         "each block more halves the signal once more and doubles what the last one sees",
     )
+    parser.add_argument(
+        "--family",
+        choices=sorted(FAMILIES),
+        default=defaults.family,
+        help="network family (pinet/nets/): pinet, the release's heads (default); lowrank, "
+        "an image head predicting each PI as a few outer products (cheap on a CPU)",
+    )
+    parser.add_argument("--rank", type=int, help="terms of a lowrank head (default: 4)")
     parser.add_argument("--device", default=defaults.device, help="auto, cpu or cuda")
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--name", default=defaults.name, help="model name written in its card")

@@ -16,6 +16,7 @@ from typing import Any
 from pinet.modality import Modality, check_modality
 from pinet.nets.base import HeadActivation, PINet, reversed_spatially
 from pinet.nets.layers import TRUNK_WIDTHS, Widths, minimum_input_size
+from pinet.nets.lowrank import LowRankImagePINet
 from pinet.nets.pinet import ImagePINet, SignalPINet
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "TRUNK_WIDTHS",
     "HeadActivation",
     "ImagePINet",
+    "LowRankImagePINet",
     "PINet",
     "SignalPINet",
     "Widths",
@@ -35,7 +37,10 @@ __all__ = [
 
 DEFAULT_FAMILY = "pinet"
 FAMILIES: Mapping[str, Mapping[Modality, type[PINet]]] = MappingProxyType(
-    {"pinet": {"signal": SignalPINet, "image": ImagePINet}}
+    {
+        "pinet": {"signal": SignalPINet, "image": ImagePINet},
+        "lowrank": {"image": LowRankImagePINet},
+    }
 )
 # What every family's constructor takes besides its own options: the input contract.
 _CONTRACT = ("self", "in_channels", "per_channel")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from pinet.nets import TRUNK_WIDTHS, HeadActivation, Widths
+from pinet.nets import DEFAULT_FAMILY, TRUNK_WIDTHS, HeadActivation, Widths
 
 Optimiser = Literal["released", "adam"]
 
@@ -29,6 +29,9 @@ class TrainConfig:
     val_fraction: float = 0.15
     head: HeadActivation = "relu"
     widths: Widths = TRUNK_WIDTHS
+    # The network family (`pinet.nets.FAMILIES`) and, for "lowrank", its head's rank.
+    family: str = DEFAULT_FAMILY
+    rank: int | None = None
     device: str = "auto"
     name: str = "pinet"
     # Train on a random exact symmetry of each sample (`exact_symmetries`): more data for free.

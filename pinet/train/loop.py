@@ -98,12 +98,15 @@ def train(
     device = resolve_device(config.device)
     torch.backends.cudnn.benchmark = device.type == "cuda"  # one shape per store: pick once
     torch.manual_seed(config.seed)
+    family_options = {} if config.rank is None else {"rank": config.rank}
     model = build_network(
         modality,
         stores[0].channels,
+        family=config.family,
         per_channel=config.per_channel,
         head=config.head,
         widths=config.widths,
+        **family_options,
     ).to(device)
     optimiser = make_optimiser(model, config)
     history: list[dict[str, Any]] = []

@@ -75,7 +75,9 @@ def restore(
         raise ValueError(f"nothing to resume in {out}: no completed epoch")
     folder = out / (out / LAST).read_text().strip()
     state = json.loads((folder / "state.json").read_text())
-    saved = {k: v for k, v in state["config"].items() if k not in EXECUTION_ONLY}
+    # Options added since a run began take their defaults, which is what it ran with.
+    recorded = jsonable(asdict(TrainConfig())) | state["config"]
+    saved = {k: v for k, v in recorded.items() if k not in EXECUTION_ONLY}
     wanted = {k: v for k, v in jsonable(asdict(config)).items() if k not in EXECUTION_ONLY}
     if saved != wanted:
         changed = sorted(k for k in wanted if saved.get(k) != wanted[k])
