@@ -65,6 +65,12 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
         "an image head predicting each PI as a few outer products (cheap on a CPU)",
     )
     parser.add_argument("--rank", type=int, help="terms of a lowrank head (default: 4)")
+    parser.add_argument(
+        "--init",
+        metavar="CHECKPOINT",
+        help="start from this checkpoint's weights (folder or bundled name) to fine-tune it; "
+        "repeat its --family, --widths, --head, --rank and --per-channel",
+    )
     parser.add_argument("--device", default=defaults.device, help="auto, cpu or cuda")
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--name", default=defaults.name, help="model name written in its card")

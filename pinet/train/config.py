@@ -29,6 +29,9 @@ class TrainConfig:
     val_fraction: float = 0.15
     head: HeadActivation = "relu"
     widths: Widths = TRUNK_WIDTHS
+    # Start from this checkpoint's weights (a folder or a bundled model's name), whose
+    # architecture the options above must repeat: fine-tuning, e.g. on other data.
+    init: str | None = None
     # The network family (`pinet.nets.FAMILIES`) and, for "lowrank", its head's rank.
     family: str = DEFAULT_FAMILY
     rank: int | None = None

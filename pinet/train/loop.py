@@ -22,10 +22,10 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from pinet.card import DataSourceRef, ModelCard, RecipeRef, TrainingRanges
-from pinet.checkpoint import save_checkpoint
+from pinet.card import DataSourceRef, ModelCard, RecipeRef, TrainingRanges, network_fields
+from pinet.checkpoint import load_checkpoint, save_checkpoint
 from pinet.device import autocast, resolve_device
-from pinet.inference import LoadedModel, TorchBackend
+from pinet.inference import LoadedModel, TorchBackend, find_checkpoint
 from pinet.modality import Modality
 from pinet.nets import PINet, build_network
 from pinet.store import GroundTruthStore
@@ -108,6 +108,8 @@ def train(
         widths=config.widths,
         **family_options,
     ).to(device)
+    if config.init is not None:
+        start_from(model, config.init)
     optimiser = make_optimiser(model, config)
     history: list[dict[str, Any]] = []
     if resume:
@@ -154,6 +156,25 @@ def train(
     model.eval()
     plot_run(out, history, evaluated, val_streams[0])
     return {"last": history[-1] if history else None, "best_val_mse": best}
+
+
+def start_from(model: PINet, checkpoint: str) -> None:
+    """Copy `checkpoint`'s weights into `model`, whose architecture must be the checkpoint's
+    (`average_reversed` aside: it changes what a forward computes, not the weights, and is
+    set again at export)."""
+    trained, card = load_checkpoint(find_checkpoint(checkpoint))
+    ours = network_fields(model) | {"min_input_size": model.min_input_size}
+    theirs = network_fields(trained) | {"min_input_size": trained.min_input_size}
+    for fields in (ours, theirs):
+        fields["architecture"].pop("average_reversed", None)
+    if ours != theirs:
+        differing = sorted(k for k in ours if ours[k] != theirs[k])
+        raise ValueError(
+            f"--init {checkpoint}: its network ({card.name}) differs in "
+            f"{', '.join(differing)}: {', '.join(f'{theirs[k]}' for k in differing)}; "
+            "give the same --family, --widths, --head, --rank and --per-channel"
+        )
+    model.load_state_dict(trained.state_dict())
 
 
 def _validate(

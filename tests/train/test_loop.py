@@ -15,7 +15,7 @@ from PIL import Image
 
 from data_prep.sources.photos import PhotoCrops
 from pinet.card import TrainingRanges
-from pinet.checkpoint import read_card
+from pinet.checkpoint import load_checkpoint, read_card
 from pinet.inference import load_model
 from pinet.nets import build_network
 from pinet.tda import get_recipe
@@ -300,3 +300,23 @@ def test_preloading_more_than_fits_is_refused_before_training(
     with pytest.raises(ValueError, match=r"--preload needs 0\.\d GB .* 0\.0 GB free"):
         train(signal_run.store, "signal", tmp_path / "too-big", config, progress=False)
     assert not (tmp_path / "too-big" / "last").exists()
+
+
+def test_init_starts_from_a_checkpoints_weights(signal_run: TrainedRun, tmp_path: Path) -> None:
+    """With a learning rate of 0 only BatchNorm's running statistics move: every weight is
+    the starting checkpoint's, and the card records where it started."""
+    start = signal_run.out / "best"
+    config = replace(signal_run.config, epochs=1, lr=0.0, init=str(start), name="tuned")
+    train(signal_run.store, "signal", tmp_path / "tuned", config, progress=False)
+    tuned, card = load_checkpoint(tmp_path / "tuned" / "best")
+    initial, _ = load_checkpoint(start)
+    weights = dict(initial.named_parameters())
+    for name, tensor in tuned.named_parameters():
+        assert torch.equal(tensor, weights[name]), name
+    assert card.training["init"] == str(start)
+
+
+def test_init_refuses_another_architecture(signal_run: TrainedRun, tmp_path: Path) -> None:
+    config = replace(signal_run.config, widths=(4, 8, 8), init=str(signal_run.out / "best"))
+    with pytest.raises(ValueError, match=r"differs in architecture.*same --family, --widths"):
+        train(signal_run.store, "signal", tmp_path / "run", config, progress=False)
