@@ -19,8 +19,9 @@ per window on this CPU (torch and numba at `--threads`): the PI teacher's includ
 its PIs, which the "exact PIs alone" rows time by themselves. It is the one metric that
 changes on a rerun.
 
-Full run: `python -m experiments run distill --threads 1`, about 25 minutes on 2 cores
-(docs/experiments.md has the measured time and the numbers).
+Full run: `python -m experiments run distill --threads 1`, 24 minutes measured on 2 cores
+shared with five other jobs; a quick run (`--quick`) under a minute. docs/experiments.md has
+the numbers.
 """
 
 from __future__ import annotations

@@ -8,6 +8,10 @@ cross-entropy's 0.01, the PI teacher 0.7 and the raw-signal teacher 0.3, logits 
 their standard deviation (per sample) before softening. Unlike that code, the cross-entropy
 takes the raw logits (so that blend 0 is plain training) and each KL divergence is averaged
 over samples (`batchmean`, the divergence per sample), not over samples and classes.
+
+`pinet.train.mixup` mixes pairs for PI regression, where only a teacher or the recipe can
+label a mixed input and inputs are z-scored again; a classifier's mixup also mixes its
+labels and keeps raw windows raw, hence `partial_mixup` here.
 """
 
 from __future__ import annotations
