@@ -14,8 +14,9 @@ the test windows with Gaussian noise at the four levels of `experiments.noise`; 
 kinds of PI are recomputed from the noisy windows. `ms_per_sample` is the test-time cost of
 a row on this CPU: computing its inputs from a raw window, then the classifier.
 
-Full run: `python -m experiments run har --threads 1`, about 15 minutes on 2 cores
-(docs/experiments.md has the measured time and the numbers).
+Full run: `python -m experiments run har --threads 1`, 19 CPU minutes, which is its wall
+time on an idle 2-core machine (48 minutes on one shared with other jobs); the numbers are in
+docs/experiments.md.
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ ROWS = tuple(row.name for row in ROW_SPECS)
 class Config:
     """Schedules and widths of the classifiers. The depths are the paper's (SPEC 8); the
     1D-CNN's width is halved from nets.py's 64 and the PI branch kept narrow, so that the
-    full run fits in about a quarter of an hour on 2 cores."""
+    full run fits in about 20 minutes on 2 cores."""
 
     mlp: Schedule
     cnn: Schedule
