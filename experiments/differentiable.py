@@ -13,9 +13,9 @@ classifier trains (same seed, same initial classifier, same batches):
 Test windows are scored clean and under the four noise levels of `experiments.noise`; the
 fine-tuned PI-Net computes its PIs from the noisy windows itself.
 
-Full run: `python -m experiments run differentiable --threads 1`, about 20 minutes on 2
-cores, most of it the fine-tuned row's backward passes through PI-Net (docs/experiments.md
-has the measured time and the numbers).
+Full run: `python -m experiments run differentiable --threads 1`, 22 CPU minutes, which is
+its wall time on an idle 2-core machine (31 minutes on one shared with other jobs), most of
+it the fine-tuned row's passes through PI-Net; the numbers are in docs/experiments.md.
 """
 
 from __future__ import annotations
