@@ -3,9 +3,11 @@ exact training PIs with PI-Net's own objective, on all of them (FA) or on a subs
 
 The pieces are pinet's: the MSE objective (`MeanSquaredError`), the exact symmetries the
 bundled models were trained with (`exact_symmetries`), inputs prepared as the model's card
-says; the loop is the experiments' seeded `fit` (Adam, cosine learning rate), which is
-shorter than `pinet.train.train` (that one builds a fresh network from a store, validates
-and writes a run folder) and starts from the given weights.
+says; the loop is the experiments' seeded `fit` (Adam, cosine learning rate) from the given
+weights. `pinet.train.train --init` does not fit this transfer: it trains on a whole store
+for whole epochs (FS needs a seeded subset, both a bounded number of steps), and it refuses
+the 3-channel `image-photos` for a 1-channel store although per-channel weights are the
+same for any channel count.
 """
 
 from __future__ import annotations

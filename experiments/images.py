@@ -21,9 +21,9 @@ the 60,000 training images (300 steps), FS three passes over its 6,000 (282 step
 learning rate was chosen on 2,000 training images held out of a trial fine-tuning on the
 other 50,000, never on the test set: their PI MSE went from 0.00258 (untuned) to 0.00164,
 0.00128 and 0.00118 at lr 3e-4, 1e-3 and 2e-3 (0.00110 with twice the draws at 1e-3, for
-twice the time). Full run:
-`python -m experiments run images --threads 1`, about 30 minutes on 2 shared cores
-(docs/experiments.md has the measured time and the numbers).
+twice the time). Full run: `python -m experiments run images --threads 1`, 37.5 CPU
+minutes, about its wall time on 2 idle cores (65 minutes on 2 cores shared with other jobs),
+about 4 GB of memory; docs/experiments.md has the numbers.
 
 Another data set: `run(settings, images.cifar10(FOLDER))` runs the same experiment on the
 user's CIFAR-10 files (`cifar-10-batches-bin`).
