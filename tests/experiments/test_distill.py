@@ -4,8 +4,6 @@ subprocesses on a fresh root, one quick run shared by the tests."""
 from __future__ import annotations
 
 import math
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,28 +11,13 @@ import pytest
 
 from experiments import distill
 from experiments.results import RESULTS_FILE, load
-
-REPOSITORY = Path(__file__).resolve().parents[2]
-SEEDS = (0, 1, 2)
-RUN_TIMEOUT = 600  # seconds; a quick run takes under a minute on 2 loaded cores
-
-
-def experiments(root: Path, *arguments: str) -> None:
-    """`python -m experiments --root ROOT ARGUMENTS...` from the repository, to success."""
-    finished = subprocess.run(
-        [sys.executable, "-m", "experiments", "--root", str(root), *arguments],
-        cwd=REPOSITORY,
-        capture_output=True,
-        text=True,
-        timeout=RUN_TIMEOUT,
-    )
-    assert finished.returncode == 0, finished.stderr[-3000:]
+from tests.experiments.helpers import SEEDS, run_experiments
 
 
 @pytest.fixture(scope="module")
 def quick_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("distill")
-    experiments(root, "run", "distill", "--quick")
+    run_experiments(root, "run", "distill", "--quick")
     return root
 
 
@@ -59,7 +42,7 @@ def test_every_row_and_seed_has_finite_scores(quick_root: Path) -> None:
 
 
 def test_the_report_has_every_row_and_the_verdicts(quick_root: Path) -> None:
-    experiments(quick_root, "report", "--quick")
+    run_experiments(quick_root, "report", "--quick")
     report = (quick_root / "report-quick.md").read_text()
     assert f"## {distill.TITLE}" in report
     for row in distill.ROWS:
@@ -78,5 +61,5 @@ def test_rerunning_a_mixup_student_alone_reproduces_its_numbers(quick_root: Path
         return {k: v for k, v in result["metrics"].items() if k != "ms_per_sample"}
 
     before = scores_of_row()
-    experiments(quick_root, "run", "distill", "--row", row, "--seed", str(seed), "--quick")
+    run_experiments(quick_root, "run", "distill", "--row", row, "--seed", str(seed), "--quick")
     assert scores_of_row() == before

@@ -6,8 +6,6 @@ noisy test images, fine-tuning that leaves the bundled PI-Net alone."""
 from __future__ import annotations
 
 import math
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -24,22 +22,7 @@ from experiments.nets import PICNN
 from experiments.noise import CONDITIONS
 from experiments.results import CLEAN, RESULTS_FILE, load
 from pinet.inference import load_model
-
-REPOSITORY = Path(__file__).resolve().parents[2]
-SEEDS = (0, 1, 2)
-RUN_TIMEOUT = 600  # seconds; the quick run takes about a minute on 2 loaded cores
-
-
-def experiments_command(root: Path, *arguments: str) -> None:
-    """`python -m experiments --root ROOT ARGUMENTS...` from the repository; must succeed."""
-    done = subprocess.run(
-        [sys.executable, "-m", "experiments", "--root", str(root), *arguments],
-        cwd=REPOSITORY,
-        capture_output=True,
-        text=True,
-        timeout=RUN_TIMEOUT,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+from tests.experiments.helpers import SEEDS, run_experiments
 
 
 def results(root: Path) -> list[dict[str, Any]]:
@@ -49,7 +32,7 @@ def results(root: Path) -> list[dict[str, Any]]:
 @pytest.fixture(scope="module")
 def quick_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("experiments")
-    experiments_command(root, "run", "images", "--quick")
+    run_experiments(root, "run", "images", "--quick")
     return root
 
 
@@ -66,7 +49,7 @@ def test_every_row_seed_and_condition_has_finite_scores(quick_root: Path) -> Non
 
 
 def test_the_report_has_every_row(quick_root: Path) -> None:
-    experiments_command(quick_root, "report", "--quick")
+    run_experiments(quick_root, "report", "--quick")
     report = (quick_root / "report-quick.md").read_text()
     assert f"## {images.TITLE}" in report
     for row in images.ROWS:
@@ -85,7 +68,7 @@ def test_rerunning_one_row_reproduces_its_numbers(quick_root: Path) -> None:
         }
 
     before = scores_of_row()
-    experiments_command(quick_root, "run", "images", "--row", row, "--seed", str(seed), "--quick")
+    run_experiments(quick_root, "run", "images", "--row", row, "--seed", str(seed), "--quick")
     assert set(before) == set(CONDITIONS)
     assert scores_of_row() == before
 

@@ -1,0 +1,23 @@
+"""What the experiments' tests share: `python -m experiments` run as a user runs it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+SEEDS = (0, 1, 2)  # the default seeds of a run
+RUN_TIMEOUT = 600  # seconds; a quick run takes about a minute on 2 loaded cores
+
+
+def run_experiments(root: Path, *arguments: str) -> None:
+    """`python -m experiments --root ROOT ARGUMENTS...` from the repository, to success."""
+    finished = subprocess.run(
+        [sys.executable, "-m", "experiments", "--root", str(root), *arguments],
+        cwd=REPOSITORY,
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT,
+    )
+    assert finished.returncode == 0, finished.stderr[-3000:]
