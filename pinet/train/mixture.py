@@ -49,8 +49,8 @@ class Component:
 
 
 def open_stores(components: Sequence[Component], modality: Modality) -> list[GroundTruthStore]:
-    """The components' stores, checked to be complete, of `modality` and of one recipe with
-    the same parameters (a model learns one recipe)."""
+    """The components' stores, checked to be complete, of `modality`, of one recipe with the
+    same parameters (a model learns one recipe) and of distinct labels (metrics name them)."""
     if not components:
         raise ValueError("training needs at least one store")
     given = [c.weight is not None for c in components]
@@ -70,6 +70,8 @@ def open_stores(components: Sequence[Component], modality: Modality) -> list[Gro
                 f"{component.path} holds {store.job['recipe']} ground truth but "
                 f"{stores[0].path} holds {stores[0].job['recipe']}: one model, one recipe"
             )
+        if any(other.label == store.label for other in stores):
+            raise ValueError(f"two stores are called {store.label!r}; rename one")
         stores.append(store)
     return stores
 

@@ -167,3 +167,10 @@ def test_stores_of_different_recipe_parameters_are_refused(
     )
     with pytest.raises(ValueError, match="one model, one recipe"):
         open_stores([Component(signal_store), Component(other)], "signal")
+
+
+def test_stores_of_one_name_are_refused(signal_store: Path, tmp_path: Path) -> None:
+    twin = tmp_path / signal_store.name
+    twin.symlink_to(signal_store)
+    with pytest.raises(ValueError, match="two stores are called 'hapt'"):
+        open_stores([Component(signal_store), Component(twin)], "signal")
