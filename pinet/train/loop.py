@@ -277,6 +277,7 @@ def run_card(
         "objective": objective.describe(),
         "epochs_done": epochs_done,
         "stores": [str(store.path) for store in trained_on.stores],
+        "train_samples": sum(part["train_samples"] for part in trained_on.mixture),
     }
     return ModelCard.describing(
         model,

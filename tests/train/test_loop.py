@@ -18,6 +18,7 @@ from pinet.card import TrainingRanges
 from pinet.checkpoint import load_checkpoint, read_card
 from pinet.inference import load_model
 from pinet.nets import build_network
+from pinet.store import GroundTruthStore
 from pinet.tda import get_recipe
 from pinet.train import TrainConfig, train
 from pinet.train import data as training_data
@@ -223,6 +224,10 @@ def test_the_card_says_what_the_model_was_trained_on(image_run: TrainedRun) -> N
         assert card.training[field] == getattr(config, field), field
     assert tuple(card.training["widths"]) == TINY_WIDTHS
     assert card.training["stores"] == [str(image_run.store)]
+    train_idx, _ = training_data.split_by_group(
+        GroundTruthStore.open(image_run.store), config.val_fraction, config.seed
+    )
+    assert card.training["train_samples"] == len(train_idx) > 0
     assert card.training_ranges == TrainingRanges(channels=(3, 3), sizes=(32, 32))
 
     last = read_card(last_checkpoint(image_run.out))
