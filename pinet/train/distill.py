@@ -74,6 +74,8 @@ class Distillation(Objective):
         self.teachers = teachers
         self.alpha = alpha
         self.mixup = mixup
+        card = teachers[0].card
+        self.recipe = get_recipe(card.recipe.name, card.recipe.params)  # labels mixed inputs
 
     def labelled(self, samples: Samples) -> TeacherLabelled:
         return TeacherLabelled(samples, teacher_pis(self.teachers, samples))
@@ -86,13 +88,11 @@ class Distillation(Objective):
         by the teachers too."""
         if self.mixup is None:
             return inputs, targets
-        card = self.teachers[0].card
-        rows, blended = self.mixup.mixed(inputs, card.modality, generator)
+        rows, blended = self.mixup.mixed(inputs, self.teachers[0].card.modality, generator)
         taught = sum(teacher.forward(blended) for teacher in self.teachers) / len(self.teachers)
         exact = taught
         if self.mixup.labels == "exact":
-            recipe = get_recipe(card.recipe.name, card.recipe.params)
-            exact = recipe.images_batch(blended.cpu().numpy().astype(np.float64))
+            exact = self.recipe.images_batch(blended.cpu().numpy().astype(np.float64))
         inputs, targets = inputs.clone(), targets.clone()
         inputs[rows.to(inputs.device)] = blended
         rows = rows.to(targets.device)

@@ -11,7 +11,7 @@ import pytest
 
 from experiments import distill
 from experiments.results import RESULTS_FILE, load
-from tests.experiments.helpers import SEEDS, run_experiments
+from tests.experiments.helpers import SEEDS, quick_report, run_experiments
 
 
 @pytest.fixture(scope="module")
@@ -42,11 +42,7 @@ def test_every_row_and_seed_has_finite_scores(quick_root: Path) -> None:
 
 
 def test_the_report_has_every_row_and_the_verdicts(quick_root: Path) -> None:
-    run_experiments(quick_root, "report", "--quick")
-    report = (quick_root / "report-quick.md").read_text()
-    assert f"## {distill.TITLE}" in report
-    for row in distill.ROWS:
-        assert f"| {row} | {len(SEEDS)} |" in report
+    report = quick_report(quick_root, distill)
     assert "| Topological distillation (KD from A+B, group PIs) beats the student" in report
     assert "signal-sublevel-tpkd" in report
 

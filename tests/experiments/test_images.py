@@ -22,7 +22,7 @@ from experiments.nets import PICNN
 from experiments.noise import CONDITIONS
 from experiments.results import CLEAN, RESULTS_FILE, load
 from pinet.inference import load_model
-from tests.experiments.helpers import SEEDS, run_experiments
+from tests.experiments.helpers import SEEDS, quick_report, run_experiments
 
 
 def results(root: Path) -> list[dict[str, Any]]:
@@ -49,11 +49,7 @@ def test_every_row_seed_and_condition_has_finite_scores(quick_root: Path) -> Non
 
 
 def test_the_report_has_every_row(quick_root: Path) -> None:
-    run_experiments(quick_root, "report", "--quick")
-    report = (quick_root / "report-quick.md").read_text()
-    assert f"## {images.TITLE}" in report
-    for row in images.ROWS:
-        assert f"| {row} | {len(SEEDS)} |" in report
+    quick_report(quick_root, images)
 
 
 def test_rerunning_one_row_reproduces_its_numbers(quick_root: Path) -> None:

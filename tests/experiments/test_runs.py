@@ -14,11 +14,9 @@ import pytest
 from experiments import data, differentiable, har
 from experiments.noise import CONDITIONS
 from experiments.results import RESULTS_FILE, load
+from tests.experiments.helpers import REPOSITORY, RUN_TIMEOUT, SEEDS, quick_report
 
-REPOSITORY = Path(__file__).resolve().parents[2]
 EXPERIMENTS = {"har": har, "differentiable": differentiable}
-SEEDS = (0, 1, 2)
-RUN_TIMEOUT = 600  # seconds; a quick run takes about one minute on 2 loaded cores
 
 
 def start(root: Path, *arguments: str) -> subprocess.Popen[str]:
@@ -76,12 +74,7 @@ def test_har_times_every_row_on_clean_data(quick_root: Path) -> None:
 
 
 def test_the_report_has_every_row_and_a_plot(quick_root: Path) -> None:
-    finish(start(quick_root, "report", "--quick"))
-    report = (quick_root / "report-quick.md").read_text()
-    for module in EXPERIMENTS.values():
-        assert f"## {module.TITLE}" in report
-        for row in module.ROWS:
-            assert f"| {row} | {len(SEEDS)} |" in report
+    report = quick_report(quick_root, *EXPERIMENTS.values())
     plots = [quick_root / f"{name}-quick-noise.png" for name in EXPERIMENTS]
     for plot in plots:
         assert plot.read_bytes().startswith(b"\x89PNG")
