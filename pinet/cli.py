@@ -1,6 +1,6 @@
 """The `pinet` command: `pinet train` fits a PI-Net to a store, `pinet distill` fits a student
 to a store and its teachers, `pinet eval` measures one, `pinet export` writes one as it
-ships."""
+ships, `pinet prune` narrows one for fine-tuning."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import fields
 
+from pinet.compress import prune_checkpoint
 from pinet.export import export_float16, export_onnx
 from pinet.inference import load_model
 from pinet.nets import FAMILIES, Widths
@@ -196,6 +197,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --format onnx: int8 weights and activations, calibrated on the store's "
         "training split (post-training static quantization)",
     )
+
+    narrow = commands.add_parser(
+        "prune",
+        help="remove each conv block's least important filters (pinet family); prints the "
+        "options that fine-tune the result with train or distill (docs/training.md)",
+    )
+    narrow.add_argument("--checkpoint", required=True, help="checkpoint folder or bundled name")
+    narrow.add_argument("--out", required=True, help="folder of the pruned checkpoint")
+    share = narrow.add_mutually_exclusive_group(required=True)
+    share.add_argument("--keep", type=float, help="fraction of every block's filters kept")
+    share.add_argument("--widths", type=parse_widths, help="filters kept per block, e.g. 8,16")
     return parser
 
 
@@ -225,6 +237,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             result = evaluate_checkpoint(
                 args.checkpoint, args.data, args.split, args.device, args.reference
             )
+        elif args.command == "prune":
+            result = prune_checkpoint(args.checkpoint, args.out, keep=args.keep, widths=args.widths)
         elif args.format == "onnx":
             result = export_onnx(
                 args.checkpoint,

@@ -1,0 +1,201 @@
+"""Structured pruning: a "pinet"-family network made narrower by removing whole conv filters.
+
+Filter j of block i is one output channel of conv i, one entry of BatchNorm i, and one input
+channel of conv i + 1 (after the last block: one input column of the head's Linear, through
+the global average pool). Removing it removes all three, so the result is an ordinary
+"pinet"-family network whose `widths` alone differ: it saves, loads, fine-tunes
+(`pinet train --init`), exports and serves like any other.
+
+Which filters go: per block, those of smallest importance (see `filter_importance`). What the
+network loses is exactly what a copy of it computes with those filters' BatchNorm scale and
+shift set to zero (their ReLU outputs zero, so nothing downstream sees them): the tests check
+that identity, and fine-tuning recovers what the zeroed filters contributed.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from pinet.card import ModelCard
+from pinet.checkpoint import load_checkpoint, save_checkpoint
+from pinet.inference import find_checkpoint
+from pinet.nets import PINet, Widths, build_network
+from pinet.nets.layers import ConvBlock
+
+PRUNABLE_FAMILY = "pinet"
+CRITERION = "l1-of-bn-folded-filter"  # recorded in the card; see filter_importance
+# A block's tensors with one entry (row) per filter, named as in its state_dict.
+_PER_FILTER = (
+    "conv.weight",
+    "conv.bias",
+    "bn.weight",
+    "bn.bias",
+    "bn.running_mean",
+    "bn.running_var",
+)
+# What a pruned checkpoint's card does not inherit from its source's: the source's scores,
+# runtime file, save and provenance describe other weights.
+_NOT_INHERITED = {
+    "metrics",
+    "source_metrics",
+    "runtime",
+    "checkpoint_id",
+    "created",
+    "library_versions",
+}
+
+
+def filter_importance(block: ConvBlock) -> torch.Tensor:
+    """(out_channels,) the L1 norm of each filter of `block` with its BatchNorm folded in:
+    |gamma_j| / sqrt(running_var_j + eps) * ||W_j||_1.
+
+    Why this and not the filter's L1 norm alone (Li et al. 2017, "Pruning Filters for
+    Efficient ConvNets"): BatchNorm divides each filter's output by its running standard
+    deviation, so the scale of W_j says nothing about the block's output (W_j x 10 computes
+    the same network). Folding BatchNorm into the conv, as inference does, gives the filter
+    the network actually applies; its L1 norm bounds how much filter j's output moves per unit
+    of input, before the shift beta_j and the ReLU. |gamma_j| alone (network slimming, Liu et
+    al. 2017) would ignore the filter itself, and train-mode batch statistics are not stored,
+    so the running variance stands for them. The shift is not scored: a filter whose output
+    is near-constant carries little information, and fine-tuning relearns its offset.
+    """
+    bn = block.bn
+    scale = bn.weight.detach().abs() / torch.sqrt(bn.running_var + bn.eps)
+    return scale * block.conv.weight.detach().abs().flatten(1).sum(dim=1)
+
+
+def pruned_widths(widths: Widths, keep: float) -> Widths:
+    """ceil(keep x width) filters of each block, keep in (0, 1]: at least one per block."""
+    if not 0 < keep <= 1:
+        raise ValueError(f"keep must be a fraction in (0, 1]; got {keep}")
+    # Rounded first so that float products like 0.3 x 10 = 3.0000000000000004 give 3, not 4.
+    return tuple(math.ceil(round(keep * width, 9)) for width in widths)
+
+
+def check_prunable(network: PINet, widths: Widths) -> None:
+    """ValueError unless `network` is of the "pinet" family and `widths` narrow each of its
+    blocks to between 1 and its current width."""
+    if network.family != PRUNABLE_FAMILY:
+        raise ValueError(
+            f"filter pruning takes {PRUNABLE_FAMILY!r}-family networks; this one is of the "
+            f"{network.family!r} family"
+        )
+    if len(widths) != len(network.widths) or not all(
+        1 <= new <= old for new, old in zip(widths, network.widths, strict=True)
+    ):
+        raise ValueError(
+            f"pruned widths {list(widths)} must give each of the {len(network.widths)} blocks "
+            f"of {list(network.widths)} between 1 and its current number of filters"
+        )
+
+
+def filters_to_keep(network: PINet, widths: Widths) -> list[torch.Tensor]:
+    """Per block, the indices (ascending) of its `widths[i]` most important filters."""
+    check_prunable(network, widths)
+    kept = []
+    for block, width in zip(network.trunk.blocks, widths, strict=True):
+        ranking = torch.argsort(filter_importance(block), descending=True, stable=True)
+        kept.append(ranking[:width].sort().values)
+    return kept
+
+
+def prune_network(network: PINet, widths: Widths) -> PINet:
+    """A copy of `network` keeping, per block, its `widths[i]` most important filters (see
+    `filter_importance`), in their original order; same mode and device as `network`."""
+    kept = filters_to_keep(network, widths)
+    architecture = network.architecture | {"widths": widths}
+    pruned = build_network(
+        network.modality,
+        network.in_channels,
+        family=network.family,
+        per_channel=network.per_channel,
+        **architecture,
+    )
+    pruned.load_state_dict(_pruned_state(network, kept))
+    return pruned.to(network.dense.weight.device).train(network.training)
+
+
+def _pruned_state(network: PINet, kept: list[torch.Tensor]) -> dict[str, torch.Tensor]:
+    """`network`'s state_dict without the filters not in `kept`: per block, rows of the conv
+    and BatchNorm tensors, and the matching input channels of the next conv or, after the
+    last block, input columns of the head's Linear. The rest of the head is unchanged."""
+    state = dict(network.state_dict())
+    for i, filters in enumerate(kept):
+        block = f"trunk.blocks.{i}."
+        for name in _PER_FILTER:
+            state[block + name] = state[block + name][filters]
+        if i > 0:
+            state[block + "conv.weight"] = state[block + "conv.weight"][:, kept[i - 1]]
+    state["dense.weight"] = state["dense.weight"][:, kept[-1]]
+    return state
+
+
+def parameter_count(network: PINet) -> int:
+    return sum(parameter.numel() for parameter in network.parameters())
+
+
+def prune_checkpoint(
+    checkpoint: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    *,
+    keep: float | None = None,
+    widths: Widths | None = None,
+    name: str | None = None,
+) -> dict[str, Any]:
+    """Write to `out` the checkpoint (folder or bundled name) pruned to `widths`, or to
+    ceil(`keep` x width) filters per block; return what was done and the options that
+    fine-tune it with `pinet train` / `pinet distill`.
+
+    The card keeps the source's input contract, recipe and data source; its metrics are
+    dropped (they scored other weights) and its `training` records the pruning (source name
+    and checkpoint id, keep, criterion, widths and parameters before and after) beside the
+    source's own training record. Saved as float32, for torch: export it again for ONNX.
+    """
+    if (keep is None) == (widths is None):
+        raise ValueError("give either keep (a fraction of every block) or widths, not both")
+    source = find_checkpoint(checkpoint)
+    if Path(out).resolve() == source.resolve():
+        raise ValueError(f"{out} is the checkpoint being pruned; write to another folder")
+    network, card = load_checkpoint(source)
+    widths = pruned_widths(network.widths, keep) if keep is not None else tuple(widths)
+    pruned = prune_network(network, widths)
+    record = {
+        "source": card.name,
+        "source_checkpoint_id": card.checkpoint_id,
+        "keep": keep,
+        "criterion": CRITERION,
+        "widths_before": list(network.widths),
+        "widths_after": list(widths),
+        "parameters_before": parameter_count(network),
+        "parameters_after": parameter_count(pruned),
+    }
+    pruned_card = ModelCard.model_validate(
+        card.model_dump(exclude=_NOT_INHERITED)
+        | {
+            "name": name or f"{card.name}-pruned",
+            "architecture": pruned.architecture,
+            "training": {"pruning": record, "source_training": card.training},
+        }
+    )
+    save_checkpoint(pruned, pruned_card, out)
+    return {
+        "checkpoint": str(out),
+        **record,
+        "fine_tune_options": fine_tune_options(pruned, out),
+    }
+
+
+def fine_tune_options(network: PINet, checkpoint: str | os.PathLike[str]) -> str:
+    """The `pinet train` / `pinet distill` options that start from `checkpoint`, holding
+    `network`: `--init` needs the same widths, head and per-channel setting."""
+    options = [
+        f"--init {checkpoint}",
+        f"--widths {','.join(map(str, network.widths))}",
+        f"--head {network.head}",
+    ]
+    return " ".join(options + (["--per-channel"] if network.per_channel else []))
