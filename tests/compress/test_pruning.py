@@ -1,0 +1,179 @@
+"""Filter pruning: exact on what it removes, an ordinary checkpoint afterwards, fine-tunable
+with `pinet train --init`, and refusals the CLI reports without a traceback."""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import re
+from pathlib import Path
+
+import pytest
+import torch
+
+from pinet.card import DataSourceRef, ModelCard, RecipeRef
+from pinet.checkpoint import load_checkpoint, read_card, save_checkpoint
+from pinet.cli import EXIT_USAGE, main
+from pinet.compress import filters_to_keep, prune_checkpoint, prune_network, pruned_widths
+from pinet.inference import load_model
+from pinet.nets import PINet, build_network
+from tests.helpers import TINY_WIDTHS, TrainedRun
+
+INPUT_SHAPES = {"signal": (5, 3, 64), "image": (5, 3, 32, 32)}
+
+
+def scrambled_network(modality: str, per_channel: bool) -> PINet:
+    """A seeded tiny network in eval mode whose BatchNorms have random scales, shifts and
+    statistics, so that filter importances differ and the kept filters are not a prefix."""
+    torch.manual_seed(0)
+    network = build_network(modality, 3, per_channel=per_channel, widths=TINY_WIDTHS)
+    with torch.no_grad():
+        for block in network.trunk.blocks:
+            block.bn.weight.uniform_(-1.0, 1.0)
+            block.bn.bias.uniform_(-0.5, 0.5)
+            block.bn.running_mean.uniform_(-0.2, 0.2)
+            block.bn.running_var.uniform_(0.5, 2.0)
+    return network.eval()
+
+
+def silenced(network: PINet, kept: list[torch.Tensor]) -> PINet:
+    """A copy of `network` whose filters not in `kept` have BatchNorm scale and shift 0: their
+    ReLU outputs are zero, so nothing downstream sees them."""
+    copied = copy.deepcopy(network)
+    with torch.no_grad():
+        for block, filters in zip(copied.trunk.blocks, kept, strict=True):
+            dropped = torch.ones(block.bn.weight.shape[0], dtype=torch.bool)
+            dropped[filters] = False
+            block.bn.weight[dropped] = 0.0
+            block.bn.bias[dropped] = 0.0
+    return copied
+
+
+@pytest.mark.parametrize("modality", ["signal", "image"])
+def test_keeping_every_filter_changes_nothing(modality: str) -> None:
+    network = scrambled_network(modality, per_channel=False)
+    pruned = prune_network(network, pruned_widths(network.widths, 1.0))
+    x = torch.randn(INPUT_SHAPES[modality])
+    assert pruned.widths == network.widths
+    assert torch.equal(pruned(x), network(x))
+
+
+@pytest.mark.parametrize("per_channel", [False, True])
+@pytest.mark.parametrize("modality", ["signal", "image"])
+def test_pruning_equals_silencing_the_dropped_filters(modality: str, per_channel: bool) -> None:
+    network = scrambled_network(modality, per_channel)
+    widths = pruned_widths(network.widths, 0.5)
+    kept = filters_to_keep(network, widths)
+    assert any(not torch.equal(f, torch.arange(len(f))) for f in kept)  # not just a prefix
+    pruned = prune_network(network, widths)
+    x = torch.randn(INPUT_SHAPES[modality])
+    with torch.no_grad():
+        expected, got = silenced(network, kept)(x), pruned(x)
+        assert not torch.allclose(network(x), expected)  # the dropped filters mattered
+    assert pruned.widths == widths == (2, 4, 4, 8)
+    assert (pruned.family, pruned.per_channel) == (network.family, per_channel)
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("keep, expected", [(0.3, (2, 3, 3, 5)), (0.01, (1, 1, 1, 1))])
+def test_each_block_keeps_the_ceiling_of_its_share(keep: float, expected: tuple) -> None:
+    assert pruned_widths(TINY_WIDTHS, keep) == expected
+
+
+@pytest.fixture(params=["signal_run", "image_run"])
+def trained_run(request: pytest.FixtureRequest) -> TrainedRun:
+    return request.getfixturevalue(request.param)
+
+
+def test_a_pruned_checkpoint_loads_from_its_card(trained_run: TrainedRun, tmp_path: Path) -> None:
+    source = trained_run.out / "best"
+    result = prune_checkpoint(source, tmp_path / "pruned", keep=0.5)
+    network, source_card = load_checkpoint(source)
+    in_memory = prune_network(network, (2, 4, 4, 8))
+    loaded = load_model(tmp_path / "pruned", "cpu")
+    x = torch.rand(INPUT_SHAPES[source_card.modality])
+    with torch.no_grad():
+        torch.testing.assert_close(torch.from_numpy(loaded.forward(x)), in_memory(x))
+    card = read_card(tmp_path / "pruned")
+    assert card.architecture["widths"] == [2, 4, 4, 8] == result["widths_after"]
+    assert (card.recipe, card.input_shape) == (source_card.recipe, source_card.input_shape)
+    assert card.metrics == {}  # the source's scored other weights
+    assert card.training["pruning"] == {
+        "source": source_card.name,
+        "source_checkpoint_id": source_card.checkpoint_id,
+        "keep": 0.5,
+        "criterion": "l1-of-bn-folded-filter",
+        "widths_before": list(TINY_WIDTHS),
+        "widths_after": [2, 4, 4, 8],
+        "parameters_before": result["parameters_before"],
+        "parameters_after": result["parameters_after"],
+    }
+    assert card.training["source_training"] == source_card.training
+
+
+def test_the_printed_options_fine_tune_the_pruned_network(
+    signal_run: TrainedRun, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The two-step recipe through the CLI: prune, then train with the options it printed."""
+    pruned = tmp_path / "pruned"
+    argv = ["prune", "--checkpoint", str(signal_run.out / "best"), "--out", str(pruned)]
+    assert main([*argv, "--widths", "3,6,6,12"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["fine_tune_options"] == f"--init {pruned} --widths 3,6,6,12 --head relu"
+    assert printed["keep"] is None
+    train = ["train", "--data", str(signal_run.store), "--model", "signal"]
+    train += ["--out", str(tmp_path / "tuned"), "--epochs", "1", "--batch-size", "16"]
+    train += ["--device", "cpu", "--no-progress", *printed["fine_tune_options"].split()]
+    assert main(train) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert math.isfinite(result["last"]["train_mse"])
+    assert math.isfinite(result["best_val_mse"])
+    assert read_card(tmp_path / "tuned" / "best").architecture["widths"] == [3, 6, 6, 12]
+
+
+def lowrank_checkpoint(folder: Path) -> Path:
+    network = build_network("image", 3, family="lowrank", widths=TINY_WIDTHS)
+    card = ModelCard.describing(
+        network,
+        name="tiny-lowrank",
+        input_shape=(3, 32, 32),
+        recipe=RecipeRef(name="image-raster"),
+        data_source=DataSourceRef(name="synthetic"),
+    )
+    save_checkpoint(network, card, folder)
+    return folder
+
+
+@pytest.mark.parametrize(
+    "checkpoint, options, message",
+    [
+        ("signal", ["--keep", "0"], r"keep must be a fraction in \(0, 1\]; got 0\.0"),
+        ("signal", ["--keep", "1.5"], r"keep must be a fraction in \(0, 1\]; got 1\.5"),
+        ("signal", ["--widths", "2,4,4"], r"pruned widths \[2, 4, 4\] must give each of the 4"),
+        ("signal", ["--widths", "2,4,4,32"], r"between 1 and its current number of filters"),
+        ("lowrank", ["--keep", "0.5"], r"'pinet'-family networks; this one is of the 'lowrank'"),
+        ("missing", ["--keep", "0.5"], r"no checkpoint at .*missing"),
+    ],
+)
+def test_the_command_refuses_with_a_message(
+    checkpoint: str,
+    options: list[str],
+    message: str,
+    signal_run: TrainedRun,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    folders = {
+        "signal": signal_run.out / "best",
+        "lowrank": lowrank_checkpoint(tmp_path / "lowrank"),
+        "missing": tmp_path / "missing",
+    }
+    argv = ["prune", "--checkpoint", str(folders[checkpoint]), "--out", str(tmp_path / "out")]
+    assert main([*argv, *options]) == EXIT_USAGE
+    captured = capsys.readouterr()
+    assert captured.err.startswith("error: ")
+    assert "Traceback" not in captured.err
+    assert re.search(message, captured.err)
+    assert captured.out == ""
+    assert not (tmp_path / "out").exists()
