@@ -16,6 +16,7 @@ from pinet.inference import load_model
 from pinet.nets import FAMILIES, Widths
 from pinet.train import TrainConfig, evaluate_checkpoint, train
 from pinet.train.distill import Distillation
+from pinet.train.distributed import local_device
 from pinet.train.mixture import Component
 from pinet.train.mixup import PartialMixup
 
@@ -219,7 +220,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             config = TrainConfig(**{k: v for k, v in vars(args).items() if k in names})
             objective = None
             if args.command == "distill":
-                teachers = [load_model(teacher, config.device) for teacher in args.teacher]
+                device = str(local_device(config.device))  # under torchrun: this rank's GPU
+                teachers = [load_model(teacher, device) for teacher in args.teacher]
                 mixup = None
                 if args.mixup_pairs:
                     mixup = PartialMixup(args.mixup_pairs, args.mixup_labels)

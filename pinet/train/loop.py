@@ -4,7 +4,8 @@ The loop is plain PyTorch: an objective (MSE on persistence images by default), 
 cosine schedule by default (or the released optimiser), validation on whole groups (users,
 photos) held out of the training split, a checkpoint every epoch plus the best, and
 bit-for-bit resumption: the data order of an epoch is a function of (seed, epoch) only, and
-the optimiser state travels with the weights.
+the optimiser state travels with the weights. Under torchrun it trains on several
+processes (`pinet.train.distributed`) as it would on one, and only rank 0 writes the run.
 """
 
 from __future__ import annotations
@@ -19,12 +20,13 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from pinet.card import DataSourceRef, ModelCard, RecipeRef, TrainingRanges, network_fields
 from pinet.checkpoint import load_checkpoint, save_checkpoint
-from pinet.device import autocast, resolve_device
+from pinet.device import autocast
 from pinet.inference import LoadedModel, TorchBackend, find_checkpoint
 from pinet.modality import Modality
 from pinet.nets import PINet, build_network
@@ -37,6 +39,12 @@ from pinet.train.data import (
     batch_loader,
     exact_symmetries,
     split_by_group,
+)
+from pinet.train.distributed import (
+    Cluster,
+    local_device,
+    process_group,
+    synchronise_batch_norms,
 )
 from pinet.train.evaluate import evaluate
 from pinet.train.losses import MeanSquaredError, Objective
@@ -80,9 +88,32 @@ def train(
 ) -> dict[str, Any]:
     """Train on a store, or a mixture of stores (`Component`s), into `out`, minimising
     `objective` (default: MSE against the exact PIs); returns the final history entry and
-    the best validation MSE."""
-    objective = objective or MeanSquaredError()
-    out = Path(out)
+    the best validation MSE. Launched by torchrun, every process runs this, in a process
+    group open for the duration (`process_group`)."""
+    device = local_device(config.device)
+    with process_group(device) as cluster:
+        objective = objective or MeanSquaredError()
+        return _fit(data, modality, Path(out), config, objective, device, cluster, resume, progress)
+
+
+def _fit(
+    data: str | Path | Sequence[Component],
+    modality: Modality,
+    out: Path,
+    config: TrainConfig,
+    objective: Objective,
+    device: torch.device,
+    cluster: Cluster,
+    resume: bool,
+    progress: bool,
+) -> dict[str, Any]:
+    """`train` in one process of `cluster` (maybe the only one) training on `device`."""
+    if config.batch_size < cluster.world_size:
+        raise ValueError(
+            f"--batch-size {config.batch_size} is the global batch, shared by "
+            f"{cluster.world_size} processes: give at least one sample to each"
+        )
+    progress = progress and cluster.is_main
     components = [Component(Path(data))] if isinstance(data, str | Path) else list(data)
     stores = open_stores(components, modality)
     if not config.per_channel and len({store.channels for store in stores}) > 1:
@@ -95,7 +126,6 @@ def train(
     sizes = [len(stream) for stream in train_streams]
     weights = mixture_weights(components, sizes)
     trained_on = TrainedOn(stores, describe_mixture(stores, weights, sizes))
-    device = resolve_device(config.device)
     torch.backends.cudnn.benchmark = device.type == "cuda"  # one shape per store: pick once
     torch.manual_seed(config.seed)
     family_options = {} if config.rank is None else {"rank": config.rank}
@@ -110,15 +140,23 @@ def train(
     ).to(device)
     if config.init is not None:
         start_from(model, config.init)
+    if cluster.world_size > 1:
+        synchronise_batch_norms(model)  # BatchNorm of the global batch, saved as plain
     optimiser = make_optimiser(model, config)
     history: list[dict[str, Any]] = []
     if resume:
         history = restore(out, model, optimiser, config, trained_on.data_source())
     elif has_run(out):
         raise ValueError(f"{out} already holds a training run; pass --resume or another --out")
-    out.mkdir(parents=True, exist_ok=True)
+    if cluster.is_main:
+        out.mkdir(parents=True, exist_ok=True)
+    trained = model
+    if cluster.world_size > 1:
+        # Buffers are not broadcast: synced BatchNorm keeps every process's statistics equal.
+        device_ids = None if device.type == "cpu" else [device]
+        trained = DistributedDataParallel(model, device_ids, broadcast_buffers=False)
 
-    card = run_card(model, trained_on, config, objective, {}, 0)  # a bad name fails now
+    card = run_card(model, trained_on, config, objective, {}, 0, cluster)  # bad name: fail now
     evaluated = LoadedModel(card, TorchBackend(model, device))
     sampler = MixtureBatchSampler(train_streams, weights, config.batch_size, config.seed)
     train_parts: list[Samples] = list(train_streams)
@@ -134,9 +172,14 @@ def train(
         sampler.epoch = epoch
         for group in optimiser.param_groups:
             group["lr"] = learning_rate(config, epoch)
-        train_mse = _train_epoch(model, loader, optimiser, objective, epoch, config, progress)
+        train_mse = _train_epoch(
+            trained, loader, optimiser, objective, epoch, config, cluster, progress
+        )
         model.eval()
-        val = _validate(evaluated, val_sets, trained_on.labels)
+        # Rank 0 validates; the others wait for its metrics, then go on to the next epoch.
+        val = cluster.from_main(
+            _validate(evaluated, val_sets, trained_on.labels) if cluster.is_main else None
+        )
         entry = {
             "epoch": epoch + 1,
             "lr": learning_rate(config, epoch),
@@ -146,15 +189,17 @@ def train(
         }
         history.append(entry)
         metrics = {"val_mse": val["val_mse"], "val_mae": val["val_mae"]}
-        card = run_card(model, trained_on, config, objective, metrics, epoch + 1)
-        if val["val_mse"] < best:
-            best = val["val_mse"]
-            save_checkpoint(model, card, out / "best")
-        save_epoch(out, model, optimiser, card, history, config)
+        card = run_card(model, trained_on, config, objective, metrics, epoch + 1, cluster)
+        improved, best = val["val_mse"] < best, min(best, val["val_mse"])
+        if cluster.is_main:  # the one writer of the run's folder
+            if improved:
+                save_checkpoint(model, card, out / "best")
+            save_epoch(out, model, optimiser, card, history, config)
         if progress:
             tqdm.write(json.dumps(entry))
     model.eval()
-    plot_run(out, history, evaluated, val_streams[0])
+    if cluster.is_main:
+        plot_run(out, history, evaluated, val_streams[0])
     return {"last": history[-1] if history else None, "best_val_mse": best}
 
 
@@ -196,15 +241,17 @@ def _validate(
 
 
 def _train_epoch(
-    model: PINet,
+    model: PINet | DistributedDataParallel,
     loader: DataLoader,
     optimiser: torch.optim.Optimizer,
     objective: Objective,
     epoch: int,
     config: TrainConfig,
+    cluster: Cluster,
     progress: bool,
 ) -> float:
-    """One pass over `loader`; the mean training loss."""
+    """One pass over `loader`; the mean training loss. Every process of `cluster` loads,
+    transforms and prepares the whole batch alike, then steps on its shard of it."""
     model.train()
     device = next(model.parameters()).device
     total, count = torch.zeros((), device=device), 0  # summed on the device: no sync per step
@@ -223,16 +270,19 @@ def _train_epoch(
         if config.augment:
             inputs, targets = exact_symmetries(inputs, targets, draws)
         inputs, targets = objective.prepare(inputs, targets, draws)
+        inputs, targets, weight = cluster.shard(inputs, targets)
         with autocast(device):
             loss = objective(model, inputs, targets)
         optimiser.zero_grad(set_to_none=True)
-        loss.backward()
+        (loss * weight).backward()
         optimiser.step()
-        total += loss.detach() * len(inputs)
-        count += len(inputs)
+        if len(inputs):  # an empty shard's loss is NaN (see `Cluster.shard`)
+            total += loss.detach() * len(inputs)
+            count += len(inputs)
         if progress and batches.n % _PROGRESS_EVERY == 0:
-            batches.set_postfix(loss=f"{total.item() / count:.5f}")
-    return total.item() / max(count, 1)
+            batches.set_postfix(loss=f"{total.item() / max(count, 1):.5f}")
+    total, count = cluster.summed(torch.stack([total, torch.tensor(float(count), device=device)]))
+    return total.item() / max(count.item(), 1)
 
 
 @dataclass(frozen=True)
@@ -268,14 +318,17 @@ def run_card(
     objective: Objective,
     metrics: dict[str, float],
     epochs_done: int,
+    cluster: Cluster,
 ) -> ModelCard:
     """The card of `model` after `epochs_done` epochs on `trained_on`: what it is, what it
-    was trained on and how (config, objective), and its validation metrics."""
+    was trained on and how (config, objective, the processes that trained it), and its
+    validation metrics."""
     first = trained_on.stores[0]
     training = {
         **asdict(config),
         "objective": objective.describe(),
         "epochs_done": epochs_done,
+        "distributed": cluster.describe(),
         "stores": [str(store.path) for store in trained_on.stores],
         "train_samples": sum(part["train_samples"] for part in trained_on.mixture),
     }
