@@ -9,7 +9,7 @@ the global average pool). Removing it removes all three, so the result is an ord
 Which filters go: per block, those of smallest importance (see `filter_importance`). What the
 network loses is exactly what a copy of it computes with those filters' BatchNorm scale and
 shift set to zero (their ReLU outputs zero, so nothing downstream sees them): the tests check
-that identity, and fine-tuning recovers what the zeroed filters contributed.
+that identity. Fine-tuning then lets the remaining filters make up for the removed ones.
 """
 
 from __future__ import annotations
