@@ -33,6 +33,7 @@ from service.serving.registry import ModelRegistry
 
 METRICS_PATH = "/metrics"  # the scrape itself is not counted: it would only count scrapes
 UNMATCHED_ROUTE = "<unmatched>"  # 404s share one label whatever path they asked for
+ROUTE_CACHE_SIZE = 1024  # request paths whose route template is remembered
 # Forward-pass sizes: powers of two up to PINET_MAX_BATCH_SIZE's useful range (one pass
 # of a :batch request is at most max_batch_size inputs too).
 BATCH_SIZE_BUCKETS = tuple(float(2**k) for k in range(11))  # 1 ... 1024
@@ -141,9 +142,10 @@ class RequestMetrics:
         self.app = app
         self.metrics = metrics
         self.routes = routes  # the app's route list itself: routes added later are seen
+        self._templates = RouteTemplates(routes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        route = route_template(self.routes, scope) if scope["type"] == "http" else None
+        route = self._templates.of(scope) if scope["type"] == "http" else None
         if route is None or route == METRICS_PATH:
             await self.app(scope, receive, send)
             return
@@ -164,6 +166,30 @@ class RequestMetrics:
             self.metrics.latency.labels(method, route).observe(time.perf_counter() - started)
 
 
+class RouteTemplates:
+    """`route_template`, remembered by method and path: matching a request against every
+    route cost about as much as a cheap model's forward pass per request (measured on the
+    signal student under load). At most `ROUTE_CACHE_SIZE` paths are remembered, so that a
+    scanner's probes cannot grow it without bound; the memory is dropped when the app's
+    route list changes length (a route added after the first request)."""
+
+    def __init__(self, routes: list[BaseRoute]) -> None:
+        self._routes = routes
+        self._known: dict[tuple[str, str, str], str] = {}
+        self._route_count = len(routes)
+
+    def of(self, scope: Scope) -> str:
+        """The template of the route that serves `scope`, as `route_template` says."""
+        if len(self._routes) != self._route_count or len(self._known) >= ROUTE_CACHE_SIZE:
+            self._known.clear()
+            self._route_count = len(self._routes)
+        key = (scope["method"], scope.get("root_path", ""), scope["path"])
+        template = self._known.get(key)
+        if template is None:
+            template = self._known[key] = route_template(self._routes, scope)
+        return template
+
+
 def route_template(routes: list[BaseRoute], scope: Scope) -> str:
     """The path template, prefixes included, of the route that serves `scope` (a full match,
     else one that matches the path but not the method: a 405), or UNMATCHED_ROUTE.
@@ -181,7 +207,9 @@ def route_template(routes: list[BaseRoute], scope: Scope) -> str:
     return partial or UNMATCHED_ROUTE
 
 
-def get_metrics(request: Request) -> ServiceMetrics:
+async def get_metrics(request: Request) -> ServiceMetrics:
+    """The app's metrics; `async` so that FastAPI calls it on the event loop rather than
+    handing it to a worker thread on every request (see service/deps.py)."""
     return request.app.state.metrics
 
 

@@ -23,9 +23,7 @@ from service.schemas import (
     BatchPIResponse,
     BatchTiming,
     ExactPI,
-    ModelRef,
     PIResponse,
-    RecipeInfo,
     Timing,
 )
 from service.serving.batching import BatchResult, BulkResult
@@ -55,7 +53,7 @@ async def pi_response(
     body = PIResponse(
         pi=learned.pi,
         shape=list(learned.pi.shape),
-        model=model_ref(served),
+        model=served.reference,
         timing=Timing(
             pinet_ms=learned.forward_ms, batch_size=learned.batch_size, queue_ms=learned.queue_ms
         ),
@@ -77,7 +75,7 @@ def batch_response(
     body = BatchPIResponse(
         pis=learned.pis,
         shape=list(learned.pis.shape),
-        model=model_ref(served),
+        model=served.reference,
         timing=BatchTiming(
             total_ms=learned.total_ms,
             per_sample_ms=learned.total_ms / len(learned.pis),
@@ -86,11 +84,6 @@ def batch_response(
         notes=notes,
     )
     return json_response(body)
-
-
-def model_ref(served: ServedModel) -> ModelRef:
-    recipe = RecipeInfo(name=served.recipe.name, params=served.recipe.params)
-    return ModelRef(name=served.card.name, recipe=recipe)
 
 
 def json_response(body: BaseModel) -> Response:

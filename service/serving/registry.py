@@ -7,6 +7,7 @@ import asyncio
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,7 @@ from pinet.inference import LoadedModel, load_model
 from pinet.modality import PLURALS, Modality
 from pinet.tda import Recipe, get_recipe
 from service.errors import LOADING_FAILED, InputError
+from service.schemas import ModelRef, RecipeInfo
 from service.serving.batching import Batcher, BatchLimits, BatchStats
 from service.serving.exact import ExactPool, ExactResult
 from service.settings import Settings
@@ -37,6 +39,13 @@ class ServedModel:
     @property
     def card(self) -> ModelCard:
         return self.loaded.card
+
+    @cached_property
+    def reference(self) -> ModelRef:
+        """The model's name and recipe as every PI response names them: built once, since
+        the recipe's parameters are gathered anew on each call of `Recipe.params`."""
+        recipe = RecipeInfo(name=self.recipe.name, params=self.recipe.params)
+        return ModelRef(name=self.card.name, recipe=recipe)
 
     async def exact(self, x: np.ndarray) -> ExactResult:
         """Exact PIs of one raw input by the model's recipe, off the event loop."""

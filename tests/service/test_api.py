@@ -136,6 +136,24 @@ def test_format_npy_returns_the_array(client: httpx.Client) -> None:
     np.testing.assert_allclose(pi, as_json, atol=1e-5)
 
 
+@pytest.mark.parametrize("model", ["tiny-signal", "tiny-signal-onnx"])
+def test_json_pis_are_the_float32_values_and_name_the_models_recipe(
+    client: httpx.Client, model: str
+) -> None:
+    """Each JSON number reads back as exactly the float32 of the .npy answer (shortest
+    round-trip digits), and `model` names the model and its recipe as /v1/models does, on
+    every request (the reference is built once per model)."""
+    listed = {m["name"]: m for m in client.get("/v1/models").json()["models"]}
+    body = {"signal": SIGNAL.tolist(), "model": model}
+    for _ in range(2):
+        as_npy = client.post("/v1/signals/pi", params={"format": "npy"}, json=body)
+        as_json = client.post("/v1/signals/pi", json=body).json()
+        assert as_json["timing"]["batch_size"] == 1  # alone in its pass, as the .npy one
+        pi = np.load(io.BytesIO(as_npy.content), allow_pickle=False)
+        np.testing.assert_array_equal(np.array(as_json["pi"], dtype=np.float32), pi)
+        assert as_json["model"] == {"name": model, "recipe": listed[model]["recipe"]}
+
+
 def test_rgba_alpha_is_dropped_with_a_note(client: httpx.Client) -> None:
     rgba = np.concatenate([IMAGE, np.full((1, 32, 32), 128, np.uint8)]).transpose(1, 2, 0)
     response = client.post("/v1/images/pi", files={"file": ("a.png", png(rgba, "RGBA"))})

@@ -8,9 +8,12 @@ import asyncio
 from pathlib import Path
 
 import httpx
+from starlette.responses import Response
+from starlette.routing import Route
 
 from service.app import create_app
 from service.launcher import Server
+from service.metrics import UNMATCHED_ROUTE, RouteTemplates
 from service.settings import Settings
 from tests.service.helpers import (
     CONCURRENT,
@@ -101,3 +104,23 @@ def test_each_app_has_its_own_registry(tmp_path: Path) -> None:
     one, two = (parse(text) for text in asyncio.run(exercise()))
     assert requests(one, "GET", "/healthz", 200) == 3
     assert requests(two, "GET", "/healthz", 200) == 0
+
+
+def test_remembered_route_templates_follow_the_route_list() -> None:
+    """A path remembered as unmatched is matched once a route for it is added, and a path
+    with a parameter is named by its template."""
+
+    async def endpoint(request: object) -> Response:
+        return Response()
+
+    routes = [Route("/items/{item}", endpoint, methods=["GET"])]
+    templates = RouteTemplates(routes)
+
+    def scope(method: str, path: str) -> dict[str, object]:
+        return {"type": "http", "method": method, "path": path, "root_path": ""}
+
+    assert templates.of(scope("GET", "/items/7")) == "/items/{item}"
+    assert templates.of(scope("GET", "/later")) == UNMATCHED_ROUTE
+    routes.append(Route("/later", endpoint, methods=["GET"]))
+    assert templates.of(scope("GET", "/later")) == "/later"
+    assert templates.of(scope("POST", "/items/7")) == "/items/{item}"  # a 405 names it too
