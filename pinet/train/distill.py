@@ -16,7 +16,6 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import nn
 from torch.utils.data import Dataset
 
 from pinet.inference import LoadedModel
@@ -100,10 +99,7 @@ class Distillation(Objective):
         targets[rows, :, 1] = torch.from_numpy(np.asarray(taught)).to(targets)
         return inputs, targets
 
-    def __call__(
-        self, model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor
-    ) -> torch.Tensor:
-        predictions = model(inputs).float()
+    def loss(self, predictions: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         exact, teacher = targets[:, :, 0], targets[:, :, 1]
         return self.alpha * F.mse_loss(predictions, exact) + (1 - self.alpha) * F.mse_loss(
             predictions, teacher

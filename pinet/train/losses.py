@@ -16,13 +16,22 @@ from pinet.train.data import Samples
 
 
 class Objective(ABC):
-    """A training loss: (model, inputs `(N, C, *S)`, exact PIs `(N, C, 50, 50)`) -> scalar."""
+    """A training loss: (model, inputs `(N, C, *S)`, exact PIs `(N, C, 50, 50)`) -> scalar.
 
-    @abstractmethod
+    Most objectives only compare one forward pass's predictions with the batch's targets
+    (`loss`); one that needs more forward passes (two views, features) overrides `__call__`.
+    """
+
     def __call__(
         self, model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor
     ) -> torch.Tensor:
-        """The loss of `model` on one batch, differentiable with respect to its weights."""
+        """The loss of `model` on one batch, differentiable with respect to its weights; the
+        predictions are compared in float32 whatever the autocast precision of the forward."""
+        return self.loss(model(inputs).float(), targets)
+
+    @abstractmethod
+    def loss(self, predictions: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """The loss of predicted PIs `(N, C, 50, 50)` against this objective's targets."""
 
     @abstractmethod
     def describe(self) -> dict[str, Any]:
@@ -42,13 +51,10 @@ class Objective(ABC):
 
 
 class MeanSquaredError(Objective):
-    """PI-Net's regression loss (SPEC 1): the mean squared error against the exact PIs,
-    computed in float32 whatever the autocast precision of the forward pass."""
+    """PI-Net's regression loss (SPEC 1): the mean squared error against the exact PIs."""
 
-    def __call__(
-        self, model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor
-    ) -> torch.Tensor:
-        return F.mse_loss(model(inputs).float(), targets)
+    def loss(self, predictions: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        return F.mse_loss(predictions, targets)
 
     def describe(self) -> dict[str, Any]:
         return {"name": "mse"}

@@ -67,8 +67,8 @@ class ScaledError(Objective):
     def __init__(self, scale: float) -> None:
         self.scale = scale
 
-    def __call__(self, model, inputs, targets):
-        return self.scale * torch.nn.functional.mse_loss(model(inputs).float(), targets)
+    def loss(self, predictions, targets):
+        return self.scale * torch.nn.functional.mse_loss(predictions, targets)
 
     def describe(self) -> dict:
         return {"name": "scaled-mse", "scale": self.scale}
