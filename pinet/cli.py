@@ -17,8 +17,10 @@ from pinet.nets import FAMILIES, Widths
 from pinet.train import TrainConfig, evaluate_checkpoint, train
 from pinet.train.distill import Distillation
 from pinet.train.distributed import local_device
+from pinet.train.losses import MeanSquaredError
 from pinet.train.mixture import Component
 from pinet.train.mixup import PartialMixup
+from pinet.train.self_distill import SelfDistillation
 
 EXIT_USAGE = 2
 REFERENCE_HELP = (
@@ -99,6 +101,14 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="continue an interrupted run in --out (same options: the learning-rate "
         "schedule depends on --epochs)",
+    )
+    parser.add_argument(
+        "--self-distill",
+        type=float,
+        metavar="WEIGHT",
+        help="self-distillation on distorted views: learn from each batch and its reversed "
+        "view, pull their predictions together and match their features' distributions "
+        "(MMD, times WEIGHT); two forward passes per step",
     )
     parser.add_argument("--no-progress", action="store_true")
 
@@ -226,6 +236,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if args.mixup_pairs:
                     mixup = PartialMixup(args.mixup_pairs, args.mixup_labels)
                 objective = Distillation(teachers, args.alpha, mixup)
+            if args.self_distill is not None:
+                objective = SelfDistillation(objective or MeanSquaredError(), args.self_distill)
             result = train(
                 args.data,
                 args.model,
