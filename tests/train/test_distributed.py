@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -109,7 +110,7 @@ def test_a_run_of_one_process_resumes_on_two(
 
 
 @pytest.fixture
-def group_of_one(tmp_path: Path):
+def group_of_one(tmp_path: Path) -> Iterator[None]:
     """A gloo process group of this process alone: collectives run, and add nothing."""
     rendezvous = f"file://{tmp_path / 'rendezvous'}"
     dist.init_process_group("gloo", init_method=rendezvous, rank=0, world_size=1)
