@@ -6,14 +6,27 @@ so that training, evaluation, inference and the CLI are all exercised end to end
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import torch
 
 from data_prep.sources.hapt import HaptWindows
 from data_prep.sources.photos import PhotoCrops
 from pinet.train import TrainConfig, train
 from tests.helpers import TINY_WIDTHS, TrainedRun, tiny_store
+
+
+@pytest.fixture(autouse=True)
+def _torch_threads_restored() -> Iterator[None]:
+    """Every test ends with the torch thread count it began with: a test that serves a model
+    in-process (the registry sets its forward threads) must not change how later tests
+    train, since the thread count changes float rounding and a resumed run must equal the
+    uninterrupted one bit for bit."""
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,10 @@ discrepancy:
 
 where f are the trunk's pooled features of every (sample, channel). A network that answers
 the same for both views needs no averaging over reversed inputs at inference, which
-doubles a forward's cost (`average_reversed`). Each step costs two forward passes.
+doubles a forward's cost (`average_reversed`). Each step costs two forward passes. Under
+torchrun the MMD (and its median bandwidth) is computed on each process's shard of the
+batch: the same objective in expectation, not equal to one process's to rounding, as plain
+and distilled training are (`pinet.train.distributed`).
 """
 
 from __future__ import annotations
