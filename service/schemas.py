@@ -99,6 +99,11 @@ class ModelInfo(BaseModel):
     device: str
     backend: str = Field(description="what runs the forward pass, e.g. torch")
     precision: str = Field(description="the arithmetic of a forward pass, e.g. float32")
+    parameters: int = Field(description="weights of the network: its forward pass's cost")
+    default: bool = Field(
+        description="answers the requests of its modality that name no model "
+        "(PINET_DEFAULT_MODELS, else on CUDA the most accurate, on a CPU the smallest)"
+    )
 
 
 class ModelList(BaseModel):

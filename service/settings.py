@@ -9,6 +9,7 @@ from pydantic import Field, PositiveFloat, PositiveInt, SecretStr, field_validat
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pinet.inference import models_dir
+from pinet.modality import Modality
 
 
 class Settings(BaseSettings):
@@ -24,6 +25,11 @@ class Settings(BaseSettings):
     # Threads of each CPU forward pass (torch intra-op); default: torch's, one per core. On a
     # machine shared with other busy processes, 1 avoids threads waiting for each other.
     torch_threads: PositiveInt | None = None
+    # The model that answers a request naming none, by modality, e.g.
+    # PINET_DEFAULT_MODELS='{"signal": "signal-hapt"}'. A modality left out gets the
+    # device's rule: on CUDA its most accurate model (lowest test MSE over the mean PI's),
+    # on a CPU its smallest (fewest stored weights: the cheapest forward pass).
+    default_models: dict[Modality, str] = Field(default_factory=dict)
 
     # Dynamic batching: a forward pass starts when `max_batch_size` same-shaped requests
     # wait, or `max_wait_ms` after the first one arrived; beyond `queue_size` waiting

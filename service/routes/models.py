@@ -25,7 +25,7 @@ router = APIRouter(prefix="/models", tags=["models"], responses=_NOT_READY)
 stats_router = APIRouter(prefix="/stats", tags=["models"], responses=_NOT_READY)
 
 
-def model_info(served: ServedModel) -> ModelInfo:
+def model_info(served: ServedModel, default: bool) -> ModelInfo:
     card = served.card
     ranges = card.training_ranges
     return ModelInfo(
@@ -45,13 +45,18 @@ def model_info(served: ServedModel) -> ModelInfo:
         device=str(served.loaded.device),
         backend=served.loaded.backend.name,
         precision=served.loaded.backend.precision,
+        parameters=served.parameters,
+        default=default,
     )
 
 
 @router.get("", response_model=ModelList)
 def list_models(registry: ReadyRegistryDep) -> ModelList:
     """Every loaded model: its input, the exact recipe it imitates, its validation metrics."""
-    return ModelList(models=[model_info(registry.models[n]) for n in sorted(registry.models)])
+    defaults = set(registry.defaults.values())
+    return ModelList(
+        models=[model_info(registry.models[n], n in defaults) for n in sorted(registry.models)]
+    )
 
 
 @stats_router.get("", response_model=StatsResponse)

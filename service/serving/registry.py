@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
@@ -35,6 +37,7 @@ class ServedModel:
     recipe: Recipe
     batcher: Batcher
     exact_pool: ExactPool
+    parameters: int  # of the network: what a forward pass's cost grows with
 
     @property
     def card(self) -> ModelCard:
@@ -70,6 +73,7 @@ class ModelRegistry:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.models: dict[str, ServedModel] = {}
+        self.defaults: dict[Modality, str] = {}  # the model of a request naming none
         self.ready = False
         self.problem: str | None = "models are still loading"
         # Each model has two threads for its forward passes, its lane for batches and its
@@ -95,6 +99,10 @@ class ModelRegistry:
                 self.models[served.card.name] = served
                 served.batcher.start()
                 log.info("model %s loaded on %s and warmed up", name, served.loaded.device)
+            cards = {name: served.card for name, served in self.models.items()}
+            cuda = any(m.loaded.device.type == "cuda" for m in self.models.values())
+            self.defaults = default_models(cards, self.settings.default_models, cuda=cuda)
+            log.info("default models: %s", self.defaults)
         except Exception as error:
             self.problem = f"{LOADING_FAILED}: {error}"
             log.exception("loading models failed")
@@ -136,18 +144,18 @@ class ModelRegistry:
             large_input_elements=self.settings.large_input_elements,
         )
         batcher = Batcher(loaded, lane, large_lane, limits)
-        return ServedModel(loaded, recipe, batcher, self.exact)
+        return ServedModel(loaded, recipe, batcher, self.exact, parameter_count(card))
 
     def pick(self, name: str | None, modality: Modality) -> ServedModel:
-        """The model called `name`, or the first (by name) of `modality` when no name is
-        given; InputError 404 for an unknown name, 422 for a model of the other modality."""
+        """The model called `name`, or the default of `modality` (`default_models`) when no
+        name is given; InputError 404 for an unknown name, 422 for a model of the other
+        modality."""
         if name is None:
-            for served_name in sorted(self.models):
-                if self.models[served_name].card.modality == modality:
-                    return self.models[served_name]
-            raise InputError(
-                f"no {modality} model is loaded; GET /v1/models lists them", status_code=404
-            )
+            if modality not in self.defaults:
+                raise InputError(
+                    f"no {modality} model is loaded; GET /v1/models lists them", status_code=404
+                )
+            return self.models[self.defaults[modality]]
         served = self.models.get(name)
         if served is None:
             known = ", ".join(sorted(self.models)) or "none"
@@ -166,6 +174,47 @@ class ModelRegistry:
         self.exact.shutdown()
         for lane in self._lanes:
             lane.shutdown(wait=False, cancel_futures=True)
+
+
+def default_models(
+    cards: Mapping[str, ModelCard], chosen: Mapping[Modality, str], *, cuda: bool
+) -> dict[Modality, str]:
+    """The model that answers requests naming none, for each modality that has one: the one
+    `chosen` names (PINET_DEFAULT_MODELS), else the device's rule. On CUDA a forward pass is
+    cheap whatever the model, so the most accurate answers (lowest test MSE over the mean
+    PI's). On a CPU a large PI-Net is slower than the exact recipe it imitates (the bundled
+    64..512 signal model by 14x), so the smallest network answers (fewest parameters), and
+    a request names the more accurate one when it wants it. ValueError for a chosen name
+    that is not loaded or of another modality."""
+    defaults: dict[Modality, str] = {}
+    for modality, name in chosen.items():
+        if name not in cards or cards[name].modality != modality:
+            loaded = ", ".join(n for n in sorted(cards) if cards[n].modality == modality)
+            raise ValueError(
+                f"default_models names {name!r} for {modality}s; the {modality} models loaded "
+                f"are: {loaded or 'none'}"
+            )
+        defaults[modality] = name
+
+    def preference(name: str) -> tuple[float, ...]:  # lower is preferred
+        error = cards[name].metrics.get("test_mse_vs_mean_pi", math.inf)
+        size = parameter_count(cards[name])
+        return (error, size) if cuda else (size, error)
+
+    for name in sorted(cards):
+        modality = cards[name].modality
+        if modality in chosen:
+            continue
+        best = defaults.get(modality)
+        if best is None or preference(name) < preference(best):
+            defaults[modality] = name
+    return defaults
+
+
+def parameter_count(card: ModelCard) -> int:
+    """The parameters of the network `card` describes: what its forward pass's cost grows
+    with (the network is built, not loaded)."""
+    return sum(p.numel() for p in card.build_network().parameters())
 
 
 def _set_torch_threads(threads: int | None) -> None:

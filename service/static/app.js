@@ -68,7 +68,7 @@ async function errorMessage(response) {
 
 async function loadModels() {
   const select = $("model-select");
-  select.length = 1; // keep "first model that fits the input"
+  select.length = 1; // keep "the service's default model"
   const response = await fetch("/v1/models", { headers: apiHeaders() });
   if (!response.ok) {
     $("models-status").textContent = `Models unavailable: ${await errorMessage(response)}`;
@@ -80,7 +80,8 @@ async function loadModels() {
   const { models } = await response.json();
   for (const model of models) {
     const shape = model.input_shape.join(" × ");
-    select.add(new Option(`${model.name}: ${model.modality} ${shape}, ${model.recipe.name}`,
+    const role = model.default ? ` (default for ${model.modality}s)` : "";
+    select.add(new Option(`${model.name}: ${model.modality} ${shape}, ${model.recipe.name}${role}`,
       model.name));
   }
   $("models-status").textContent = `${models.length} models served.`;

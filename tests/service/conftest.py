@@ -18,6 +18,9 @@ from tests.helpers import tiny_checkpoint
 from tests.service.helpers import ready
 
 TINY_METRICS = {"val_mse": 0.0123, "val_ssim": 0.5}
+# The default and strict servers name their default signal model; the patient server
+# leaves it to the CPU's rule (the smallest network: tiny-signal-per-channel).
+DEFAULT_MODELS = '{"signal": "tiny-signal"}'
 
 
 @pytest.fixture(scope="session")
@@ -30,7 +33,6 @@ def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ("tiny-image-cubical", "image", (3, 32, 32), "image-cubical"),
     ):
         tiny_checkpoint(folder, name, modality, shape, recipe, metrics=TINY_METRICS)
-    # Sort after tiny-signal, which stays the default signal model.
     tiny_checkpoint(folder, "tiny-signal-onnx", "signal", (3, 250), "signal-sublevel", onnx=True)
     tiny_checkpoint(
         folder,
@@ -64,6 +66,7 @@ def servers(
             header_timeout_s=2,
             body_timeout_s=2,
             max_header_bytes=8192,
+            default_models=DEFAULT_MODELS,
         ),
         # An API key, one request per forward pass and room for two waiting requests; exact
         # topology of 1,000 values at most, fewer than the photo crop's 3,072.
@@ -76,6 +79,7 @@ def servers(
             max_batch_size=1,
             max_wait_ms=0,
             max_topology_values=1000,
+            default_models=DEFAULT_MODELS,
         ),
         # A lone request waits 3 s for company, beyond a 1 s time budget; CORS for one origin.
         "patient": launch(
