@@ -17,7 +17,8 @@ from pinet.nets import FAMILIES, Widths
 from pinet.train import TrainConfig, evaluate_checkpoint, train
 from pinet.train.distill import Distillation
 from pinet.train.distributed import local_device
-from pinet.train.losses import MeanSquaredError
+from pinet.train.feature_transfer import AttentionTransfer
+from pinet.train.losses import MeanSquaredError, Objective
 from pinet.train.mixture import Component
 from pinet.train.mixup import PartialMixup
 from pinet.train.self_distill import SelfDistillation
@@ -155,6 +156,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="who labels the mixed samples' exact slot: the teachers, or the exact recipe "
         "run every step (fine for the cheap recipes)",
     )
+    teach.add_argument(
+        "--attention-transfer",
+        type=float,
+        metavar="WEIGHT",
+        help="feature transfer: also match the teachers' attention maps after every conv "
+        "block, times WEIGHT (teachers on torch, with the student's block count); the "
+        "teachers then run every step",
+    )
 
     measure = commands.add_parser("eval", help="metrics of a checkpoint on a store's split")
     measure.add_argument("--checkpoint", required=True, help="checkpoint folder")
@@ -228,16 +237,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command in ("train", "distill"):
             names = {f.name for f in fields(TrainConfig)}
             config = TrainConfig(**{k: v for k, v in vars(args).items() if k in names})
-            objective = None
-            if args.command == "distill":
-                device = str(local_device(config.device))  # under torchrun: this rank's GPU
-                teachers = [load_model(teacher, device) for teacher in args.teacher]
-                mixup = None
-                if args.mixup_pairs:
-                    mixup = PartialMixup(args.mixup_pairs, args.mixup_labels)
-                objective = Distillation(teachers, args.alpha, mixup)
-            if args.self_distill is not None:
-                objective = SelfDistillation(objective or MeanSquaredError(), args.self_distill)
+            objective = training_objective(args, config)
             result = train(
                 args.data,
                 args.model,
@@ -280,6 +280,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     print(json.dumps(result, indent=2))
     return 0
+
+
+def training_objective(args: argparse.Namespace, config: TrainConfig) -> Objective:
+    """What `pinet train` / `pinet distill` minimise, from their options: MSE, or
+    distillation from the teachers (with partial mixup, attention transfer), possibly inside
+    self-distillation on reversed views."""
+    objective: Objective = MeanSquaredError()
+    if args.command == "distill":
+        device = str(local_device(config.device))  # under torchrun: this rank's GPU
+        teachers = [load_model(teacher, device) for teacher in args.teacher]
+        mixup = None
+        if args.mixup_pairs:
+            mixup = PartialMixup(args.mixup_pairs, args.mixup_labels)
+        objective = Distillation(teachers, args.alpha, mixup)
+        if args.attention_transfer is not None:
+            if args.self_distill is not None:
+                raise ValueError(
+                    "--attention-transfer and --self-distill each run their own forward "
+                    "passes; give one of them"
+                )
+            objective = AttentionTransfer(objective, teachers, args.attention_transfer)
+    if args.self_distill is not None:
+        objective = SelfDistillation(objective, args.self_distill)
+    return objective
 
 
 def parse_component(text: str) -> Component:
