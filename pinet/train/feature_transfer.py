@@ -27,8 +27,7 @@ from torch import nn
 
 from pinet.inference import LoadedModel, TorchBackend
 from pinet.nets import PINet
-from pinet.train.data import Samples
-from pinet.train.losses import Objective
+from pinet.train.losses import Objective, WrappedObjective
 
 
 def attention_map(activations: torch.Tensor) -> torch.Tensor:
@@ -53,7 +52,7 @@ def block_outputs(network: PINet) -> Iterator[list[torch.Tensor]]:
             hook.remove()
 
 
-class AttentionTransfer(Objective):
+class AttentionTransfer(WrappedObjective):
     """`base` plus `weight` x the squared distance of the student's attention maps to the
     teachers' mean maps, block by block (module docstring). Teachers must run on torch and
     have the student's number of blocks and channel folding (`per_channel`)."""
@@ -63,18 +62,10 @@ class AttentionTransfer(Objective):
             raise ValueError(f"the attention-transfer weight must be >= 0, got {weight}")
         if not teachers:
             raise ValueError("attention transfer needs at least one teacher")
-        self.base = base
+        super().__init__(base)
         self.weight = weight
         self.teachers = [_torch_network(teacher) for teacher in teachers]
         self.names = [teacher.card.name for teacher in teachers]
-
-    def labelled(self, samples: Samples) -> Samples:
-        return self.base.labelled(samples)
-
-    def prepare(
-        self, inputs: torch.Tensor, targets: torch.Tensor, generator: torch.Generator
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.base.prepare(inputs, targets, generator)
 
     def __call__(
         self, model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor
@@ -103,10 +94,6 @@ class AttentionTransfer(Objective):
             total = maps if total is None else [t + m for t, m in zip(total, maps, strict=True)]
         assert total is not None  # at least one teacher, checked on construction
         return [t / len(self.teachers) for t in total]
-
-    def loss(self, predictions: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """The task loss alone (the wrapped objective's)."""
-        return self.base.loss(predictions, targets)
 
     def describe(self) -> dict[str, Any]:
         return {

@@ -58,3 +58,25 @@ class MeanSquaredError(Objective):
 
     def describe(self) -> dict[str, Any]:
         return {"name": "mse"}
+
+
+class WrappedObjective(Objective):
+    """An objective that adds terms to another's (`base`), e.g. self-distillation or feature
+    transfer around distillation: it labels and prepares batches as `base` does and scores
+    a prediction by `base.loss`; a subclass's `__call__` runs the forward passes its terms
+    need and adds them."""
+
+    def __init__(self, base: Objective) -> None:
+        self.base = base
+
+    def labelled(self, samples: Samples) -> Samples:
+        return self.base.labelled(samples)
+
+    def prepare(
+        self, inputs: torch.Tensor, targets: torch.Tensor, generator: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.base.prepare(inputs, targets, generator)
+
+    def loss(self, predictions: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """The task loss alone: the wrapped objective's."""
+        return self.base.loss(predictions, targets)

@@ -28,8 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from pinet.nets import PINet, reversed_spatially
-from pinet.train.data import Samples
-from pinet.train.losses import Objective
+from pinet.train.losses import Objective, WrappedObjective
 
 # Bandwidths of the Gaussian kernels of the MMD, as multiples of the median squared distance
 # between features (a mixture of kernels: no single bandwidth to tune).
@@ -51,23 +50,15 @@ def maximum_mean_discrepancy(first: torch.Tensor, second: torch.Tensor) -> torch
     return within_first + within_second - 2 * across
 
 
-class SelfDistillation(Objective):
+class SelfDistillation(WrappedObjective):
     """`base` on the batch and on its reversed view, with the two views' predictions and
     global features pulled together (module docstring); `weight` scales the MMD term."""
 
     def __init__(self, base: Objective, weight: float = 1.0) -> None:
         if not weight >= 0:
             raise ValueError(f"the self-distillation weight must be >= 0, got {weight}")
-        self.base = base
+        super().__init__(base)
         self.weight = weight
-
-    def labelled(self, samples: Samples) -> Samples:
-        return self.base.labelled(samples)
-
-    def prepare(
-        self, inputs: torch.Tensor, targets: torch.Tensor, generator: torch.Generator
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.base.prepare(inputs, targets, generator)
 
     def __call__(
         self, model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor
@@ -86,10 +77,6 @@ class SelfDistillation(Objective):
         task = (self.base.loss(first, targets) + self.base.loss(second, targets)) / 2
         mutual = F.mse_loss(first, second)
         return task + mutual + self.weight * maximum_mean_discrepancy(pooled[:half], pooled[half:])
-
-    def loss(self, predictions: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """One view's task loss (the wrapped objective's)."""
-        return self.base.loss(predictions, targets)
 
     def describe(self) -> dict[str, Any]:
         return {
