@@ -17,6 +17,7 @@ from benchmarks.inputs import CHANNELS, WINDOW
 from pinet.card import ModelCard
 from pinet.checkpoint import read_card, save_checkpoint
 from pinet.nets import TRUNK_WIDTHS
+from service.serving.registry import default_models
 
 
 @dataclass(frozen=True)
@@ -45,13 +46,17 @@ def signal_cards(folder: Path) -> dict[str, tuple[ModelCard, Path]]:
 
 
 def find_model(name: str | None, models: Path) -> tuple[ModelCard, Path] | None:
-    """Checkpoint folder `name`, else model `name` of `models`, else (no name) its first
-    signal model, as the service picks; None when it has none."""
+    """Checkpoint folder `name`, else model `name` of `models`, else (no name) the signal
+    model the service answers with on a CPU (`default_models`); None when it has none."""
     if name is not None and (Path(name) / "card.json").is_file():
         return read_card(Path(name)), Path(name)
     cards = signal_cards(models) if models.is_dir() else {}
     if name is None:
-        return next(iter(cards.values()), None)
+        if not cards:
+            return None
+        signals = {model: card for model, (card, _) in cards.items()}
+        sizes = {model: card.build_network().parameter_count for model, card in signals.items()}
+        return cards[default_models(signals, sizes, {}, cuda=False)["signal"]]
     if name not in cards:
         known = ", ".join(cards) or "none"
         raise SystemExit(

@@ -17,10 +17,10 @@ of the same batching. The targets: a batched server >= 3x its unbatched one's re
 no worse p99 (issue 4); a later model's batched server, a student's, >= 2x the first one's
 (the teacher's) at no worse p99.
 
-Without `--model`, the served model is the first signal model of the models directory (the
-service's default, or `--models-dir`); with none there, or with `--widths`, a random-weight
-checkpoint of that size (float16, as released) in a temporary folder: a forward's cost does
-not depend on the weights.
+Without `--model`, the served model is the signal model the service answers with on a CPU
+(its smallest) of the models directory (the service's, or `--models-dir`); with none there,
+or with `--widths`, a random-weight checkpoint of that size (float16, as released) in a
+temporary folder: a forward's cost does not depend on the weights.
 
     python benchmarks/service_load.py [--model NAME_OR_FOLDER ...] [--models-dir DIR]
         [--widths a,b,c,d] [--unbatched | --no-unbatched] [--duration S] [--concurrency N]
@@ -206,7 +206,7 @@ def main() -> None:
         action="append",
         default=[],
         help="a signal model of the models dir or a checkpoint folder, served alone; repeat "
-        "to compare (ratios to the first; default: the models dir's first signal model)",
+        "to compare (ratios to the first; default: the models dir's default signal model on a CPU)",
     )
     parser.add_argument(
         "--widths",

@@ -135,10 +135,6 @@ def _pruned_state(network: PINet, kept: list[torch.Tensor]) -> dict[str, torch.T
     return state
 
 
-def parameter_count(network: PINet) -> int:
-    return sum(parameter.numel() for parameter in network.parameters())
-
-
 def prune_checkpoint(
     checkpoint: str | os.PathLike[str],
     out: str | os.PathLike[str],
@@ -171,8 +167,8 @@ def prune_checkpoint(
         "criterion": CRITERION,
         "widths_before": list(network.widths),
         "widths_after": list(widths),
-        "parameters_before": parameter_count(network),
-        "parameters_after": parameter_count(pruned),
+        "parameters_before": network.parameter_count,
+        "parameters_after": pruned.parameter_count,
     }
     pruned_card = ModelCard.model_validate(
         card.model_dump(exclude=_NOT_INHERITED)

@@ -93,6 +93,12 @@ class PINet(nn.Module, ABC):
             "average_reversed": self.average_reversed,
         }
 
+    @property
+    def parameter_count(self) -> int:
+        """The network's parameters: what its size on disk and a forward pass's cost grow
+        with."""
+        return sum(parameter.numel() for parameter in self.parameters())
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(N, C, *S) -> (N, C, 50, 50)."""
         self.check_input(x)

@@ -100,8 +100,9 @@ class ModelRegistry:
                 served.batcher.start()
                 log.info("model %s loaded on %s and warmed up", name, served.loaded.device)
             cards = {name: served.card for name, served in self.models.items()}
+            sizes = {name: served.parameters for name, served in self.models.items()}
             cuda = any(m.loaded.device.type == "cuda" for m in self.models.values())
-            self.defaults = default_models(cards, self.settings.default_models, cuda=cuda)
+            self.defaults = default_models(cards, sizes, self.settings.default_models, cuda=cuda)
             log.info("default models: %s", self.defaults)
         except Exception as error:
             self.problem = f"{LOADING_FAILED}: {error}"
@@ -144,7 +145,8 @@ class ModelRegistry:
             large_input_elements=self.settings.large_input_elements,
         )
         batcher = Batcher(loaded, lane, large_lane, limits)
-        return ServedModel(loaded, recipe, batcher, self.exact, parameter_count(card))
+        parameters = card.build_network().parameter_count  # built, not loaded
+        return ServedModel(loaded, recipe, batcher, self.exact, parameters)
 
     def pick(self, name: str | None, modality: Modality) -> ServedModel:
         """The model called `name`, or the default of `modality` (`default_models`) when no
@@ -177,7 +179,11 @@ class ModelRegistry:
 
 
 def default_models(
-    cards: Mapping[str, ModelCard], chosen: Mapping[Modality, str], *, cuda: bool
+    cards: Mapping[str, ModelCard],
+    sizes: Mapping[str, int],
+    chosen: Mapping[Modality, str],
+    *,
+    cuda: bool,
 ) -> dict[Modality, str]:
     """The model that answers requests naming none, for each modality that has one: the one
     `chosen` names (PINET_DEFAULT_MODELS), else the device's rule. On CUDA a forward pass is
@@ -185,7 +191,7 @@ def default_models(
     PI's). On a CPU a large PI-Net is slower than the exact recipe it imitates (the bundled
     64..512 signal model by 14x), so the smallest network answers (fewest parameters), and
     a request names the more accurate one when it wants it. ValueError for a chosen name
-    that is not loaded or of another modality."""
+    that is not loaded or of another modality. `sizes` are the networks' parameter counts."""
     defaults: dict[Modality, str] = {}
     for modality, name in chosen.items():
         if name not in cards or cards[name].modality != modality:
@@ -198,8 +204,7 @@ def default_models(
 
     def preference(name: str) -> tuple[float, ...]:  # lower is preferred
         error = cards[name].metrics.get("test_mse_vs_mean_pi", math.inf)
-        size = parameter_count(cards[name])
-        return (error, size) if cuda else (size, error)
+        return (error, sizes[name]) if cuda else (sizes[name], error)
 
     for name in sorted(cards):
         modality = cards[name].modality
@@ -209,12 +214,6 @@ def default_models(
         if best is None or preference(name) < preference(best):
             defaults[modality] = name
     return defaults
-
-
-def parameter_count(card: ModelCard) -> int:
-    """The parameters of the network `card` describes: what its forward pass's cost grows
-    with (the network is built, not loaded)."""
-    return sum(p.numel() for p in card.build_network().parameters())
 
 
 def _set_torch_threads(threads: int | None) -> None:

@@ -14,7 +14,7 @@ from pinet.card import ModelCard
 from pinet.checkpoint import read_card
 from service.app import create_app
 from service.launcher import Server
-from service.serving.registry import default_models, parameter_count
+from service.serving.registry import default_models
 from service.settings import Settings
 from tests.helpers import tiny_checkpoint
 
@@ -31,14 +31,19 @@ def cards(tmp_path: Path) -> dict[str, ModelCard]:
     return {name: read_card(tmp_path / name) for name in ("small", "large", "image")}
 
 
+def sizes(cards: dict[str, ModelCard]) -> dict[str, int]:
+    return {name: card.build_network().parameter_count for name, card in cards.items()}
+
+
 def test_a_cpu_serves_the_smallest_and_cuda_the_most_accurate(cards: dict[str, ModelCard]) -> None:
-    assert parameter_count(cards["small"]) < parameter_count(cards["large"])
-    assert default_models(cards, {}, cuda=False) == {"signal": "small", "image": "image"}
-    assert default_models(cards, {}, cuda=True) == {"signal": "large", "image": "image"}
+    counts = sizes(cards)
+    assert counts["small"] < counts["large"]
+    assert default_models(cards, counts, {}, cuda=False) == {"signal": "small", "image": "image"}
+    assert default_models(cards, counts, {}, cuda=True) == {"signal": "large", "image": "image"}
 
 
 def test_a_named_default_wins_over_the_rule(cards: dict[str, ModelCard]) -> None:
-    assert default_models(cards, {"signal": "large"}, cuda=False) == {
+    assert default_models(cards, sizes(cards), {"signal": "large"}, cuda=False) == {
         "signal": "large",
         "image": "image",
     }
@@ -49,7 +54,7 @@ def test_a_named_default_must_be_a_loaded_model_of_its_modality(
     cards: dict[str, ModelCard], chosen: dict[str, str]
 ) -> None:
     with pytest.raises(ValueError, match="the signal models loaded are: large, small"):
-        default_models(cards, chosen, cuda=False)
+        default_models(cards, sizes(cards), chosen, cuda=False)
 
 
 def test_a_bad_default_keeps_the_service_not_ready_and_says_why(
