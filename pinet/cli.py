@@ -21,6 +21,7 @@ from pinet.train.feature_transfer import AttentionTransfer
 from pinet.train.losses import MeanSquaredError, Objective
 from pinet.train.mixture import Component
 from pinet.train.mixup import PartialMixup
+from pinet.train.quantization_aware import QuantizationAware
 from pinet.train.self_distill import SelfDistillation
 
 EXIT_USAGE = 2
@@ -110,6 +111,12 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
         help="self-distillation on distorted views: learn from each batch and its reversed "
         "view, pull their predictions together and match their features' distributions "
         "(MMD, times WEIGHT); two forward passes per step",
+    )
+    parser.add_argument(
+        "--quantization-aware",
+        action="store_true",
+        help="train through int8 rounding of weights and activations (fake quantization), "
+        "for an int8 export; fine-tune a trained network with --init for a few epochs",
     )
     parser.add_argument("--no-progress", action="store_true")
 
@@ -285,7 +292,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def training_objective(args: argparse.Namespace, config: TrainConfig) -> Objective:
     """What `pinet train` / `pinet distill` minimise, from their options: MSE, or
     distillation from the teachers (with partial mixup, attention transfer), possibly inside
-    self-distillation on reversed views."""
+    self-distillation on reversed views, all possibly through fake int8 quantization."""
     objective: Objective = MeanSquaredError()
     if args.command == "distill":
         device = str(local_device(config.device))  # under torchrun: this rank's GPU
@@ -303,6 +310,8 @@ def training_objective(args: argparse.Namespace, config: TrainConfig) -> Objecti
             objective = AttentionTransfer(objective, teachers, args.attention_transfer)
     if args.self_distill is not None:
         objective = SelfDistillation(objective, args.self_distill)
+    if args.quantization_aware:
+        objective = QuantizationAware(objective)
     return objective
 
 
