@@ -85,7 +85,9 @@ def fake_quantization(model: nn.Module) -> Iterator[nn.Module]:
     def after(module: nn.Module, args: tuple[Any, ...], output: torch.Tensor) -> None:
         module._parameters["weight"] = swapped.pop(module)
 
-    def rounded_output(module: nn.Module, args: tuple[Any, ...], output: torch.Tensor):
+    def rounded_output(
+        module: nn.Module, args: tuple[Any, ...], output: torch.Tensor
+    ) -> torch.Tensor:
         return fake_quantized_activation(output)
 
     handles = []
