@@ -18,8 +18,7 @@ maps exactly (the max-pools' padding is one-sided).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -27,7 +26,7 @@ from torch import nn
 
 from pinet.inference import LoadedModel, TorchBackend
 from pinet.nets import PINet
-from pinet.train.losses import Objective, WrappedObjective
+from pinet.train.losses import Objective, WrappedObjective, recorded_outputs
 
 
 def attention_map(activations: torch.Tensor) -> torch.Tensor:
@@ -35,21 +34,6 @@ def attention_map(activations: torch.Tensor) -> torch.Tensor:
     activations at each position, each row scaled to unit L2 norm."""
     energy = activations.float().square().mean(dim=1).flatten(1)
     return torch.nn.functional.normalize(energy, dim=1)
-
-
-@contextmanager
-def block_outputs(network: PINet) -> Iterator[list[torch.Tensor]]:
-    """The outputs of `network`'s conv blocks, in order, of the forward passes run inside."""
-    outputs: list[torch.Tensor] = []
-    hooks = [
-        block.register_forward_hook(lambda _, __, out: outputs.append(out))
-        for block in network.trunk.blocks
-    ]
-    try:
-        yield outputs
-    finally:
-        for hook in hooks:
-            hook.remove()
 
 
 class AttentionTransfer(WrappedObjective):
@@ -72,7 +56,7 @@ class AttentionTransfer(WrappedObjective):
     ) -> torch.Tensor:
         student: PINet = getattr(model, "module", model)  # unwrapped from DDP
         self._check_fits(student)
-        with block_outputs(student) as outputs:
+        with recorded_outputs(student.trunk.blocks) as outputs:
             predictions = model(inputs).float()
         maps = self.teacher_maps(inputs)
         transfer = sum(
@@ -88,7 +72,7 @@ class AttentionTransfer(WrappedObjective):
         total: list[torch.Tensor] | None = None
         for teacher in self.teachers:
             folded = inputs.reshape(-1, 1, *inputs.shape[2:]) if teacher.per_channel else inputs
-            with block_outputs(teacher) as outputs:
+            with recorded_outputs(teacher.trunk.blocks) as outputs:
                 teacher.trunk(folded.to(next(teacher.parameters()).device))
             maps = [attention_map(out).to(inputs.device) for out in outputs]
             total = maps if total is None else [t + m for t, m in zip(total, maps, strict=True)]

@@ -6,6 +6,8 @@ branch in the loop. Its `describe()` is recorded in the cards of the run."""
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -80,3 +82,16 @@ class WrappedObjective(Objective):
     def loss(self, predictions: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """The task loss alone: the wrapped objective's."""
         return self.base.loss(predictions, targets)
+
+
+@contextmanager
+def recorded_outputs(modules: Iterable[nn.Module]) -> Iterator[list[torch.Tensor]]:
+    """The outputs of `modules`, in the order they run, of the forward passes run inside the
+    block: what objectives that compare features (not only PIs) read."""
+    outputs: list[torch.Tensor] = []
+    hooks = [m.register_forward_hook(lambda _, __, out: outputs.append(out)) for m in modules]
+    try:
+        yield outputs
+    finally:
+        for hook in hooks:
+            hook.remove()

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from pinet.nets import PINet, reversed_spatially
-from pinet.train.losses import Objective, WrappedObjective
+from pinet.train.losses import Objective, WrappedObjective, recorded_outputs
 
 # Bandwidths of the Gaussian kernels of the MMD, as multiples of the median squared distance
 # between features (a mixture of kernels: no single bandwidth to tune).
@@ -64,12 +64,8 @@ class SelfDistillation(WrappedObjective):
         self, model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor
     ) -> torch.Tensor:
         network: PINet = getattr(model, "module", model)  # unwrapped from DDP
-        features: list[torch.Tensor] = []
-        hook = network.trunk.register_forward_hook(lambda _, __, out: features.append(out))
-        try:
+        with recorded_outputs([network.trunk]) as features:
             both = model(torch.cat([inputs, reversed_spatially(inputs)])).float()
-        finally:
-            hook.remove()
         count = len(inputs)
         first, second = both[:count], both[count:]
         pooled = features[0]  # (2 N C', D): both views, channels folded when per_channel
