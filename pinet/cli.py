@@ -224,6 +224,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --format onnx: int8 weights and activations, calibrated on the store's "
         "training split (post-training static quantization)",
     )
+    bundle.add_argument(
+        "--name",
+        help="the model's name in its card (default: the checkpoint's); a model "
+        "in a models directory is served under it, so bundle it in a folder of that name",
+    )
 
     narrow = commands.add_parser(
         "prune",
@@ -269,6 +274,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 reference=args.reference,
                 average_reversed=args.average_reversed,
                 sources=args.source,
+                name=args.name,
             )
         elif args.int8:
             raise ValueError("--int8 is a form of --format onnx")
@@ -281,6 +287,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args.device,
                 args.average_reversed,
                 args.source,
+                args.name,
             )
     except (ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)

@@ -55,12 +55,18 @@ class Backend(ABC):
     and the service's model list."""
 
     name: ClassVar[str]
+    # The device types (torch.device.type) it runs on.
+    device_types: ClassVar[frozenset[str]]
 
     @classmethod
     @abstractmethod
-    def load(cls, checkpoint: Path, device: str) -> tuple[Backend, ModelCard]:
+    def load(
+        cls, checkpoint: Path, device: str, *, spinning: bool = True
+    ) -> tuple[Backend, ModelCard]:
         """The backend running the checkpoint in folder `checkpoint` on `device` (a name, as
-        `pinet.device.resolve_device` takes it), and its card."""
+        `pinet.device.resolve_device` takes it), and its card. `spinning`: whether idle
+        worker threads busy-wait for the next forward pass (onnxruntime's; torch's OpenMP
+        pool keeps its own policy): faster back to back, a core burnt after each pass."""
 
     @property
     @abstractmethod
@@ -81,13 +87,16 @@ class TorchBackend(Backend):
     """A PyTorch network in eval mode: bfloat16 autocast on CUDA, float32 on the CPU."""
 
     name: ClassVar[str] = "torch"
+    device_types: ClassVar[frozenset[str]] = frozenset({"cpu", "cuda"})
 
     def __init__(self, network: PINet, device: torch.device) -> None:
         self.network = network
         self._device = device
 
     @classmethod
-    def load(cls, checkpoint: Path, device: str) -> tuple[TorchBackend, ModelCard]:
+    def load(
+        cls, checkpoint: Path, device: str, *, spinning: bool = True
+    ) -> tuple[TorchBackend, ModelCard]:
         resolved = resolve_device(device)
         network, card = load_checkpoint(checkpoint, resolved)
         return cls(network, resolved), card
@@ -112,13 +121,15 @@ class OnnxRuntimeBackend(Backend):
     onnxruntime on the CPU, with as many threads as torch uses in the loading thread."""
 
     name: ClassVar[str] = "onnxruntime"
+    device_types: ClassVar[frozenset[str]] = frozenset({"cpu"})
 
-    def __init__(self, graph: bytes, precision: str) -> None:
+    def __init__(self, graph: bytes, precision: str, *, spinning: bool = True) -> None:
         import onnxruntime
 
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = torch.get_num_threads()
         options.inter_op_num_threads = 1
+        options.add_session_config_entry("session.intra_op.allow_spinning", str(int(spinning)))
         self._session = onnxruntime.InferenceSession(
             graph, options, providers=["CPUExecutionProvider"]
         )
@@ -126,8 +137,10 @@ class OnnxRuntimeBackend(Backend):
         self._precision = precision
 
     @classmethod
-    def load(cls, checkpoint: Path, device: str) -> tuple[OnnxRuntimeBackend, ModelCard]:
-        if device != "auto" and resolve_device(device).type != "cpu":  # 'auto' means the CPU
+    def load(
+        cls, checkpoint: Path, device: str, *, spinning: bool = True
+    ) -> tuple[OnnxRuntimeBackend, ModelCard]:
+        if device != "auto" and resolve_device(device).type not in cls.device_types:
             raise ValueError(f"the onnxruntime backend runs on the CPU; {device} was asked for")
         card = read_card(checkpoint)
         if card.runtime is None or card.runtime.backend != cls.name:
@@ -135,7 +148,8 @@ class OnnxRuntimeBackend(Backend):
                 f"{checkpoint} holds no ONNX graph for onnxruntime; make one with "
                 "`pinet export --format onnx`"
             )
-        return cls(runtime_file(checkpoint, card), card.runtime.precision), card
+        graph = runtime_file(checkpoint, card)
+        return cls(graph, card.runtime.precision, spinning=spinning), card
 
     @property
     def precision(self) -> str:
@@ -144,6 +158,12 @@ class OnnxRuntimeBackend(Backend):
     @property
     def device(self) -> torch.device:
         return torch.device("cpu")
+
+    @property
+    def spinning(self) -> bool:
+        """Whether the session's idle threads busy-wait, as it was created."""
+        entry = "session.intra_op.allow_spinning"
+        return self._session.get_session_options().get_session_config_entry(entry) == "1"
 
     def forward(self, inputs: torch.Tensor) -> np.ndarray:
         feed = {self._input: inputs.detach().cpu().numpy()}
@@ -205,19 +225,35 @@ def find_checkpoint(path_or_name: str | os.PathLike[str]) -> Path:
 
 
 def load_model(
-    path_or_name: str | os.PathLike[str], device: str = "auto", backend: str | None = None
+    path_or_name: str | os.PathLike[str],
+    device: str = "auto",
+    backend: str | None = None,
+    *,
+    spinning: bool = True,
 ) -> LoadedModel:
     """A checkpoint folder, or the name of a bundled model, loaded on `device` ('auto': CUDA
     when available, else CPU) to run on `backend` (one of BACKENDS; default: the runtime
-    its card names, else torch)."""
+    its card names where that runs on the device, else torch: a CPU-only ONNX export runs
+    its torch weights on CUDA), its idle threads `spinning` or not (`Backend.load`)."""
     checkpoint = find_checkpoint(path_or_name)
     if backend is None:
-        runtime = read_card(checkpoint).runtime
-        backend = runtime.backend if runtime is not None else TorchBackend.name
+        backend = default_backend(read_card(checkpoint), device)
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; known: {', '.join(sorted(BACKENDS))}")
-    runner, card = BACKENDS[backend].load(checkpoint, device)
+    runner, card = BACKENDS[backend].load(checkpoint, device, spinning=spinning)
     return LoadedModel(card, runner)
+
+
+def default_backend(card: ModelCard, device: str) -> str:
+    """The backend a checkpoint runs on `device` unless told otherwise: the runtime its card
+    names (an export's graph) where that runs there ('auto': wherever it runs), else torch."""
+    runtime = card.runtime
+    if runtime is None:
+        return TorchBackend.name
+    runner = BACKENDS.get(runtime.backend)
+    if runner is None or device == "auto" or resolve_device(device).type in runner.device_types:
+        return runtime.backend  # an unknown one is refused by name in load_model
+    return TorchBackend.name
 
 
 def predict(model: LoadedModel, x: np.ndarray) -> np.ndarray:

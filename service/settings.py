@@ -25,6 +25,10 @@ class Settings(BaseSettings):
     # Threads of each CPU forward pass (torch intra-op); default: torch's, one per core. On a
     # machine shared with other busy processes, 1 avoids threads waiting for each other.
     torch_threads: PositiveInt | None = None
+    # Whether onnxruntime's idle threads busy-wait for the next forward pass (its default):
+    # faster passes back to back, but each request then costs a core's worth of spinning
+    # after its pass (measured on 2 cores: 11 ms of CPU per sparse request against 0.65).
+    onnxruntime_spinning: bool = False
     # The model that answers a request naming none, by modality, e.g.
     # PINET_DEFAULT_MODELS='{"signal": "signal-hapt"}'. A modality left out gets the
     # device's rule: on CUDA its most accurate model (lowest test MSE over the mean PI's),

@@ -33,3 +33,10 @@ def measured_card(
     if by_source is not None:
         update["source_metrics"] = by_source
     return card.model_copy(update=update)
+
+
+def exported_card(card: ModelCard, architecture: dict[str, Any], name: str | None) -> ModelCard:
+    """`card` with the architecture the export writes, renamed to `name` when one is given
+    (pydantic's ValueError names a name that is not a model name)."""
+    fields = card.model_dump() | {"architecture": architecture, "name": name or card.name}
+    return ModelCard.model_validate(fields)

@@ -22,7 +22,8 @@ import torch
 
 from pinet.card import RuntimeRef
 from pinet.checkpoint import load_checkpoint, save_checkpoint
-from pinet.export.measure import measured_card
+from pinet.export.half import round_to_float16
+from pinet.export.measure import exported_card, measured_card
 from pinet.inference import LoadedModel, OnnxRuntimeBackend, TorchBackend, find_checkpoint
 from pinet.modality import SPATIAL_DIMS
 from pinet.nets import PINet
@@ -46,17 +47,21 @@ def export_onnx(
     reference: str | Path | None = None,
     average_reversed: bool = False,
     sources: Sequence[str | Path] = (),
+    name: str | None = None,
 ) -> dict[str, Any]:
     """Write `checkpoint` to `out` as a checkpoint whose card names an ONNX graph for
     onnxruntime: float32, or int8 (QDQ, static, calibrated on `calibration_samples` of the
     store's training split). With `average_reversed`, the graph averages its predictions for
     each input and its reversal (see `pinet.nets.base`). The card also records the test
-    metrics on each store of `sources` (`evaluate_by_source`). Returns the test evaluation of
-    the graph as written."""
+    metrics on each store of `sources` (`evaluate_by_source`); `name` renames the model in
+    it. Returns the test evaluation of the graph as written."""
     cpu = torch.device("cpu")
     network, card = load_checkpoint(find_checkpoint(checkpoint), cpu)
     network.average_reversed = network.average_reversed or average_reversed
-    card = card.model_copy(update={"architecture": network.architecture})
+    # The torch weights stored beside the graph (what runs on CUDA) are float16, as bundled
+    # models ship; the graph is built from the same rounded numbers, so the two agree.
+    round_to_float16(network)
+    card = exported_card(card, network.architecture, name)
     store = GroundTruthStore.open(store_path)
     train = StoreSamples(store, store.usable_indices("train")[:calibration_samples], card.modality)
     graph = onnx_graph(network, train.batch(list(range(min(len(train), 8))))[0])
@@ -86,7 +91,7 @@ def export_onnx(
         calibration_samples=len(train) if int8 else 0,
         max_abs_difference_to_torch=difference,
     )
-    save_checkpoint(network, card, out, runtime=(runtime, graph))
+    save_checkpoint(network, card, out, dtype=torch.float16, runtime=(runtime, graph))
     return evaluation | {"max_abs_difference_to_torch": difference}
 
 

@@ -8,14 +8,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from pinet.checkpoint import CheckpointError, read_card
 from pinet.export import export_onnx
-from pinet.inference import load_model, predict
+from pinet.inference import default_backend, load_model, predict
 from tests.helpers import TrainedRun
 
 # float32 graph against the float32 network: summation order only.
 FLOAT32_TOLERANCE = 1e-5
+# float16 weights against float32 ones: PIs in [0, 1] move by about 1e-3 at most.
+FLOAT16_TOLERANCE = 5e-3
 # int8 weights and activations: PIs in [0, 1] move by a few hundredths at most on these
 # tiny test networks, calibrated on a few dozen windows (measured: 0.07).
 INT8_TOLERANCE = 0.1
@@ -32,7 +35,7 @@ def test_the_graph_is_the_network_on_inputs_of_any_size(
     signal_run: TrainedRun, signal_graph: Path
 ) -> None:
     graph = load_model(signal_graph, "cpu")  # the card names onnxruntime: the default
-    network = load_model(signal_run.out / "best", "cpu")
+    network = load_model(signal_graph, "cpu", backend="torch")  # the weights beside it
     assert (graph.backend.name, graph.backend.precision) == ("onnxruntime", "float32")
     rng = np.random.default_rng(0)
     for shape in [(3, 250), (5, 3, 250), (2, 3, 64), (1, 3, 1001)]:
@@ -40,6 +43,31 @@ def test_the_graph_is_the_network_on_inputs_of_any_size(
         np.testing.assert_allclose(
             predict(graph, x), predict(network, x), rtol=0, atol=FLOAT32_TOLERANCE
         )
+    # Both are the trained network with its weights rounded to float16, as bundled models
+    # ship: a change of a few thousandths at most.
+    trained = load_model(signal_run.out / "best", "cpu")
+    x = rng.normal(size=(4, 3, 250)).cumsum(axis=-1)
+    assert np.abs(predict(graph, x) - predict(trained, x)).max() < FLOAT16_TOLERANCE
+
+
+def test_torch_runs_the_graphs_weights_where_onnxruntime_cannot(
+    signal_graph: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    card = read_card(signal_graph)
+    assert default_backend(card, "cpu") == default_backend(card, "auto") == "onnxruntime"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # as on a GPU machine
+    assert default_backend(card, "cuda") == "torch"
+    assert read_card(signal_graph).dtype == "float16"
+
+
+def test_the_export_renames_the_model_and_refuses_a_bad_name(
+    signal_run: TrainedRun, tmp_path: Path
+) -> None:
+    export_onnx(signal_run.out / "best", tmp_path / "student", signal_run.store, name="student")
+    assert read_card(tmp_path / "student").name == "student"
+    with pytest.raises(ValueError, match="name"):
+        export_onnx(signal_run.out / "best", tmp_path / "bad", signal_run.store, name="../x")
+    assert not (tmp_path / "bad").exists()
 
 
 def test_the_card_records_the_graph_and_what_it_scores(

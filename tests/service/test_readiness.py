@@ -9,6 +9,7 @@ import httpx
 
 from service.app import create_app
 from service.settings import Settings
+from tests.helpers import tiny_checkpoint
 
 
 def test_not_ready_until_models_are_loaded(tmp_path: Path) -> None:
@@ -34,3 +35,18 @@ def test_empty_models_dir_is_never_ready(tmp_path: Path) -> None:
     asyncio.run(registry.load())
     assert not registry.ready
     assert str(tmp_path) in registry.problem
+
+
+def test_onnxruntime_threads_spin_only_when_the_settings_say_so(tmp_path: Path) -> None:
+    """Off by default: a spinning session burns a core after every pass of sparse traffic."""
+    tiny_checkpoint(tmp_path, "graph", "signal", (3, 250), "signal-sublevel", onnx=True)
+    for settings, spinning in ((Settings(), False), (Settings(onnxruntime_spinning=True), True)):
+        app = create_app(settings.model_copy(update={"models_dir": tmp_path, "device": "cpu"}))
+        registry = app.state.registry
+        asyncio.run(registry.load())
+        try:
+            assert registry.ready, registry.problem
+            backend = registry.models["graph"].loaded.backend
+            assert (backend.name, backend.spinning) == ("onnxruntime", spinning)
+        finally:
+            asyncio.run(registry.close())
