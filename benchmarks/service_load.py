@@ -25,7 +25,7 @@ temporary folder: a forward's cost does not depend on the weights.
     python benchmarks/service_load.py [--model NAME_OR_FOLDER ...] [--models-dir DIR]
         [--widths a,b,c,d] [--unbatched | --no-unbatched] [--duration S] [--concurrency N]
         [--max-batch-size N] [--max-wait-ms MS] [--format json|npy] [--warmup S]
-        [--single-duration S] [--server-threads N] [--json PATH]
+        [--single-duration S] [--server-threads N] [--onnxruntime-spinning] [--json PATH]
 
 The servers use one torch thread per core, unless `--server-threads` says otherwise. On a
 machine whose cores are busy with other work, a forward pass with 2 threads waits for the
@@ -75,17 +75,18 @@ JSON_HEADERS = {"content-type": "application/json"}
 
 @contextmanager
 def running_server(
-    served: ServedCheckpoint, config: ServerConfig, log: Path, torch_threads: int | None
+    served: ServedCheckpoint, config: ServerConfig, log: Path, args: argparse.Namespace
 ) -> Iterator[Server]:
-    """A ready `python -m service` with `config`; stopped on the way out, whatever happens.
-    SystemExit with the server's log when it does not come up."""
-    threads = {} if torch_threads is None else {"torch_threads": torch_threads}
+    """A ready `python -m service` with `config` and the threads `args` ask for; stopped on
+    the way out, whatever happens. SystemExit with the server's log when it does not come up."""
+    threads = {} if args.server_threads is None else {"torch_threads": args.server_threads}
     server = launch(
         served.folder,
         log,
         via_main=True,
         max_batch_size=config.max_batch_size,
         max_wait_ms=config.max_wait_ms,
+        onnxruntime_spinning=args.onnxruntime_spinning,
         **threads,
     )
     try:
@@ -154,7 +155,11 @@ def report(
 ) -> dict[str, object]:
     """Print the table and the targets; return everything for --json."""
     threads = args.server_threads or "the default (one per core)"
-    print(f"machine: {device_name(torch.device('cpu'))}; server torch threads: {threads}")
+    spinning = "on" if args.onnxruntime_spinning else "off"
+    print(
+        f"machine: {device_name(torch.device('cpu'))}; server torch threads: {threads}; "
+        f"onnxruntime spinning: {spinning}"
+    )
     for model in served:
         print(f"model: {model.describe()}")
     print(
@@ -244,6 +249,11 @@ def main() -> None:
         help="torch threads of each server's forward passes (PINET_TORCH_THREADS; default: "
         "one per core)",
     )
+    parser.add_argument(
+        "--onnxruntime-spinning",
+        action="store_true",
+        help="let onnxruntime's idle threads busy-wait (PINET_ONNXRUNTIME_SPINNING; default: off)",
+    )
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the results here")
     args = parser.parse_args()
     if min(args.duration, args.warmup, args.single_duration) <= 0:
@@ -273,7 +283,7 @@ def main() -> None:
             bodies = request_bodies(model.card.name, windows)
             for config in configs:
                 log = Path(temp) / f"server-{index}-{config.max_batch_size}.log"
-                with running_server(model, config, log, args.server_threads) as server:
+                with running_server(model, config, log, args) as server:
                     results.append(measure(server, model, config, bodies, args))
     summary = report(results, served, args, inputs)
     if args.json:
