@@ -30,6 +30,9 @@ from pinet.nets import (
 )
 from pinet.provenance import library_versions
 
+# A model's name and a checkpoint's file names: one path component, never hidden or "..".
+SAFE_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+
 StoredDtype = Literal["float32", "float16"]
 # Format 1 cards kept the "pinet" family's options at the top level, with these defaults.
 _V1_ARCHITECTURE = {"head": "relu", "widths": list(TRUNK_WIDTHS), "average_reversed": False}
@@ -86,7 +89,7 @@ class RuntimeRef(BaseModel):
 
     backend: str = Field(min_length=1)
     precision: str = Field(min_length=1)
-    file: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    file: str = Field(pattern=SAFE_NAME)
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
 
 
@@ -105,7 +108,7 @@ class ModelCard(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", ser_json_inf_nan="constants")
 
     format_version: Literal[2] = 2
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    name: str = Field(pattern=SAFE_NAME)
     modality: Modality
     family: str = DEFAULT_FAMILY
     in_channels: PositiveInt

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
-from pinet.card import ModelCard
+from pinet.card import SAFE_NAME, ModelCard
 
 # What a bundled model's card records of its test-split evaluation, as test_<metric>.
 EXPORTED_TEST_METRICS = ("mse", "mae", "mean_pi_mse", "mse_vs_mean_pi")
@@ -36,7 +37,11 @@ def measured_card(
 
 
 def exported_card(card: ModelCard, architecture: dict[str, Any], name: str | None) -> ModelCard:
-    """`card` with the architecture the export writes, renamed to `name` when one is given
-    (pydantic's ValueError names a name that is not a model name)."""
-    fields = card.model_dump() | {"architecture": architecture, "name": name or card.name}
-    return ModelCard.model_validate(fields)
+    """`card` with the architecture the export writes, renamed to `name` when one is given:
+    ValueError for a name that is not one path component of letters, digits, '.', '_', '-'."""
+    if name is not None and not re.fullmatch(SAFE_NAME, name):
+        raise ValueError(
+            f"model name {name!r}: use letters, digits, '.', '_' and '-', starting with a "
+            "letter or digit (it names the model's folder in a models directory)"
+        )
+    return card.model_copy(update={"architecture": architecture, "name": name or card.name})
