@@ -1,4 +1,5 @@
-"""The models bundled in models/: small float16 files whose cards tell the truth."""
+"""The models bundled in models/: small files whose cards tell the truth, and the students
+that the service answers with on a CPU."""
 
 from __future__ import annotations
 
@@ -10,16 +11,29 @@ import pinet
 from pinet.checkpoint import read_card
 from pinet.inference import BUNDLED_MODELS_DIR, bundled_model_names
 from pinet.tda.reference import reference_samples
+from service.serving.registry import default_models
 
 # "bundled model files must stay small (fp16, a few MB each)"; CI refuses files over 8 MB.
-MAX_WEIGHTS_BYTES = 8 * 2**20
-EXPECTED = {"signal-hapt": "signal", "image-photos": "image"}
-# Test MSE over the mean-PI predictor's: the issue's target is 0.2; a re-bundled model may only
-# do better than the one it replaces (signal 0.185, image 0.132 when bundled).
-MAX_RATIO_TO_MEAN_PI = {"signal-hapt": 0.2, "image-photos": 0.2}
+MAX_FILE_BYTES = 8 * 2**20
+TEACHERS = {"signal-hapt": "signal", "image-photos": "image"}
+# Int8 onnxruntime graphs, with their float16 torch weights beside them (what runs on CUDA).
+STUDENTS = {"signal-hapt-student": "signal", "image-photos-student": "image"}
+EXPECTED = TEACHERS | STUDENTS
+# Test MSE over the mean-PI predictor's. The teachers: the issue's target is 0.2; a
+# re-bundled model may only do better than the one it replaces (signal 0.185, image 0.132
+# when bundled). The students trade accuracy for speed: signal 0.331, image 0.179 when bundled.
+MAX_RATIO_TO_MEAN_PI = {
+    "signal-hapt": 0.2,
+    "image-photos": 0.2,
+    "signal-hapt-student": 0.335,
+    "image-photos-student": 0.18,
+}
+# The authors' CIFAR10 samples through an int8 graph: its integer kernels differ between CPU
+# instruction sets (AVX2, AVX-512 VNNI), so the score is the card's within a few percent.
+REFERENCE_TOLERANCE = {"torch": 1e-4, "onnxruntime": 0.05}
 
 
-def test_the_two_models_are_bundled() -> None:
+def test_the_teachers_and_their_students_are_bundled() -> None:
     assert bundled_model_names() == sorted(EXPECTED)
 
 
@@ -27,21 +41,41 @@ def test_the_two_models_are_bundled() -> None:
 def test_bundled_weights_are_small_float16_and_far_better_than_the_mean_pi(name: str) -> None:
     folder = BUNDLED_MODELS_DIR / name
     card = read_card(folder)
-    assert card.modality == EXPECTED[name] and card.dtype == "float16"
-    weights = folder / "model.safetensors"
-    assert weights.stat().st_size < MAX_WEIGHTS_BYTES
-    assert {str(t.dtype) for t in load_file(weights).values() if t.is_floating_point()} == {
-        "torch.float16"
-    }
+    assert card.name == name and card.modality == EXPECTED[name] and card.dtype == "float16"
+    assert all(file.stat().st_size < MAX_FILE_BYTES for file in folder.iterdir())
+    weights = load_file(folder / "model.safetensors")
+    assert {str(t.dtype) for t in weights.values() if t.is_floating_point()} == {"torch.float16"}
     ratio = card.metrics["test_mse"] / card.metrics["test_mean_pi_mse"]
     assert ratio == pytest.approx(card.metrics["test_mse_vs_mean_pi"])
     assert ratio <= MAX_RATIO_TO_MEAN_PI[name]
 
 
-def test_the_image_model_scores_on_the_authors_samples_what_its_card_says() -> None:
-    model = pinet.load_model("image-photos", device="cpu")
+@pytest.mark.parametrize("name", sorted(STUDENTS))
+def test_a_student_is_an_int8_graph_for_onnxruntime(name: str) -> None:
+    model = pinet.load_model(name, device="cpu")
+    assert (model.backend.name, model.backend.precision) == ("onnxruntime", "int8")
+    assert model.card.training["export"]["precision"] == "int8"
+    assert pinet.load_model(name, device="cpu", backend="torch").backend.name == "torch"
+
+
+def test_a_cpu_answers_with_the_students_and_cuda_with_the_teachers() -> None:
+    cards = {name: read_card(BUNDLED_MODELS_DIR / name) for name in EXPECTED}
+    sizes = {name: card.build_network().parameter_count for name, card in cards.items()}
+    assert default_models(cards, sizes, {}, cuda=False) == {
+        "signal": "signal-hapt-student",
+        "image": "image-photos-student",
+    }
+    assert default_models(cards, sizes, {}, cuda=True) == {
+        "signal": "signal-hapt",
+        "image": "image-photos",
+    }
+
+
+@pytest.mark.parametrize("name", ["image-photos", "image-photos-student"])
+def test_an_image_model_scores_on_the_authors_samples_what_its_card_says(name: str) -> None:
+    model = pinet.load_model(name, device="cpu")
     samples = reference_samples()
-    images, expected = samples.images, samples.pis
-    mse = float(np.mean((pinet.predict(model, images) - expected) ** 2))
-    assert mse == pytest.approx(model.card.metrics["reference_mse"], rel=1e-4)
+    mse = float(np.mean((pinet.predict(model, samples.images) - samples.pis) ** 2))
+    tolerance = REFERENCE_TOLERANCE[model.backend.name]
+    assert mse == pytest.approx(model.card.metrics["reference_mse"], rel=tolerance)
     assert mse < model.card.metrics["reference_mean_pi_mse"]

@@ -121,6 +121,7 @@ def test_signal_comparison_and_json_request(outputs: dict[str, object]) -> None:
     compared = json.loads((folder / "signal-pi.json").read_text())
     assert np.shape(compared["pi"]) == np.shape(compared["exact"]["pi"]) == (3, 50, 50)
     assert 0.0 <= compared["mse"] < 0.05 and compared["speedup"] > 0
+    assert compared["model"]["name"] == "signal-hapt-student"  # a CPU's default: the student
     from_json = json.loads((folder / "json-pi.json").read_text())
     assert from_json["shape"] == [3, 50, 50]
 
