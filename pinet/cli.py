@@ -232,7 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     narrow = commands.add_parser(
         "prune",
-        help="remove each conv block's least important filters (pinet family); prints the "
+        help="remove each conv block's least important filters; prints the "
         "options that fine-tune the result with train or distill (docs/training.md)",
     )
     narrow.add_argument("--checkpoint", required=True, help="checkpoint folder or bundled name")

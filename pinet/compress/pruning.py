@@ -1,10 +1,10 @@
-"""Structured pruning: a "pinet"-family network made narrower by removing whole conv filters.
+"""Structured pruning: a PI-Net of any family made narrower by removing whole conv filters.
 
 Filter j of block i is one output channel of conv i, one entry of BatchNorm i, and one input
-channel of conv i + 1 (after the last block: one input column of the head's Linear, through
-the global average pool). Removing it removes all three, so the result is an ordinary
-"pinet"-family network whose `widths` alone differ: it saves, loads, fine-tunes
-(`pinet train --init`), exports and serves like any other.
+channel of conv i + 1 (after the last block: one input column of the head's Linear that
+reads the trunk, `PINet.head_input`, through the global average pool). Removing it removes
+all three, so the result is an ordinary network of the same family whose `widths` alone
+differ: it saves, loads, fine-tunes (`pinet train --init`), exports and serves like any other.
 
 Which filters go: per block, those of smallest importance (see `filter_importance`). What the
 network loses is exactly what a copy of it computes with those filters' BatchNorm scale and
@@ -24,10 +24,9 @@ import torch
 from pinet.card import ModelCard
 from pinet.checkpoint import load_checkpoint, save_checkpoint
 from pinet.inference import find_checkpoint
-from pinet.nets import PINet, Widths, build_network
+from pinet.nets import DEFAULT_FAMILY, PINet, Widths, build_network
 from pinet.nets.layers import ConvBlock
 
-PRUNABLE_FAMILY = "pinet"
 CRITERION = "l1-of-bn-folded-filter"  # recorded in the card; see filter_importance
 # A block's tensors with one entry (row) per filter, named as in its state_dict.
 _PER_FILTER = (
@@ -78,13 +77,8 @@ def pruned_widths(widths: Widths, keep: float) -> Widths:
 
 
 def check_prunable(network: PINet, widths: Widths) -> None:
-    """ValueError unless `network` is of the "pinet" family and `widths` narrow each of its
-    blocks to between 1 and its current width."""
-    if network.family != PRUNABLE_FAMILY:
-        raise ValueError(
-            f"filter pruning takes {PRUNABLE_FAMILY!r}-family networks; this one is of the "
-            f"{network.family!r} family"
-        )
+    """ValueError unless `widths` narrow each of `network`'s blocks to between 1 and its
+    current width."""
     if len(widths) != len(network.widths) or not all(
         1 <= new <= old for new, old in zip(widths, network.widths, strict=True)
     ):
@@ -117,13 +111,14 @@ def prune_network(network: PINet, widths: Widths) -> PINet:
         **architecture,
     )
     pruned.load_state_dict(_pruned_state(network, kept))
-    return pruned.to(network.dense.weight.device).train(network.training)
+    return pruned.to(next(network.parameters()).device).train(network.training)
 
 
 def _pruned_state(network: PINet, kept: list[torch.Tensor]) -> dict[str, torch.Tensor]:
     """`network`'s state_dict without the filters not in `kept`: per block, rows of the conv
     and BatchNorm tensors, and the matching input channels of the next conv or, after the
-    last block, input columns of the head's Linear. The rest of the head is unchanged."""
+    last block, input columns of the head's Linear that reads the trunk. The rest of the
+    head is unchanged."""
     state = dict(network.state_dict())
     for i, filters in enumerate(kept):
         block = f"trunk.blocks.{i}."
@@ -131,7 +126,8 @@ def _pruned_state(network: PINet, kept: list[torch.Tensor]) -> dict[str, torch.T
             state[block + name] = state[block + name][filters]
         if i > 0:
             state[block + "conv.weight"] = state[block + "conv.weight"][:, kept[i - 1]]
-    state["dense.weight"] = state["dense.weight"][:, kept[-1]]
+    head_input = f"{network.head_input}.weight"
+    state[head_input] = state[head_input][:, kept[-1]]
     return state
 
 
@@ -188,10 +184,14 @@ def prune_checkpoint(
 
 def fine_tune_options(network: PINet, checkpoint: str | os.PathLike[str]) -> str:
     """The `pinet train` / `pinet distill` options that start from `checkpoint`, holding
-    `network`: `--init` needs the same widths, head and per-channel setting."""
-    options = [
-        f"--init {checkpoint}",
-        f"--widths {','.join(map(str, network.widths))}",
-        f"--head {network.head}",
+    `network`: `--init` needs the same family, widths, head, per-channel setting and the
+    family's other options (a lowrank head's `--rank`)."""
+    options = [f"--init {checkpoint}"]
+    if network.family != DEFAULT_FAMILY:
+        options.append(f"--family {network.family}")
+    options += [f"--widths {','.join(map(str, network.widths))}", f"--head {network.head}"]
+    shared = {"widths", "head", "average_reversed"}  # given above, or chosen at export
+    options += [
+        f"--{key} {value}" for key, value in network.architecture.items() if key not in shared
     ]
     return " ".join(options + (["--per-channel"] if network.per_channel else []))

@@ -36,6 +36,7 @@ class LowRankImagePINet(PINet):
 
     family: ClassVar[str] = "lowrank"
     modality: ClassVar[Modality] = "image"
+    head_input: ClassVar[str] = "factors"
 
     def __init__(
         self,

@@ -52,6 +52,7 @@ class SignalPINet(PINet):
 
     family: ClassVar[str] = "pinet"
     modality: ClassVar[Modality] = "signal"
+    head_input: ClassVar[str] = "dense"
 
     def build_head(self) -> None:
         self.dense = nn.Linear(self.widths[-1], self.net_channels * PI_SIZE * PI_SIZE)
@@ -72,6 +73,7 @@ class ImagePINet(PINet):
 
     family: ClassVar[str] = "pinet"
     modality: ClassVar[Modality] = "image"
+    head_input: ClassVar[str] = "dense"
 
     def build_head(self) -> None:
         self.dense = nn.Linear(self.widths[-1], PI_SIZE * PI_SIZE)

@@ -23,11 +23,15 @@ from tests.helpers import TINY_WIDTHS, TrainedRun
 INPUT_SHAPES = {"signal": (5, 3, 64), "image": (5, 3, 32, 32)}
 
 
-def scrambled_network(modality: str, per_channel: bool) -> PINet:
+# Every family, by modality: ("signal", "pinet"), ("image", "pinet"), ("image", "lowrank").
+NETWORKS = [("signal", "pinet"), ("image", "pinet"), ("image", "lowrank")]
+
+
+def scrambled_network(modality: str, per_channel: bool, family: str = "pinet") -> PINet:
     """A seeded tiny network in eval mode whose BatchNorms have random scales, shifts and
     statistics, so that filter importances differ and the kept filters are not a prefix."""
     torch.manual_seed(0)
-    network = build_network(modality, 3, per_channel=per_channel, widths=TINY_WIDTHS)
+    network = build_network(modality, 3, family=family, per_channel=per_channel, widths=TINY_WIDTHS)
     with torch.no_grad():
         for block in network.trunk.blocks:
             block.bn.weight.uniform_(-1.0, 1.0)
@@ -50,9 +54,9 @@ def silenced(network: PINet, kept: list[torch.Tensor]) -> PINet:
     return copied
 
 
-@pytest.mark.parametrize("modality", ["signal", "image"])
-def test_keeping_every_filter_changes_nothing(modality: str) -> None:
-    network = scrambled_network(modality, per_channel=False)
+@pytest.mark.parametrize("modality, family", NETWORKS)
+def test_keeping_every_filter_changes_nothing(modality: str, family: str) -> None:
+    network = scrambled_network(modality, per_channel=False, family=family)
     pruned = prune_network(network, pruned_widths(network.widths, 1.0))
     x = torch.randn(INPUT_SHAPES[modality])
     assert pruned.widths == network.widths
@@ -60,9 +64,11 @@ def test_keeping_every_filter_changes_nothing(modality: str) -> None:
 
 
 @pytest.mark.parametrize("per_channel", [False, True])
-@pytest.mark.parametrize("modality", ["signal", "image"])
-def test_pruning_equals_silencing_the_dropped_filters(modality: str, per_channel: bool) -> None:
-    network = scrambled_network(modality, per_channel)
+@pytest.mark.parametrize("modality, family", NETWORKS)
+def test_pruning_equals_silencing_the_dropped_filters(
+    modality: str, family: str, per_channel: bool
+) -> None:
+    network = scrambled_network(modality, per_channel, family)
     widths = pruned_widths(network.widths, 0.5)
     kept = filters_to_keep(network, widths)
     assert any(not torch.equal(f, torch.arange(len(f))) for f in kept)  # not just a prefix
@@ -145,6 +151,20 @@ def lowrank_checkpoint(folder: Path) -> Path:
     return folder
 
 
+def test_a_lowrank_network_prunes_and_its_options_name_its_family_and_rank(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pruned = tmp_path / "pruned"
+    source = lowrank_checkpoint(tmp_path / "lowrank")
+    assert main(["prune", "--checkpoint", str(source), "--out", str(pruned), "--keep", "0.5"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["fine_tune_options"] == (
+        f"--init {pruned} --family lowrank --widths 2,4,4,8 --head sigmoid --rank 4"
+    )
+    network, card = load_checkpoint(pruned)
+    assert (card.family, network.rank, network.widths) == ("lowrank", 4, (2, 4, 4, 8))
+
+
 @pytest.mark.parametrize(
     "checkpoint, options, message",
     [
@@ -152,7 +172,6 @@ def lowrank_checkpoint(folder: Path) -> Path:
         ("signal", ["--keep", "1.5"], r"keep must be a fraction in \(0, 1\]; got 1\.5"),
         ("signal", ["--widths", "2,4,4"], r"pruned widths \[2, 4, 4\] must give each of the 4"),
         ("signal", ["--widths", "2,4,4,32"], r"between 1 and its current number of filters"),
-        ("lowrank", ["--keep", "0.5"], r"'pinet'-family networks; this one is of the 'lowrank'"),
         ("missing", ["--keep", "0.5"], r"no checkpoint at .*missing"),
     ],
 )
@@ -166,7 +185,6 @@ def test_the_command_refuses_with_a_message(
 ) -> None:
     folders = {
         "signal": signal_run.out / "best",
-        "lowrank": lowrank_checkpoint(tmp_path / "lowrank"),
         "missing": tmp_path / "missing",
     }
     argv = ["prune", "--checkpoint", str(folders[checkpoint]), "--out", str(tmp_path / "out")]
