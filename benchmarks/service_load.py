@@ -2,8 +2,9 @@
 batching on and off, against real servers, in one run.
 
 For each model named by `--model` (a model of the models directory, or a checkpoint folder:
-card.json + weights), `python -m service` on 127.0.0.1 (CPU), started by `service.launcher`
-and configured by PINET_* variables as in production, serves that model alone: batching (up
+card.json + weights), `python -m service` on 127.0.0.1 (on the CPU; `--device cuda`: the
+GPU), started by `service.launcher` and configured by PINET_* variables as in production,
+serves that model alone: batching (up
 to `--max-batch-size` requests per forward pass, waiting at most `--max-wait-ms` for them)
 and, with `--unbatched` (the default for a single model), also not (PINET_MAX_BATCH_SIZE=1).
 The servers run one after the other under the same conditions. Each gets `--warmup` seconds
@@ -25,7 +26,8 @@ temporary folder: a forward's cost does not depend on the weights.
     python benchmarks/service_load.py [--model NAME_OR_FOLDER ...] [--models-dir DIR]
         [--widths a,b,c,d] [--unbatched | --no-unbatched] [--duration S] [--concurrency N]
         [--max-batch-size N] [--max-wait-ms MS] [--format json|npy] [--warmup S]
-        [--single-duration S] [--server-threads N] [--onnxruntime-spinning] [--json PATH]
+        [--single-duration S] [--server-threads N] [--device cpu|cuda]
+        [--onnxruntime-spinning] [--json PATH]
 
 The servers use one torch thread per core, unless `--server-threads` says otherwise. On a
 machine whose cores are busy with other work, a forward pass with 2 threads waits for the
@@ -87,6 +89,7 @@ def running_server(
         max_batch_size=config.max_batch_size,
         max_wait_ms=config.max_wait_ms,
         onnxruntime_spinning=args.onnxruntime_spinning,
+        device=args.device,
         **threads,
     )
     try:
@@ -157,7 +160,7 @@ def report(
     threads = args.server_threads or "the default (one per core)"
     spinning = "on" if args.onnxruntime_spinning else "off"
     print(
-        f"machine: {device_name(torch.device('cpu'))}; server torch threads: {threads}; "
+        f"machine: {device_name(torch.device(args.device))}; server torch threads: {threads}; "
         f"onnxruntime spinning: {spinning}"
     )
     for model in served:
@@ -192,7 +195,7 @@ def report(
         "benchmark": "benchmarks/service_load.py",
         "created": utc_now(),
         "versions": library_versions() | {p: version(p) for p in SERVING_PACKAGES},
-        "machine": device_name(torch.device("cpu")),
+        "machine": device_name(torch.device(args.device)),
         "settings": {key: value for key, value in vars(args).items() if key != "json"},
         "models": [model.describe() for model in served],
         "inputs": inputs,
@@ -248,6 +251,12 @@ def main() -> None:
         type=int,
         help="torch threads of each server's forward passes (PINET_TORCH_THREADS; default: "
         "one per core)",
+    )
+    parser.add_argument(
+        "--device",
+        choices=("cpu", "cuda"),
+        default="cpu",
+        help="where the servers run their models (PINET_DEVICE; default: %(default)s)",
     )
     parser.add_argument(
         "--onnxruntime-spinning",
