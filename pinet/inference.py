@@ -68,6 +68,11 @@ class Backend(ABC):
         worker threads busy-wait for the next forward pass (onnxruntime's; torch's OpenMP
         pool keeps its own policy): faster back to back, a core burnt after each pass."""
 
+    @classmethod
+    def runs_on(cls, device: str) -> bool:
+        """Whether it runs on `device` (a name); 'auto' means wherever it runs."""
+        return device == "auto" or resolve_device(device).type in cls.device_types
+
     @property
     @abstractmethod
     def precision(self) -> str:
@@ -140,7 +145,7 @@ class OnnxRuntimeBackend(Backend):
     def load(
         cls, checkpoint: Path, device: str, *, spinning: bool = True
     ) -> tuple[OnnxRuntimeBackend, ModelCard]:
-        if device != "auto" and resolve_device(device).type not in cls.device_types:
+        if not cls.runs_on(device):
             raise ValueError(f"the onnxruntime backend runs on the CPU; {device} was asked for")
         card = read_card(checkpoint)
         if card.runtime is None or card.runtime.backend != cls.name:
@@ -251,7 +256,7 @@ def default_backend(card: ModelCard, device: str) -> str:
     if runtime is None:
         return TorchBackend.name
     runner = BACKENDS.get(runtime.backend)
-    if runner is None or device == "auto" or resolve_device(device).type in runner.device_types:
+    if runner is None or runner.runs_on(device):
         return runtime.backend  # an unknown one is refused by name in load_model
     return TorchBackend.name
 

@@ -1,4 +1,5 @@
-"""What an exported checkpoint's card records of the test split it was measured on."""
+"""What an exported checkpoint's card records: its name and architecture as exported, and
+the test split it was measured on."""
 
 from __future__ import annotations
 
