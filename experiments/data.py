@@ -42,8 +42,14 @@ FASHION_MNIST = StoreSpec("fashion-mnist", {}, "image-raster", quick_limit=600)
 
 
 def ground_truth(spec: StoreSpec, root: Path, quick: bool) -> GroundTruthStore:
-    """The store of `spec` under `root/data/`, computed (or finished) first if need be."""
+    """The store of `spec` under `root/data/`, computed (or finished) first if need be.
+
+    A complete store is only read, without the job's writer lock, so that experiments running
+    at once can share it (the lock refuses a second writer even when there is nothing to write).
+    """
     path = root / DATA_FOLDER / spec.name(quick)
+    if _is_complete(path):
+        return GroundTruthStore.open(path)
     job.run(
         get_source(spec.source, spec.options),
         get_recipe(spec.recipe),
@@ -52,6 +58,15 @@ def ground_truth(spec: StoreSpec, root: Path, quick: bool) -> GroundTruthStore:
         progress=False,
     )
     return GroundTruthStore.open(path)
+
+
+def _is_complete(path: Path) -> bool:
+    """Whether `path` holds a finished store (anything else is left to the job to resume,
+    rebuild or refuse)."""
+    try:
+        return GroundTruthStore.open(path).complete
+    except (FileNotFoundError, ValueError):
+        return False
 
 
 @dataclass(frozen=True)

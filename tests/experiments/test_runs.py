@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from data_prep.lock import StoreLocked, exclusive_writer
 from experiments import data, differentiable, har
 from experiments.noise import CONDITIONS
 from experiments.results import RESULTS_FILE, load
@@ -97,3 +98,33 @@ def test_rerunning_one_row_reproduces_its_numbers(quick_root: Path) -> None:
     finish(start(quick_root, *arguments))
     assert set(before) == set(CONDITIONS)
     assert scores_of_row() == before
+
+
+def test_a_complete_store_is_read_while_another_process_holds_its_lock(quick_root: Path) -> None:
+    """Experiments running at once share their finished store: only writers need the lock."""
+    path = quick_root / data.DATA_FOLDER / data.HAPT_ACC.name(quick=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(path)],
+        cwd=REPOSITORY,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        with pytest.raises(StoreLocked):  # a writer is still refused
+            with exclusive_writer(path):
+                pass
+        store = data.ground_truth(data.HAPT_ACC, quick_root, quick=True)
+        assert store.complete and store.path == path
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+HOLD_LOCK = """
+import sys, time
+from data_prep.lock import exclusive_writer
+with exclusive_writer(sys.argv[1]):
+    print("locked", flush=True)
+    time.sleep(600)
+"""
