@@ -83,8 +83,9 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--augment",
         action="store_true",
-        help="train on random exact symmetries of the samples: channels permuted, spatial "
-        "axes reversed (every recipe gives the same PIs, permuted alike)",
+        help="train on random exact symmetries of the samples, those the recipe gives the same "
+        "PIs for (permuted alike): channels permuted; spatial axes reversed (all but "
+        "signal-takens); image-cubical and image-rips: any flip or transpose of the grid",
     )
     parser.add_argument(
         "--per-channel",
@@ -209,7 +210,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--average-reversed",
         action="store_true",
         help="the exported model also predicts each input reversed along every axis (the "
-        "same PIs under every recipe) and returns the mean: lower error, twice the compute",
+        "same PIs under every recipe but signal-takens, which refuses it) and returns the "
+        "mean: lower error, twice the compute",
     )
     bundle.add_argument(
         "--format",

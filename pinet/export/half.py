@@ -9,11 +9,13 @@ from typing import Any
 
 import torch
 
+from pinet.card import ModelCard
 from pinet.checkpoint import load_checkpoint, save_checkpoint
 from pinet.device import resolve_device
 from pinet.export.measure import exported_card, measured_card
 from pinet.inference import LoadedModel, TorchBackend, find_checkpoint
 from pinet.nets import PINet
+from pinet.tda import get_recipe
 from pinet.train.evaluate import evaluate_by_source, evaluate_on_store
 
 
@@ -35,16 +37,31 @@ def export_float16(
     (`evaluate_by_source`). `name` renames the model in its card (a bundled model's is its
     folder's). Returns the full evaluation."""
     resolved = resolve_device(device)
-    network, card = load_checkpoint(find_checkpoint(checkpoint), resolved)
-    network.average_reversed = network.average_reversed or average_reversed
-    round_to_float16(network)  # the weights as float16 stores them: the metrics are theirs
-    card = exported_card(card, network.architecture, name)
+    network, card = network_to_export(checkpoint, resolved, average_reversed, name)
     loaded = LoadedModel(card, TorchBackend(network, resolved))
     evaluation = evaluate_on_store(loaded, store_path, "test", reference)
     by_source = evaluate_by_source(loaded, sources) if sources else None
     card = measured_card(card, evaluation, store_path, by_source)
     save_checkpoint(network, card, out, dtype=torch.float16)
     return evaluation
+
+
+def network_to_export(
+    checkpoint: str | Path, device: torch.device, average_reversed: bool, name: str | None
+) -> tuple[PINet, ModelCard]:
+    """`checkpoint`'s network as every export writes it, and its card: weights rounded to
+    float16 (what is stored, so the measured metrics are theirs), averaging its predictions
+    over reversed inputs if asked (refused for a recipe whose PIs reversal changes), renamed
+    to `name` if given."""
+    network, card = load_checkpoint(find_checkpoint(checkpoint), device)
+    if average_reversed and get_recipe(card.recipe.name).spatial_symmetries == "none":
+        raise ValueError(
+            f"--average-reversed: {card.recipe.name}'s PIs change when an input is reversed, "
+            "so averaging over reversed inputs would blur them"
+        )
+    network.average_reversed = network.average_reversed or average_reversed
+    round_to_float16(network)
+    return network, exported_card(card, network.architecture, name)
 
 
 @torch.no_grad()

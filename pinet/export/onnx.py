@@ -21,10 +21,10 @@ import numpy as np
 import torch
 
 from pinet.card import RuntimeRef
-from pinet.checkpoint import load_checkpoint, save_checkpoint
-from pinet.export.half import round_to_float16
-from pinet.export.measure import exported_card, measured_card
-from pinet.inference import LoadedModel, OnnxRuntimeBackend, TorchBackend, find_checkpoint
+from pinet.checkpoint import save_checkpoint
+from pinet.export.half import network_to_export
+from pinet.export.measure import measured_card
+from pinet.inference import LoadedModel, OnnxRuntimeBackend, TorchBackend
 from pinet.modality import SPATIAL_DIMS
 from pinet.nets import PINet
 from pinet.store import GroundTruthStore
@@ -56,12 +56,9 @@ def export_onnx(
     metrics on each store of `sources` (`evaluate_by_source`); `name` renames the model in
     it. Returns the test evaluation of the graph as written."""
     cpu = torch.device("cpu")
-    network, card = load_checkpoint(find_checkpoint(checkpoint), cpu)
-    network.average_reversed = network.average_reversed or average_reversed
     # The torch weights stored beside the graph (what runs on CUDA) are float16, as bundled
     # models ship; the graph is built from the same rounded numbers, so the two agree.
-    round_to_float16(network)
-    card = exported_card(card, network.architecture, name)
+    network, card = network_to_export(checkpoint, cpu, average_reversed, name)
     store = GroundTruthStore.open(store_path)
     train = StoreSamples(store, store.usable_indices("train")[:calibration_samples], card.modality)
     graph = onnx_graph(network, train.batch(list(range(min(len(train), 8))))[0])

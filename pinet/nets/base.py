@@ -8,9 +8,9 @@ Three options leave the release, all recorded in a checkpoint's card: `widths` o
 length (one conv block per width, so deeper trunks that see further along a signal),
 `per_channel` (one network for one channel, applied to every channel: each recipe makes
 channel c's PI from channel c alone) and `average_reversed` (the mean of the predictions for
-the input and for the input reversed along every spatial axis, which every recipe maps to the
-same PIs: a prediction with that exact symmetry, and never a larger squared error than the
-mean of the two).
+the input and for the input reversed along every spatial axis, which every recipe but
+`signal-takens` maps to the same PIs (`Recipe.spatial_symmetries`): a prediction with that
+exact symmetry, and never a larger squared error than the mean of the two).
 """
 
 from __future__ import annotations
@@ -40,9 +40,10 @@ HEAD_ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
 
 
 def reversed_spatially(x: torch.Tensor) -> torch.Tensor:
-    """(N, C, *S) with every spatial axis reversed: a symmetry every recipe respects (a
-    reversed path has the same sublevel diagram, a 180-degree turn the same raster path
-    reversed, the same cubical grid and an isometric point cloud)."""
+    """(N, C, *S) with every spatial axis reversed: a symmetry of every recipe whose
+    `spatial_symmetries` are not "none" (a reversed path has the same sublevel diagram, a
+    180-degree turn the same raster path reversed, the same cubical grid and an isometric
+    point cloud; a delay embedding subsampled with a stride is not always mirrored)."""
     return x.flip(tuple(range(2, x.ndim)))
 
 

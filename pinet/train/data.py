@@ -15,6 +15,7 @@ from pinet.inference import network_inputs
 from pinet.modality import Modality
 from pinet.nets import reversed_spatially
 from pinet.store import GroundTruthStore
+from pinet.tda.recipes import SpatialSymmetries
 
 _WINDOW_CHUNKS = 8  # store chunks shuffled together: random enough, each chunk read once
 _PRELOAD_BATCH = 4096  # samples decoded and copied at a time by --preload
@@ -188,14 +189,19 @@ def split_by_group(
 
 
 def exact_symmetries(
-    inputs: torch.Tensor, targets: torch.Tensor, generator: torch.Generator
+    inputs: torch.Tensor,
+    targets: torch.Tensor,
+    generator: torch.Generator,
+    spatial: SpatialSymmetries = "reversal",
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Each (input `(N, C, *S)`, PIs `(N, C, 50, 50)`) pair mapped by a random symmetry that
-    every recipe respects exactly, so the new pair is as true as the stored one:
+    the recipe respects exactly, so the new pair is as true as the stored one:
     - channels permuted: each recipe computes channel c's PI from channel c alone, so the PIs
       permute alike;
-    - with probability 1/2, every spatial axis reversed (`reversed_spatially`), PIs
-      unchanged.
+    - then, with the recipe's `spatial` symmetries, PIs unchanged: "reversal", every spatial
+      axis reversed (`reversed_spatially`) with probability 1/2; "grid" (images), each of the
+      8 symmetries of the square with probability 1/8 (each axis flipped with probability
+      1/2, then transposed with probability 1/2 where the images are square); "none".
     """
     count, channels = inputs.shape[:2]
     # Drawn on the CPU generator whatever the device, so that CPU and GPU runs agree.
@@ -203,6 +209,29 @@ def exact_symmetries(
     order = order.to(inputs.device)
     rows = torch.arange(count, device=inputs.device)[:, None]
     inputs, targets = inputs[rows, order], targets[rows, order]
-    reverse = torch.rand(count, generator=generator) < 0.5
-    reverse = reverse.to(inputs.device).view(count, *([1] * (inputs.ndim - 1)))
-    return torch.where(reverse, reversed_spatially(inputs), inputs), targets
+    if spatial == "grid" and inputs.ndim == 4:
+        return _square_symmetries(inputs, generator), targets
+    if spatial == "none":
+        return inputs, targets
+    return _where(_coin(count, generator, inputs), reversed_spatially(inputs), inputs), targets
+
+
+def _square_symmetries(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """`(N, C, H, W)` images, each flipped along each axis and (if square) transposed, each
+    with probability 1/2."""
+    count = len(images)
+    for axis in (2, 3):
+        images = _where(_coin(count, generator, images), images.flip(axis), images)
+    if images.shape[2] == images.shape[3]:
+        images = _where(_coin(count, generator, images), images.transpose(2, 3), images)
+    return images
+
+
+def _coin(count: int, generator: torch.Generator, like: torch.Tensor) -> torch.Tensor:
+    """`count` fair coin flips from `generator` (on the CPU), on the device of `like`."""
+    return (torch.rand(count, generator=generator) < 0.5).to(like.device)
+
+
+def _where(chosen: torch.Tensor, changed: torch.Tensor, unchanged: torch.Tensor) -> torch.Tensor:
+    """Row i of `changed` where `chosen[i]`, else of `unchanged`."""
+    return torch.where(chosen.view(len(chosen), *([1] * (changed.ndim - 1))), changed, unchanged)

@@ -51,6 +51,12 @@ class Objective(ABC):
         as it is); random draws come from `generator`, seeded by (seed, epoch)."""
         return inputs, targets
 
+    @property
+    def reverses_inputs(self) -> bool:
+        """Whether it takes a reversed input's PIs to be the input's (`reversed_spatially`):
+        only true of recipes with that symmetry (`Recipe.spatial_symmetries`)."""
+        return False
+
 
 class MeanSquaredError(Objective):
     """PI-Net's regression loss (SPEC 1): the mean squared error against the exact PIs."""
@@ -78,6 +84,10 @@ class WrappedObjective(Objective):
         self, inputs: torch.Tensor, targets: torch.Tensor, generator: torch.Generator
     ) -> tuple[torch.Tensor, torch.Tensor]:
         return self.base.prepare(inputs, targets, generator)
+
+    @property
+    def reverses_inputs(self) -> bool:
+        return self.base.reverses_inputs
 
     def loss(self, predictions: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """The task loss alone: the wrapped objective's."""

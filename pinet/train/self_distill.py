@@ -2,12 +2,12 @@
 self-distillation", as SPEC 7 maps it onto PIs).
 
 Every batch is seen twice, as it is and reversed along every spatial axis: a distortion
-that every recipe maps to the same PIs (`reversed_spatially`), so both views keep their
-exact targets. The network learns from each view (the objective it wraps: MSE, or
-distillation from teachers), from the other view's prediction (the paper's mutual KL
-becomes, for a regression, the squared difference of the two predictions), and has the
-distributions of its global features in the two views matched by a maximum mean
-discrepancy:
+that the recipes map to the same PIs (`reversed_spatially`; a recipe without that symmetry
+is refused), so both views keep their exact targets. The network learns from each view
+(the objective it wraps: MSE, or distillation from teachers), from the other view's
+prediction (the paper's mutual KL becomes, for a regression, the squared difference of the
+two predictions), and has the distributions of its global features in the two views
+matched by a maximum mean discrepancy:
 
     loss = (task(view 1) + task(view 2)) / 2 + MSE(PIs 1, PIs 2) + weight x MMD^2(f1, f2)
 
@@ -59,6 +59,10 @@ class SelfDistillation(WrappedObjective):
             raise ValueError(f"the self-distillation weight must be >= 0, got {weight}")
         super().__init__(base)
         self.weight = weight
+
+    @property
+    def reverses_inputs(self) -> bool:
+        return True  # its second view
 
     def __call__(
         self, model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import torch
 from safetensors.torch import load_file
 
@@ -11,7 +12,7 @@ from pinet.checkpoint import read_card
 from pinet.export import export_float16
 from pinet.inference import load_model
 from pinet.train import evaluate_checkpoint
-from tests.helpers import TrainedRun
+from tests.helpers import TrainedRun, tiny_checkpoint
 
 
 def test_export_writes_float16_with_the_metrics_of_those_weights(
@@ -45,3 +46,11 @@ def test_export_can_make_a_model_that_averages_reversed_inputs(
     assert not read_card(tmp_path / "plain").architecture["average_reversed"]
     assert load_model(tmp_path / "averaging", "cpu").backend.network.average_reversed
     assert card.metrics["test_mse"] == averaging["mse"] != plain["mse"]
+
+
+def test_averaging_reversed_inputs_is_refused_for_signal_takens(tmp_path: Path) -> None:
+    """A reversed window has other signal-takens PIs: an average would blur them."""
+    checkpoint = tiny_checkpoint(tmp_path, "takens", "signal", (3, 250), "signal-takens")
+    with pytest.raises(ValueError, match="--average-reversed: signal-takens's PIs change"):
+        export_float16(checkpoint, tmp_path / "out", tmp_path / "no-store", average_reversed=True)
+    assert not (tmp_path / "out").exists()

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from pinet.store import GroundTruthStore
-from pinet.tda import get_recipe
+from pinet.tda import RECIPES, get_recipe
 from pinet.train.data import exact_symmetries, split_by_group
 
 
@@ -39,11 +39,21 @@ def test_validation_split_depends_only_on_the_seed(store: GroundTruthStore) -> N
 
 @pytest.mark.parametrize(
     ("recipe_name", "shape"),
-    [("image-raster", (3, 12, 10)), ("image-cubical", (3, 9, 11)), ("signal-sublevel", (3, 40))],
+    [
+        ("image-raster", (3, 12, 10)),
+        ("image-cubical", (3, 9, 11)),
+        ("image-cubical", (3, 10, 10)),
+        ("image-rips", (2, 8, 8)),
+        ("image-rips", (2, 7, 6)),
+        ("signal-sublevel", (3, 40)),
+        ("signal-takens", (2, 60)),
+    ],
 )
 def test_exact_symmetries_map_true_pairs_to_true_pairs(
     recipe_name: str, shape: tuple[int, ...]
 ) -> None:
+    """With the symmetries the recipe declares (all 8 of the square for "grid", none but
+    channel permutations for "none"), every moved input has the moved PIs."""
     recipe = get_recipe(recipe_name)
     rng = np.random.default_rng(3)
     if recipe_name.startswith("image"):
@@ -52,7 +62,32 @@ def test_exact_symmetries_map_true_pairs_to_true_pairs(
         raw = rng.normal(size=(16, *shape)).cumsum(axis=-1)
     pis = torch.from_numpy(recipe.images_batch(raw))
     moved, moved_pis = exact_symmetries(
-        torch.from_numpy(raw), pis, torch.Generator().manual_seed(0)
+        torch.from_numpy(raw), pis, torch.Generator().manual_seed(0), recipe.spatial_symmetries
     )
     assert not torch.equal(moved, torch.from_numpy(raw))  # something did move
     np.testing.assert_allclose(recipe.images_batch(moved.numpy()), moved_pis.numpy(), atol=1e-6)
+
+
+def test_recipes_declare_no_symmetry_they_lack() -> None:
+    """A single flip changes a raster path's PIs (the 180-degree turn does not), and a
+    reversed window's PIs under signal-takens: so they are not declared."""
+    declared = {name: get_recipe(name).spatial_symmetries for name in RECIPES}
+    assert declared["image-raster"] == "reversal" and declared["signal-takens"] == "none"
+    image = np.random.default_rng(0).integers(0, 256, (1, 1, 9, 9), dtype=np.uint8)
+    raster = get_recipe("image-raster")
+    assert not np.allclose(raster.images_batch(image), raster.images_batch(image[..., ::-1]))
+    window = np.random.default_rng(0).normal(size=(1, 1, 250)).cumsum(axis=-1)
+    takens = get_recipe("signal-takens")
+    assert not np.allclose(takens.images_batch(window), takens.images_batch(window[..., ::-1]))
+
+
+def test_grid_symmetries_draw_all_eight_symmetries_of_a_square() -> None:
+    square = torch.arange(16.0).view(1, 1, 4, 4).expand(256, 1, 4, 4)
+    pis = torch.zeros(256, 1, 50, 50)
+    moved, _ = exact_symmetries(square, pis, torch.Generator().manual_seed(0), "grid")
+    seen = {tuple(image.flatten().tolist()) for image in moved}
+    assert len(seen) == 8
+    rectangle = torch.arange(12.0).view(1, 1, 3, 4).expand(64, 1, 3, 4)
+    moved, _ = exact_symmetries(rectangle, pis[:64], torch.Generator().manual_seed(0), "grid")
+    assert moved.shape == rectangle.shape
+    assert len({tuple(image.flatten().tolist()) for image in moved}) == 4  # no transpose

@@ -13,11 +13,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from data_prep.sources.hapt import HaptWindows
 from pinet.checkpoint import load_checkpoint, read_card
 from pinet.nets import build_network, reversed_spatially
-from pinet.train import MeanSquaredError, train
+from pinet.train import MeanSquaredError, TrainConfig, train
 from pinet.train.self_distill import SelfDistillation, maximum_mean_discrepancy
-from tests.helpers import TrainedRun
+from tests.helpers import TrainedRun, tiny_store
 from tests.train.helpers import history
 
 
@@ -106,3 +107,23 @@ def test_the_cli_wraps_distillation_in_self_distillation(
     assert objective["name"] == "self-distillation" and objective["weight"] == 2.0
     assert objective["base"]["name"] == "distillation" and objective["base"]["alpha"] == 0.25
     assert json.loads(done.stdout)["best_val_mse"] > 0
+
+
+def test_a_recipe_whose_pis_reversal_changes_is_refused(
+    tmp_path: Path, signal_config: TrainConfig
+) -> None:
+    """signal-takens PIs of a reversed window differ (`spatial_symmetries` "none"), so a view
+    that trains on them as equal is refused before anything is written."""
+    store = tiny_store(tmp_path / "takens.zarr", HaptWindows(), "signal-takens", limit=24)
+    out = tmp_path / "run"
+    objective = SelfDistillation(MeanSquaredError())
+    with pytest.raises(ValueError, match="signal-takens's PIs change when an input is reversed"):
+        train(
+            store,
+            "signal",
+            out,
+            replace(signal_config, epochs=1),
+            objective=objective,
+            progress=False,
+        )
+    assert not out.exists()

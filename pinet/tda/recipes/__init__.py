@@ -11,7 +11,7 @@ from dataclasses import fields
 from types import MappingProxyType
 from typing import Any
 
-from pinet.tda.recipes.base import Diagrams, Recipe
+from pinet.tda.recipes.base import Diagrams, Recipe, SpatialSymmetries
 from pinet.tda.recipes.cubical import ImageCubical
 from pinet.tda.recipes.rips import ImageRips
 from pinet.tda.recipes.sublevel import (
@@ -35,6 +35,7 @@ __all__ = [
     "SignalSublevel",
     "SignalSublevelTPKD",
     "SignalTakens",
+    "SpatialSymmetries",
     "get_recipe",
 ]
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 
@@ -17,6 +17,7 @@ from pinet.tda.images import PI_SIZE, PersistenceImageGrid
 from pinet.tda.inputs import as_images, as_signals
 
 Diagrams = list[np.ndarray]
+SpatialSymmetries = Literal["none", "reversal", "grid"]
 
 
 def filtration_values(channels: np.ndarray, float32: bool) -> np.ndarray:
@@ -37,6 +38,11 @@ class Recipe(ABC):
     # The side R of its images; a recipe that lets one choose makes this a parameter too.
     # Ground-truth stores, PI-Net and the service's models hold 50 x 50 (`PI_SIZE`) only.
     resolution: ClassVar[int] = PI_SIZE
+    # The spatial symmetries that leave its PIs unchanged, which `--augment` trains on and
+    # `average_reversed` relies on: "reversal", every spatial axis reversed at once
+    # (`pinet.nets.base.reversed_spatially`); "grid", for images, every symmetry of the pixel
+    # grid (either axis flipped alone, a square image transposed); "none".
+    spatial_symmetries: ClassVar[SpatialSymmetries] = "reversal"
 
     spread: float
     min_bd: float

@@ -9,7 +9,7 @@ import numpy as np
 
 from pinet.modality import Modality
 from pinet.tda.persistence import cubical_diagrams
-from pinet.tda.recipes.base import Diagrams, Recipe
+from pinet.tda.recipes.base import Diagrams, Recipe, SpatialSymmetries
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,8 @@ class ImageCubical(Recipe):
 
     name: ClassVar[str] = "image-cubical"
     modality: ClassVar[Modality] = "image"
+    # A flipped or transposed grid is the same complex.
+    spatial_symmetries: ClassVar[SpatialSymmetries] = "grid"
 
     spread: float = 0.05
     min_bd: float = 0.0

@@ -9,7 +9,7 @@ import numpy as np
 
 from pinet.modality import Modality
 from pinet.tda.persistence import rips_h1_diagram
-from pinet.tda.recipes.base import Diagrams, Recipe
+from pinet.tda.recipes.base import Diagrams, Recipe, SpatialSymmetries
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,9 @@ class ImageRips(Recipe):
     name: ClassVar[str] = "image-rips"
     modality: ClassVar[Modality] = "image"
     homology_dimensions: ClassVar[tuple[int, ...]] = (1,)
+    # A flip maps x/W to (W - 1)/W - x/W, a square's transpose swaps x/W and y/H: isometries
+    # of the cloud (up to the rounding of x/W: none when W is a power of two).
+    spatial_symmetries: ClassVar[SpatialSymmetries] = "grid"
 
     spread: float = 0.01
     min_bd: float = 0.0

@@ -10,7 +10,7 @@ import numpy as np
 from pinet.modality import Modality
 from pinet.tda.inputs import standardise
 from pinet.tda.persistence import rips_h1_diagram
-from pinet.tda.recipes.base import Diagrams, Recipe
+from pinet.tda.recipes.base import Diagrams, Recipe, SpatialSymmetries
 
 
 def delay_embedding(signal: np.ndarray, dimension: int, delay: int, stride: int) -> np.ndarray:
@@ -44,6 +44,9 @@ class SignalTakens(Recipe):
     name: ClassVar[str] = "signal-takens"
     modality: ClassVar[Modality] = "signal"
     homology_dimensions: ClassVar[tuple[int, ...]] = (1,)
+    # A reversed channel's embedding is the mirrored cloud only when the stride divides
+    # T - 1 - (dimension - 1) delay (233 with the defaults on 250 samples: stride 2 does not).
+    spatial_symmetries: ClassVar[SpatialSymmetries] = "none"
 
     spread: float = 0.1
     min_bd: float = 0.0
