@@ -11,9 +11,8 @@ from data_prep import job
 from data_prep.lock import StoreLocked
 from data_prep.sources import SOURCES, get_source
 from data_prep.verify import format_verification, verify
-from pinet.tda import RECIPES, get_recipe
+from pinet.tda import RECIPES, RELEASED_RECIPES, get_recipe
 
-DEFAULT_RECIPE = {"signal": "signal-sublevel", "image": "image-raster"}
 # 1: generate did not finish (--strict, or a chunk failed verification twice); verify found
 # bad chunks. 2: bad arguments, or an --out that is refused (not a store, another job's
 # store, locked by another writer).
@@ -85,7 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _generate(args: argparse.Namespace) -> int:
     source = get_source(args.source, _parse_options(args.option))
-    recipe = get_recipe(args.recipe or DEFAULT_RECIPE[source.modality])
+    recipe = get_recipe(args.recipe or RELEASED_RECIPES[source.modality])
     summary = job.run(
         source,
         recipe,

@@ -2,11 +2,12 @@
 
 from pinet.tda.images import PI_SIZE, PersistenceImageGrid
 from pinet.tda.persistence import sublevel_diagrams
-from pinet.tda.recipes import RECIPES, Recipe, get_recipe
+from pinet.tda.recipes import RECIPES, RELEASED_RECIPES, Recipe, get_recipe
 
 __all__ = [
     "PI_SIZE",
     "RECIPES",
+    "RELEASED_RECIPES",
     "PersistenceImageGrid",
     "Recipe",
     "get_recipe",

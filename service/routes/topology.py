@@ -20,7 +20,7 @@ from fastapi import APIRouter, Request, Response
 from pydantic import TypeAdapter, ValidationError
 
 from pinet.modality import PLURALS, Modality, layout
-from pinet.tda import RECIPES, Recipe, get_recipe
+from pinet.tda import RECIPES, RELEASED_RECIPES, Recipe, get_recipe
 from pinet.tda.inputs import as_images, as_signals
 from pinet.tda.recipes import ImageRips, SignalTakens
 from service.deps import ReadyRegistryDep, SettingsDep
@@ -43,8 +43,6 @@ from service.uploads import input_errors, media_type, read_pi_request, signal_fr
 
 router = APIRouter(tags=["exact topology"])
 
-# Each modality's released recipe: what its bundled model imitates.
-DEFAULT_RECIPES: dict[Modality, str] = {"signal": "signal-sublevel", "image": "image-raster"}
 # Parameter types, checked as JSON types (strict: "0.1" is no number, true no 1.0), with
 # each recipe's own checks (__post_init__), before get_recipe builds the recipe.
 _PARAM_TYPES = {name: TypeAdapter(recipe_class) for name, recipe_class in RECIPES.items()}
@@ -100,7 +98,7 @@ async def read_topology_request(
             raise InputError("'model' and 'compare' are the PI routes' fields; send 'recipe'")
         name, params = _form_text(form.get("recipe"), "recipe"), _form_params(form.get("params"))
         x, notes = asked.x, asked.notes
-    recipe = _recipe(name or DEFAULT_RECIPES[modality], params, modality)
+    recipe = _recipe(name or RELEASED_RECIPES[modality], params, modality)
     with input_errors():  # a NaN, a wrong rank or dtype: 422, before any work is queued
         shape = _VALIDATE_INPUT[modality](x, batched=False).shape
     check_topology_cost(recipe, shape, settings)
@@ -201,7 +199,7 @@ def _add_route(modality: Modality, upload: str) -> None:
     """The topology route of one modality, its bodies as the PI route's (pi.ROUTES)."""
     json_body = SignalTopologyRequest.model_json_schema() if modality == "signal" else None
     body = "JSON {signal: (C, T), recipe, params}, or a" if json_body else "A"
-    plural, default = PLURALS[modality], DEFAULT_RECIPES[modality]
+    plural, default = PLURALS[modality], RELEASED_RECIPES[modality]
     router.add_api_route(
         f"/{plural}/topology",
         _topology_route(modality),

@@ -18,7 +18,7 @@ import torch
 from pinet.card import ModelCard
 from pinet.inference import LoadedModel, load_model
 from pinet.modality import PLURALS, Modality
-from pinet.tda import Recipe, get_recipe
+from pinet.tda import RELEASED_RECIPES, Recipe, get_recipe
 from service.errors import LOADING_FAILED, InputError
 from service.schemas import ModelRef, RecipeInfo
 from service.serving.batching import Batcher, BatchLimits, BatchStats
@@ -186,12 +186,15 @@ def default_models(
     cuda: bool,
 ) -> dict[Modality, str]:
     """The model that answers requests naming none, for each modality that has one: the one
-    `chosen` names (PINET_DEFAULT_MODELS), else the device's rule. On CUDA a forward pass is
-    cheap whatever the model, so the most accurate answers (lowest test MSE over the mean
-    PI's). On a CPU a large PI-Net is slower than the exact recipe it imitates (the bundled
-    64..512 signal model by 14x), so the smallest network answers (fewest parameters), and
-    a request names the more accurate one when it wants it. ValueError for a chosen name
-    that is not loaded or of another modality. `sizes` are the networks' parameter counts."""
+    `chosen` names (PINET_DEFAULT_MODELS), else the device's rule among the models of the
+    modality's released recipe (`RELEASED_RECIPES`: a request naming no model asks for
+    PI-Net's PIs; other recipes' models answer when named), or among all of its models if
+    none is. On CUDA a forward pass is cheap whatever the model, so the most accurate
+    answers (lowest test MSE over the mean PI's). On a CPU a large PI-Net is slower than the
+    exact recipe it imitates (the bundled 64..512 signal model by 14x), so the smallest
+    network answers (fewest parameters), and a request names the more accurate one when it
+    wants it. ValueError for a chosen name that is not loaded or of another modality.
+    `sizes` are the networks' parameter counts."""
     defaults: dict[Modality, str] = {}
     for modality, name in chosen.items():
         if name not in cards or cards[name].modality != modality:
@@ -203,8 +206,10 @@ def default_models(
         defaults[modality] = name
 
     def preference(name: str) -> tuple[float, ...]:  # lower is preferred
-        error = cards[name].metrics.get("test_mse_vs_mean_pi", math.inf)
-        return (error, sizes[name]) if cuda else (sizes[name], error)
+        card = cards[name]
+        other_recipe = card.recipe.name != RELEASED_RECIPES[card.modality]
+        error = card.metrics.get("test_mse_vs_mean_pi", math.inf)
+        return (other_recipe, error, sizes[name]) if cuda else (other_recipe, sizes[name], error)
 
     for name in sorted(cards):
         modality = cards[name].modality

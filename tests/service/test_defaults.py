@@ -1,5 +1,6 @@
-"""Which model answers a request that names none: the one PINET_DEFAULT_MODELS names, else
-on a CPU the smallest network and on CUDA the most accurate; GET /v1/models says which."""
+"""Which model answers a request that names none: the one PINET_DEFAULT_MODELS names, else,
+among the models of the released recipe, on a CPU the smallest network and on CUDA the most
+accurate; GET /v1/models says which."""
 
 from __future__ import annotations
 
@@ -40,6 +41,26 @@ def test_a_cpu_serves_the_smallest_and_cuda_the_most_accurate(cards: dict[str, M
     assert counts["small"] < counts["large"]
     assert default_models(cards, counts, {}, cuda=False) == {"signal": "small", "image": "image"}
     assert default_models(cards, counts, {}, cuda=True) == {"signal": "large", "image": "image"}
+
+
+def test_a_request_naming_no_model_gets_the_released_recipe_when_a_model_has_it(
+    cards: dict[str, ModelCard], tmp_path: Path
+) -> None:
+    """A smaller and a more accurate model of another recipe (a Rips one) answer only when
+    named; a modality with no model of its released recipe still has a default."""
+    tiny_checkpoint(tmp_path, "rips", "image", (3, 32, 32), "image-rips", per_channel=True,
+                    metrics={"test_mse_vs_mean_pi": 0.01})  # fmt: skip
+    tiny_checkpoint(tmp_path, "takens", "signal", *SIGNAL[:1], "signal-takens", per_channel=True)
+    everything = {**cards, **{name: read_card(tmp_path / name) for name in ("rips", "takens")}}
+    counts = sizes(everything)
+    assert counts["rips"] < counts["image"]
+    for cuda in (False, True):
+        assert default_models(everything, counts, {}, cuda=cuda)["image"] == "image"
+    only_other_recipes = {name: everything[name] for name in ("rips", "takens")}
+    assert default_models(only_other_recipes, counts, {}, cuda=False) == {
+        "signal": "takens",
+        "image": "rips",
+    }
 
 
 def test_a_named_default_wins_over_the_rule(cards: dict[str, ModelCard]) -> None:

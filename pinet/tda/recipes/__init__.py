@@ -11,6 +11,7 @@ from dataclasses import fields
 from types import MappingProxyType
 from typing import Any
 
+from pinet.modality import Modality
 from pinet.tda.recipes.base import Diagrams, Recipe, SpatialSymmetries
 from pinet.tda.recipes.cubical import ImageCubical
 from pinet.tda.recipes.rips import ImageRips
@@ -27,6 +28,7 @@ __all__ = [
     "HAPT_ACC_MAX_DEVIATION",
     "RASTER_NOISE_CUT",
     "RECIPES",
+    "RELEASED_RECIPES",
     "Diagrams",
     "ImageCubical",
     "ImageRaster",
@@ -51,6 +53,12 @@ RECIPES: Mapping[str, type[Recipe]] = MappingProxyType(
             SignalSublevelTPKD,
         )
     }
+)
+
+# Each modality's recipe in PI-Net's release (SPEC 2): what a job, a topology request or a
+# PI request that names none gets.
+RELEASED_RECIPES: Mapping[Modality, str] = MappingProxyType(
+    {"signal": SignalSublevel.name, "image": ImageRaster.name}
 )
 
 
