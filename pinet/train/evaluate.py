@@ -34,10 +34,15 @@ def predict_batches(
 
 
 def evaluate(
-    model: LoadedModel, dataset: Samples, mean_pi: np.ndarray | None = None
+    model: LoadedModel,
+    dataset: Samples,
+    mean_pi: np.ndarray | None = None,
+    labels: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """MSE, MAE and per-channel MSE of `model` on `dataset`; with `mean_pi` `(C, 50, 50)`,
-    also the MSE of always predicting it (the baseline that says whether the net learned)."""
+    also the MSE of always predicting it (the baseline that says whether the net learned),
+    and with both it and the samples' `labels` `(N,)`, those two per label (`per_label`:
+    where a model fails, e.g. which activities)."""
     predicted, expected = predict_batches(model, dataset)
     errors = predicted - expected
     metrics: dict[str, Any] = {
@@ -46,10 +51,25 @@ def evaluate(
         "mae": float(np.mean(np.abs(errors))),
         "per_channel_mse": np.mean(errors**2, axis=(0, 2, 3)).tolist(),
     }
-    if mean_pi is not None:
-        metrics["mean_pi_mse"] = float(np.mean((expected - mean_pi) ** 2))
-        metrics["mse_vs_mean_pi"] = metrics["mse"] / metrics["mean_pi_mse"]
+    if mean_pi is None:
+        return metrics
+    baseline_errors = expected - mean_pi
+    metrics["mean_pi_mse"] = float(np.mean(baseline_errors**2))
+    metrics["mse_vs_mean_pi"] = metrics["mse"] / metrics["mean_pi_mse"]
+    if labels is not None:
+        metrics["per_label"] = {
+            str(label): _against_mean_pi(errors[labels == label], baseline_errors[labels == label])
+            for label in np.unique(labels)
+        }
     return metrics
+
+
+def _against_mean_pi(errors: np.ndarray, baseline_errors: np.ndarray) -> dict[str, float | None]:
+    """`SOURCE_METRICS` of some samples from their errors and the mean PI's (no ratio for
+    samples whose PIs all equal the mean PI)."""
+    mse, mean_pi_mse = float(np.mean(errors**2)), float(np.mean(baseline_errors**2))
+    ratio = mse / mean_pi_mse if mean_pi_mse > 0 else None
+    return {"samples": len(errors), "mse": mse, "mean_pi_mse": mean_pi_mse, "mse_vs_mean_pi": ratio}
 
 
 def mean_training_pi(store: GroundTruthStore) -> np.ndarray:
@@ -69,7 +89,8 @@ def evaluate_on_store(
     split: str = "test",
     reference: str | Path | None = None,
 ) -> dict[str, Any]:
-    """Metrics of `model` on a store's split, with the mean-training-PI baseline. A model of
+    """Metrics of `model` on a store's split, with the mean-training-PI baseline, overall and
+    per label of the samples (`evaluate`). A model of
     the `image-raster` recipe is also scored on the authors' CIFAR10 samples (`reference`,
     default: the copy shipped with pinet), against their own ground truth."""
     store = GroundTruthStore.open(store_path)
@@ -83,7 +104,8 @@ def evaluate_on_store(
     if not len(indices):
         raise ValueError(f"{store_path} has no usable samples in its {split!r} split")
     mean_pi = mean_training_pi(store)
-    metrics = evaluate(model, StoreSamples(store, indices, card.modality), mean_pi)
+    samples = StoreSamples(store, indices, card.modality)
+    metrics = evaluate(model, samples, mean_pi, store["labels"][:][indices])
     if reference is not None and card.recipe.name != REFERENCE_RECIPE:
         raise ValueError(
             f"the reference samples hold {REFERENCE_RECIPE} PIs; model {card.name!r} was "

@@ -38,6 +38,18 @@ def test_evaluate_checkpoint_reports_the_baseline(image_run: TrainedRun) -> None
     baseline = np.mean((expected - mean_training_pi(store)) ** 2)
     assert metrics["mean_pi_mse"] == pytest.approx(baseline, rel=1e-5)
     assert metrics["mse_vs_mean_pi"] == pytest.approx(metrics["mse"] / metrics["mean_pi_mse"])
+    labels = store["labels"][:][test]
+    per_label = metrics["per_label"]
+    assert sorted(per_label) == sorted(str(label) for label in np.unique(labels))
+    for label, scores in per_label.items():
+        rows = labels == int(label)
+        assert scores["samples"] == rows.sum()
+        mse = np.mean((predicted[rows] - expected[rows]) ** 2)
+        assert scores["mse"] == pytest.approx(mse, rel=1e-5)
+        baseline = np.mean((expected[rows] - mean_training_pi(store)) ** 2)
+        assert scores["mse_vs_mean_pi"] == pytest.approx(mse / baseline, rel=1e-5)
+    weighted = sum(s["mse"] * s["samples"] for s in per_label.values()) / len(test)
+    assert weighted == pytest.approx(metrics["mse"], rel=1e-5)
 
 
 def test_evaluate_checkpoint_against_the_authors_samples(image_run: TrainedRun) -> None:
