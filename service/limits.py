@@ -5,7 +5,9 @@ signal's lists) and to what the response will hold.
 The cost of a forward pass grows with the values it sees, channels x samples or channels x
 pixels (measured in service/settings.py), and a response with the PIs it holds (N x C of
 them, 10 KB each as .npy, about 30 KB as JSON, 0.4 s per channel drawn as PNG). Every limit
-is a setting; a request over one is answered 413 with a message that names it.
+is a setting; a request over one is answered 413 with a message that names it. Exact
+topology has caps of its own: values per input on the topology routes, and Rips points per
+channel there and for compare=true (a Rips recipe's cost is no linear function of the input).
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import math
 from collections.abc import Callable
 
 from pinet.modality import SPATIAL_DIMS, Modality
+from pinet.tda import Recipe
+from pinet.tda.recipes import ImageRips, SignalTakens
 from service.errors import InputError
 from service.settings import Settings
 
@@ -69,3 +73,47 @@ def check_png_channels(channels: int, settings: Settings) -> None:
             "format=json or npy",
             status_code=413,
         )
+
+
+def check_topology_cost(recipe: Recipe, shape: tuple[int, ...], settings: Settings) -> None:
+    """InputError 413, naming the setting, when exact topology of an input of `shape`
+    (validated: `(C, T)` or `(C, H, W)`) by `recipe` is over the server's cap: Rips points
+    per channel for the point-cloud recipes (`check_rips_points`), values per input for the
+    others."""
+    if rips_points(recipe, shape) is not None:
+        check_rips_points(recipe, shape, settings, "exact topology")
+    elif (count := math.prod(shape)) > settings.max_topology_values:
+        raise InputError(
+            f"the input has {count:,} values, more than this server's limit of "
+            f"{settings.max_topology_values:,} for exact topology (PINET_MAX_TOPOLOGY_VALUES)",
+            status_code=413,
+        )
+
+
+def check_rips_points(
+    recipe: Recipe, shape: tuple[int, ...], settings: Settings, purpose: str
+) -> None:
+    """InputError 413 when a Rips recipe would see more points per channel than
+    PINET_MAX_RIPS_POINTS: its cost grows faster than the input (about 1 s at 1,024 points),
+    so no input limit bounds it. Nothing for other recipes. `purpose` says what asked for
+    the exact topology (a topology route, or compare=true)."""
+    found = rips_points(recipe, shape)
+    if found is not None and found[0] > settings.max_rips_points:
+        raise InputError(
+            f"{found[1]}, more than this server's limit of {settings.max_rips_points:,} for "
+            f"{purpose} (PINET_MAX_RIPS_POINTS)",
+            status_code=413,
+        )
+
+
+def rips_points(recipe: Recipe, shape: tuple[int, ...]) -> tuple[int, str] | None:
+    """Points per channel of a Rips recipe on an input of `shape`, and a phrase saying so;
+    None for other recipes."""
+    if isinstance(recipe, ImageRips):
+        count = math.prod(shape[1:])
+        return count, f"image-rips sees {count:,} points per channel (its pixels)"
+    if isinstance(recipe, SignalTakens):
+        span = (recipe.dimension - 1) * recipe.delay
+        count = len(range(0, max(shape[-1] - span, 0), recipe.stride))
+        return count, f"signal-takens embeds each channel as {count:,} points"
+    return None

@@ -28,6 +28,7 @@ from pinet.io import (
     signal_from_csv,
 )
 from pinet.modality import Modality, input_ndim, layout
+from pinet.tda.inputs import as_images, as_signals
 from service.errors import InputError, describe_validation_error
 from service.limits import ShapeCheck, check_png_channels, input_limits
 from service.schemas import SignalRequest
@@ -150,6 +151,16 @@ def input_errors() -> Iterator[None]:
         raise InputError(str(error), status_code=415) from None
     except ValueError as error:
         raise InputError(str(error)) from None
+
+
+def recipe_input_shape(x: np.ndarray, modality: Modality) -> tuple[int, ...]:
+    """The shape `(C, T)` / `(C, H, W)` of one raw input as the recipes read it; InputError
+    422 for one they refuse (a NaN, a wrong rank or dtype), before any work is queued."""
+    with input_errors():
+        return _RECIPE_INPUTS[modality](x, batched=False).shape
+
+
+_RECIPE_INPUTS = {"signal": as_signals, "image": as_images}
 
 
 def signal_from_json(

@@ -18,6 +18,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from pinet.modality import PLURALS, Modality, layout
 from service.deps import ReadyRegistryDep, SettingsDep
+from service.limits import check_rips_points
 from service.metrics import MetricsDep
 from service.responses import (
     NPY_MEDIA_TYPE,
@@ -27,7 +28,12 @@ from service.responses import (
     pi_response,
 )
 from service.schemas import BatchPIResponse, ErrorBody, PIResponse, SignalRequest
-from service.uploads import NO_BATCH_COMPARE, read_batch_request, read_pi_request
+from service.uploads import (
+    NO_BATCH_COMPARE,
+    read_batch_request,
+    read_pi_request,
+    recipe_input_shape,
+)
 
 router = APIRouter(tags=["persistence images"])
 
@@ -99,6 +105,9 @@ def _single_route(spec: ModalityRoutes) -> Callable[..., Awaitable[Response]]:
     ) -> Response:
         asked = await read_pi_request(request, spec.modality, settings, format)
         served = registry.pick(asked.model, spec.modality)
+        if asked.compare:  # before any work; the input limits bound the other recipes' cost
+            shape = recipe_input_shape(asked.x, spec.modality)
+            check_rips_points(served.recipe, shape, settings, "compare=true")
         learned = await served.batcher.submit(asked.x)
         exact = await served.exact(asked.x) if asked.compare else None
         if exact is not None:

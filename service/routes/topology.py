@@ -10,7 +10,6 @@ pool's bound and the request's time budget.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -21,11 +20,9 @@ from pydantic import TypeAdapter, ValidationError
 
 from pinet.modality import PLURALS, Modality, layout
 from pinet.tda import RECIPES, RELEASED_RECIPES, Recipe, get_recipe
-from pinet.tda.inputs import as_images, as_signals
-from pinet.tda.recipes import ImageRips, SignalTakens
 from service.deps import ReadyRegistryDep, SettingsDep
 from service.errors import InputError, describe_validation_error
-from service.limits import input_limits
+from service.limits import check_topology_cost, input_limits
 from service.metrics import MetricsDep
 from service.responses import json_response
 from service.routes.pi import ERROR_RESPONSES, FILE_FIELD, request_body
@@ -39,14 +36,13 @@ from service.schemas import (
     TopologyTiming,
 )
 from service.settings import Settings
-from service.uploads import input_errors, media_type, read_pi_request, signal_from_json
+from service.uploads import media_type, read_pi_request, recipe_input_shape, signal_from_json
 
 router = APIRouter(tags=["exact topology"])
 
 # Parameter types, checked as JSON types (strict: "0.1" is no number, true no 1.0), with
 # each recipe's own checks (__post_init__), before get_recipe builds the recipe.
 _PARAM_TYPES = {name: TypeAdapter(recipe_class) for name, recipe_class in RECIPES.items()}
-_VALIDATE_INPUT = {"signal": as_signals, "image": as_images}
 
 
 @router.get(
@@ -99,9 +95,7 @@ async def read_topology_request(
         name, params = _form_text(form.get("recipe"), "recipe"), _form_params(form.get("params"))
         x, notes = asked.x, asked.notes
     recipe = _recipe(name or RELEASED_RECIPES[modality], params, modality)
-    with input_errors():  # a NaN, a wrong rank or dtype: 422, before any work is queued
-        shape = _VALIDATE_INPUT[modality](x, batched=False).shape
-    check_topology_cost(recipe, shape, settings)
+    check_topology_cost(recipe, recipe_input_shape(x, modality), settings)
     return TopologyRequest(x, recipe, notes)
 
 
@@ -145,29 +139,6 @@ def _recipe(name: str, params: dict[str, object], modality: Modality) -> Recipe:
         raise InputError(f"recipe {name!r}: params {error}") from None
     except ValueError as error:
         raise InputError(str(error)) from None
-
-
-def check_topology_cost(recipe: Recipe, shape: tuple[int, ...], settings: Settings) -> None:
-    """InputError 413, naming the setting, when exact topology of an input of `shape`
-    (validated: `(C, T)` or `(C, H, W)`) by `recipe` is over the server's cap: Rips points
-    per channel for the point-cloud recipes, values per input for the others."""
-    if isinstance(recipe, ImageRips):
-        count, limit, setting = math.prod(shape[1:]), settings.max_rips_points, "MAX_RIPS_POINTS"
-        what = f"image-rips sees {count:,} points per channel (its pixels)"
-    elif isinstance(recipe, SignalTakens):
-        span = (recipe.dimension - 1) * recipe.delay
-        count = len(range(0, max(shape[-1] - span, 0), recipe.stride))
-        limit, setting = settings.max_rips_points, "MAX_RIPS_POINTS"
-        what = f"signal-takens embeds each channel as {count:,} points"
-    else:
-        count, limit = math.prod(shape), settings.max_topology_values
-        setting, what = "MAX_TOPOLOGY_VALUES", f"the input has {count:,} values"
-    if count > limit:
-        raise InputError(
-            f"{what}, more than this server's limit of {limit:,} for exact topology "
-            f"(PINET_{setting})",
-            status_code=413,
-        )
 
 
 def _topology_route(modality: Modality) -> Callable[..., Awaitable[Response]]:

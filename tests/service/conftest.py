@@ -31,6 +31,8 @@ def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ("tiny-image", "image", (3, 32, 32), "image-raster"),
         # Diagrams of two homology dimensions, H0 and H1 (the bundled models' have H0 only).
         ("tiny-image-cubical", "image", (3, 32, 32), "image-cubical"),
+        # Exact topology whose cost no input limit bounds (compare=true has its own cap).
+        ("tiny-image-rips", "image", (3, 32, 32), "image-rips"),
     ):
         tiny_checkpoint(folder, name, modality, shape, recipe, metrics=TINY_METRICS)
     tiny_checkpoint(folder, "tiny-signal-onnx", "signal", (3, 250), "signal-sublevel", onnx=True)

@@ -23,7 +23,7 @@ def test_models_lists_every_checkpoint(client: httpx.Client) -> None:
     models = {m["name"]: m for m in client.get("/v1/models").json()["models"]}
     assert set(models) == {
         *("tiny-signal", "tiny-signal-per-channel", "tiny-signal-onnx"),
-        *("tiny-image", "tiny-image-cubical"),
+        *("tiny-image", "tiny-image-cubical", "tiny-image-rips"),
     }
     signal = models["tiny-signal"]
     assert signal["modality"] == "signal"
@@ -88,12 +88,16 @@ def test_a_reversal_averaged_model_gives_a_reversed_signal_the_same_pi(
     assert np.ptp(pis[0]) > 0
 
 
+SMALL_IMAGE = IMAGE[:, :12, :12]  # Rips of 144 points per channel: quick
+
+
 @pytest.mark.parametrize(
     ("route", "model", "x", "upload"),
     [
         ("/v1/signals/pi", "tiny-signal", SIGNAL, ("s.npy", npy(SIGNAL))),
         ("/v1/images/pi", "tiny-image", IMAGE, ("i.png", png(IMAGE.transpose(1, 2, 0)))),
         ("/v1/images/pi", "tiny-image", IMAGE, ("i.npy", npy(IMAGE))),
+        ("/v1/images/pi", "tiny-image-rips", SMALL_IMAGE, ("i.npy", npy(SMALL_IMAGE))),
     ],
 )
 def test_compare_gives_the_recipes_exact_pi(

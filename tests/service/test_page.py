@@ -315,6 +315,7 @@ def test_api_key_field_unlocks_a_server_that_needs_one(
         "",
         "tiny-image",
         "tiny-image-cubical",
+        "tiny-image-rips",
         "tiny-signal",
         "tiny-signal-onnx",
         "tiny-signal-per-channel",

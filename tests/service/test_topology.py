@@ -199,6 +199,33 @@ def test_multipart_errors_name_what_to_change(
     assert all(word in message for word in words), message
 
 
+def test_compare_with_a_rips_model_is_capped_like_its_topology(
+    client: httpx.Client, server: Server
+) -> None:
+    """compare=true computes the model's own recipe exactly, and no input limit bounds a
+    Rips recipe's cost: 33 x 33 pixels, over PINET_MAX_RIPS_POINTS, are refused before any
+    work (no forward pass, no exact topology counted)."""
+    exact = "pinet_exact_pi_duration_seconds_count"
+    handed = "pinet_batcher_requests_total"
+    before = scrape(server.url)
+    image = npy(IMAGE[:, :1, :1].repeat(33, 1).repeat(33, 2))
+    response = client.post(
+        "/v1/images/pi",
+        files={"file": ("i.npy", image)},
+        data={"model": "tiny-image-rips", "compare": "true"},
+    )
+    message = detail(response, 413)
+    assert all(word in message for word in ("1,089", "compare=true", "PINET_MAX_RIPS_POINTS"))
+    after = scrape(server.url)
+    for name, labels in ((exact, {"stage": "diagram"}), (handed, {})):
+        counted = [value(samples, name, model="tiny-image-rips", **labels)
+                   for samples in (before, after)]  # fmt: skip
+        assert counted[0] == counted[1], name
+    plain = client.post("/v1/images/pi", files={"file": ("i.npy", image)},
+                        data={"model": "tiny-image-rips"})  # fmt: skip
+    assert plain.status_code == 200, plain.text
+
+
 def test_the_values_cap_names_its_setting(client: httpx.Client) -> None:
     """64 channels of 4,500 samples: within the PI routes' limits, over the default
     PINET_MAX_TOPOLOGY_VALUES (2^18) of the sublevel recipe."""
