@@ -17,7 +17,7 @@ import torch
 
 from pinet.card import ModelCard
 from pinet.inference import LoadedModel, load_model
-from pinet.modality import PLURALS, Modality
+from pinet.modality import PLURALS, SPATIAL_DIMS, Modality
 from pinet.tda import RELEASED_RECIPES, Recipe, get_recipe
 from service.errors import LOADING_FAILED, InputError
 from service.schemas import ModelRef, RecipeInfo
@@ -135,8 +135,11 @@ class ModelRegistry:
         loaded.forward(loaded.prepare(example[None]))
         # In an exact worker, never here: numba's OpenMP run would reset this thread's
         # OpenMP thread count, which torch shares (measured: 1 -> 2 threads, each forward
-        # 2.4 -> 170 ms on a busy 2-core machine).
-        self.exact.warm_up(recipe, example)
+        # 2.4 -> 170 ms on a busy 2-core machine). On the smallest input the model takes:
+        # compiling does not depend on the size, and a Rips recipe's cost grows steeply with it
+        # (seconds for a 32x32 image).
+        spatial = (slice(0, card.min_input_size),) * SPATIAL_DIMS[card.modality]
+        self.exact.warm_up(recipe, example[(slice(None), *spatial)])
         limits = BatchLimits(
             max_batch_size=self.settings.max_batch_size,
             max_wait_ms=self.settings.max_wait_ms,
