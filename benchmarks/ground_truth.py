@@ -9,6 +9,9 @@ threads on all cores), timed after a warm-up call that compiles or loads the JIT
 The authors' loop runs on the first `--samples` inputs, ours on `--batch`; both are reported
 per sample, and the outputs are compared on the shared subset. Inputs (`benchmarks/inputs.py`):
 the authors' 10 CIFAR10 images then photo crops, and synthetic accelerometer-like windows.
+`image-rips` (seconds per image) runs on the first `--rips-samples` images, timed once, and
+its diagrams, the costly part, also through ripser (the authors' library) on the same
+clouds: the reference its giotto-ph backend must equal and beat.
 
     python benchmarks/ground_truth.py [--samples N] [--repeats R] [--batch B] [--rips-samples K]
 """
@@ -26,11 +29,14 @@ from pathlib import Path
 
 import numba
 import numpy as np
+from ripser import ripser
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.inputs import cifar_like_images, synthetic_windows
 from pinet.tda import get_recipe
-from pinet.tda.reference import authors_raster_images, authors_signal_images
+from pinet.tda.persistence import rips_h1_diagram
+from pinet.tda.recipes.rips import intensity_cloud
+from pinet.tda.reference import authors_raster_images, authors_signal_images, finite_pairs
 
 
 def timed(work: Callable[[], np.ndarray], repeats: int) -> tuple[float, np.ndarray]:
@@ -73,6 +79,22 @@ def compare(
     }
 
 
+def rips_backends(images: np.ndarray) -> dict[str, float]:
+    """Rips H1 diagrams of every channel of `images` (uint8) as `image-rips` computes them:
+    images/s through ripser and through giotto-ph (`rips_h1_diagram`, numba's thread count),
+    and whether every diagram is the same multiset of pairs."""
+    clouds = [intensity_cloud(channel / 255.0) for image in images for channel in image]
+    rips_h1_diagram(clouds[0][:8])  # import giotto-ph (scikit-learn, ~1 s), not timed
+    ripser_s, theirs = timed(
+        lambda: [finite_pairs(ripser(c, maxdim=1)["dgms"][1]) for c in clouds], 1
+    )
+    giotto_s, ours = timed(lambda: [rips_h1_diagram(c) for c in clouds], 1)
+    same = all(
+        np.array_equal(finite_pairs(a), b) for a, b in zip(ours, theirs, strict=True)
+    )  # both sorted by (birth, death): equal as multisets
+    return {"ripser": len(images) / ripser_s, "giotto": len(images) / giotto_s, "same": same}
+
+
 def ours_only(name: str, inputs: np.ndarray, repeats: int) -> float:
     """Samples/s of ours alone, for recipes the authors never ran (cubical, Rips)."""
     recipe = get_recipe(name)
@@ -98,6 +120,7 @@ def main() -> None:
     cubical_n = min(batch, 500)
     cubical = ours_only("image-cubical", images[:cubical_n], args.repeats)
     rips = ours_only("image-rips", images[: args.rips_samples], 1)
+    backends = rips_backends(images[: args.rips_samples])
 
     cores = os.cpu_count()
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else cores
@@ -124,6 +147,12 @@ def main() -> None:
     print(
         f"| image-rips | 3x32x32 uint8, {args.rips_samples} image(s), full Rips H1 "
         f"| - | {rips:.3f} | - | - |"
+    )
+    print(
+        f"| image-rips diagrams: ripser (reference) vs giotto-ph | the same {args.rips_samples} "
+        f"image(s) | {backends['ripser']:.3f} | {backends['giotto']:.3f} "
+        f"| {backends['giotto'] / backends['ripser']:.2f}x "
+        f"| {'identical' if backends['same'] else 'DIFFERENT'} |"
     )
     print(
         f"\nper sample: image-raster {1e3 / raster['authors']:.2f} ms -> "

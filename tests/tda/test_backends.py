@@ -14,6 +14,7 @@ from hypothesis.extra.numpy import arrays
 from ripser import ripser
 
 from pinet.tda.persistence import cubical_diagrams, rips_h1_diagram
+from pinet.tda.recipes.rips import intensity_cloud
 from pinet.tda.reference import finite_pairs, reference_samples
 from tests.tda.oracles import assert_same_diagram
 
@@ -22,12 +23,6 @@ def ripser_h1(points: np.ndarray) -> np.ndarray:
     with warnings.catch_warnings():  # its "did you mean to transpose?" hints for tiny clouds
         warnings.simplefilter("ignore", UserWarning)
         return finite_pairs(ripser(points, maxdim=1)["dgms"][1])
-
-
-def intensity_cloud(channel: np.ndarray) -> np.ndarray:
-    height, width = channel.shape
-    rows, columns = np.mgrid[0:height, 0:width]
-    return np.column_stack([columns.ravel() / width, rows.ravel() / height, channel.ravel()])
 
 
 def gudhi_cubical(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -33,7 +33,12 @@ class ImageRips(Recipe):
     max_bd: float = 0.5
 
     def _channel_diagrams(self, channels: np.ndarray) -> Diagrams:
-        height, width = channels.shape[1:]
-        rows, columns = np.mgrid[0:height, 0:width]
-        plane = np.stack([columns.ravel() / width, rows.ravel() / height], axis=1)
-        return [rips_h1_diagram(np.column_stack([plane, channel.ravel()])) for channel in channels]
+        return [rips_h1_diagram(intensity_cloud(channel)) for channel in channels]
+
+
+def intensity_cloud(channel: np.ndarray) -> np.ndarray:
+    """The `(H W, 3)` point cloud of one `(H, W)` channel: (x/W, y/H, intensity) per pixel,
+    row by row."""
+    height, width = channel.shape
+    rows, columns = np.mgrid[0:height, 0:width]
+    return np.column_stack([columns.ravel() / width, rows.ravel() / height, channel.ravel()])
