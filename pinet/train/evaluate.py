@@ -90,9 +90,9 @@ def evaluate_on_store(
     reference: str | Path | None = None,
 ) -> dict[str, Any]:
     """Metrics of `model` on a store's split, with the mean-training-PI baseline, overall and
-    per label of the samples (`evaluate`). A model of
-    the `image-raster` recipe is also scored on the authors' CIFAR10 samples (`reference`,
-    default: the copy shipped with pinet), against their own ground truth."""
+    per label of the samples (`evaluate`). A model of the `image-raster` recipe is also
+    scored on the authors' CIFAR10 samples (`reference`, default: the copy shipped with
+    pinet), against their own ground truth."""
     store = GroundTruthStore.open(store_path)
     card = model.card
     if store.recipe.name != card.recipe.name:
