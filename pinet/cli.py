@@ -85,7 +85,8 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="train on random exact symmetries of the samples, those the recipe gives the same "
         "PIs for (permuted alike): channels permuted; spatial axes reversed (all but "
-        "signal-takens); image-cubical and image-rips: any flip or transpose of the grid",
+        "signal-takens); image-cubical and image-rips: any flip or transpose of the grid; "
+        "image-rips and signal-takens: values reflected",
     )
     parser.add_argument(
         "--per-channel",

@@ -193,6 +193,7 @@ def exact_symmetries(
     targets: torch.Tensor,
     generator: torch.Generator,
     spatial: SpatialSymmetries = "reversal",
+    value_reflection: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Each (input `(N, C, *S)`, PIs `(N, C, 50, 50)`) pair mapped by a random symmetry that
     the recipe respects exactly, so the new pair is as true as the stored one:
@@ -201,7 +202,9 @@ def exact_symmetries(
     - then, with the recipe's `spatial` symmetries, PIs unchanged: "reversal", every spatial
       axis reversed (`reversed_spatially`) with probability 1/2; "grid" (images), each of the
       8 symmetries of the square with probability 1/8 (each axis flipped with probability
-      1/2, then transposed with probability 1/2 where the images are square); "none".
+      1/2, then transposed with probability 1/2 where the images are square); "none";
+    - with `value_reflection` (the recipe's), each network input's values reflected with
+      probability 1/2: a z-scored signal negated, an image in [0, 1] mapped to 1 - v.
     """
     count, channels = inputs.shape[:2]
     # Drawn on the CPU generator whatever the device, so that CPU and GPU runs agree.
@@ -210,10 +213,13 @@ def exact_symmetries(
     rows = torch.arange(count, device=inputs.device)[:, None]
     inputs, targets = inputs[rows, order], targets[rows, order]
     if spatial == "grid" and inputs.ndim == 4:
-        return _square_symmetries(inputs, generator), targets
-    if spatial == "none":
-        return inputs, targets
-    return _where(_coin(count, generator, inputs), reversed_spatially(inputs), inputs), targets
+        inputs = _square_symmetries(inputs, generator)
+    elif spatial != "none":
+        inputs = _where(_coin(count, generator, inputs), reversed_spatially(inputs), inputs)
+    if value_reflection:
+        reflected = 1 - inputs if inputs.ndim == 4 else -inputs
+        inputs = _where(_coin(count, generator, inputs), reflected, inputs)
+    return inputs, targets
 
 
 def _square_symmetries(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:

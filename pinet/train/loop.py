@@ -121,10 +121,11 @@ def _fit(
         raise ValueError(
             "the stores have different channel counts; a mixture of them needs --per-channel"
         )
-    spatial = stores[0].recipe.spatial_symmetries  # one recipe per run (`open_stores`)
-    if spatial == "none" and objective.reverses_inputs:
+    recipe = stores[0].recipe  # one recipe per run (`open_stores`)
+    symmetries = (recipe.spatial_symmetries, recipe.value_reflection)
+    if recipe.spatial_symmetries == "none" and objective.reverses_inputs:
         raise ValueError(
-            f"{stores[0].recipe.name}'s PIs change when an input is reversed, and this "
+            f"{recipe.name}'s PIs change when an input is reversed, and this "
             "objective (self-distillation) trains on reversed inputs as if they did not"
         )
     splits = [split_by_group(store, config.val_fraction, config.seed) for store in stores]
@@ -180,7 +181,7 @@ def _fit(
         for group in optimiser.param_groups:
             group["lr"] = learning_rate(config, epoch)
         train_mse = _train_epoch(
-            trained, loader, optimiser, objective, epoch, config, cluster, spatial, progress
+            trained, loader, optimiser, objective, epoch, config, cluster, symmetries, progress
         )
         model.eval()
         # Rank 0 validates; the others wait for its metrics, then go on to the next epoch.
@@ -255,12 +256,13 @@ def _train_epoch(
     epoch: int,
     config: TrainConfig,
     cluster: Cluster,
-    spatial: SpatialSymmetries,
+    symmetries: tuple[SpatialSymmetries, bool],
     progress: bool,
 ) -> float:
     """One pass over `loader`; the mean training loss. Every process of `cluster` loads,
     transforms and prepares the whole batch alike, then steps on its shard of it.
-    `spatial`: the recipe's symmetries, for `--augment` (`exact_symmetries`)."""
+    `symmetries`: the recipe's spatial symmetries and value reflection, for `--augment`
+    (`exact_symmetries`)."""
     model.train()
     device = next(model.parameters()).device
     total, count = torch.zeros((), device=device), 0  # summed on the device: no sync per step
@@ -277,7 +279,7 @@ def _train_epoch(
         inputs = inputs.to(device, non_blocking=True)
         targets = targets.to(device, non_blocking=True)
         if config.augment:
-            inputs, targets = exact_symmetries(inputs, targets, draws, spatial)
+            inputs, targets = exact_symmetries(inputs, targets, draws, *symmetries)
         inputs, targets = objective.prepare(inputs, targets, draws)
         inputs, targets, weight = cluster.shard(inputs, targets)
         with autocast(device):

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from pinet.inference import network_inputs
 from pinet.store import GroundTruthStore
 from pinet.tda import RECIPES, get_recipe
 from pinet.train.data import exact_symmetries, split_by_group
@@ -53,26 +54,39 @@ def test_exact_symmetries_map_true_pairs_to_true_pairs(
     recipe_name: str, shape: tuple[int, ...]
 ) -> None:
     """With the symmetries the recipe declares (all 8 of the square for "grid", none but
-    channel permutations for "none"), every moved input has the moved PIs."""
+    channel permutations for "none", values reflected where it declares that), every moved
+    network input has the moved PIs (to float32 rounding: 1 - v is rounded)."""
     recipe = get_recipe(recipe_name)
     rng = np.random.default_rng(3)
-    if recipe_name.startswith("image"):
+    if recipe.modality == "image":
         raw = rng.integers(0, 256, (16, *shape), dtype=np.uint8)
     else:
         raw = rng.normal(size=(16, *shape)).cumsum(axis=-1)
-    pis = torch.from_numpy(recipe.images_batch(raw))
+    inputs = network_inputs(raw, recipe.modality)  # what the training loop moves
+    pis = torch.from_numpy(recipe.images_batch(inputs.numpy()))
     moved, moved_pis = exact_symmetries(
-        torch.from_numpy(raw), pis, torch.Generator().manual_seed(0), recipe.spatial_symmetries
+        inputs,
+        pis,
+        torch.Generator().manual_seed(0),
+        recipe.spatial_symmetries,
+        recipe.value_reflection,
     )
-    assert not torch.equal(moved, torch.from_numpy(raw))  # something did move
-    np.testing.assert_allclose(recipe.images_batch(moved.numpy()), moved_pis.numpy(), atol=1e-6)
+    assert not torch.equal(moved, inputs)  # something did move
+    np.testing.assert_allclose(recipe.images_batch(moved.numpy()), moved_pis.numpy(), atol=1e-5)
 
 
 def test_recipes_declare_no_symmetry_they_lack() -> None:
-    """A single flip changes a raster path's PIs (the 180-degree turn does not), and a
-    reversed window's PIs under signal-takens: so they are not declared."""
+    """A single flip changes a raster path's PIs (the 180-degree turn does not), a reversed
+    window's PIs under signal-takens, and reflected values sublevel PIs: so they are not
+    declared."""
     declared = {name: get_recipe(name).spatial_symmetries for name in RECIPES}
     assert declared["image-raster"] == "reversal" and declared["signal-takens"] == "none"
+    reflected = {name for name in RECIPES if get_recipe(name).value_reflection}
+    assert reflected == {"image-rips", "signal-takens"}
+    walk = np.random.default_rng(0).normal(size=(1, 1, 250)).cumsum(-1)
+    signal = network_inputs(walk, "signal").numpy()
+    sublevel = get_recipe("signal-sublevel")
+    assert not np.allclose(sublevel.images_batch(signal), sublevel.images_batch(-signal))
     image = np.random.default_rng(0).integers(0, 256, (1, 1, 9, 9), dtype=np.uint8)
     raster = get_recipe("image-raster")
     assert not np.allclose(raster.images_batch(image), raster.images_batch(image[..., ::-1]))

@@ -43,6 +43,9 @@ class Recipe(ABC):
     # (`pinet.nets.base.reversed_spatially`); "grid", for images, every symmetry of the pixel
     # grid (either axis flipped alone, a square image transposed); "none".
     spatial_symmetries: ClassVar[SpatialSymmetries] = "reversal"
+    # Whether its PIs are also unchanged when a channel's values are reflected as a network
+    # sees them (a z-scored signal negated, an image's intensities v -> 1 - v in [0, 1]).
+    value_reflection: ClassVar[bool] = False
 
     spread: float
     min_bd: float

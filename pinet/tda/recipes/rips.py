@@ -27,6 +27,8 @@ class ImageRips(Recipe):
     # A flip maps x/W to (W - 1)/W - x/W, a square's transpose swaps x/W and y/H: isometries
     # of the cloud (up to the rounding of x/W: none when W is a power of two).
     spatial_symmetries: ClassVar[SpatialSymmetries] = "grid"
+    # Intensity v -> 1 - v mirrors the cloud along its third axis.
+    value_reflection: ClassVar[bool] = True
 
     spread: float = 0.01
     min_bd: float = 0.0

@@ -47,6 +47,8 @@ class SignalTakens(Recipe):
     # A reversed channel's embedding is the mirrored cloud only when the stride divides
     # T - 1 - (dimension - 1) delay (233 with the defaults on 250 samples: stride 2 does not).
     spatial_symmetries: ClassVar[SpatialSymmetries] = "none"
+    # z-scoring commutes with negation, and a negated embedding is the cloud mirrored.
+    value_reflection: ClassVar[bool] = True
 
     spread: float = 0.1
     min_bd: float = 0.0
