@@ -48,8 +48,9 @@ def ground_truth(spec: StoreSpec, root: Path, quick: bool) -> GroundTruthStore:
     at once can share it (the lock refuses a second writer even when there is nothing to write).
     """
     path = root / DATA_FOLDER / spec.name(quick)
-    if _is_complete(path):
-        return GroundTruthStore.open(path)
+    finished = _complete_store(path)
+    if finished is not None:
+        return finished
     job.run(
         get_source(spec.source, spec.options),
         get_recipe(spec.recipe),
@@ -60,13 +61,14 @@ def ground_truth(spec: StoreSpec, root: Path, quick: bool) -> GroundTruthStore:
     return GroundTruthStore.open(path)
 
 
-def _is_complete(path: Path) -> bool:
-    """Whether `path` holds a finished store (anything else is left to the job to resume,
-    rebuild or refuse)."""
+def _complete_store(path: Path) -> GroundTruthStore | None:
+    """The finished store at `path`, opened to read; None for anything else, which is left to
+    the job to make, resume, rebuild or refuse."""
     try:
-        return GroundTruthStore.open(path).complete
+        store = GroundTruthStore.open(path)
     except (FileNotFoundError, ValueError):
-        return False
+        return None
+    return store if store.complete else None
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from pinet.inference import LoadedModel, TorchBackend, find_checkpoint
 from pinet.modality import Modality
 from pinet.nets import PINet, build_network
 from pinet.store import GroundTruthStore
-from pinet.tda.recipes import SpatialSymmetries
+from pinet.tda import Recipe
 from pinet.train.config import TrainConfig
 from pinet.train.data import (
     ResidentSamples,
@@ -122,7 +122,6 @@ def _fit(
             "the stores have different channel counts; a mixture of them needs --per-channel"
         )
     recipe = stores[0].recipe  # one recipe per run (`open_stores`)
-    symmetries = (recipe.spatial_symmetries, recipe.value_reflection)
     if recipe.spatial_symmetries == "none" and objective.reverses_inputs:
         raise ValueError(
             f"{recipe.name}'s PIs change when an input is reversed, and this "
@@ -181,7 +180,7 @@ def _fit(
         for group in optimiser.param_groups:
             group["lr"] = learning_rate(config, epoch)
         train_mse = _train_epoch(
-            trained, loader, optimiser, objective, epoch, config, cluster, symmetries, progress
+            trained, loader, optimiser, objective, epoch, config, cluster, recipe, progress
         )
         model.eval()
         # Rank 0 validates; the others wait for its metrics, then go on to the next epoch.
@@ -256,13 +255,12 @@ def _train_epoch(
     epoch: int,
     config: TrainConfig,
     cluster: Cluster,
-    symmetries: tuple[SpatialSymmetries, bool],
+    recipe: Recipe,
     progress: bool,
 ) -> float:
     """One pass over `loader`; the mean training loss. Every process of `cluster` loads,
     transforms and prepares the whole batch alike, then steps on its shard of it.
-    `symmetries`: the recipe's spatial symmetries and value reflection, for `--augment`
-    (`exact_symmetries`)."""
+    `recipe`: the stores', whose symmetries `--augment` draws (`exact_symmetries`)."""
     model.train()
     device = next(model.parameters()).device
     total, count = torch.zeros((), device=device), 0  # summed on the device: no sync per step
@@ -279,7 +277,9 @@ def _train_epoch(
         inputs = inputs.to(device, non_blocking=True)
         targets = targets.to(device, non_blocking=True)
         if config.augment:
-            inputs, targets = exact_symmetries(inputs, targets, draws, *symmetries)
+            inputs, targets = exact_symmetries(
+                inputs, targets, draws, recipe.spatial_symmetries, recipe.value_reflection
+            )
         inputs, targets = objective.prepare(inputs, targets, draws)
         inputs, targets, weight = cluster.shard(inputs, targets)
         with autocast(device):
