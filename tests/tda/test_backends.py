@@ -1,5 +1,6 @@
-"""The fast backends against their oracles: giotto-ph (Rips H1) against ripser, and cripser
-(cubical, pixels as top cells) against gudhi. Both must give the same diagrams exactly."""
+"""The fast backends against their oracles: giotto-ph (Rips H1, on a certified threshold)
+against ripser, and cripser (cubical, pixels as top cells) against gudhi. Both must give the
+same diagrams exactly."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from ripser import ripser
+from sklearn.metrics import pairwise_distances
 
-from pinet.tda.persistence import cubical_diagrams, rips_h1_diagram
+from pinet.tda.persistence import cubical_diagrams, h1_birth_bound, rips_h1_diagram
 from pinet.tda.recipes.rips import intensity_cloud
 from pinet.tda.reference import finite_pairs, reference_samples
 from tests.tda.oracles import assert_same_diagram
@@ -87,6 +89,59 @@ def test_rips_diagrams_are_ripsers_float32_distances():
     chord = np.float32(2 * np.sin(np.pi / 12))
     assert abs(bar[0] - chord) <= np.spacing(chord)
     assert bar.astype(np.float32).astype(np.float64).tolist() == bar.tolist()
+
+
+def float32_distances(points: np.ndarray) -> np.ndarray:
+    """The symmetric float32 distance matrix that ripser and giotto-ph filter by."""
+    upper = np.triu(pairwise_distances(points).astype(np.float32), 1)
+    return upper + upper.T
+
+
+def relative_neighbourhood_longest_edge(distances: np.ndarray) -> float:
+    """The bound by its definition, in O(n^3) numpy: the longest edge uv with no w closer
+    than d(u, v) to both u and v."""
+    closer_to_both = np.maximum(distances[:, None, :], distances[None, :, :]) < distances[..., None]
+    unwitnessed = ~closer_to_both.any(axis=2) & ~np.eye(len(distances), dtype=bool)
+    return float(distances[unwitnessed].max(initial=0.0))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    arrays(
+        np.float64,
+        st.tuples(st.integers(2, 30), st.integers(1, 3)),
+        elements=st.one_of(st.floats(-10, 10), st.integers(-2, 2).map(float)),  # ties too
+    )
+)
+def test_h1_birth_bound_is_the_relative_neighbourhood_graphs_longest_edge(points):
+    distances = float32_distances(points)
+    assert h1_birth_bound(distances) == relative_neighbourhood_longest_edge(distances)
+
+
+def test_rips_sees_a_class_born_far_above_every_short_edge():
+    # A dense blob (edges ~0.01) and, far away, a square of side 5 whose loop is born at 5:
+    # a threshold fitted to the blob would miss it; the bound must reach the square's sides.
+    blob = np.random.default_rng(0).normal(scale=0.05, size=(60, 2))
+    square = np.array([[20.0, 0.0], [25.0, 0.0], [25.0, 5.0], [20.0, 5.0]])
+    points = np.concatenate([blob, square])
+    (bar,) = [pair for pair in rips_h1_diagram(points) if pair[0] > 1]
+    assert bar[0] == pytest.approx(5.0) and bar[1] == pytest.approx(np.sqrt(50), rel=1e-6)
+    assert_same_diagram(rips_h1_diagram(points), ripser_h1(points))
+
+
+def test_rips_raises_the_threshold_while_a_class_outlives_it():
+    # A circle of 40 points: the bound is its shortest chord, where the loop is born, and
+    # the loop dies far above it (its diagram at the bound has an infinite bar).
+    t = np.linspace(0, 2 * np.pi, 40, endpoint=False)
+    points = np.column_stack([np.cos(t), np.sin(t)])
+    (bar,) = rips_h1_diagram(points)
+    assert bar[1] > 4 * h1_birth_bound(float32_distances(points))
+    assert_same_diagram(rips_h1_diagram(points), ripser_h1(points))
+
+
+def test_rips_equals_ripser_exactly_on_a_full_size_photo_channel():
+    cloud = intensity_cloud(reference_samples().images[3, 1] / 255.0)  # 1,024 points
+    assert_same_diagram(rips_h1_diagram(cloud), ripser_h1(cloud))
 
 
 # --- cubical: cripser against gudhi --------------------------------------------------------
