@@ -113,6 +113,11 @@ def cubical_diagrams(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 # The fewest points with a Rips H1 class: four, a square (any three points span a triangle,
 # which fills in when its longest edge enters). Smaller clouds are answered without ripser.
 MIN_RIPS_H1_POINTS = 4
+# The smallest cloud worth certifying a threshold for. Per cloud on one thread: a 32x32
+# image channel (1,024 points) 27 ms against 1,038 ms in full, 256 points 2.8 against
+# 22 ms; a `signal-takens` embedding (117 points, a sparse loop whose bound is about half
+# the enclosing radius) 4.7 against 2.6 ms, the distances and the bound included.
+MIN_CERTIFIED_POINTS = 256
 
 
 def rips_h1_diagram(points: np.ndarray, threads: int | None = None) -> np.ndarray:
@@ -127,6 +132,7 @@ def rips_h1_diagram(points: np.ndarray, threads: int | None = None) -> np.ndarra
     - a threshold no lower than that bound whose diagram has no infinite bar is the full
       diagram (nothing alive at the threshold, nothing born later), so the threshold
       starts at the bound and doubles until it is, or until the enclosing radius.
+    Below `MIN_CERTIFIED_POINTS` the full filtration is cheaper than the check.
     `threads` does not change the diagram, so it is no recipe parameter: None follows
     numba's thread count (`numba.set_num_threads`), the one knob the batch job already sets
     to one thread per worker process.
@@ -138,6 +144,8 @@ def rips_h1_diagram(points: np.ndarray, threads: int | None = None) -> np.ndarra
 
     if threads is None:
         threads = numba.get_num_threads()
+    if len(points) < MIN_CERTIFIED_POINTS:
+        return _finite(ripser_parallel(points, maxdim=1, n_threads=threads)["dgms"][1])
     upper = np.triu(pairwise_distances(points).astype(np.float32), 1)
     distances = upper + upper.T  # symmetric, as the upper triangle that both filter by
     enclosing_radius = distances.max(axis=1).min()  # beyond it the complex is a cone

@@ -15,7 +15,12 @@ from hypothesis.extra.numpy import arrays
 from ripser import ripser
 from sklearn.metrics import pairwise_distances
 
-from pinet.tda.persistence import cubical_diagrams, h1_birth_bound, rips_h1_diagram
+from pinet.tda.persistence import (
+    MIN_CERTIFIED_POINTS,
+    cubical_diagrams,
+    h1_birth_bound,
+    rips_h1_diagram,
+)
 from pinet.tda.recipes.rips import intensity_cloud
 from pinet.tda.reference import finite_pairs, reference_samples
 from tests.tda.oracles import assert_same_diagram
@@ -71,6 +76,8 @@ def test_rips_equals_ripser_exactly_on_image_channels(shape):
         np.repeat([[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]], 3, axis=0),  # duplicates
         np.zeros((30, 3)),  # all points equal (a constant image)
         intensity_cloud(np.full((8, 8), 0.5)),  # constant intensity: the grid alone
+        intensity_cloud(np.full((16, 16), 0.5)),  # the same, large enough to certify
+        intensity_cloud(np.indices((16, 16)).sum(axis=0) % 2.0),  # a checkerboard
         np.column_stack([np.linspace(0, 1, 25), np.zeros(25), np.zeros(25)]),  # collinear
         np.column_stack([np.cos(t := np.linspace(0, 2 * np.pi, 12, endpoint=False)), np.sin(t)]),
     ],
@@ -118,10 +125,24 @@ def test_h1_birth_bound_is_the_relative_neighbourhood_graphs_longest_edge(points
     assert h1_birth_bound(distances) == relative_neighbourhood_longest_edge(distances)
 
 
+@settings(max_examples=15, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.sampled_from(["uniform", "ties", "clusters"]))
+def test_certified_rips_equals_ripser_exactly_on_random_clouds(seed, kind):
+    rng = np.random.default_rng(seed)
+    n = MIN_CERTIFIED_POINTS + int(rng.integers(0, 60))
+    if kind == "uniform":
+        points = rng.uniform(-1, 1, (n, 3))
+    elif kind == "ties":  # a small integer lattice: many equal distances, duplicate points
+        points = rng.integers(-3, 4, (n, 2)).astype(np.float64)
+    else:  # tight clusters far apart: long edges between short ones
+        points = rng.normal(scale=0.05, size=(n, 2)) + rng.integers(0, 4, (n, 1)) * [3.0, 1.0]
+    assert_same_diagram(rips_h1_diagram(points), ripser_h1(points))
+
+
 def test_rips_sees_a_class_born_far_above_every_short_edge():
     # A dense blob (edges ~0.01) and, far away, a square of side 5 whose loop is born at 5:
     # a threshold fitted to the blob would miss it; the bound must reach the square's sides.
-    blob = np.random.default_rng(0).normal(scale=0.05, size=(60, 2))
+    blob = np.random.default_rng(0).normal(scale=0.05, size=(MIN_CERTIFIED_POINTS, 2))
     square = np.array([[20.0, 0.0], [25.0, 0.0], [25.0, 5.0], [20.0, 5.0]])
     points = np.concatenate([blob, square])
     (bar,) = [pair for pair in rips_h1_diagram(points) if pair[0] > 1]
@@ -130,9 +151,9 @@ def test_rips_sees_a_class_born_far_above_every_short_edge():
 
 
 def test_rips_raises_the_threshold_while_a_class_outlives_it():
-    # A circle of 40 points: the bound is its shortest chord, where the loop is born, and
-    # the loop dies far above it (its diagram at the bound has an infinite bar).
-    t = np.linspace(0, 2 * np.pi, 40, endpoint=False)
+    # A circle: the bound is its shortest chord, where the loop is born, and the loop dies
+    # far above it (its diagram at the bound has an infinite bar).
+    t = np.linspace(0, 2 * np.pi, MIN_CERTIFIED_POINTS, endpoint=False)
     points = np.column_stack([np.cos(t), np.sin(t)])
     (bar,) = rips_h1_diagram(points)
     assert bar[1] > 4 * h1_birth_bound(float32_distances(points))
