@@ -161,7 +161,7 @@ def test_rips_raises_the_threshold_while_a_class_outlives_it():
 
 
 def test_rips_equals_ripser_exactly_on_a_full_size_photo_channel():
-    cloud = intensity_cloud(reference_samples().images[3, 1] / 255.0)  # 1,024 points
+    cloud = intensity_cloud(reference_samples().images[3, 1])  # 1,024 points in [0, 1]
     assert_same_diagram(rips_h1_diagram(cloud), ripser_h1(cloud))
 
 
