@@ -9,11 +9,13 @@ threads on all cores), timed after a warm-up call that compiles or loads the JIT
 The authors' loop runs on the first `--samples` inputs, ours on `--batch`; both are reported
 per sample, and the outputs are compared on the shared subset. Inputs (`benchmarks/inputs.py`):
 the authors' 10 CIFAR10 images then photo crops, and synthetic accelerometer-like windows.
-`image-rips` (seconds per image) runs on the first `--rips-samples` images, timed once, and
-its diagrams, the costly part, are also computed by ripser (the authors' library) on the
-same clouds: the reference its giotto-ph backend must equal and beat.
+`image-rips` (up to seconds per image) runs on the first `--rips-samples` images (or on
+images spread over a data_prep source, `--rips-source`), timed once, and its diagrams, the
+costly part, are also computed by ripser (the authors' library) on the same clouds: the
+reference its giotto-ph backend must equal and beat.
 
     python benchmarks/ground_truth.py [--samples N] [--repeats R] [--batch B] [--rips-samples K]
+        [--rips-source SOURCE]
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ import numpy as np
 from ripser import ripser
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.inputs import cifar_like_images, synthetic_windows
+from benchmarks.inputs import cifar_like_images, spread_over, synthetic_windows
+from data_prep.sources import SOURCES, get_source
 from pinet.tda import get_recipe
 from pinet.tda.recipes.rips import intensity_cloud
 from pinet.tda.reference import authors_raster_images, authors_signal_images, finite_pairs
@@ -112,7 +115,12 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=100, help="inputs for the authors' loop")
     parser.add_argument("--batch", type=int, default=2000, help="inputs for ours")
     parser.add_argument("--repeats", type=int, default=3, help="timings per measure (median)")
-    parser.add_argument("--rips-samples", type=int, default=2, help="32x32x3 images for Rips")
+    parser.add_argument("--rips-samples", type=int, default=2, help="images for Rips")
+    parser.add_argument(
+        "--rips-source",
+        choices=sorted(name for name, source in SOURCES.items() if source.modality == "image"),
+        help="Rips on images spread over this data_prep source (default: the images above)",
+    )
     args = parser.parse_args()
     warnings.filterwarnings("ignore", category=DeprecationWarning)  # persim's PersImage
     batch = max(args.batch, args.samples)
@@ -124,7 +132,13 @@ def main() -> None:
     signal = compare("signal-sublevel", windows, authors_signal_images, args.samples, args.repeats)
     cubical_n = min(batch, 500)
     cubical = ours_only("image-cubical", images[:cubical_n], args.repeats)
-    rips = rips_against_ripser(images[: args.rips_samples])
+    rips_images, rips_source = images[: args.rips_samples], "the images above"
+    if args.rips_source:
+        rips_images = spread_over(get_source(args.rips_source, {}), args.rips_samples)
+        if rips_images is None:
+            parser.error(f"the {args.rips_source} data is not installed")
+        rips_source = args.rips_source
+    rips = rips_against_ripser(rips_images)
 
     cores = os.cpu_count()
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else cores
@@ -149,12 +163,14 @@ def main() -> None:
         f"| - | - |"
     )
     print(
-        f"| image-rips | 3x32x32 uint8, {args.rips_samples} image(s), Rips H1 "
+        f"| image-rips | {'x'.join(map(str, rips_images.shape[1:]))} uint8, "
+        f"{len(rips_images)} image(s), {rips_source}, Rips H1 "
         f"| - | {rips['ours']:.3f} | - | - |"
     )
     print(
-        f"| image-rips: ripser's diagrams (reference) vs ours (giotto-ph, certified threshold) | the same "
-        f"{args.rips_samples} image(s) | {rips['ripser']:.3f} | {rips['ours']:.3f} "
+        "| image-rips: ripser's diagrams (reference) vs ours (giotto-ph, certified threshold) "
+        f"| the same "
+        f"{len(rips_images)} image(s) | {rips['ripser']:.3f} | {rips['ours']:.3f} "
         f"| {rips['ours'] / rips['ripser']:.2f}x "
         f"| {'identical' if rips['same'] else 'DIFFERENT'} |"
     )
