@@ -387,7 +387,9 @@ def test_takens_matches_ripser_on_the_embedding(params):
     assert sum(len(d) for d in expected) > 0
     assert_same_diagrams(recipe.diagrams(window), expected)
     for pi, diagram in zip(recipe.images(window), expected, strict=True):
-        np.testing.assert_allclose(pi, persim_image(diagram, 0.1, 0.0, 3.5), atol=1e-6)
+        np.testing.assert_allclose(
+            pi, persim_image(diagram, recipe.spread, recipe.min_bd, recipe.max_bd), atol=1e-6
+        )
 
 
 def test_takens_noisy_sine_has_one_dominant_loop_and_noise_none():
