@@ -41,15 +41,17 @@ def gudhi_cubical(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 # --- Rips H1: giotto-ph against ripser -----------------------------------------------------
 
 
-@settings(max_examples=25, deadline=None)
-@given(
-    arrays(
+def small_clouds(most_points: int, most_dimensions: int) -> st.SearchStrategy[np.ndarray]:
+    """`(n, d)` clouds with coordinates in [-10, 10], integers among them for ties."""
+    return arrays(
         np.float64,
-        st.tuples(st.integers(1, 40), st.integers(1, 4)),
-        elements=st.one_of(st.floats(-10, 10), st.integers(-2, 2).map(float)),  # ties too
-    ),
-    st.sampled_from([1, 2]),
-)
+        st.tuples(st.integers(1, most_points), st.integers(1, most_dimensions)),
+        elements=st.one_of(st.floats(-10, 10), st.integers(-2, 2).map(float)),
+    )
+
+
+@settings(max_examples=25, deadline=None)
+@given(small_clouds(40, 4), st.sampled_from([1, 2]))
 def test_rips_equals_ripser_exactly_on_random_clouds(points, threads):
     assert_same_diagram(rips_h1_diagram(points, threads), ripser_h1(points))
 
@@ -113,13 +115,7 @@ def relative_neighbourhood_longest_edge(distances: np.ndarray) -> float:
 
 
 @settings(max_examples=40, deadline=None)
-@given(
-    arrays(
-        np.float64,
-        st.tuples(st.integers(2, 30), st.integers(1, 3)),
-        elements=st.one_of(st.floats(-10, 10), st.integers(-2, 2).map(float)),  # ties too
-    )
-)
+@given(small_clouds(30, 3))
 def test_h1_birth_bound_is_the_relative_neighbourhood_graphs_longest_edge(points):
     distances = float32_distances(points)
     assert h1_birth_bound(distances) == relative_neighbourhood_longest_edge(distances)
