@@ -169,8 +169,7 @@ def main() -> None:
     )
     print(
         "| image-rips: ripser's diagrams (reference) vs ours (giotto-ph, certified threshold) "
-        f"| the same "
-        f"{len(rips_images)} image(s) | {rips['ripser']:.3f} | {rips['ours']:.3f} "
+        f"| the same {len(rips_images)} image(s) | {rips['ripser']:.3f} | {rips['ours']:.3f} "
         f"| {rips['ours'] / rips['ripser']:.2f}x "
         f"| {'identical' if rips['same'] else 'DIFFERENT'} |"
     )

@@ -95,8 +95,8 @@ def check_rips_points(
 ) -> None:
     """InputError 413 when a Rips recipe would see more points per channel than
     PINET_MAX_RIPS_POINTS: its cost grows faster than the input (up to about 2 s at 1,024
-    points), so no input limit bounds it. Nothing for other recipes. `purpose` says what asked for
-    the exact topology (a topology route, or compare=true)."""
+    points), so no input limit bounds it. Nothing for other recipes. `purpose` says what
+    asked for the exact topology (a topology route, or compare=true)."""
     found = rips_points(recipe, shape)
     if found is not None and found[0] > settings.max_rips_points:
         raise InputError(

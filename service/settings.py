@@ -70,10 +70,10 @@ class Settings(BaseSettings):
     # Exact topology (/v1/*/topology), whose cost depends on the recipe. The sublevel and
     # cubical recipes are near-linear in the values they see: one input holds at most
     # `max_topology_values` of them (channels x samples or pixels). Rips H1 grows fast with
-    # the points of its cloud (a 32x32 image channel, 1,024 points: 0.05-0.2 s of CPU for a photo,
-    # up to about 2 s for black-and-white noise, where no threshold below the full one holds): each
-    # channel gives image-rips at most `max_rips_points` pixels and signal-takens at most
-    # that many embedded points; channels add up (at most `max_channels` of them).
+    # the points of its cloud (a 32x32 image channel, 1,024 points: 0.05-0.2 s of CPU for a
+    # photo, up to about 2 s for black-and-white noise, where no threshold below the full one
+    # holds): each channel gives image-rips at most `max_rips_points` pixels and signal-takens
+    # at most that many embedded points; channels add up (at most `max_channels` of them).
     max_topology_values: PositiveInt = 2**18
     max_rips_points: PositiveInt = 1024
     # Time budgets, in seconds: a request's answer must start within `request_timeout_s` of
