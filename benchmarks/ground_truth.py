@@ -38,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.inputs import cifar_like_images, spread_over, synthetic_windows
 from data_prep.sources import SOURCES, get_source
 from pinet.tda import get_recipe
+from pinet.tda.inputs import as_images
 from pinet.tda.recipes.rips import intensity_cloud
 from pinet.tda.reference import authors_raster_images, authors_signal_images, finite_pairs
 
@@ -92,7 +93,7 @@ def rips_against_ripser(images: np.ndarray) -> dict[str, float]:
     recipe = get_recipe("image-rips")
     recipe.images_batch(images[:1, :1, :2, :4])  # import giotto-ph (scikit-learn, ~1 s)
     ours_s, (diagrams, _) = timed(lambda: recipe.transform_batch(images), 1)
-    clouds = [intensity_cloud(channel / 255.0) for image in images for channel in image]
+    clouds = [intensity_cloud(c) for image in as_images(images, batched=True) for c in image]
     ripser_s, theirs = timed(
         lambda: [finite_pairs(ripser(c, maxdim=1)["dgms"][1]) for c in clouds], 1
     )

@@ -145,16 +145,14 @@ def rips_h1_diagram(points: np.ndarray, threads: int | None = None) -> np.ndarra
     if len(points) < MIN_RIPS_H1_POINTS:
         return np.empty((0, 2))
     from gph import ripser_parallel  # imported on use: it pulls in scikit-learn (~1 s)
-    from sklearn.metrics import pairwise_distances  # giotto-ph's and ripser's distances
 
     if threads is None:
         threads = numba.get_num_threads()
-    if len(points) < MIN_CERTIFIED_POINTS:
-        return _finite(ripser_parallel(points, maxdim=1, n_threads=threads)["dgms"][1])
-    upper = np.triu(pairwise_distances(points).astype(np.float32), 1)
-    distances = upper + upper.T  # symmetric, as the upper triangle that both filter by
+    distances = rips_distances(points)
     enclosing_radius = distances.max(axis=1).min()  # beyond it the complex is a cone
-    threshold = min(THRESHOLD_STEP * h1_birth_bound(distances), enclosing_radius)
+    threshold = enclosing_radius  # the full filtration
+    if len(points) >= MIN_CERTIFIED_POINTS:
+        threshold = min(THRESHOLD_STEP * h1_birth_bound(distances), enclosing_radius)
     while threshold < enclosing_radius:
         diagram = ripser_parallel(
             distances, metric="precomputed", maxdim=1, thresh=float(threshold), n_threads=threads
@@ -164,6 +162,15 @@ def rips_h1_diagram(points: np.ndarray, threads: int | None = None) -> np.ndarra
         threshold = min(THRESHOLD_STEP * threshold, enclosing_radius)
     full = ripser_parallel(distances, metric="precomputed", maxdim=1, n_threads=threads)
     return _finite(full["dgms"][1])
+
+
+def rips_distances(points: np.ndarray) -> np.ndarray:
+    """The symmetric `(n, n)` float32 Euclidean distances that ripser and giotto-ph filter an
+    `(n, d)` cloud by: scikit-learn's, rounded to float32, the upper triangle mirrored."""
+    from sklearn.metrics import pairwise_distances  # imported on use (~1 s)
+
+    upper = np.triu(pairwise_distances(points).astype(np.float32), 1)
+    return upper + upper.T
 
 
 @numba.njit(cache=True, nogil=True)

@@ -13,12 +13,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from ripser import ripser
-from sklearn.metrics import pairwise_distances
 
 from pinet.tda.persistence import (
     MIN_CERTIFIED_POINTS,
     cubical_diagrams,
     h1_birth_bound,
+    rips_distances,
     rips_h1_diagram,
 )
 from pinet.tda.recipes.rips import intensity_cloud
@@ -91,19 +91,13 @@ def test_rips_equals_ripser_exactly_on_adversarial_clouds(points):
     assert_same_diagram(actual, expected)
 
 
-def test_rips_diagrams_are_ripsers_float32_distances():
+def test_rips_diagrams_are_ripsers_rips_distances():
     # Both filter by float32 distances: a circle's bar is born at its float32 chord.
     t = np.linspace(0, 2 * np.pi, 12, endpoint=False)
     (bar,) = rips_h1_diagram(np.column_stack([np.cos(t), np.sin(t)]))
     chord = np.float32(2 * np.sin(np.pi / 12))
     assert abs(bar[0] - chord) <= np.spacing(chord)
     assert bar.astype(np.float32).astype(np.float64).tolist() == bar.tolist()
-
-
-def float32_distances(points: np.ndarray) -> np.ndarray:
-    """The symmetric float32 distance matrix that ripser and giotto-ph filter by."""
-    upper = np.triu(pairwise_distances(points).astype(np.float32), 1)
-    return upper + upper.T
 
 
 def relative_neighbourhood_longest_edge(distances: np.ndarray) -> float:
@@ -117,7 +111,7 @@ def relative_neighbourhood_longest_edge(distances: np.ndarray) -> float:
 @settings(max_examples=40, deadline=None)
 @given(small_clouds(30, 3))
 def test_h1_birth_bound_is_the_relative_neighbourhood_graphs_longest_edge(points):
-    distances = float32_distances(points)
+    distances = rips_distances(points)
     assert h1_birth_bound(distances) == relative_neighbourhood_longest_edge(distances)
 
 
@@ -152,7 +146,7 @@ def test_rips_raises_the_threshold_while_a_class_outlives_it():
     t = np.linspace(0, 2 * np.pi, MIN_CERTIFIED_POINTS, endpoint=False)
     points = np.column_stack([np.cos(t), np.sin(t)])
     (bar,) = rips_h1_diagram(points)
-    assert bar[1] > 4 * h1_birth_bound(float32_distances(points))
+    assert bar[1] > 4 * h1_birth_bound(rips_distances(points))
     assert_same_diagram(rips_h1_diagram(points), ripser_h1(points))
 
 
