@@ -18,6 +18,7 @@ from pinet.nets.base import HeadActivation, PINet, reversed_spatially
 from pinet.nets.layers import TRUNK_WIDTHS, Widths, minimum_input_size
 from pinet.nets.lowrank import LowRankImagePINet
 from pinet.nets.pinet import ImagePINet, SignalPINet
+from pinet.nets.recurrence import RecurrenceSignalPINet
 
 __all__ = [
     "DEFAULT_FAMILY",
@@ -27,6 +28,7 @@ __all__ = [
     "ImagePINet",
     "LowRankImagePINet",
     "PINet",
+    "RecurrenceSignalPINet",
     "SignalPINet",
     "Widths",
     "build_network",
@@ -40,6 +42,7 @@ FAMILIES: Mapping[str, Mapping[Modality, type[PINet]]] = MappingProxyType(
     {
         "pinet": {"signal": SignalPINet, "image": ImagePINet},
         "lowrank": {"image": LowRankImagePINet},
+        "recurrence": {"signal": RecurrenceSignalPINet},
     }
 )
 # What every family's constructor takes besides its own options: the input contract.

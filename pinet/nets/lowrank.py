@@ -31,11 +31,10 @@ DEFAULT_RANK = 4
 INITIAL_OFFSET: dict[str, float] = {"sigmoid": -4.0, "relu": 0.0}
 
 
-class LowRankImagePINet(PINet):
-    """Images (N, C, H, W) -> PIs (N, C, 50, 50) through a rank-`rank` separable head."""
+class LowRankPINet(PINet):
+    """A PI-Net whose head draws each channel's PI as a rank-`rank` separable map; a subclass
+    names the family and the modality, and may read its features its own way."""
 
-    family: ClassVar[str] = "lowrank"
-    modality: ClassVar[Modality] = "image"
     head_input: ClassVar[str] = "factors"
 
     def __init__(
@@ -61,8 +60,15 @@ class LowRankImagePINet(PINet):
         self.offset = nn.Parameter(torch.full((self.net_channels, 1, 1), INITIAL_OFFSET[self.head]))
 
     def persistence_images(self, x: torch.Tensor) -> torch.Tensor:
-        factors = self.factors(self.trunk(x))
+        factors = self.factors(self.features(x))
         factors = factors.view(x.shape[0], self.net_channels, 2, self.rank, PI_SIZE)
         rows, columns = factors[:, :, 0], factors[:, :, 1]  # (M, C', R, 50) each
         maps = torch.einsum("mcri,mcrj->mcij", rows, columns) + self.offset
         return HEAD_ACTIVATIONS[self.head](maps)
+
+
+class LowRankImagePINet(LowRankPINet):
+    """Images (N, C, H, W) -> PIs (N, C, 50, 50) through a rank-`rank` separable head."""
+
+    family: ClassVar[str] = "lowrank"
+    modality: ClassVar[Modality] = "image"
