@@ -68,22 +68,14 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
         choices=sorted(FAMILIES),
         default=defaults.family,
         help="network family (pinet/nets/): pinet, the release's heads (default); lowrank, "
-        "an image head predicting each PI as a few outer products (cheap on a CPU); "
-        "recurrence, a signal network reading each channel's recurrence plot (signal-takens)",
+        "a head predicting each PI as a few outer products (cheap on a CPU)",
     )
-    parser.add_argument(
-        "--rank", type=int, help="terms of a lowrank or recurrence head (default: 4)"
-    )
-    parser.add_argument(
-        "--embedding-stride",
-        type=int,
-        help="recurrence: samples between the delay embedding's points (default: 4)",
-    )
+    parser.add_argument("--rank", type=int, help="terms of a lowrank head (default: 4)")
     parser.add_argument(
         "--init",
         metavar="CHECKPOINT",
         help="start from this checkpoint's weights (folder or bundled name) to fine-tune it; "
-        "repeat its --family, --widths, --head, --rank, --embedding-stride and --per-channel",
+        "repeat its --family, --widths, --head, --rank and --per-channel",
     )
     parser.add_argument("--device", default=defaults.device, help="auto, cpu or cuda")
     parser.add_argument("--seed", type=int, default=defaults.seed)

@@ -16,9 +16,8 @@ from typing import Any
 from pinet.modality import Modality, check_modality
 from pinet.nets.base import HeadActivation, PINet, reversed_spatially
 from pinet.nets.layers import TRUNK_WIDTHS, Widths, minimum_input_size
-from pinet.nets.lowrank import LowRankImagePINet
+from pinet.nets.lowrank import LowRankImagePINet, LowRankSignalPINet
 from pinet.nets.pinet import ImagePINet, SignalPINet
-from pinet.nets.recurrence import RecurrenceSignalPINet
 
 __all__ = [
     "DEFAULT_FAMILY",
@@ -27,8 +26,8 @@ __all__ = [
     "HeadActivation",
     "ImagePINet",
     "LowRankImagePINet",
+    "LowRankSignalPINet",
     "PINet",
-    "RecurrenceSignalPINet",
     "SignalPINet",
     "Widths",
     "build_network",
@@ -41,8 +40,7 @@ DEFAULT_FAMILY = "pinet"
 FAMILIES: Mapping[str, Mapping[Modality, type[PINet]]] = MappingProxyType(
     {
         "pinet": {"signal": SignalPINet, "image": ImagePINet},
-        "lowrank": {"image": LowRankImagePINet},
-        "recurrence": {"signal": RecurrenceSignalPINet},
+        "lowrank": {"signal": LowRankSignalPINet, "image": LowRankImagePINet},
     }
 )
 # What every family's constructor takes besides its own options: the input contract.

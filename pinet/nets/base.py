@@ -76,29 +76,15 @@ class PINet(nn.Module, ABC):
         self.in_channels = in_channels
         self.head = head
         self.widths = tuple(widths)
-        self.min_input_size = self.smallest_input(self.widths)
+        self.min_input_size = minimum_input_size(self.widths)
         self.per_channel = per_channel
         # Channels the layers see: one at a time when per_channel folds them into the batch.
         self.net_channels = 1 if per_channel else in_channels
         # A flag, not a layer: it changes what forward computes, never the weights.
         self.average_reversed = average_reversed
-        self.trunk = PINetTrunk(self.net_channels, self.trunk_dims(), self.widths)
+        self.trunk = PINetTrunk(self.net_channels, SPATIAL_DIMS[self.modality], self.widths)
         self.build_head()
         self.apply(init_like_keras)
-
-    def trunk_dims(self) -> int:
-        """The spatial dims the trunk convolves: the modality's, unless a family feeds it a
-        view of the input with other axes (`features`)."""
-        return SPATIAL_DIMS[self.modality]
-
-    def smallest_input(self, widths: Widths) -> int:
-        """The shortest signal / smallest image side this network accepts: one full stride of
-        the trunk (`minimum_input_size`), unless `features` reshapes the input first."""
-        return minimum_input_size(widths)
-
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        """(M, net_channels, *S) -> (M, widths[-1]): what the head reads."""
-        return self.trunk(x)
 
     @property
     def architecture(self) -> dict[str, Any]:

@@ -58,7 +58,7 @@ class SignalPINet(PINet):
         self.dense = nn.Linear(self.widths[-1], self.net_channels * PI_SIZE * PI_SIZE)
 
     def persistence_images(self, x: torch.Tensor) -> torch.Tensor:
-        z = self.dense(self.features(x))  # (M, 2500 C')
+        z = self.dense(self.trunk(x))  # (M, 2500 C')
         z = z.view(x.shape[0], self.net_channels, PI_SIZE, PI_SIZE)
         return HEAD_ACTIVATIONS[self.head](z)
 
@@ -88,7 +88,7 @@ class ImagePINet(PINet):
         nn.init.constant_(self.deconv_bn.weight, OUTPUT_BN_INITIAL_SCALE)  # kept by Keras' init
 
     def persistence_images(self, x: torch.Tensor) -> torch.Tensor:
-        z = F.relu(self.dense(self.features(x)))  # (M, 2500)
+        z = F.relu(self.dense(self.trunk(x)))  # (M, 2500)
         z = z.view(x.shape[0], 1, PI_SIZE, PI_SIZE)
         z = correlate_same(z, self.deconv.weight, self.deconv.bias)  # (M, C', 50, 50)
         return HEAD_ACTIVATIONS[self.head](self.deconv_bn(z))

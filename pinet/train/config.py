@@ -32,11 +32,9 @@ class TrainConfig:
     # Start from this checkpoint's weights (a folder or a bundled model's name), whose
     # architecture the options above must repeat: fine-tuning, e.g. on other data.
     init: str | None = None
-    # The network family (`pinet.nets.FAMILIES`); for "lowrank" and "recurrence", their
-    # head's rank; for "recurrence", the samples between its delay embedding's points.
+    # The network family (`pinet.nets.FAMILIES`) and, for "lowrank", its head's rank.
     family: str = DEFAULT_FAMILY
     rank: int | None = None
-    embedding_stride: int | None = None
     device: str = "auto"
     name: str = "pinet"
     # Train on a random exact symmetry of each sample (`exact_symmetries`): more data for free.

@@ -135,8 +135,7 @@ def _fit(
     trained_on = TrainedOn(stores, describe_mixture(stores, weights, sizes))
     torch.backends.cudnn.benchmark = device.type == "cuda"  # one shape per store: pick once
     torch.manual_seed(config.seed)
-    options = {"rank": config.rank, "stride": config.embedding_stride}
-    family_options = {name: value for name, value in options.items() if value is not None}
+    family_options = {} if config.rank is None else {"rank": config.rank}
     model = build_network(
         modality,
         stores[0].channels,
