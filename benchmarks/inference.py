@@ -11,8 +11,9 @@ recipe's, so above 1 means the network is faster. Inputs (`benchmarks/inputs.py`
 windows and photo crops when installed, synthetic ones of the same shape otherwise.
 
 Without a checkpoint the networks have randomly initialised weights of the released size
-(or `--widths`): the cost of a forward does not depend on the weights. The Image PI-Net is
-also set against the exact `image-cubical` recipe (same batch) and the exact `image-rips`
+(or `--widths`): the cost of a forward does not depend on the weights. The Signal PI-Net is
+also set against the exact `signal-takens` recipe (Rips H1 of delay embeddings, same batch),
+and the Image PI-Net against the exact `image-cubical` recipe (same batch) and the exact `image-rips`
 recipe (`--rips-images` images, timed once, since one 32x32 RGB image takes seconds).
 
     python benchmarks/inference.py [--batch N] [--repeats R] [--device cpu|cuda|auto]
@@ -241,6 +242,7 @@ def main() -> None:
 
     signal_pinet = pinet_rate(models["signal"], windows, args.repeats)
     signal_exact = exact_rate("signal-sublevel", windows, args.repeats)
+    takens_exact = exact_rate("signal-takens", windows, args.repeats)
     image_pinet = pinet_rate(models["image"], images, args.repeats)
     raster_exact = exact_rate("image-raster", images, args.repeats)
     cubical_exact = exact_rate("image-cubical", images, args.repeats)
@@ -253,6 +255,7 @@ def main() -> None:
     image_inputs = f"{n} x {CHANNELS}x{IMAGE_SIDE}x{IMAGE_SIDE} uint8, {image_source}"
     rows = [
         Row("signal-sublevel vs Signal PI-Net", signal_inputs, signal_exact, signal_pinet),
+        Row("signal-takens vs Signal PI-Net", "the same windows", takens_exact, signal_pinet),
         Row("image-raster vs Image PI-Net", image_inputs, raster_exact, image_pinet),
         Row("image-cubical vs Image PI-Net", "the same images", cubical_exact, image_pinet),
         Row(
@@ -292,9 +295,9 @@ def main() -> None:
     for row in rows:
         print(row.markdown())
     print(
-        f"\nPI-Net / exact above 1: the network is faster. The image rows share one Image PI-Net "
-        f"timing (batch {n}); a network trained on cubical or rips targets has the same "
-        f"architecture and cost. image-rips: {1 / rips_exact:.1f} s per image, one timing."
+        f"\nPI-Net / exact above 1: the network is faster. The signal rows share one Signal "
+        f"PI-Net timing, the image rows one Image PI-Net timing (batch {n}); a network trained "
+        f"on another recipe's targets has the same architecture and cost. image-rips: {1 / rips_exact:.1f} s per image, one timing."
     )
 
 
