@@ -137,8 +137,10 @@ def test_image_as_npy_and_png(outputs: dict[str, object]) -> None:
 def test_batch_of_signals_and_the_metric_it_leaves(outputs: dict[str, object]) -> None:
     folder = Path(str(outputs["folder"]))
     assert np.load(folder / "signals-pi.npy", allow_pickle=False).shape == (64, 3, 50, 50)
-    counts = printed_by(outputs, "curl -s http://127.0.0.1:8000/metrics").split()
-    assert counts[0].startswith("pinet_batch_size_count") and float(counts[-1]) >= 2
+    lines = printed_by(outputs, "curl -s http://127.0.0.1:8000/metrics").splitlines()
+    counts = dict(line.rsplit(maxsplit=1) for line in lines)
+    # the batch went to a CPU's default signal model, the student
+    assert float(counts['pinet_batch_size_count{model="signal-hapt-student"}']) >= 2
 
 
 def test_exact_topology_of_the_example_photo(outputs: dict[str, object]) -> None:
