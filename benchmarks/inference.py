@@ -12,9 +12,10 @@ windows and photo crops when installed, synthetic ones of the same shape otherwi
 
 Without a checkpoint the networks have randomly initialised weights of the released size
 (or `--widths`): the cost of a forward does not depend on the weights. The Signal PI-Net is
-also set against the exact `signal-takens` recipe (Rips H1 of delay embeddings, same batch),
-and the Image PI-Net against the exact `image-cubical` recipe (same batch) and the exact `image-rips`
-recipe (`--rips-images` images, timed once, since one 32x32 RGB image takes seconds).
+also set against the exact `signal-takens` recipe (Rips H1 of delay embeddings, same
+batch), and the Image PI-Net against the exact `image-cubical` recipe (same batch) and the
+exact `image-rips` recipe (`--rips-images` images, timed once, since one 32x32 RGB image
+takes seconds).
 
     python benchmarks/inference.py [--batch N] [--repeats R] [--device cpu|cuda|auto]
         [--checkpoint-signal DIR] [--checkpoint-image DIR] [--widths a,b,c,d]
@@ -297,7 +298,8 @@ def main() -> None:
     print(
         f"\nPI-Net / exact above 1: the network is faster. The signal rows share one Signal "
         f"PI-Net timing, the image rows one Image PI-Net timing (batch {n}); a network trained "
-        f"on another recipe's targets has the same architecture and cost. image-rips: {1 / rips_exact:.1f} s per image, one timing."
+        f"on another recipe's targets has the same architecture and cost. "
+        f"image-rips: {1 / rips_exact:.1f} s per image, one timing."
     )
 
 
