@@ -72,10 +72,25 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--rank", type=int, help="terms of a lowrank head (default: 4)")
     parser.add_argument(
+        "--value-bins",
+        type=int,
+        default=defaults.value_bins,
+        metavar="K",
+        help="give the trunk each input value beside K Gaussian bins of it (z-scores -4..4 "
+        "for signals, 0..1 for images); default 0: the raw values alone, as released",
+    )
+    parser.add_argument(
+        "--multiscale-pool",
+        action="store_true",
+        help="the trunk's features are every block's global average, concatenated, not the "
+        "last block's alone (not in the release)",
+    )
+    parser.add_argument(
         "--init",
         metavar="CHECKPOINT",
         help="start from this checkpoint's weights (folder or bundled name) to fine-tune it; "
-        "repeat its --family, --widths, --head, --rank and --per-channel",
+        "repeat its --family, --widths, --head, --rank, --value-bins, --multiscale-pool "
+        "and --per-channel",
     )
     parser.add_argument("--device", default=defaults.device, help="auto, cpu or cuda")
     parser.add_argument("--seed", type=int, default=defaults.seed)

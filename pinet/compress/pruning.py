@@ -1,8 +1,9 @@
 """Structured pruning: a PI-Net of any family made narrower by removing whole conv filters.
 
 Filter j of block i is one output channel of conv i, one entry of BatchNorm i, and one input
-channel of conv i + 1 (after the last block: one input column of the head's Linear that
-reads the trunk, `PINet.head_input`, through the global average pool). Removing it removes
+channel of conv i + 1 (after the last block, or after every block of a trunk that pools
+each one: one input column of the head's Linear that reads the trunk, `PINet.head_input`,
+through the global average pool). Removing it removes
 all three, so the result is an ordinary network of the same family whose `widths` alone
 differ: it saves, loads, fine-tunes (`pinet train --init`), exports and serves like any other.
 
@@ -117,17 +118,21 @@ def prune_network(network: PINet, widths: Widths) -> PINet:
 def _pruned_state(network: PINet, kept: list[torch.Tensor]) -> dict[str, torch.Tensor]:
     """`network`'s state_dict without the filters not in `kept`: per block, rows of the conv
     and BatchNorm tensors, and the matching input channels of the next conv or, after the
-    last block, input columns of the head's Linear that reads the trunk. The rest of the
-    head is unchanged."""
+    last block (after every block, for a trunk that pools each one), input columns of the
+    head's Linear that reads the trunk. The rest of the head is unchanged."""
     state = dict(network.state_dict())
+    head_columns = []
+    offsets = network.trunk.feature_offsets()
     for i, filters in enumerate(kept):
         block = f"trunk.blocks.{i}."
         for name in _PER_FILTER:
             state[block + name] = state[block + name][filters]
         if i > 0:
             state[block + "conv.weight"] = state[block + "conv.weight"][:, kept[i - 1]]
+        if offsets[i] is not None:
+            head_columns.append(filters + offsets[i])
     head_input = f"{network.head_input}.weight"
-    state[head_input] = state[head_input][:, kept[-1]]
+    state[head_input] = state[head_input][:, torch.cat(head_columns)]
     return state
 
 
@@ -191,7 +196,9 @@ def fine_tune_options(network: PINet, checkpoint: str | os.PathLike[str]) -> str
         options.append(f"--family {network.family}")
     options += [f"--widths {','.join(map(str, network.widths))}", f"--head {network.head}"]
     shared = {"widths", "head", "average_reversed"}  # given above, or chosen at export
-    options += [
-        f"--{key} {value}" for key, value in network.architecture.items() if key not in shared
-    ]
+    for key, value in network.architecture.items():
+        flag = "--" + key.replace("_", "-")
+        if key in shared:
+            continue
+        options.append(flag if value is True else f"{flag} {value}")
     return " ".join(options + (["--per-channel"] if network.per_channel else []))

@@ -4,13 +4,14 @@ folded into the batch for per-channel models, and the average over reversed inpu
 A family subclasses `PINet` per modality and builds the head that turns the trunk's
 features into PIs; `architecture` lists what a checkpoint card must record to rebuild it.
 
-Three options leave the release, all recorded in a checkpoint's card: `widths` of any
+Options that leave the release, all recorded in a checkpoint's card: `widths` of any
 length (one conv block per width, so deeper trunks that see further along a signal),
 `per_channel` (one network for one channel, applied to every channel: each recipe makes
-channel c's PI from channel c alone) and `average_reversed` (the mean of the predictions for
+channel c's PI from channel c alone), `average_reversed` (the mean of the predictions for
 the input and for the input reversed along every spatial axis, which every recipe but
 `signal-takens` maps to the same PIs (`Recipe.spatial_symmetries`): a prediction with that
-exact symmetry, and never a larger squared error than the mean of the two).
+exact symmetry, and never a larger squared error than the mean of the two), and the trunk's
+`value_bins` and `multiscale_pool` (`pinet.nets.layers.PINetTrunk`).
 """
 
 from __future__ import annotations
@@ -37,6 +38,11 @@ HEAD_ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "relu": torch.relu,
     "sigmoid": torch.sigmoid,
 }
+
+# Where a network's inputs lie (`pinet.inference.network_inputs`), spanned by the bins of a
+# trunk's value encoding: z-scored signals (a 250-sample window's values beyond 4 standard
+# deviations are rare; they still reach the trunk raw) and images scaled to [0, 1].
+VALUE_RANGES: dict[Modality, tuple[float, float]] = {"signal": (-4.0, 4.0), "image": (0.0, 1.0)}
 
 
 def reversed_spatially(x: torch.Tensor) -> torch.Tensor:
@@ -65,6 +71,8 @@ class PINet(nn.Module, ABC):
         widths: Widths = TRUNK_WIDTHS,
         per_channel: bool = False,
         average_reversed: bool = False,
+        value_bins: int = 0,
+        multiscale_pool: bool = False,
     ) -> None:
         super().__init__()
         if isinstance(in_channels, bool) or not isinstance(in_channels, int) or in_channels < 1:
@@ -82,7 +90,14 @@ class PINet(nn.Module, ABC):
         self.net_channels = 1 if per_channel else in_channels
         # A flag, not a layer: it changes what forward computes, never the weights.
         self.average_reversed = average_reversed
-        self.trunk = PINetTrunk(self.net_channels, SPATIAL_DIMS[self.modality], self.widths)
+        self.trunk = PINetTrunk(
+            self.net_channels,
+            SPATIAL_DIMS[self.modality],
+            self.widths,
+            value_bins=value_bins,
+            value_range=VALUE_RANGES[self.modality],
+            multiscale_pool=multiscale_pool,
+        )
         self.build_head()
         self.apply(init_like_keras)
 
@@ -90,12 +105,18 @@ class PINet(nn.Module, ABC):
     def architecture(self) -> dict[str, Any]:
         """The family's options this network was built with, as JSON values: with the family,
         the modality, `in_channels` and `per_channel`, what a checkpoint card records to
-        rebuild it (`pinet.nets.build_network`)."""
+        rebuild it (`pinet.nets.build_network`). The trunk's `value_bins` and
+        `multiscale_pool` appear only when set, so that every card written before they
+        existed still describes its network."""
+        trunk_options = {
+            "value_bins": self.trunk.encoding.bins if self.trunk.encoding else 0,
+            "multiscale_pool": self.trunk.multiscale_pool,
+        }
         return {
             "head": self.head,
             "widths": list(self.widths),
             "average_reversed": self.average_reversed,
-        }
+        } | {option: value for option, value in trunk_options.items() if value}
 
     @property
     def parameter_count(self) -> int:

@@ -84,28 +84,90 @@ class ConvBlock(nn.Module):
         return F.relu(self.bn(self.conv(x)))
 
 
+class ValueEncoding(nn.Module):
+    """Each input value beside `bins` Gaussian bumps of it: (N, C, *S) -> (N, C (1 + bins), *S).
+
+    Channels: the C inputs, then the bumps of input 1, of input 2, ... Bump k of value x is
+    exp(-((x - c_k) / w)^2 / 2), centres c_k evenly spaced over `value_range`, w their
+    spacing. Why: a PI places each diagram point by value (a sublevel bar is born at a local
+    minimum's value), and convolutions turn a value into a place on the PI's grid only
+    through many thresholds; the bumps hand the trunk that place. Values outside the range
+    still reach it through the raw channels. Fixed, not learned: a function of the options
+    alone, so checkpoints hold no weights for it.
+    """
+
+    def __init__(self, bins: int, value_range: tuple[float, float]) -> None:
+        super().__init__()
+        low, high = value_range
+        if isinstance(bins, bool) or not isinstance(bins, int) or bins < 2 or not low < high:
+            raise ValueError(
+                f"value encoding needs at least 2 bins over a range low < high; "
+                f"got {bins!r} over {value_range!r}"
+            )
+        self.bins = bins
+        self.register_buffer("centres", torch.linspace(low, high, bins), persistent=False)
+        self.spacing = (high - low) / (bins - 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        shape = (1, 1, self.bins) + (1,) * (x.ndim - 2)
+        distance = (x.unsqueeze(2) - self.centres.view(shape)) / self.spacing
+        bumps = torch.exp(-0.5 * distance * distance).flatten(1, 2)
+        return torch.cat([x, bumps], dim=1)
+
+
 class PINetTrunk(nn.Module):
-    """The feature extractor every PI-Net shares: (N, C, *S) -> (N, widths[-1]).
+    """The feature extractor every PI-Net shares: (N, C, *S) -> (N, features).
 
     Conv blocks of `widths` filters (released: 128, 256, 512, 1024), a Keras-'same' max-pool
     (3, stride 2) after each but the last, then global average pooling over all spatial
     positions, which is why any length / size at or above the minimum is accepted. More
     blocks see further: the release's last block sees 45 samples of a signal.
+
+    Two options leave the release (both off by default):
+    - `value_bins` > 0 puts a `ValueEncoding` of that many bins over `value_range` before
+      the first block;
+    - `multiscale_pool` averages every block's output, not only the last one's, and
+      concatenates them (`features` = sum(widths)): early blocks still tell apart the many
+      short bars that pooling merges, which a PI counts one by one.
     """
 
-    def __init__(self, in_channels: int, spatial_dims: int, widths: Widths = TRUNK_WIDTHS) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        spatial_dims: int,
+        widths: Widths = TRUNK_WIDTHS,
+        value_bins: int = 0,
+        value_range: tuple[float, float] = (0.0, 1.0),
+        multiscale_pool: bool = False,
+    ) -> None:
         super().__init__()
-        widths = (in_channels, *widths)
+        self.encoding = ValueEncoding(value_bins, value_range) if value_bins else None
+        widths = (in_channels * (1 + value_bins), *widths)
         self.blocks = nn.ModuleList(
             ConvBlock(c_in, c_out, spatial_dims) for c_in, c_out in itertools.pairwise(widths)
         )
+        self.multiscale_pool = multiscale_pool
+        self.features = sum(widths[1:]) if multiscale_pool else widths[-1]
+
+    def feature_offsets(self) -> list[int | None]:
+        """Per block, where its filters start among the trunk's output features (None: the
+        block does not reach them): what narrows the head when a block is pruned."""
+        if self.multiscale_pool:
+            return list(itertools.accumulate([0] + [b.conv.out_channels for b in self.blocks]))[:-1]
+        return [None] * (len(self.blocks) - 1) + [0]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.encoding is not None:
+            x = self.encoding(x)
+        spatial = tuple(range(2, x.ndim))
+        pooled = []
         for i, block in enumerate(self.blocks):
             x = block(x)
+            if self.multiscale_pool or i == len(self.blocks) - 1:
+                pooled.append(x.mean(dim=spatial))
             if i < len(self.blocks) - 1:
                 x = same_max_pool(x)
-        return x.mean(dim=tuple(range(2, x.ndim)))
+        return torch.cat(pooled, dim=1) if len(pooled) > 1 else pooled[0]
 
 
 def init_like_keras(module: nn.Module) -> None:

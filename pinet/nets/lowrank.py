@@ -48,19 +48,23 @@ class LowRankPINet(PINet):
         widths: Widths = TRUNK_WIDTHS,
         per_channel: bool = False,
         average_reversed: bool = False,
+        value_bins: int = 0,
+        multiscale_pool: bool = False,
         rank: int = DEFAULT_RANK,
     ) -> None:
         if isinstance(rank, bool) or not isinstance(rank, int) or not 1 <= rank <= PI_SIZE:
             raise ValueError(f"rank must be an integer from 1 to {PI_SIZE}; got {rank!r}")
         self.rank = rank  # read by build_head, which PINet.__init__ calls
-        super().__init__(in_channels, head, widths, per_channel, average_reversed)
+        super().__init__(
+            in_channels, head, widths, per_channel, average_reversed, value_bins, multiscale_pool
+        )
 
     @property
     def architecture(self) -> dict[str, Any]:
         return {**super().architecture, "rank": self.rank}
 
     def build_head(self) -> None:
-        self.factors = nn.Linear(self.widths[-1], self.net_channels * 2 * self.rank * PI_SIZE)
+        self.factors = nn.Linear(self.trunk.features, self.net_channels * 2 * self.rank * PI_SIZE)
         self.offset = nn.Parameter(torch.full((self.net_channels, 1, 1), INITIAL_OFFSET[self.head]))
 
     def persistence_images(self, x: torch.Tensor) -> torch.Tensor:

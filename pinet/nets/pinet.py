@@ -55,7 +55,7 @@ class SignalPINet(PINet):
     head_input: ClassVar[str] = "dense"
 
     def build_head(self) -> None:
-        self.dense = nn.Linear(self.widths[-1], self.net_channels * PI_SIZE * PI_SIZE)
+        self.dense = nn.Linear(self.trunk.features, self.net_channels * PI_SIZE * PI_SIZE)
 
     def persistence_images(self, x: torch.Tensor) -> torch.Tensor:
         z = self.dense(self.trunk(x))  # (M, 2500 C')
@@ -76,7 +76,7 @@ class ImagePINet(PINet):
     head_input: ClassVar[str] = "dense"
 
     def build_head(self) -> None:
-        self.dense = nn.Linear(self.widths[-1], PI_SIZE * PI_SIZE)
+        self.dense = nn.Linear(self.trunk.features, PI_SIZE * PI_SIZE)
         # The release's transposed conv, Conv2DTranspose(C, 50, stride 1, 'same'), is the
         # adjoint of a TF 'same' conv, which pads (k - 1) // 2 = 24 before and 25 after. A
         # stride-1 transposed conv equals a conv with the kernel flipped and the padding

@@ -35,6 +35,10 @@ class TrainConfig:
     # The network family (`pinet.nets.FAMILIES`) and, for "lowrank", its head's rank.
     family: str = DEFAULT_FAMILY
     rank: int | None = None
+    # The trunk's options beyond the release (`pinet.nets.layers.PINetTrunk`): Gaussian
+    # bins of each input value before the first block, and every block's average pooled.
+    value_bins: int = 0
+    multiscale_pool: bool = False
     device: str = "auto"
     name: str = "pinet"
     # Train on a random exact symmetry of each sample (`exact_symmetries`): more data for free.

@@ -135,7 +135,9 @@ def _fit(
     trained_on = TrainedOn(stores, describe_mixture(stores, weights, sizes))
     torch.backends.cudnn.benchmark = device.type == "cuda"  # one shape per store: pick once
     torch.manual_seed(config.seed)
-    family_options = {} if config.rank is None else {"rank": config.rank}
+    options = {"value_bins": config.value_bins, "multiscale_pool": config.multiscale_pool}
+    if config.rank is not None:
+        options["rank"] = config.rank
     model = build_network(
         modality,
         stores[0].channels,
@@ -143,7 +145,7 @@ def _fit(
         per_channel=config.per_channel,
         head=config.head,
         widths=config.widths,
-        **family_options,
+        **options,
     ).to(device)
     if config.init is not None:
         start_from(model, config.init)
@@ -224,7 +226,8 @@ def start_from(model: PINet, checkpoint: str) -> None:
         raise ValueError(
             f"--init {checkpoint}: its network ({card.name}) differs in "
             f"{', '.join(differing)}: {', '.join(f'{theirs[k]}' for k in differing)}; "
-            "give the same --family, --widths, --head, --rank and --per-channel"
+            "give the same --family, --widths, --head, --rank, --value-bins, "
+            "--multiscale-pool and --per-channel"
         )
     model.load_state_dict(trained.state_dict())
 

@@ -8,6 +8,7 @@ import json
 import math
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -27,11 +28,15 @@ INPUT_SHAPES = {"signal": (5, 3, 64), "image": (5, 3, 32, 32)}
 NETWORKS = [("signal", "pinet"), ("image", "pinet"), ("image", "lowrank")]
 
 
-def scrambled_network(modality: str, per_channel: bool, family: str = "pinet") -> PINet:
+def scrambled_network(
+    modality: str, per_channel: bool, family: str = "pinet", **trunk_options: Any
+) -> PINet:
     """A seeded tiny network in eval mode whose BatchNorms have random scales, shifts and
     statistics, so that filter importances differ and the kept filters are not a prefix."""
     torch.manual_seed(0)
-    network = build_network(modality, 3, family=family, per_channel=per_channel, widths=TINY_WIDTHS)
+    network = build_network(
+        modality, 3, family=family, per_channel=per_channel, widths=TINY_WIDTHS, **trunk_options
+    )
     with torch.no_grad():
         for block in network.trunk.blocks:
             block.bn.weight.uniform_(-1.0, 1.0)
@@ -63,12 +68,17 @@ def test_keeping_every_filter_changes_nothing(modality: str, family: str) -> Non
     assert torch.equal(pruned(x), network(x))
 
 
+# The release's trunk, and one that encodes values and pools every block into the head.
+TRUNKS = [{}, {"value_bins": 3, "multiscale_pool": True}]
+
+
+@pytest.mark.parametrize("trunk_options", TRUNKS)
 @pytest.mark.parametrize("per_channel", [False, True])
 @pytest.mark.parametrize("modality, family", NETWORKS)
 def test_pruning_equals_silencing_the_dropped_filters(
-    modality: str, family: str, per_channel: bool
+    modality: str, family: str, per_channel: bool, trunk_options: dict[str, Any]
 ) -> None:
-    network = scrambled_network(modality, per_channel, family)
+    network = scrambled_network(modality, per_channel, family, **trunk_options)
     widths = pruned_widths(network.widths, 0.5)
     kept = filters_to_keep(network, widths)
     assert any(not torch.equal(f, torch.arange(len(f))) for f in kept)  # not just a prefix

@@ -1,0 +1,114 @@
+"""The trunk's options beyond the release, `value_bins` and `multiscale_pool`: what they
+compute, that a card records and rebuilds them, that training, `--init` and the ONNX graph
+carry them."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import onnxruntime
+import pytest
+import torch
+
+from pinet.checkpoint import read_card
+from pinet.cli import EXIT_USAGE, main
+from pinet.export.onnx import onnx_graph
+from pinet.nets import build_network
+from pinet.nets.base import VALUE_RANGES
+from pinet.nets.layers import PINetTrunk, ValueEncoding
+from pinet.train import train
+from tests.helpers import TINY_WIDTHS, TrainedRun
+
+INPUT_SHAPES = {"signal": (4, 3, 64), "image": (4, 3, 16, 16)}
+OPTIONS = {"value_bins": 5, "multiscale_pool": True}
+
+
+def test_the_encoding_keeps_each_value_and_places_it_among_the_bins() -> None:
+    encoding = ValueEncoding(5, (-4.0, 4.0))  # centres -4, -2, 0, 2, 4
+    x = torch.tensor([[[-2.0, 0.5, 4.0]], [[20.0, -20.0, 0.0]]])  # (2, 1, 3)
+    encoded = encoding(x)
+    assert encoded.shape == (2, 6, 3)
+    assert torch.equal(encoded[:, 0], x[:, 0])  # the raw values come first
+    bumps = encoded[:, 1:]
+    assert bumps[0, :, 0].argmax() == 1 and bumps[0, 1, 0] == 1.0  # -2 is centre 1
+    assert bumps[0, :, 1].argmax() == 2  # 0.5 is nearest centre 2 (0)
+    assert bumps[1, :, 0].max() < 1e-3  # 20, far outside: only the raw channel carries it
+    # One set of bumps per input channel, after all the raw channels.
+    two = ValueEncoding(5, (0.0, 1.0))(torch.rand(3, 2, 7))
+    assert two.shape == (3, 2 + 2 * 5, 7)
+    assert "centres" not in encoding.state_dict()  # fixed by the options: nothing to save
+
+
+@pytest.mark.parametrize("bins, value_range", [(1, (0.0, 1.0)), (True, (0.0, 1.0)), (4, (1, 1))])
+def test_a_bad_encoding_is_refused(bins: int, value_range: tuple[float, float]) -> None:
+    with pytest.raises(ValueError, match="at least 2 bins over a range low < high"):
+        ValueEncoding(bins, value_range)
+
+
+@pytest.mark.parametrize("spatial_dims, shape", [(1, (3, 2, 64)), (2, (3, 2, 16, 16))])
+def test_a_multiscale_trunk_adds_every_earlier_block_to_the_last_ones_features(
+    spatial_dims: int, shape: tuple[int, ...]
+) -> None:
+    torch.manual_seed(0)
+    multiscale = PINetTrunk(2, spatial_dims, TINY_WIDTHS, multiscale_pool=True).eval()
+    plain = PINetTrunk(2, spatial_dims, TINY_WIDTHS).eval()
+    plain.load_state_dict(multiscale.state_dict())  # the same blocks: pooling adds no weights
+    x = torch.randn(shape)
+    features = multiscale(x)
+    assert multiscale.features == sum(TINY_WIDTHS) == features.shape[1]
+    assert plain.features == TINY_WIDTHS[-1]
+    torch.testing.assert_close(features[:, -TINY_WIDTHS[-1] :], plain(x))
+    first_block = multiscale.blocks[0](x).mean(dim=tuple(range(2, x.ndim)))
+    torch.testing.assert_close(features[:, : TINY_WIDTHS[0]], first_block)
+    assert multiscale.feature_offsets() == [0, 4, 12, 20]
+    assert plain.feature_offsets() == [None, None, None, 0]
+
+
+# Every network with an ONNX graph (the release's image head, an FFT, has none).
+EXPORTABLE = [("signal", "pinet"), ("signal", "lowrank"), ("image", "lowrank")]
+
+
+@pytest.mark.parametrize("modality, family", EXPORTABLE)
+def test_the_architecture_records_the_options_and_the_onnx_graph_computes_them(
+    modality: str, family: str
+) -> None:
+    torch.manual_seed(0)
+    network = build_network(
+        modality, 3, family=family, per_channel=True, widths=TINY_WIDTHS, **OPTIONS
+    ).eval()
+    assert network.architecture | OPTIONS == network.architecture
+    assert network.trunk.encoding.centres[[0, -1]].tolist() == list(VALUE_RANGES[modality])
+    rebuilt = build_network(modality, 3, family=family, per_channel=True, **network.architecture)
+    rebuilt.load_state_dict(network.state_dict())
+    x = torch.randn(INPUT_SHAPES[modality]).clamp(-4, 4)
+    if modality == "image":
+        x = x.sigmoid()
+    with torch.no_grad():
+        expected = network(x)
+        torch.testing.assert_close(rebuilt.eval()(x), expected)
+    session = onnxruntime.InferenceSession(
+        onnx_graph(network, x[:2]), providers=["CPUExecutionProvider"]
+    )
+    (got,) = session.run(None, {session.get_inputs()[0].name: x.numpy()})
+    np.testing.assert_allclose(got, expected.numpy(), rtol=0, atol=1e-5)
+
+
+def test_training_records_the_options_and_init_requires_them(
+    signal_run: TrainedRun, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = dataclasses.replace(signal_run.config, epochs=1, **OPTIONS)
+    train(signal_run.store, "signal", tmp_path / "run", config, progress=False)
+    card = read_card(tmp_path / "run" / "best")
+    assert card.architecture["value_bins"] == 5 and card.architecture["multiscale_pool"]
+    assert card.training["value_bins"] == 5
+    argv = ["train", "--data", str(signal_run.store), "--model", "signal", "--epochs", "1"]
+    argv += ["--widths", ",".join(map(str, TINY_WIDTHS)), "--device", "cpu", "--no-progress"]
+    argv += ["--init", str(tmp_path / "run" / "best")]
+    assert main([*argv, "--out", str(tmp_path / "bare")]) == EXIT_USAGE
+    assert "--value-bins, --multiscale-pool" in capsys.readouterr().err
+    tuned = [*argv, "--out", str(tmp_path / "tuned"), "--value-bins", "5", "--multiscale-pool"]
+    assert main(tuned) == 0
+    assert json.loads(capsys.readouterr().out)["best_val_mse"] > 0
