@@ -35,6 +35,15 @@ GRAPH_FILE = "model.onnx"
 OPSET = 17  # the ONNX opset the graphs are written in: onnxruntime 1.16+ runs it
 CALIBRATION_BATCH = 32
 QUANTIZED_OPERATORS = ["Conv", "Gemm", "MatMul"]
+# How int8 activation ranges are calibrated: onnxruntime's MinMax over each calibration
+# batch, averaged across batches, instead of the extremes of all batches, which let a few
+# outlying values (a z-scored window's spikes) stretch the range of the first convolution's
+# input and coarsen every other value's step. Test MSE / mean-PI MSE of the int8 graph, plain
+# MinMax -> moving average (float32: signal students 0.312 and 0.292, takens model 0.506,
+# image student 0.177): signal students 0.331 -> 0.319 and 0.323 -> 0.302, takens model
+# 0.511 -> 0.509, image student 0.1794 -> 0.1793 (onnxruntime's Percentile calibration gave
+# 0.323, 0.307, 0.508 and 0.1801).
+CALIBRATION = "minmax-moving-average"
 
 
 def export_onnx(
@@ -86,6 +95,7 @@ def export_onnx(
         format="onnx",
         precision=precision,
         calibration_samples=len(train) if int8 else 0,
+        calibration=CALIBRATION if int8 else None,
         max_abs_difference_to_torch=difference,
     )
     save_checkpoint(network, card, out, dtype=torch.float16, runtime=(runtime, graph))
@@ -142,6 +152,7 @@ def quantized(graph: bytes, calibration: StoreSamples) -> bytes:
             # The layers that do the arithmetic; not the -inf padding of the max-pools, whose
             # range has no int8 scale.
             op_types_to_quantize=QUANTIZED_OPERATORS,
+            extra_options={"CalibMovingAverage": True},  # CALIBRATION
         )
         onnx.checker.check_model(str(target))
         return target.read_bytes()

@@ -91,6 +91,7 @@ def test_int8_stays_within_its_tolerance(signal_run: TrainedRun, tmp_path: Path)
     difference = np.abs(predict(quantized, x) - predict(network, x)).max()
     assert 0 < difference < INT8_TOLERANCE  # really quantized, and close
     assert read_card(out).training["export"]["calibration_samples"] > 0
+    assert read_card(out).training["export"]["calibration"] == "minmax-moving-average"
 
 
 def test_a_graph_that_is_not_the_cards_is_refused(signal_graph: Path, tmp_path: Path) -> None:
