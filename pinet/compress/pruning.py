@@ -3,9 +3,9 @@
 Filter j of block i is one output channel of conv i, one entry of BatchNorm i, and one input
 channel of conv i + 1 (after the last block, or after every block of a trunk that pools
 each one: one input column of the head's Linear that reads the trunk, `PINet.head_input`,
-through the global average pool). Removing it removes
-all three, so the result is an ordinary network of the same family whose `widths` alone
-differ: it saves, loads, fine-tunes (`pinet train --init`), exports and serves like any other.
+through the global average pool). Removing it removes all three, so the result is an
+ordinary network of the same family whose `widths` alone differ: it saves, loads,
+fine-tunes (`pinet train --init`), exports and serves like any other.
 
 Which filters go: per block, those of smallest importance (see `filter_importance`). What the
 network loses is exactly what a copy of it computes with those filters' BatchNorm scale and
@@ -197,8 +197,7 @@ def fine_tune_options(network: PINet, checkpoint: str | os.PathLike[str]) -> str
     options += [f"--widths {','.join(map(str, network.widths))}", f"--head {network.head}"]
     shared = {"widths", "head", "average_reversed"}  # given above, or chosen at export
     for key, value in network.architecture.items():
-        flag = "--" + key.replace("_", "-")
-        if key in shared:
-            continue
-        options.append(flag if value is True else f"{flag} {value}")
+        if key not in shared:
+            flag = "--" + key.replace("_", "-")
+            options.append(flag if value is True else f"{flag} {value}")  # True: a switch
     return " ".join(options + (["--per-channel"] if network.per_channel else []))
