@@ -14,6 +14,7 @@ from pinet.compress import prune_checkpoint
 from pinet.export import export_float16, export_onnx
 from pinet.inference import load_model
 from pinet.nets import FAMILIES, Widths
+from pinet.nets.base import VALUE_RANGES
 from pinet.train import TrainConfig, evaluate_checkpoint, train
 from pinet.train.distill import Distillation
 from pinet.train.distributed import local_device
@@ -76,8 +77,9 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=defaults.value_bins,
         metavar="K",
-        help="give the trunk each input value beside K Gaussian bins of it (z-scores -4..4 "
-        "for signals, 0..1 for images); default 0: the raw values alone, as released",
+        help="give the trunk each input value beside K Gaussian bins of it, spread over "
+        + ", ".join(f"{low:g}..{high:g} for {kind}s" for kind, (low, high) in VALUE_RANGES.items())
+        + "; default 0: the raw values alone, as released",
     )
     parser.add_argument(
         "--multiscale-pool",
