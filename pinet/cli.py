@@ -118,6 +118,15 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
         "streaming chunks; same results, faster steps",
     )
     parser.add_argument(
+        "--bn-samples",
+        type=int,
+        default=defaults.bn_samples,
+        metavar="N",
+        help="recompute BatchNorm's running statistics over N random training samples "
+        f"before each validation, held in memory meanwhile (default {defaults.bn_samples}); "
+        "0 keeps the running averages of training, which follow the last batches",
+    )
+    parser.add_argument(
         "--resume",
         action="store_true",
         help="continue an interrupted run in --out (same options: the learning-rate "

@@ -48,6 +48,9 @@ class TrainConfig:
     # Decode the samples once into memory, on the GPU when training on one (`ResidentSamples`),
     # instead of streaming store chunks: same batches, same results, no loader in the way.
     preload: bool = False
+    # Training samples over which BatchNorm's running statistics are recomputed before each
+    # validation (`pinet.train.batch_norm`); 0 keeps the running averages of training.
+    bn_samples: int = 4096
 
 
 # Fields that change how a run executes but not what it computes: a resumed run may differ.

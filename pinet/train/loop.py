@@ -32,6 +32,7 @@ from pinet.modality import Modality
 from pinet.nets import PINet, build_network
 from pinet.store import GroundTruthStore
 from pinet.tda import Recipe
+from pinet.train.batch_norm import recompute_batch_norm, statistics_batches
 from pinet.train.config import TrainConfig
 from pinet.train.data import (
     ResidentSamples,
@@ -114,6 +115,8 @@ def _fit(
             f"--batch-size {config.batch_size} is the global batch, shared by "
             f"{cluster.world_size} processes: give at least one sample to each"
         )
+    if config.bn_samples < 0:
+        raise ValueError(f"--bn-samples must be 0 or more, not {config.bn_samples}")
     progress = progress and cluster.is_main
     components = [Component(Path(data))] if isinstance(data, str | Path) else list(data)
     stores = open_stores(components, modality)
@@ -184,6 +187,11 @@ def _fit(
         train_mse = _train_epoch(
             trained, loader, optimiser, objective, epoch, config, cluster, recipe, progress
         )
+        if config.bn_samples:  # every process: synced BatchNorm sums their shards
+            batches = statistics_batches(
+                train_parts, weights, config.bn_samples, config.seed, epoch
+            )
+            recompute_batch_norm(model, (cluster.shard(b, b)[0] for b in batches))
         model.eval()
         # Rank 0 validates; the others wait for its metrics, then go on to the next epoch.
         val = cluster.from_main(

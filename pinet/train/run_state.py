@@ -28,6 +28,8 @@ from pinet.nets import PINet
 from pinet.train.config import EXECUTION_ONLY, TrainConfig
 
 LAST = "last"  # file naming the newest complete epoch checkpoint
+# What runs made before an option existed computed, where its default computes otherwise.
+_BEFORE_ADDED = {"bn_samples": 0}
 
 
 def has_run(out: Path) -> bool:
@@ -75,8 +77,9 @@ def restore(
         raise ValueError(f"nothing to resume in {out}: no completed epoch")
     folder = out / (out / LAST).read_text().strip()
     state = json.loads((folder / "state.json").read_text())
-    # Options added since a run began take their defaults, which is what it ran with.
-    recorded = jsonable(asdict(TrainConfig())) | state["config"]
+    # Options added since a run began take the values it ran with: their defaults, but for
+    # those whose default changed what a run computes (`_BEFORE_ADDED`).
+    recorded = jsonable(asdict(TrainConfig())) | _BEFORE_ADDED | state["config"]
     saved = {k: v for k, v in recorded.items() if k not in EXECUTION_ONLY}
     wanted = {k: v for k, v in jsonable(asdict(config)).items() if k not in EXECUTION_ONLY}
     if saved != wanted:
