@@ -34,7 +34,13 @@ from pinet.train.evaluate import evaluate_by_source, evaluate_on_store, predict_
 GRAPH_FILE = "model.onnx"
 OPSET = 17  # the ONNX opset the graphs are written in: onnxruntime 1.16+ runs it
 CALIBRATION_BATCH = 32
-QUANTIZED_OPERATORS = ["Conv", "Gemm", "MatMul"]
+# The operators an int8 graph runs in 8 bits: the arithmetic, and the ReLUs, which
+# onnxruntime folds into the convolution before them (its output range then starts at 0,
+# with twice the steps for what is kept). With the max-pools one node each
+# (`pinet.nets.layers.same_max_pool`), nothing between two convolutions is float: the
+# signal student's int8 graph went from 0.112 to 0.083 ms per window at batch 256 (one
+# thread), test MSE / mean-PI MSE 0.284 -> 0.277.
+QUANTIZED_OPERATORS = ["Conv", "Gemm", "MatMul", "Relu"]
 # How int8 activation ranges are calibrated: onnxruntime's MinMax over each calibration
 # batch, averaged across batches, instead of the extremes of all batches, which let a few
 # outlying values (a z-scored window's spikes) stretch the range of the first convolution's
@@ -110,8 +116,8 @@ def onnx_graph(network: PINet, example: torch.Tensor) -> bytes:
         axes[1] = "channels"
     buffer = io.BytesIO()
     with warnings.catch_warnings():
-        # The tracer says the shape checks and the padding arithmetic become constants:
-        # the checks are `LoadedModel.prepare`'s job, and the padding is traced per input.
+        # The tracer says the shape checks become constants: they are
+        # `LoadedModel.prepare`'s job.
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
         warnings.simplefilter("ignore", DeprecationWarning)
         torch.onnx.export(
@@ -149,8 +155,6 @@ def quantized(graph: bytes, calibration: StoreSamples) -> bytes:
             Batches(),
             quant_format=QuantFormat.QDQ,
             per_channel=True,
-            # The layers that do the arithmetic; not the -inf padding of the max-pools, whose
-            # range has no int8 scale.
             op_types_to_quantize=QUANTIZED_OPERATORS,
             extra_options={"CalibMovingAverage": True},  # CALIBRATION
         )

@@ -7,12 +7,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import onnx
+import onnxruntime
 import pytest
 import torch
 
 from pinet.checkpoint import CheckpointError, read_card
 from pinet.export import export_onnx
+from pinet.export.onnx import onnx_graph
 from pinet.inference import default_backend, load_model, predict
+from pinet.nets import build_network
 from tests.helpers import TrainedRun
 
 # float32 graph against the float32 network: summation order only.
@@ -103,3 +107,34 @@ def test_a_graph_that_is_not_the_cards_is_refused(signal_graph: Path, tmp_path: 
     graph.write_bytes(graph.read_bytes() + b"\0")
     with pytest.raises(CheckpointError, match="sha256 differs"):
         load_model(copy, "cpu")
+
+
+def test_an_image_graph_pools_like_keras_on_odd_and_even_sides() -> None:
+    """Each max-pool is one MaxPool node, padding as Keras' 'same' does at any side."""
+    torch.manual_seed(2)
+    network = build_network("image", 3, family="lowrank", per_channel=True, widths=(4, 8, 8))
+    graph = onnx_graph(network.eval(), torch.rand(1, 3, 32, 32))
+    operators = {node.op_type for node in onnx.load_from_string(graph).graph.node}
+    assert "MaxPool" in operators and "Pad" not in operators
+    session = onnxruntime.InferenceSession(graph, providers=["CPUExecutionProvider"])
+    for shape in [(2, 3, 32, 32), (1, 3, 33, 40), (1, 3, 17, 9)]:
+        x = torch.rand(shape)
+        with torch.no_grad():
+            expected = network(x).numpy()
+        (pis,) = session.run(None, {"inputs": x.numpy()})
+        np.testing.assert_allclose(pis, expected, rtol=0, atol=FLOAT32_TOLERANCE)
+
+
+def test_int8_runs_between_convolutions_in_8_bits(signal_run: TrainedRun, tmp_path: Path) -> None:
+    """No conv block's ReLU or max-pool of an int8 graph falls back to float: onnxruntime
+    folds each such ReLU into its convolution, and no Pad node copies a float tensor."""
+    export_onnx(signal_run.out / "best", tmp_path / "float", signal_run.store)
+    export_onnx(signal_run.out / "best", tmp_path / "int8", signal_run.store, int8=True)
+    float32, int8 = (
+        [node.op_type for node in onnx.load(tmp_path / name / "model.onnx").graph.node]
+        for name in ("float", "int8")
+    )
+    blocks = len(signal_run.config.widths)
+    assert float32.count("Conv") == blocks and "Pad" not in float32
+    assert int8.count("Relu") == float32.count("Relu") - blocks
+    assert "Pad" not in int8 and int8.count("MaxPool") == blocks - 1
