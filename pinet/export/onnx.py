@@ -13,6 +13,7 @@ import hashlib
 import io
 import tempfile
 import warnings
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -156,10 +157,24 @@ def quantized(graph: bytes, calibration: StoreSamples) -> bytes:
             quant_format=QuantFormat.QDQ,
             per_channel=True,
             op_types_to_quantize=QUANTIZED_OPERATORS,
+            nodes_to_exclude=shared_relus(onnx.load_from_string(graph)),
             extra_options={"CalibMovingAverage": True},  # CALIBRATION
         )
         onnx.checker.check_model(str(target))
         return target.read_bytes()
+
+
+def shared_relus(model: Any) -> list[str]:
+    """The ReLU nodes of an ONNX `model` whose output feeds more than one node (a block
+    pooled by `--multiscale-pool` as well as max-pooled). Quantized, such a ReLU stops
+    onnxruntime from fusing its convolution, which then runs in float: the signal
+    student with every block pooled took 0.23 ms per window instead of about 0.1."""
+    consumers = Counter(name for node in model.graph.node for name in node.input)
+    return [
+        node.name
+        for node in model.graph.node
+        if node.op_type == "Relu" and consumers[node.output[0]] > 1
+    ]
 
 
 def _batches(samples: StoreSamples) -> Iterator[dict[str, np.ndarray]]:

@@ -14,7 +14,7 @@ import torch
 
 from pinet.checkpoint import CheckpointError, read_card
 from pinet.export import export_onnx
-from pinet.export.onnx import onnx_graph
+from pinet.export.onnx import onnx_graph, shared_relus
 from pinet.inference import default_backend, load_model, predict
 from pinet.nets import build_network
 from tests.helpers import TrainedRun
@@ -138,3 +138,14 @@ def test_int8_runs_between_convolutions_in_8_bits(signal_run: TrainedRun, tmp_pa
     assert float32.count("Conv") == blocks and "Pad" not in float32
     assert int8.count("Relu") == float32.count("Relu") - blocks
     assert "Pad" not in int8 and int8.count("MaxPool") == blocks - 1
+
+
+@pytest.mark.parametrize("multiscale_pool", [False, True])
+def test_relus_that_feed_two_nodes_stay_in_float(multiscale_pool: bool) -> None:
+    """A block pooled by `--multiscale-pool` feeds its ReLU's output to the max-pool and to
+    the features: quantized, that ReLU would keep its convolution in float."""
+    network = build_network("signal", 1, widths=(4, 8, 8), multiscale_pool=multiscale_pool)
+    graph = onnx.load_from_string(onnx_graph(network.eval(), torch.rand(1, 1, 64)))
+    relus = [node.name for node in graph.graph.node if node.op_type == "Relu"]
+    expected = relus[:2] if multiscale_pool else []  # the last block is not max-pooled
+    assert shared_relus(graph) == expected
