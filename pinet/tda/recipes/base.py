@@ -22,8 +22,12 @@ SpatialSymmetries = Literal["none", "reversal", "grid"]
 
 def filtration_values(channels: np.ndarray, float32: bool) -> np.ndarray:
     """The values the filtration sees: the authors' ripser works in float32 (SPEC 2.1), and
-    their released PIs are reproduced to 1e-15 only with that rounding (2.8e-7 without)."""
-    return channels.astype(np.float32).astype(np.float64) if float32 else channels
+    their released PIs are reproduced to 1e-15 only with that rounding (2.8e-7 without).
+    Values beyond float32 become +-inf, silently: the recipes refuse them by name."""
+    if not float32:
+        return channels
+    with np.errstate(over="ignore"):
+        return channels.astype(np.float32).astype(np.float64)
 
 
 @dataclass(frozen=True)
