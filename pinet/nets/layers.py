@@ -55,7 +55,7 @@ def _padded_max_pool(x: torch.Tensor, kernel_size: int, stride: int) -> torch.Te
     """`same_max_pool` written out: TensorFlow's padding, then PyTorch's max-pool."""
     pad: list[int] = []
     for length in reversed(x.shape[2:]):  # F.pad lists the last dim first
-        out_length = -(-length // stride)
+        out_length = (length + stride - 1) // stride
         total = max((out_length - 1) * stride + kernel_size - length, 0)
         pad += [total // 2, total - total // 2]
     x = F.pad(x, pad, value=float("-inf"))  # -inf never wins a max: padding is ignored

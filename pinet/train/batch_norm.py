@@ -44,6 +44,7 @@ def statistics_batches(
         if not share:
             continue
         positions = np.sort(rng.choice(len(part), size=min(int(share), len(part)), replace=False))
+        # Read in slices, so that only the inputs are held, not their PIs (2,500 values each).
         inputs = torch.cat(
             [
                 part.__getitems__(positions[start : start + STATISTICS_BATCH].tolist())[0]
