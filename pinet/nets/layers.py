@@ -29,6 +29,7 @@ BN_MOMENTUM = 0.1
 _CONV = {1: nn.Conv1d, 2: nn.Conv2d}
 _BATCH_NORM = {1: nn.BatchNorm1d, 2: nn.BatchNorm2d}
 _MAX_POOL = {1: F.max_pool1d, 2: F.max_pool2d}
+_GLOBAL_AVERAGE_POOL = {1: F.adaptive_avg_pool1d, 2: F.adaptive_avg_pool2d}
 
 
 def batch_norm(channels: int, spatial_dims: int) -> nn.Module:
@@ -83,6 +84,18 @@ class _SameMaxPoolNode(torch.autograd.Function):
             strides_i=[stride] * dims,
             auto_pad_s="SAME_UPPER",
         )
+
+
+def global_average_pool(x: torch.Tensor) -> torch.Tensor:
+    """The mean over every spatial position: (N, C, *S) -> (N, C).
+
+    In an ONNX graph it is one GlobalAveragePool node, which onnxruntime runs on 8-bit
+    inputs (QLinearGlobalAveragePool); traced, the mean became a ReduceMean, which runs in
+    float only, on the dequantized copy of the whole block's output.
+    """
+    if torch.onnx.is_in_onnx_export():
+        return _GLOBAL_AVERAGE_POOL[x.ndim - 2](x, 1).flatten(1)
+    return x.mean(dim=tuple(range(2, x.ndim)))
 
 
 def minimum_input_size(widths: Widths) -> int:
@@ -189,12 +202,11 @@ class PINetTrunk(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.encoding is not None:
             x = self.encoding(x)
-        spatial = tuple(range(2, x.ndim))
         pooled = []
         for i, block in enumerate(self.blocks):
             x = block(x)
             if self.multiscale_pool or i == len(self.blocks) - 1:
-                pooled.append(x.mean(dim=spatial))
+                pooled.append(global_average_pool(x))
             if i < len(self.blocks) - 1:
                 x = same_max_pool(x)
         return torch.cat(pooled, dim=1) if len(pooled) > 1 else pooled[0]

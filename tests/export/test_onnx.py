@@ -8,12 +8,13 @@ from pathlib import Path
 
 import numpy as np
 import onnx
+import onnxruntime
 import pytest
 import torch
 
 from pinet.checkpoint import CheckpointError, read_card
 from pinet.export import export_onnx
-from pinet.export.onnx import onnx_graph, shared_relus
+from pinet.export.onnx import onnx_graph, quantized
 from pinet.inference import OnnxRuntimeBackend, default_backend, load_model, predict
 from pinet.nets import build_network
 from tests.helpers import TrainedRun
@@ -139,11 +140,27 @@ def test_int8_runs_between_convolutions_in_8_bits(signal_run: TrainedRun, tmp_pa
 
 
 @pytest.mark.parametrize("multiscale_pool", [False, True])
-def test_relus_that_feed_two_nodes_stay_in_float(multiscale_pool: bool) -> None:
-    """A block pooled by `--multiscale-pool` feeds its ReLU's output to the max-pool and to
-    the features: quantized, that ReLU would keep its convolution in float."""
-    network = build_network("signal", 1, widths=(4, 8, 8), multiscale_pool=multiscale_pool)
-    graph = onnx.load_from_string(onnx_graph(network.eval(), torch.rand(1, 1, 64)))
-    relus = [node.name for node in graph.graph.node if node.op_type == "Relu"]
-    expected = relus[:2] if multiscale_pool else []  # the last block is not max-pooled
-    assert shared_relus(graph) == expected
+def test_every_convolution_of_an_int8_graph_runs_in_8_bits(
+    multiscale_pool: bool, tmp_path: Path
+) -> None:
+    """onnxruntime runs each convolution of an int8 graph as a QLinearConv, also where a
+    block's ReLU feeds both its max-pool and the features (`--multiscale-pool`), and
+    averages each pooled block's output in 8 bits too."""
+    torch.manual_seed(3)
+    widths = (4, 8, 8)
+    network = build_network(
+        "signal", 1, per_channel=True, widths=widths, multiscale_pool=multiscale_pool
+    )
+    calibration = [torch.randn(8, 1, 64).cumsum(-1).numpy() for _ in range(2)]
+    with torch.no_grad():  # BatchNorm statistics of such inputs, as a trained network has
+        for batch in calibration:
+            network.train()(torch.from_numpy(batch))
+    graph = quantized(onnx_graph(network.eval(), torch.from_numpy(calibration[0])), calibration)
+    options = onnxruntime.SessionOptions()
+    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+    options.optimized_model_filepath = str(tmp_path / "optimized.onnx")
+    onnxruntime.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+    operators = [node.op_type for node in onnx.load(tmp_path / "optimized.onnx").graph.node]
+    assert operators.count("QLinearConv") == len(widths) and "Conv" not in operators
+    pooled_blocks = len(widths) if multiscale_pool else 1
+    assert operators.count("QLinearGlobalAveragePool") == pooled_blocks
