@@ -152,9 +152,10 @@ def test_every_convolution_of_an_int8_graph_runs_in_8_bits(
         "signal", 1, per_channel=True, widths=widths, multiscale_pool=multiscale_pool
     )
     calibration = [torch.randn(8, 1, 64).cumsum(-1).numpy() for _ in range(2)]
+    network.train()
     with torch.no_grad():  # BatchNorm statistics of such inputs, as a trained network has
         for batch in calibration:
-            network.train()(torch.from_numpy(batch))
+            network(torch.from_numpy(batch))
     graph = quantized(onnx_graph(network.eval(), torch.from_numpy(calibration[0])), calibration)
     options = onnxruntime.SessionOptions()
     options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
