@@ -127,6 +127,23 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
         "0 keeps the running averages of training, which follow the last batches",
     )
     parser.add_argument(
+        "--crop-min-size",
+        type=int,
+        default=defaults.crop_min_size,
+        metavar="N",
+        help="crop a share of the batches (--crop-share) to a random length or side from N "
+        "to the stored one, each sample at its own offset, and label the crops with the exact "
+        "recipe on the fly: the model learns shorter inputs than its stores hold (default 0: "
+        "no crops; cheap for the sublevel recipes, slow for the Rips ones)",
+    )
+    parser.add_argument(
+        "--crop-share",
+        type=float,
+        default=defaults.crop_share,
+        metavar="P",
+        help="the share of batches cropped by --crop-min-size (default %(default)s)",
+    )
+    parser.add_argument(
         "--resume",
         action="store_true",
         help="continue an interrupted run in --out (same options: the learning-rate "

@@ -51,6 +51,10 @@ class TrainConfig:
     # Training samples over which BatchNorm's running statistics are recomputed before each
     # validation (`pinet.train.batch_norm`); 0 keeps the running averages of training.
     bn_samples: int = 4096
+    # A share `crop_share` of the batches cropped to random sizes from `crop_min_size` up,
+    # labelled by the recipe (`pinet.train.crops.RandomCrops`); 0: no crops.
+    crop_min_size: int = 0
+    crop_share: float = 0.5
 
 
 # Fields that change how a run executes but not what it computes: a resumed run may differ.

@@ -34,6 +34,7 @@ from pinet.store import GroundTruthStore
 from pinet.tda import Recipe
 from pinet.train.batch_norm import recompute_batch_norm, statistics_batches
 from pinet.train.config import TrainConfig
+from pinet.train.crops import RandomCrops
 from pinet.train.data import (
     ResidentSamples,
     Samples,
@@ -135,7 +136,7 @@ def _fit(
     val_streams = [StoreSamples(s, v, modality) for s, (_, v) in zip(stores, splits, strict=True)]
     sizes = [len(stream) for stream in train_streams]
     weights = mixture_weights(components, sizes)
-    trained_on = TrainedOn(stores, describe_mixture(stores, weights, sizes))
+    trained_on = TrainedOn(stores, describe_mixture(stores, weights, sizes), config.crop_min_size)
     torch.backends.cudnn.benchmark = device.type == "cuda"  # one shape per store: pick once
     torch.manual_seed(config.seed)
     options = {"value_bins": config.value_bins, "multiscale_pool": config.multiscale_pool}
@@ -150,6 +151,7 @@ def _fit(
         widths=config.widths,
         **options,
     ).to(device)
+    crops = _random_crops(config, objective, model.min_input_size)
     if config.init is not None:
         start_from(model, config.init)
     if cluster.world_size > 1:
@@ -185,7 +187,7 @@ def _fit(
         for group in optimiser.param_groups:
             group["lr"] = learning_rate(config, epoch)
         train_mse = _train_epoch(
-            trained, loader, optimiser, objective, epoch, config, cluster, recipe, progress
+            trained, loader, optimiser, objective, epoch, config, cluster, recipe, crops, progress
         )
         if config.bn_samples:  # every process: synced BatchNorm sums their shards
             batches = statistics_batches(
@@ -240,6 +242,27 @@ def start_from(model: PINet, checkpoint: str) -> None:
     model.load_state_dict(trained.state_dict())
 
 
+def _random_crops(
+    config: TrainConfig, objective: Objective, min_input_size: int
+) -> RandomCrops | None:
+    """The run's `--crop-min-size` crops, checked to be labellable and large enough for the
+    network (`min_input_size`): None without crops. (Every recipe a store holds labels the
+    network inputs: a z-score or a scaling to [0, 1] leaves its PIs as they are.)"""
+    if not config.crop_min_size:
+        return None
+    if config.crop_min_size < min_input_size:
+        raise ValueError(
+            f"--crop-min-size {config.crop_min_size} is below the {min_input_size} samples "
+            "or pixels this network's blocks need"
+        )
+    if not objective.targets_are_exact:
+        raise ValueError(
+            "--crop-min-size relabels crops with the exact recipe, and this objective also "
+            "trains on teachers' PIs of the uncropped inputs"
+        )
+    return RandomCrops(config.crop_min_size, config.crop_share)
+
+
 def _validate(
     model: LoadedModel, val_sets: Sequence[Samples], labels: Sequence[str]
 ) -> dict[str, Any]:
@@ -267,11 +290,13 @@ def _train_epoch(
     config: TrainConfig,
     cluster: Cluster,
     recipe: Recipe,
+    crops: RandomCrops | None,
     progress: bool,
 ) -> float:
     """One pass over `loader`; the mean training loss. Every process of `cluster` loads,
     transforms and prepares the whole batch alike, then steps on its shard of it.
-    `recipe`: the stores', whose symmetries `--augment` draws (`exact_symmetries`)."""
+    `recipe`: the stores', whose symmetries `--augment` draws (`exact_symmetries`) and which
+    labels `crops`."""
     model.train()
     device = next(model.parameters()).device
     total, count = torch.zeros((), device=device), 0  # summed on the device: no sync per step
@@ -287,6 +312,8 @@ def _train_epoch(
     for inputs, targets in batches:
         inputs = inputs.to(device, non_blocking=True)
         targets = targets.to(device, non_blocking=True)
+        if crops is not None:
+            inputs, targets = crops.apply(inputs, targets, recipe, draws)
         if config.augment:
             inputs, targets = exact_symmetries(
                 inputs, targets, draws, recipe.spatial_symmetries, recipe.value_reflection
@@ -313,6 +340,7 @@ class TrainedOn:
 
     stores: Sequence[GroundTruthStore]
     mixture: list[dict[str, Any]]  # `describe_mixture`
+    smallest_crop: int = 0  # `--crop-min-size`: crops reach down to it; 0, none
 
     @property
     def labels(self) -> list[str]:
@@ -325,11 +353,14 @@ class TrainedOn:
         return DataSourceRef(name="mixture", params={"components": self.mixture})
 
     def ranges(self) -> TrainingRanges:
-        """The channel counts and lengths or sides of the training inputs."""
+        """The channel counts and lengths or sides of the training inputs, crops included."""
         shapes = [tuple(store.attrs["input_shape"]) for store in self.stores]
+        smallest = min(min(s[1:]) for s in shapes)
+        if self.smallest_crop:
+            smallest = min(smallest, self.smallest_crop)
         return TrainingRanges(
             channels=(min(s[0] for s in shapes), max(s[0] for s in shapes)),
-            sizes=(min(min(s[1:]) for s in shapes), max(max(s[1:]) for s in shapes)),
+            sizes=(smallest, max(max(s[1:]) for s in shapes)),
         )
 
 

@@ -57,6 +57,12 @@ class Objective(ABC):
         only true of recipes with that symmetry (`Recipe.spatial_symmetries`)."""
         return False
 
+    @property
+    def targets_are_exact(self) -> bool:
+        """Whether its targets are the exact PIs alone, so that a new input (a crop) can be
+        labelled by the recipe (`pinet.train.crops.RandomCrops`); not so with teachers'."""
+        return True
+
 
 class MeanSquaredError(Objective):
     """PI-Net's regression loss (SPEC 1): the mean squared error against the exact PIs."""
@@ -88,6 +94,10 @@ class WrappedObjective(Objective):
     @property
     def reverses_inputs(self) -> bool:
         return self.base.reverses_inputs
+
+    @property
+    def targets_are_exact(self) -> bool:
+        return self.base.targets_are_exact
 
     def loss(self, predictions: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """The task loss alone: the wrapped objective's."""

@@ -1,0 +1,72 @@
+"""Random crops labelled by the exact recipe: a model that learns every length or size below
+its stores' own.
+
+A store holds inputs of one shape, and a model trained on it alone learns that shape: a
+signal student trained on 250-sample windows is little better than a constant on 100-sample
+series. Crops of the stored inputs are new inputs of the same source at other sizes, and
+for recipes as cheap as the sublevel ones their exact PIs cost less than the training step,
+so they are computed on the fly, never stored. A crop's PIs are not the stored PIs (a crop
+has its own topology): labelling it is what the recipe is for.
+
+Each cropped batch has one shape (one drawn size, every sample at its own random offset),
+as every batch of a mixture does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from pinet.inference import network_inputs
+from pinet.tda import Recipe
+
+
+@dataclass(frozen=True)
+class RandomCrops:
+    """A share `share` of the training batches cropped to a size drawn uniformly from
+    `min_size` to the batch's largest side, each spatial axis to at most that size."""
+
+    min_size: int
+    share: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.min_size < 1:
+            raise ValueError(f"the smallest crop must be at least 1 long, not {self.min_size}")
+        if not 0 < self.share <= 1:
+            raise ValueError(f"the share of cropped batches must be in (0, 1], not {self.share}")
+
+    def apply(
+        self,
+        inputs: torch.Tensor,
+        targets: torch.Tensor,
+        recipe: Recipe,
+        generator: torch.Generator,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The batch `(N, C, *S)` of network inputs with its PIs `(N, C, 50, 50)`, or, with
+        probability `share`, its crops with the PIs `recipe` gives them. Every draw comes
+        from `generator` (on the CPU), so a resumed run and every process crop alike."""
+        sides = inputs.shape[2:]
+        cropped = bool(torch.rand(1, generator=generator) < self.share)
+        size = int(torch.randint(self.min_size, max(sides) + 1, (1,), generator=generator))
+        shape = [min(size, side) for side in sides]
+        if not cropped or list(sides) == shape:
+            return inputs, targets
+        starts = [
+            torch.randint(side - length + 1, (len(inputs),), generator=generator).tolist()
+            for side, length in zip(sides, shape, strict=True)
+        ]
+        crops = torch.stack(
+            [
+                sample[(..., *(slice(s, s + n) for s, n in zip(at, shape, strict=True)))]
+                for sample, *at in zip(inputs.cpu(), *starts, strict=True)
+            ]
+        )
+        values = crops.numpy().astype(np.float64)
+        pis = torch.from_numpy(recipe.images_batch(values))
+        return network_inputs(values, recipe.modality).to(inputs.device), pis.to(targets)
+
+    def describe(self) -> dict[str, Any]:
+        return {"min_size": self.min_size, "share": self.share}
