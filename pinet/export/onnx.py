@@ -42,7 +42,7 @@ CALIBRATION_BATCH = 32
 # thread), test MSE / mean-PI MSE 0.284 -> 0.277.
 QUANTIZED_OPERATORS = ["Conv", "Gemm", "MatMul", "Relu", "GlobalAveragePool"]
 # The global average pools run in 8 bits too (`pinet.nets.layers.global_average_pool`), and
-# activations are uint8 (ACTIVATIONS), the type onnxruntime's 8-bit kernels read: int8
+# activations are uint8, the type onnxruntime's 8-bit kernels read: int8
 # activations it converts Q and DQ node pair by pair, which it cannot where two DQs read one
 # Q, as in a block pooled by `--multiscale-pool` (its ReLU feeds the max-pool and the
 # features), whose convolution then ran in float. Uint8 with its zero point is int8 shifted
@@ -59,6 +59,15 @@ QUANTIZED_OPERATORS = ["Conv", "Gemm", "MatMul", "Relu", "GlobalAveragePool"]
 # 0.511 -> 0.509, image student 0.1794 -> 0.1793 (onnxruntime's Percentile calibration gave
 # 0.323, 0.307, 0.508 and 0.1801).
 CALIBRATION = "minmax-moving-average"
+# What an int8 graph's card records of its quantization (`quantized`), beside the number
+# of calibration samples.
+QUANTIZATION = {
+    "format": "QDQ, static",
+    "weights": "int8, per output channel",
+    "activations": "uint8",
+    "operators": QUANTIZED_OPERATORS,
+    "calibration": CALIBRATION,
+}
 
 
 def export_onnx(
@@ -109,8 +118,7 @@ def export_onnx(
         evaluate_by_source(loaded, sources) if sources else None,
         format="onnx",
         precision=precision,
-        calibration_samples=len(train) if int8 else 0,
-        calibration=CALIBRATION if int8 else None,
+        quantization=QUANTIZATION | {"calibration_samples": len(train)} if int8 else None,
         max_abs_difference_to_torch=difference,
     )
     save_checkpoint(network, card, out, dtype=torch.float16, runtime=(runtime, graph))
@@ -170,7 +178,7 @@ def quantized(graph: bytes, calibration: Iterable[np.ndarray]) -> bytes:
             Batches(),
             quant_format=QuantFormat.QDQ,
             per_channel=True,
-            activation_type=QuantType.QUInt8,  # ACTIVATIONS
+            activation_type=QuantType.QUInt8,  # QUANTIZATION's, see QUANTIZED_OPERATORS
             op_types_to_quantize=QUANTIZED_OPERATORS,
             extra_options={"CalibMovingAverage": True},  # CALIBRATION
         )

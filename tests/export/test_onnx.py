@@ -94,8 +94,13 @@ def test_int8_stays_within_its_tolerance(signal_run: TrainedRun, tmp_path: Path)
     x = np.random.default_rng(1).normal(size=(4, 3, 250)).cumsum(axis=-1)
     difference = np.abs(predict(quantized, x) - predict(network, x)).max()
     assert 0 < difference < INT8_TOLERANCE  # really quantized, and close
-    assert read_card(out).training["export"]["calibration_samples"] > 0
-    assert read_card(out).training["export"]["calibration"] == "minmax-moving-average"
+    quantization = read_card(out).training["export"]["quantization"]
+    assert quantization["calibration_samples"] > 0
+    assert quantization["calibration"] == "minmax-moving-average"
+    assert (quantization["weights"], quantization["activations"]) == (
+        "int8, per output channel",
+        "uint8",
+    )
 
 
 def test_a_graph_that_is_not_the_cards_is_refused(signal_graph: Path, tmp_path: Path) -> None:
