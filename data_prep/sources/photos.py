@@ -37,7 +37,7 @@ SKLEARN_PHOTOS = ("china", "flower")
 # Label i is the crop's photo PHOTO_NAMES[i].
 PHOTO_NAMES = tuple(sorted(SKIMAGE_PHOTOS + SKLEARN_PHOTOS))
 
-CROP_SIZE = 32  # CIFAR-10's image size, the Image PI-Net's input
+CROP_SIZE = 32  # CIFAR-10's image size, the Image PI-Net's input: the default crop side
 # Right fifth of each photo for test, matching the default 400 train : 100 test crops.
 TEST_BAND_FRACTION = 0.2
 
@@ -84,7 +84,8 @@ class Crop:
 class PhotoCrops(Source):
     """`train_per_photo` + `test_per_photo` random crops of each photo, photo by photo.
 
-    input: `(3, 32, 32)` uint8. label: index of the photo in PHOTO_NAMES. group:
+    input: `(3, size, size)` uint8 (`size` 32 by default; other sides test a model on sizes
+    it was not trained on). label: index of the photo in PHOTO_NAMES. group:
     `photo/split` (`chelsea/train`): the photo's train or test region, because a group must
     not straddle splits and each photo feeds both. id: `photos/chelsea/test/0042`.
     Crop positions are uniform within the region, drawn from `seed` and the photo's index.
@@ -96,10 +97,13 @@ class PhotoCrops(Source):
     seed: int = 0
     train_per_photo: int = 400
     test_per_photo: int = 100
+    size: int = CROP_SIZE
 
     def __post_init__(self) -> None:
         if min(self.seed, self.train_per_photo, self.test_per_photo) < 0:
             raise ValueError("seed, train_per_photo and test_per_photo must be >= 0")
+        if self.size < 1:
+            raise ValueError(f"size must be >= 1, got {self.size}")
 
     def crops(self) -> list[Crop]:
         """Every crop's position, in yield order."""
@@ -109,11 +113,16 @@ class PhotoCrops(Source):
             boundary = split_boundary(width)
             rng = np.random.default_rng([self.seed, label])
             regions: dict[Split, tuple[int, int, int]] = {
-                "train": (0, boundary - CROP_SIZE, self.train_per_photo),
-                "test": (boundary, width - CROP_SIZE, self.test_per_photo),
+                "train": (0, boundary - self.size, self.train_per_photo),
+                "test": (boundary, width - self.size, self.test_per_photo),
             }
             for split, (first_left, last_left, count) in regions.items():
-                tops = rng.integers(0, height - CROP_SIZE, size=count, endpoint=True)
+                if last_left < first_left or height < self.size:
+                    raise ValueError(
+                        f"size {self.size} does not fit the {split} region of {photo} "
+                        f"({last_left - first_left + self.size} x {height} pixels)"
+                    )
+                tops = rng.integers(0, height - self.size, size=count, endpoint=True)
                 lefts = rng.integers(first_left, last_left, size=count, endpoint=True)
                 crops += [
                     Crop(photo, split, index, int(top), int(left))
@@ -124,7 +133,7 @@ class PhotoCrops(Source):
     def samples(self) -> Iterator[Sample]:
         for crop in self.crops():
             pixels = load_photo(crop.photo)[
-                crop.top : crop.top + CROP_SIZE, crop.left : crop.left + CROP_SIZE
+                crop.top : crop.top + self.size, crop.left : crop.left + self.size
             ]
             yield Sample(
                 id=f"photos/{crop.photo}/{crop.split}/{crop.index:04d}",

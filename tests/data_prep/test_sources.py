@@ -349,6 +349,17 @@ def test_photos_default_counts_and_crop_form() -> None:
     assert source.crops() != PhotoCrops(seed=1, train_per_photo=8, test_per_photo=2).crops()
 
 
+def test_photos_of_another_size_are_crops_of_that_side() -> None:
+    source = PhotoCrops(train_per_photo=2, test_per_photo=1, size=16)
+    samples = collect(source.samples())
+    assert all(s.input.shape == (3, 16, 16) for s in samples)
+    for sample, crop in zip(samples, source.crops(), strict=True):
+        window = load_photo(crop.photo)[crop.top : crop.top + 16, crop.left : crop.left + 16]
+        assert np.array_equal(sample.input, window.transpose(2, 0, 1))
+    with pytest.raises(ValueError, match="size 100000 does not fit"):
+        PhotoCrops(size=100_000).crops()
+
+
 def test_photos_train_and_test_crops_come_from_disjoint_regions() -> None:
     source = PhotoCrops(train_per_photo=200, test_per_photo=50)
     crops = source.crops()
