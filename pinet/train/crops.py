@@ -15,7 +15,6 @@ as every batch of a mixture does.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import torch
@@ -27,7 +26,8 @@ from pinet.tda import Recipe
 @dataclass(frozen=True)
 class RandomCrops:
     """A share `share` of the training batches cropped to a size drawn uniformly from
-    `min_size` to the batch's largest side, each spatial axis to at most that size."""
+    `min_size` to the batch's largest side, each spatial axis to at most that size; batches
+    no larger than `min_size` (of a smaller store of a mixture) are left as they are."""
 
     min_size: int
     share: float = 0.5
@@ -49,11 +49,10 @@ class RandomCrops:
         probability `share`, its crops with the PIs `recipe` gives them. Every draw comes
         from `generator` (on the CPU), so a resumed run and every process crop alike."""
         sides = inputs.shape[2:]
-        cropped = bool(torch.rand(1, generator=generator) < self.share)
-        size = int(torch.randint(self.min_size, max(sides) + 1, (1,), generator=generator))
-        shape = [min(size, side) for side in sides]
-        if not cropped or list(sides) == shape:
+        if not torch.rand(1, generator=generator) < self.share or max(sides) <= self.min_size:
             return inputs, targets
+        size = int(torch.randint(self.min_size, max(sides), (1,), generator=generator))
+        shape = [min(size, side) for side in sides]
         starts = [
             torch.randint(side - length + 1, (len(inputs),), generator=generator).tolist()
             for side, length in zip(sides, shape, strict=True)
@@ -67,6 +66,3 @@ class RandomCrops:
         values = crops.numpy().astype(np.float64)
         pis = torch.from_numpy(recipe.images_batch(values))
         return network_inputs(values, recipe.modality).to(inputs.device), pis.to(targets)
-
-    def describe(self) -> dict[str, Any]:
-        return {"min_size": self.min_size, "share": self.share}

@@ -151,7 +151,7 @@ def _fit(
         widths=config.widths,
         **options,
     ).to(device)
-    crops = _random_crops(config, objective, model.min_input_size)
+    crops = _random_crops(config, objective, model.min_input_size, trained_on.ranges().sizes[1])
     if config.init is not None:
         start_from(model, config.init)
     if cluster.world_size > 1:
@@ -243,17 +243,19 @@ def start_from(model: PINet, checkpoint: str) -> None:
 
 
 def _random_crops(
-    config: TrainConfig, objective: Objective, min_input_size: int
+    config: TrainConfig, objective: Objective, min_input_size: int, largest_side: int
 ) -> RandomCrops | None:
-    """The run's `--crop-min-size` crops, checked to be labellable and large enough for the
-    network (`min_input_size`): None without crops. (Every recipe a store holds labels the
-    network inputs: a z-score or a scaling to [0, 1] leaves its PIs as they are.)"""
+    """The run's `--crop-min-size` crops, checked to be labellable, large enough for the
+    network (`min_input_size`) and smaller than some store's inputs (`largest_side`): None
+    without crops. (Every recipe a store holds labels the network inputs: a z-score or a
+    scaling to [0, 1] leaves its PIs as they are.)"""
     if not config.crop_min_size:
         return None
-    if config.crop_min_size < min_input_size:
+    if not min_input_size <= config.crop_min_size < largest_side:
         raise ValueError(
-            f"--crop-min-size {config.crop_min_size} is below the {min_input_size} samples "
-            "or pixels this network's blocks need"
+            f"--crop-min-size {config.crop_min_size} must be at least the {min_input_size} "
+            f"samples or pixels this network's blocks need and below the stores' largest "
+            f"length or side, {largest_side}"
         )
     if not objective.targets_are_exact:
         raise ValueError(

@@ -78,6 +78,9 @@ def test_sizes_span_the_range_and_the_share_of_cropped_batches_follows_the_setti
     cropped = [length for length in lengths if length < 250]
     assert min(cropped) >= 100 and max(cropped) >= 240 and min(cropped) <= 110
     assert 0.18 < len(cropped) / len(lengths) < 0.32
+    short, short_targets = batch(signals(count=2, length=100), "signal-sublevel")
+    for _ in range(20):  # a batch of a shorter store of a mixture stays as it is
+        assert crops.apply(short, short_targets, recipe, generator)[0] is short
 
 
 def test_the_draws_repeat_with_the_generator_seed() -> None:
@@ -116,9 +119,13 @@ def test_a_run_with_crops_records_them_and_the_lengths_it_learned(
     assert (card.training["crop_min_size"], card.training["crop_share"]) == (100, 0.5)
 
 
-def test_crops_below_what_the_network_takes_are_refused(signal_store: Path, tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="--crop-min-size 4 is below the"):
-        train(signal_store, "signal", tmp_path / "run", config(crop_min_size=4), progress=False)
+def test_crops_beyond_what_the_network_takes_or_the_stores_hold_are_refused(
+    signal_store: Path, tmp_path: Path
+) -> None:
+    for size in (4, 250):
+        with pytest.raises(ValueError, match=f"--crop-min-size {size} must be at least the"):
+            run = config(crop_min_size=size)
+            train(signal_store, "signal", tmp_path / "run", run, progress=False)
 
 
 def test_crops_cannot_be_labelled_beside_a_teachers_pis(signal_store: Path, tmp_path: Path) -> None:
