@@ -256,10 +256,11 @@ def test_released_optimiser_stages_the_rate_as_the_authors_and_adam_follows_a_co
     assert all(later < earlier for earlier, later in itertools.pairwise(rates))
 
 
-def test_training_on_symmetries_changes_the_run_and_still_resumes_bit_for_bit(
-    signal_run: TrainedRun, tmp_path: Path
+@pytest.mark.parametrize("changes", [{"augment": True}, {"crop_min_size": 100}])
+def test_training_on_symmetries_or_crops_changes_the_run_and_still_resumes_bit_for_bit(
+    signal_run: TrainedRun, tmp_path: Path, changes: dict[str, object]
 ) -> None:
-    config = replace(signal_run.config, augment=True)
+    config = replace(signal_run.config, **changes)
     whole = train(signal_run.store, "signal", tmp_path / "whole", config, progress=False)
     assert whole["last"]["train_mse"] != signal_run.result["last"]["train_mse"]
     with pytest.raises(Interrupted), contextlib.redirect_stdout(InterruptAfterEpochs(1)):
