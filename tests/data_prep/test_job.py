@@ -90,6 +90,7 @@ def test_attributes_record_job_versions_and_creation(photos_store, photos_source
         "seed": 0,
         "train_per_photo": 400,
         "test_per_photo": 100,
+        "size": 32,
     }
     for package in ("numpy", "ripser", "gudhi", "numba", "zarr"):
         assert attrs["versions"][package] == version(package)

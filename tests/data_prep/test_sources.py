@@ -89,7 +89,7 @@ def test_registry_maps_each_name_to_its_source() -> None:
 def test_get_source_converts_string_options_to_field_types(tmp_path: Path) -> None:
     photos = get_source("photos", {"seed": "3", "train_per_photo": "2"})
     assert photos == PhotoCrops(seed=3, train_per_photo=2)
-    assert photos.params == {"seed": 3, "train_per_photo": 2, "test_per_photo": 100}
+    assert photos.params == {"seed": 3, "train_per_photo": 2, "test_per_photo": 100, "size": 32}
     files = get_source("files", {"path": str(tmp_path), "test_fraction": "0.25"})
     assert files == FileFolder(path=str(tmp_path), test_fraction=0.25)
     assert get_source("hapt", {}) == HaptWindows()
