@@ -243,6 +243,11 @@ class HaptWindows(Source):
     for sensor='both' (acc x/y/z then gyro x/y/z). group: the user, `user07`. split: the
     official UCI test users (TEST_USERS) are 'test'. id: `hapt/exp01/user01/000250` with the
     window's first sample in the recording, so ids sort in yield order.
+
+    `decimate` k > 1 resamples each activity run to 50/k Hz first, each new sample the mean
+    of k consecutive ones (a box filter against aliasing); `window` and `stride` then count
+    resampled samples. Other devices record motion at other rates (BasicMotions' smartwatch
+    at 10 Hz: `decimate=5`), and a window of one rate is not a window of another.
     """
 
     name: ClassVar[str] = "hapt"
@@ -251,10 +256,14 @@ class HaptWindows(Source):
     window: int = 250  # 5 s at 50 Hz; the Signal PI-Net input length measured in SPEC 5
     stride: int = 125  # half-window overlap
     sensor: str = "acc"
+    decimate: int = 1  # 50 Hz as recorded
 
     def __post_init__(self) -> None:
-        if self.window < 1 or self.stride < 1:
-            raise ValueError(f"window and stride must be >= 1, got {self.window}, {self.stride}")
+        if min(self.window, self.stride, self.decimate) < 1:
+            raise ValueError(
+                "window, stride and decimate must be >= 1, "
+                f"got {self.window}, {self.stride}, {self.decimate}"
+            )
         if self.sensor not in SENSOR_COLUMNS:
             raise ValueError(f"sensor must be one of {sorted(SENSOR_COLUMNS)}, got {self.sensor!r}")
 
@@ -267,7 +276,18 @@ class HaptWindows(Source):
             for start, stop, label in activity_runs(recording.labels):
                 if label not in ACTIVITY_NAMES:
                     continue
-                for first in range(start, stop - self.window + 1, self.stride):
-                    # Fancy indexing copies, so a caller may modify the window freely.
-                    window = recording.signals[rows, first : first + self.window]
-                    yield Sample(f"{prefix}/{first:06d}", window, label, group, split)
+                run = decimated(recording.signals[rows, start:stop], self.decimate)
+                for first in range(0, run.shape[1] - self.window + 1, self.stride):
+                    # Slices of a fancy-indexed copy: a caller may modify the window freely.
+                    window = run[:, first : first + self.window].copy()
+                    recorded_at = start + first * self.decimate
+                    yield Sample(f"{prefix}/{recorded_at:06d}", window, label, group, split)
+
+
+def decimated(signals: np.ndarray, factor: int) -> np.ndarray:
+    """`(C, T)` signals resampled to every `factor`-th step: means of `factor` consecutive
+    samples, the last incomplete block dropped, so `(C, T // factor)`."""
+    if factor == 1:
+        return signals
+    length = signals.shape[1] // factor * factor
+    return signals[:, :length].reshape(signals.shape[0], -1, factor).mean(axis=2)

@@ -64,14 +64,38 @@ def load_photo(name: str) -> np.ndarray:
     return photo
 
 
+@functools.lru_cache(maxsize=len(PHOTO_NAMES))
+def downscaled_photo(name: str, factor: int) -> np.ndarray:
+    """Photo `name` shrunk `factor` times on each side, each pixel the rounded mean of a
+    `factor` x `factor` block (rows and columns past the last whole block are dropped)."""
+    photo = load_photo(name)
+    if factor == 1:
+        return photo
+    height, width = photo.shape[0] // factor, photo.shape[1] // factor
+    blocks = photo[: height * factor, : width * factor].reshape(height, factor, width, factor, 3)
+    shrunk = np.rint(blocks.mean(axis=(1, 3))).astype(np.uint8)
+    shrunk.setflags(write=False)
+    return shrunk
+
+
 def split_boundary(width: int) -> int:
     """First column of the test band (the right part) of a photo `width` pixels wide."""
     return width - round(width * TEST_BAND_FRACTION)
 
 
+def split_columns(width: int, factor: int) -> tuple[int, int]:
+    """(end of the train band, start of the test band), in columns of the photo of full
+    `width` shrunk `factor` times: a shrunk column averages full columns, so neither band
+    may hold one that averages across the full photo's boundary, and no pixel of a full
+    photo's train band reaches a test crop at any scale (or the other way round)."""
+    boundary = split_boundary(width)
+    return boundary // factor, -(-boundary // factor)
+
+
 @dataclass(frozen=True)
 class Crop:
-    """Where one sample comes from: rows `top:top+32`, columns `left:left+32` of `photo`."""
+    """Where one sample comes from: rows `top:top+size`, columns `left:left+size` of
+    `photo` at its source's scale."""
 
     photo: str
     split: Split
@@ -85,7 +109,9 @@ class PhotoCrops(Source):
     """`train_per_photo` + `test_per_photo` random crops of each photo, photo by photo.
 
     input: `(3, size, size)` uint8 (`size` 32 by default; other sides test a model on sizes
-    it was not trained on). label: index of the photo in PHOTO_NAMES. group:
+    it was not trained on). `downscale` k > 1 crops the photo shrunk k times, so that a crop
+    holds a k times wider view (whole objects and their edges, as in CIFAR-10's thumbnails,
+    rather than a patch of one surface). label: index of the photo in PHOTO_NAMES. group:
     `photo/split` (`chelsea/train`): the photo's train or test region, because a group must
     not straddle splits and each photo feeds both. id: `photos/chelsea/test/0042`.
     Crop positions are uniform within the region, drawn from `seed` and the photo's index.
@@ -98,23 +124,30 @@ class PhotoCrops(Source):
     train_per_photo: int = 400
     test_per_photo: int = 100
     size: int = CROP_SIZE
+    downscale: int = 1
 
     def __post_init__(self) -> None:
         if min(self.seed, self.train_per_photo, self.test_per_photo) < 0:
             raise ValueError("seed, train_per_photo and test_per_photo must be >= 0")
-        if self.size < 1:
-            raise ValueError(f"size must be >= 1, got {self.size}")
+        if self.size < 1 or self.downscale < 1:
+            raise ValueError(
+                f"size and downscale must be >= 1, got {self.size} and {self.downscale}"
+            )
+
+    def photo(self, name: str) -> np.ndarray:
+        """Photo `name` at this source's scale, the one its crops' positions refer to."""
+        return downscaled_photo(name, self.downscale)
 
     def crops(self) -> list[Crop]:
         """Every crop's position, in yield order."""
         crops = []
         for label, photo in enumerate(PHOTO_NAMES):
-            height, width, _ = load_photo(photo).shape
-            boundary = split_boundary(width)
+            height, width, _ = self.photo(photo).shape
+            train_end, test_start = split_columns(load_photo(photo).shape[1], self.downscale)
             rng = np.random.default_rng([self.seed, label])
             regions: dict[Split, tuple[int, int, int]] = {
-                "train": (0, boundary - self.size, self.train_per_photo),
-                "test": (boundary, width - self.size, self.test_per_photo),
+                "train": (0, train_end - self.size, self.train_per_photo),
+                "test": (test_start, width - self.size, self.test_per_photo),
             }
             for split, (first_left, last_left, count) in regions.items():
                 if last_left < first_left or height < self.size:
@@ -132,7 +165,7 @@ class PhotoCrops(Source):
 
     def samples(self) -> Iterator[Sample]:
         for crop in self.crops():
-            pixels = load_photo(crop.photo)[
+            pixels = self.photo(crop.photo)[
                 crop.top : crop.top + self.size, crop.left : crop.left + self.size
             ]
             yield Sample(

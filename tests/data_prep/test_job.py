@@ -91,6 +91,7 @@ def test_attributes_record_job_versions_and_creation(photos_store, photos_source
         "train_per_photo": 400,
         "test_per_photo": 100,
         "size": 32,
+        "downscale": 1,
     }
     for package in ("numpy", "ripser", "gudhi", "numba", "zarr"):
         assert attrs["versions"][package] == version(package)

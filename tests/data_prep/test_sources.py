@@ -89,7 +89,13 @@ def test_registry_maps_each_name_to_its_source() -> None:
 def test_get_source_converts_string_options_to_field_types(tmp_path: Path) -> None:
     photos = get_source("photos", {"seed": "3", "train_per_photo": "2"})
     assert photos == PhotoCrops(seed=3, train_per_photo=2)
-    assert photos.params == {"seed": 3, "train_per_photo": 2, "test_per_photo": 100, "size": 32}
+    assert photos.params == {
+        "seed": 3,
+        "train_per_photo": 2,
+        "test_per_photo": 100,
+        "size": 32,
+        "downscale": 1,
+    }
     files = get_source("files", {"path": str(tmp_path), "test_fraction": "0.25"})
     assert files == FileFolder(path=str(tmp_path), test_fraction=0.25)
     assert get_source("hapt", {}) == HaptWindows()
@@ -156,6 +162,23 @@ def test_hapt_is_deterministic_and_sensor_picks_channels(hapt_samples: list[Samp
         assert both_sample.input.shape == (6, 250)
         assert np.array_equal(both_sample.input[:3], acc_sample.input)
         assert np.array_equal(both_sample.input[3:], gyro_sample.input)
+
+
+def test_hapt_decimated_windows_are_block_means_inside_one_activity() -> None:
+    recordings = {r.experiment: r for r in load_recordings(locate_hapt_pickle())}
+    source = HaptWindows(window=100, stride=50, decimate=5, sensor="gyro")
+    samples = collect(itertools.islice(source.samples(), 200))
+    assert len(samples) == 200 and len({s.id for s in samples}) == 200
+    for sample in samples:
+        _, experiment, _, first = sample.id.split("/")
+        recording = recordings[int(experiment.removeprefix("exp"))]
+        start = int(first)
+        span = slice(start, start + 500)  # 100 samples at 10 Hz are 500 at 50 Hz
+        assert np.all(recording.labels[span] == sample.label)
+        blocks = recording.signals[3:6, span].reshape(3, 100, 5)
+        np.testing.assert_allclose(sample.input, blocks.mean(axis=2), rtol=0, atol=1e-12)
+    with pytest.raises(ValueError, match="decimate must be >= 1"):
+        HaptWindows(decimate=0)
 
 
 def test_activity_runs_are_maximal_runs_of_one_label() -> None:
@@ -375,6 +398,27 @@ def test_photos_train_and_test_crops_come_from_disjoint_regions() -> None:
         photo = load_photo(crop.photo)
         window = photo[crop.top : crop.top + 32, crop.left : crop.left + 32].transpose(2, 0, 1)
         assert np.array_equal(sample.input, window) and sample.split == crop.split
+
+
+def test_downscaled_photos_are_block_means_and_keep_the_splits_apart() -> None:
+    source = PhotoCrops(train_per_photo=50, test_per_photo=20, downscale=2)
+    crops = source.crops()
+    for photo in PHOTO_NAMES:
+        full = load_photo(photo)
+        boundary = split_boundary(full.shape[1])
+        # In the full photo's columns: a shrunk column c averages columns 2c and 2c + 1.
+        train_right = max(
+            2 * (c.left + 32) for c in crops if c.photo == photo and c.split == "train"
+        )
+        test_left = min(2 * c.left for c in crops if c.photo == photo and c.split == "test")
+        assert train_right <= boundary <= test_left
+    for sample, crop in zip(collect(itertools.islice(source.samples(), 40)), crops, strict=False):
+        full = load_photo(crop.photo).astype(np.float64)
+        top, left = 2 * crop.top, 2 * crop.left
+        blocks = full[top : top + 64, left : left + 64].reshape(32, 2, 32, 2, 3).mean(axis=(1, 3))
+        assert np.array_equal(sample.input, np.rint(blocks).astype(np.uint8).transpose(2, 0, 1))
+    with pytest.raises(ValueError, match="got 32 and 0"):
+        PhotoCrops(downscale=0)
 
 
 @pytest.mark.parametrize(
