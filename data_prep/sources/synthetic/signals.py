@@ -183,7 +183,8 @@ class SyntheticSignals(SyntheticSource):
     within each family (NOISE_RATIO). A store holds one shape: for lengths from 64 to
     1,000+ and several channel counts, make one store per (length, channels) and train on
     their mixture. Real signals resampled or decimated are not a family here: they need
-    real data, which the mixture's real stores (hapt, basicmotions, files) bring.
+    real data, which the mixture's real stores (hapt, basicmotions, files) bring: hapt at
+    another rate is `HaptWindows(decimate=K)`.
     id: `synthetic-signals/ar/000123`; label: the family's index in SIGNAL_FAMILIES.
     """
 
