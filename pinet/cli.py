@@ -229,6 +229,13 @@ def build_parser() -> argparse.ArgumentParser:
     measure.add_argument("--split", default="test", choices=["train", "test"])
     measure.add_argument("--reference", help=REFERENCE_HELP)
     measure.add_argument("--device", default="auto")
+    measure.add_argument(
+        "--batch-norm-from",
+        metavar="STORE",
+        help="a diagnostic: score the torch weights with BatchNorm statistics recomputed over "
+        "4,096 random training inputs of STORE (how much of a source's error is the "
+        "normalisation a mixture's statistics give it)",
+    )
 
     bundle = commands.add_parser(
         "export",
@@ -307,7 +314,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         elif args.command == "eval":
             result = evaluate_checkpoint(
-                args.checkpoint, args.data, args.split, args.device, args.reference
+                args.checkpoint,
+                args.data,
+                args.split,
+                args.device,
+                args.reference,
+                args.batch_norm_from,
             )
         elif args.command == "prune":
             result = prune_checkpoint(args.checkpoint, args.out, keep=args.keep, widths=args.widths)

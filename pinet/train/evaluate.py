@@ -12,12 +12,16 @@ import numpy as np
 from pinet.inference import LoadedModel, load_model, predict
 from pinet.store import GroundTruthStore
 from pinet.tda.reference import REFERENCE_SAMPLES, reference_samples
+from pinet.train.batch_norm import recompute_batch_norm, statistics_batches
+from pinet.train.config import TrainConfig
 from pinet.train.data import Samples, StoreSamples, batch_loader
 
 # What a per-source evaluation keeps of each store's metrics.
 SOURCE_METRICS = ("samples", "mse", "mean_pi_mse", "mse_vs_mean_pi")
 # The recipe whose PIs the authors' reference samples hold (SPEC 2.3).
 REFERENCE_RECIPE = "image-raster"
+# Inputs that `batch_norm_from_store` takes statistics from: as many as training uses.
+STATISTICS_SAMPLES = TrainConfig.bn_samples
 
 
 def predict_batches(
@@ -138,18 +142,48 @@ def evaluate_by_source(
     return by_source
 
 
+def batch_norm_from_store(
+    model: LoadedModel, store_path: str | Path, count: int = STATISTICS_SAMPLES, seed: int = 0
+) -> int:
+    """Replace the BatchNorm statistics of `model` (on the torch backend) by those of `count`
+    random training inputs of one store; returns the inputs seen. A diagnostic, never a
+    bundled model: a network trained on a mixture whose batches each hold one source (its
+    shapes differ) normalises by that source's statistics while it trains, but by the
+    mixture's when evaluated; scored with each source's own statistics, it shows how much of
+    its error that mismatch makes."""
+    if model.backend.name != "torch":
+        raise ValueError("BatchNorm statistics can be recomputed on the torch backend only")
+    store = GroundTruthStore.open(store_path)
+    if store.recipe.modality != model.card.modality:
+        raise ValueError(
+            f"{store_path} holds {store.recipe.modality} inputs; the model takes "
+            f"{model.card.modality}"
+        )
+    inputs = StoreSamples(store, store.usable_indices("train"), model.card.modality)
+    batches = statistics_batches([inputs], np.ones(1), count, seed, epoch=0)
+    return recompute_batch_norm(model.backend.network, batches)
+
+
 def evaluate_checkpoint(
     checkpoint: str | Path,
     store_paths: str | Path | Sequence[str | Path],
     split: str = "test",
     device: str = "auto",
     reference: str | Path | None = None,
+    batch_norm_store: str | Path | None = None,
 ) -> dict[str, Any]:
     """`evaluate_on_store` for a saved model (a checkpoint folder or a bundled name) on one
-    store; on several, `evaluate_by_source`."""
-    model = load_model(checkpoint, device)
+    store; on several, `evaluate_by_source`. With `batch_norm_store`, its torch weights
+    normalise by that store's statistics (`batch_norm_from_store`), recorded in the result
+    as `batch_norm_from`."""
+    backend = None if batch_norm_store is None else "torch"
+    model = load_model(checkpoint, device, backend)
     if isinstance(store_paths, str | Path):
         store_paths = [store_paths]
+    adapted = {}
+    if batch_norm_store is not None:
+        seen = batch_norm_from_store(model, batch_norm_store)
+        adapted = {"batch_norm_from": {"store": str(batch_norm_store), "samples": seen}}
     if len(store_paths) == 1:
-        return evaluate_on_store(model, store_paths[0], split, reference)
-    return evaluate_by_source(model, store_paths, split)
+        return evaluate_on_store(model, store_paths[0], split, reference) | adapted
+    return evaluate_by_source(model, store_paths, split) | adapted

@@ -11,10 +11,11 @@ import pytest
 
 from data_prep.sources.synthetic import SyntheticSignals
 from pinet.cli import main
-from pinet.inference import load_model, predict
+from pinet.inference import load_model, network_inputs, predict
 from pinet.store import GroundTruthStore
 from pinet.tda.reference import reference_samples
 from pinet.train import evaluate_checkpoint
+from pinet.train.batch_norm import recompute_batch_norm
 from pinet.train.evaluate import evaluate_by_source
 from tests.helpers import TrainedRun, tiny_store
 
@@ -131,3 +132,35 @@ def test_the_command_scores_each_source_and_export_records_them(
     assert exported.card.source_metrics == evaluate_by_source(
         exported, [signal_run.store, synthetic_store]
     )
+
+
+def test_batch_norm_statistics_of_another_source_score_the_torch_weights(
+    signal_run: TrainedRun, synthetic_store: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--batch-norm-from`: statistics of the store's training inputs (all of them in a tiny
+    store, one batch), the checkpoint left as it was."""
+    checkpoint = str(signal_run.out / "best")
+    argv = ["eval", "--checkpoint", checkpoint, "--data", str(synthetic_store), "--device", "cpu"]
+    assert main([*argv, "--batch-norm-from", str(synthetic_store)]) == 0
+    adapted = json.loads(capsys.readouterr().out)
+    store = GroundTruthStore.open(synthetic_store)
+    train_ids, test = store.usable_indices("train"), store.usable_indices("test")
+    assert adapted["batch_norm_from"] == {"store": str(synthetic_store), "samples": len(train_ids)}
+    model = load_model(checkpoint, device="cpu", backend="torch")
+    plain = np.mean((predict(model, store["inputs"][test]) - store["pis"][test]) ** 2)
+    inputs = network_inputs(store["inputs"][train_ids], "signal")
+    recompute_batch_norm(model.backend.network, [inputs])
+    mse = np.mean((predict(model, store["inputs"][test]) - store["pis"][test]) ** 2)
+    assert adapted["mse"] == pytest.approx(mse, rel=1e-4)
+    assert abs(adapted["mse"] - plain) > 1e-3 * plain
+    assert main([*argv]) == 0
+    assert json.loads(capsys.readouterr().out)["mse"] == pytest.approx(plain, rel=1e-5)
+
+
+def test_batch_norm_statistics_of_another_modality_are_refused(
+    signal_run: TrainedRun, image_store: Path
+) -> None:
+    with pytest.raises(ValueError, match="holds image inputs; the model takes signal"):
+        evaluate_checkpoint(
+            signal_run.out / "best", signal_run.store, device="cpu", batch_norm_store=image_store
+        )
