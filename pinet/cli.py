@@ -127,6 +127,13 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
         "0 keeps the running averages of training, which follow the last batches",
     )
     parser.add_argument(
+        "--frozen-batch-norm",
+        action="store_true",
+        help="train with BatchNorm normalising by the statistics --bn-samples recomputes "
+        "(before the first epoch too) rather than each batch's: for mixtures, whose batches "
+        "each hold one store, so that training normalises as evaluation does",
+    )
+    parser.add_argument(
         "--crop-min-size",
         type=int,
         default=defaults.crop_min_size,

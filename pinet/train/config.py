@@ -51,6 +51,11 @@ class TrainConfig:
     # Training samples over which BatchNorm's running statistics are recomputed before each
     # validation (`pinet.train.batch_norm`); 0 keeps the running averages of training.
     bn_samples: int = 4096
+    # Train with every BatchNorm normalising by its running statistics (those `bn_samples`
+    # recomputes, also before the first epoch) instead of each batch's own. A mixture's
+    # batches each hold one store, so batch statistics teach the weights a per-source
+    # normalisation that evaluation, with statistics averaged over the mixture, never gives.
+    frozen_batch_norm: bool = False
     # A share `crop_share` of the batches cropped to random sizes from `crop_min_size` up,
     # labelled by the recipe (`pinet.train.crops.RandomCrops`); 0: no crops.
     crop_min_size: int = 0

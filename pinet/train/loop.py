@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from tqdm import tqdm
@@ -62,6 +63,9 @@ from pinet.train.mixture import (
 from pinet.train.plots import plot_run
 from pinet.train.run_state import has_run, jsonable, restore, save_epoch
 
+# The draw of `--frozen-batch-norm`'s statistics before the first epoch: one no epoch's
+# draw (its index) shares.
+_FIRST_STATISTICS_DRAW = 2**31 - 1
 _PROGRESS_EVERY = 50  # batches between progress-bar loss updates (each one waits for the GPU)
 
 
@@ -118,6 +122,8 @@ def _fit(
         )
     if config.bn_samples < 0:
         raise ValueError(f"--bn-samples must be 0 or more, not {config.bn_samples}")
+    if config.frozen_batch_norm and not config.bn_samples:
+        raise ValueError("--frozen-batch-norm needs statistics to freeze: --bn-samples above 0")
     progress = progress and cluster.is_main
     components = [Component(Path(data))] if isinstance(data, str | Path) else list(data)
     stores = open_stores(components, modality)
@@ -181,6 +187,14 @@ def _fit(
     train_set = MixtureSamples([objective.labelled(part) for part in train_parts])
     loader = batch_loader(train_set, config.batch_size, device, sampler)
     best = min((h["val_mse"] for h in history), default=math.inf)
+
+    def recompute_statistics(draw: int) -> None:
+        # Every process: synced BatchNorm sums their shards.
+        batches = statistics_batches(train_parts, weights, config.bn_samples, config.seed, draw)
+        recompute_batch_norm(model, (cluster.shard(b, b)[0] for b in batches))
+
+    if config.frozen_batch_norm and not history:
+        recompute_statistics(_FIRST_STATISTICS_DRAW)  # later epochs: those of the last one
     for epoch in range(len(history), config.epochs):
         started = time.perf_counter()
         sampler.epoch = epoch
@@ -189,11 +203,8 @@ def _fit(
         train_mse = _train_epoch(
             trained, loader, optimiser, objective, epoch, config, cluster, recipe, crops, progress
         )
-        if config.bn_samples:  # every process: synced BatchNorm sums their shards
-            batches = statistics_batches(
-                train_parts, weights, config.bn_samples, config.seed, epoch
-            )
-            recompute_batch_norm(model, (cluster.shard(b, b)[0] for b in batches))
+        if config.bn_samples:
+            recompute_statistics(epoch)
         model.eval()
         # Rank 0 validates; the others wait for its metrics, then go on to the next epoch.
         val = cluster.from_main(
@@ -300,6 +311,10 @@ def _train_epoch(
     `recipe`: the stores', whose symmetries `--augment` draws (`exact_symmetries`) and which
     labels `crops`."""
     model.train()
+    if config.frozen_batch_norm:
+        for norm in model.modules():
+            if isinstance(norm, _BatchNorm):
+                norm.eval()  # its running statistics, not the batch's; its affine still learns
     device = next(model.parameters()).device
     total, count = torch.zeros((), device=device), 0  # summed on the device: no sync per step
     # Seeded by (seed, epoch) only, like the data order, so that --resume stays bit-exact.

@@ -29,7 +29,7 @@ from pinet.train.config import EXECUTION_ONLY, TrainConfig
 
 LAST = "last"  # file naming the newest complete epoch checkpoint
 # What runs made before an option existed computed, where its default computes otherwise.
-_BEFORE_ADDED = {"bn_samples": 0}
+_BEFORE_ADDED = {"bn_samples": 0, "frozen_batch_norm": False}
 
 
 def has_run(out: Path) -> bool:

@@ -122,3 +122,35 @@ def test_a_run_begun_before_precise_statistics_resumes_without_them(
         train(signal_run.store, "signal", old, signal_run.config, resume=True, progress=False)
     as_it_ran = replace(signal_run.config, bn_samples=0)
     train(signal_run.store, "signal", old, as_it_ran, resume=True, progress=False)
+
+
+def test_frozen_statistics_make_a_samples_loss_independent_of_its_batch(
+    signal_run: TrainedRun, tmp_path: Path
+) -> None:
+    """At learning rate 0, `--frozen-batch-norm` normalises every sample by the same
+    statistics, so an epoch's mean loss is the same at any batch size; batch statistics make
+    it depend on the batch."""
+
+    def first_epoch_loss(batch_size: int, frozen: bool) -> float:
+        config = replace(
+            signal_run.config,
+            epochs=1,
+            lr=0.0,
+            batch_size=batch_size,
+            init=str(signal_run.out / "best"),
+            frozen_batch_norm=frozen,
+        )
+        out = tmp_path / f"{batch_size}-{frozen}"
+        train(signal_run.store, "signal", out, config, progress=False)
+        return history(out)[0]["train_mse"]
+
+    frozen = [first_epoch_loss(size, frozen=True) for size in (8, 32)]
+    assert frozen[0] == pytest.approx(frozen[1], rel=1e-5)
+    batch = [first_epoch_loss(size, frozen=False) for size in (8, 32)]
+    assert batch[0] != pytest.approx(batch[1], rel=1e-4)
+
+
+def test_frozen_statistics_need_statistics(signal_run: TrainedRun, tmp_path: Path) -> None:
+    config = replace(signal_run.config, bn_samples=0, frozen_batch_norm=True)
+    with pytest.raises(ValueError, match="--frozen-batch-norm needs statistics"):
+        train(signal_run.store, "signal", tmp_path / "run", config, progress=False)
