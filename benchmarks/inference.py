@@ -46,12 +46,12 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.inputs import CHANNELS, IMAGE_SIDE, WINDOW, accelerometer_windows, photo_crops
 from pinet.card import DataSourceRef, ModelCard, RecipeRef
-from pinet.cli import parse_widths
 from pinet.device import resolve_device
 from pinet.inference import LoadedModel, TorchBackend, load_model, predict
 from pinet.modality import Modality
 from pinet.nets import TRUNK_WIDTHS, PINet, Widths, build_network
 from pinet.tda import get_recipe
+from pinet.train.options import parse_widths
 
 EXACT_RECIPES: dict[Modality, str] = {"signal": "signal-sublevel", "image": "image-raster"}
 INPUT_SHAPES: dict[Modality, tuple[int, ...]] = {

@@ -63,11 +63,11 @@ from benchmarks.inputs import CHANNELS, WINDOW, accelerometer_windows
 from benchmarks.load_client import CLIENT_TIMEOUT_S, closed_loop, post_requests
 from benchmarks.load_results import ServerConfig, ServerResult, baseline, verdicts
 from benchmarks.served_models import ServedCheckpoint, request_bodies, served_checkpoints
-from pinet.cli import parse_widths
 from pinet.inference import models_dir
 from pinet.nets import TRUNK_WIDTHS
 from pinet.provenance import library_versions, utc_now
 from pinet.tda import PI_SIZE
+from pinet.train.options import parse_widths
 from service.launcher import Server, ServerFailed, launch
 
 DISTINCT_SIGNALS = 64  # request bodies cycled through, so the server sees varied inputs

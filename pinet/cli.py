@@ -8,169 +8,22 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from dataclasses import fields
 
 from pinet.compress import prune_checkpoint
 from pinet.export import export_float16, export_onnx
-from pinet.inference import load_model
-from pinet.nets import FAMILIES, Widths
-from pinet.nets.base import VALUE_RANGES
-from pinet.train import TrainConfig, evaluate_checkpoint, train
-from pinet.train.distill import Distillation
-from pinet.train.distributed import local_device
-from pinet.train.feature_transfer import AttentionTransfer
-from pinet.train.losses import MeanSquaredError, Objective
-from pinet.train.mixture import Component
-from pinet.train.mixup import PartialMixup
-from pinet.train.quantization_aware import QuantizationAware
-from pinet.train.self_distill import SelfDistillation
+from pinet.train import evaluate_checkpoint, train
+from pinet.train.options import (
+    add_training_arguments,
+    parse_widths,
+    training_config,
+    training_objective,
+)
 
 EXIT_USAGE = 2
 REFERENCE_HELP = (
     "the authors' CIFAR10 samples (.npz with images and pis) that image-raster models are "
     "also scored on; default: the copy shipped with pinet"
 )
-
-
-def add_training_arguments(parser: argparse.ArgumentParser) -> None:
-    """What `pinet train` and `pinet distill` both take: the store, the run folder and the
-    training configuration."""
-    defaults = TrainConfig()
-    parser.add_argument(
-        "--data",
-        required=True,
-        action="append",
-        type=parse_component,
-        metavar="STORE[:WEIGHT]",
-        help="ground-truth store (python -m data_prep); repeat to train on a mixture, each "
-        "batch from one store, a share WEIGHT of them (default: in proportion to size)",
-    )
-    parser.add_argument("--model", required=True, choices=["signal", "image"])
-    parser.add_argument("--out", required=True, help="run folder: checkpoints, metrics, plots")
-    parser.add_argument("--epochs", type=int, default=defaults.epochs)
-    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    parser.add_argument("--lr", type=float, default=defaults.lr)
-    parser.add_argument(
-        "--optimiser",
-        choices=["released", "adam"],
-        default=defaults.optimiser,
-        help="adam (default): Adam, cosine lr; released: Adam(0.99, eps 0.1), staged lr",
-    )
-    parser.add_argument("--head", choices=["relu", "sigmoid"], default=defaults.head)
-    parser.add_argument(
-        "--widths",
-        type=parse_widths,
-        default=defaults.widths,
-        help="filters of each conv block, e.g. 16,32,64,128 (default: the released 4); "
-        "each block more halves the signal once more and doubles what the last one sees",
-    )
-    parser.add_argument(
-        "--family",
-        choices=sorted(FAMILIES),
-        default=defaults.family,
-        help="network family (pinet/nets/): pinet, the release's heads (default); lowrank, "
-        "a head predicting each PI as a few outer products (cheap on a CPU)",
-    )
-    parser.add_argument("--rank", type=int, help="terms of a lowrank head (default: 4)")
-    parser.add_argument(
-        "--value-bins",
-        type=int,
-        default=defaults.value_bins,
-        metavar="K",
-        help="give the trunk each input value beside K Gaussian bins of it, spread over "
-        + ", ".join(f"{low:g}..{high:g} for {kind}s" for kind, (low, high) in VALUE_RANGES.items())
-        + "; default 0: the raw values alone, as released",
-    )
-    parser.add_argument(
-        "--multiscale-pool",
-        action="store_true",
-        help="the trunk's features are every block's global average, concatenated, not the "
-        "last block's alone (not in the release)",
-    )
-    parser.add_argument(
-        "--init",
-        metavar="CHECKPOINT",
-        help="start from this checkpoint's weights (folder or bundled name) to fine-tune it; "
-        "repeat its --family, --widths, --head, --rank, --value-bins, --multiscale-pool "
-        "and --per-channel",
-    )
-    parser.add_argument("--device", default=defaults.device, help="auto, cpu or cuda")
-    parser.add_argument("--seed", type=int, default=defaults.seed)
-    parser.add_argument("--name", default=defaults.name, help="model name written in its card")
-    parser.add_argument(
-        "--augment",
-        action="store_true",
-        help="train on random exact symmetries of the samples, those the recipe gives the same "
-        "PIs for (permuted alike): channels permuted; spatial axes reversed (all but "
-        "signal-takens); image-cubical and image-rips: any flip or transpose of the grid; "
-        "image-rips and signal-takens: values reflected",
-    )
-    parser.add_argument(
-        "--per-channel",
-        action="store_true",
-        help="one network for one channel, applied to each channel: every recipe makes "
-        "channel c's PI from channel c alone (not in the release)",
-    )
-    parser.add_argument(
-        "--preload",
-        action="store_true",
-        help="decode the store's samples once into memory (GPU memory on CUDA) instead of "
-        "streaming chunks; same results, faster steps",
-    )
-    parser.add_argument(
-        "--bn-samples",
-        type=int,
-        default=defaults.bn_samples,
-        metavar="N",
-        help="recompute BatchNorm's running statistics over N random training samples "
-        f"before each validation, held in memory meanwhile (default {defaults.bn_samples}); "
-        "0 keeps the running averages of training, which follow the last batches",
-    )
-    parser.add_argument(
-        "--frozen-batch-norm",
-        action="store_true",
-        help="train with BatchNorm normalising by the statistics --bn-samples recomputes "
-        "(before the first epoch too) rather than each batch's: for mixtures, whose batches "
-        "each hold one store, so that training normalises as evaluation does",
-    )
-    parser.add_argument(
-        "--crop-min-size",
-        type=int,
-        default=defaults.crop_min_size,
-        metavar="N",
-        help="crop a share of the batches (--crop-share) to a random length or side from N "
-        "to the stored one, each sample at its own offset, and label the crops with the exact "
-        "recipe on the fly: the model learns shorter inputs than its stores hold (default 0: "
-        "no crops; cheap for the sublevel recipes, slow for the Rips ones)",
-    )
-    parser.add_argument(
-        "--crop-share",
-        type=float,
-        default=defaults.crop_share,
-        metavar="P",
-        help="the share of batches cropped by --crop-min-size (default %(default)s)",
-    )
-    parser.add_argument(
-        "--resume",
-        action="store_true",
-        help="continue an interrupted run in --out (same options: the learning-rate "
-        "schedule depends on --epochs)",
-    )
-    parser.add_argument(
-        "--self-distill",
-        type=float,
-        metavar="WEIGHT",
-        help="self-distillation on distorted views: learn from each batch and its reversed "
-        "view, pull their predictions together and match their features' distributions "
-        "(MMD, times WEIGHT); two forward passes per step",
-    )
-    parser.add_argument(
-        "--quantization-aware",
-        action="store_true",
-        help="train through int8 rounding of weights and activations (fake quantization), "
-        "for an int8 export; fine-tune a trained network with --init for a few epochs",
-    )
-    parser.add_argument("--no-progress", action="store_true")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -307,8 +160,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command in ("train", "distill"):
-            names = {f.name for f in fields(TrainConfig)}
-            config = TrainConfig(**{k: v for k, v in vars(args).items() if k in names})
+            config = training_config(args)
             objective = training_objective(args, config)
             result = train(
                 args.data,
@@ -359,50 +211,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     print(json.dumps(result, indent=2))
     return 0
-
-
-def training_objective(args: argparse.Namespace, config: TrainConfig) -> Objective:
-    """What `pinet train` / `pinet distill` minimise, from their options: MSE, or
-    distillation from the teachers (with partial mixup, attention transfer), possibly inside
-    self-distillation on reversed views, all possibly through fake int8 quantization."""
-    objective: Objective = MeanSquaredError()
-    if args.command == "distill":
-        device = str(local_device(config.device))  # under torchrun: this rank's GPU
-        teachers = [load_model(teacher, device) for teacher in args.teacher]
-        mixup = None
-        if args.mixup_pairs:
-            mixup = PartialMixup(args.mixup_pairs, args.mixup_labels)
-        objective = Distillation(teachers, args.alpha, mixup)
-        if args.attention_transfer is not None:
-            if args.self_distill is not None:
-                raise ValueError(
-                    "--attention-transfer and --self-distill each run their own forward "
-                    "passes; give one of them"
-                )
-            objective = AttentionTransfer(objective, teachers, args.attention_transfer)
-    if args.self_distill is not None:
-        objective = SelfDistillation(objective, args.self_distill)
-    if args.quantization_aware:
-        objective = QuantizationAware(objective)
-    return objective
-
-
-def parse_component(text: str) -> Component:
-    """`--data STORE[:WEIGHT]`: one store of a training mixture."""
-    try:
-        return Component.parse(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
-
-
-def parse_widths(text: str) -> Widths:
-    """`--widths`: filters of each conv block, comma-separated (the release: 4 blocks)."""
-    try:
-        widths = tuple(int(part) for part in text.split(","))
-    except ValueError:
-        widths = ()
-    if not widths or min(widths) < 1:
-        raise argparse.ArgumentTypeError(
-            f"expected positive integers, one per conv block, like 16,32,64,128: {text}"
-        )
-    return widths

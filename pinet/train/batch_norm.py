@@ -84,3 +84,12 @@ def recompute_batch_norm(model: nn.Module, batches: Iterable[torch.Tensor]) -> i
     if not seen:
         raise ValueError("no samples to recompute the BatchNorm statistics from")
     return seen
+
+
+def freeze_batch_norm(model: nn.Module) -> None:
+    """Put every BatchNorm of a training `model` in eval mode: it normalises by its running
+    statistics, not the batch's, and leaves them unchanged; its scale and shift still learn
+    (`--frozen-batch-norm`)."""
+    for norm in model.modules():
+        if isinstance(norm, _BatchNorm):
+            norm.eval()

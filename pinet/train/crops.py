@@ -21,6 +21,8 @@ import torch
 
 from pinet.inference import network_inputs
 from pinet.tda import Recipe
+from pinet.train.config import TrainConfig
+from pinet.train.losses import Objective
 
 
 @dataclass(frozen=True)
@@ -66,3 +68,26 @@ class RandomCrops:
         values = crops.numpy().astype(np.float64)
         pis = torch.from_numpy(recipe.images_batch(values))
         return network_inputs(values, recipe.modality).to(inputs.device), pis.to(targets)
+
+
+def run_crops(
+    config: TrainConfig, objective: Objective, min_input_size: int, largest_side: int
+) -> RandomCrops | None:
+    """The run's `--crop-min-size` crops, checked to be labellable, large enough for the
+    network (`min_input_size`) and smaller than some store's inputs (`largest_side`): None
+    without crops. (Every recipe a store holds labels the network inputs: a z-score or a
+    scaling to [0, 1] leaves its PIs as they are.)"""
+    if not config.crop_min_size:
+        return None
+    if not min_input_size <= config.crop_min_size < largest_side:
+        raise ValueError(
+            f"--crop-min-size {config.crop_min_size} must be at least the {min_input_size} "
+            f"samples or pixels this network's blocks need and below the stores' largest "
+            f"length or side, {largest_side}"
+        )
+    if not objective.targets_are_exact:
+        raise ValueError(
+            "--crop-min-size relabels crops with the exact recipe, and this objective also "
+            "trains on teachers' PIs of the uncropped inputs"
+        )
+    return RandomCrops(config.crop_min_size, config.crop_share)

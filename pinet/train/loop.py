@@ -20,22 +20,21 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from pinet.card import DataSourceRef, ModelCard, RecipeRef, TrainingRanges, network_fields
-from pinet.checkpoint import load_checkpoint, save_checkpoint
+from pinet.card import DataSourceRef, ModelCard, RecipeRef, TrainingRanges
+from pinet.checkpoint import save_checkpoint
 from pinet.device import autocast
-from pinet.inference import LoadedModel, TorchBackend, find_checkpoint
+from pinet.inference import LoadedModel, TorchBackend
 from pinet.modality import Modality
 from pinet.nets import PINet, build_network
 from pinet.store import GroundTruthStore
 from pinet.tda import Recipe
-from pinet.train.batch_norm import recompute_batch_norm, statistics_batches
+from pinet.train.batch_norm import freeze_batch_norm, recompute_batch_norm, statistics_batches
 from pinet.train.config import TrainConfig
-from pinet.train.crops import RandomCrops
+from pinet.train.crops import RandomCrops, run_crops
 from pinet.train.data import (
     ResidentSamples,
     Samples,
@@ -61,7 +60,7 @@ from pinet.train.mixture import (
     open_stores,
 )
 from pinet.train.plots import plot_run
-from pinet.train.run_state import has_run, jsonable, restore, save_epoch
+from pinet.train.run_state import has_run, jsonable, restore, save_epoch, start_from
 
 # The draw of `--frozen-batch-norm`'s statistics before the first epoch: one no epoch's
 # draw (its index) shares.
@@ -157,7 +156,7 @@ def _fit(
         widths=config.widths,
         **options,
     ).to(device)
-    crops = _random_crops(config, objective, model.min_input_size, trained_on.ranges().sizes[1])
+    crops = run_crops(config, objective, model.min_input_size, trained_on.ranges().sizes[1])
     if config.init is not None:
         start_from(model, config.init)
     if cluster.world_size > 1:
@@ -233,49 +232,6 @@ def _fit(
     return {"last": history[-1] if history else None, "best_val_mse": best}
 
 
-def start_from(model: PINet, checkpoint: str) -> None:
-    """Copy `checkpoint`'s weights into `model`, whose architecture must be the checkpoint's
-    (`average_reversed` aside: it changes what a forward computes, not the weights, and is
-    set again at export)."""
-    trained, card = load_checkpoint(find_checkpoint(checkpoint))
-    ours = network_fields(model) | {"min_input_size": model.min_input_size}
-    theirs = network_fields(trained) | {"min_input_size": trained.min_input_size}
-    for fields in (ours, theirs):
-        fields["architecture"].pop("average_reversed", None)
-    if ours != theirs:
-        differing = sorted(k for k in ours if ours[k] != theirs[k])
-        raise ValueError(
-            f"--init {checkpoint}: its network ({card.name}) differs in "
-            f"{', '.join(differing)}: {', '.join(f'{theirs[k]}' for k in differing)}; "
-            "give the same --family, --widths, --head, --rank, --value-bins, "
-            "--multiscale-pool and --per-channel"
-        )
-    model.load_state_dict(trained.state_dict())
-
-
-def _random_crops(
-    config: TrainConfig, objective: Objective, min_input_size: int, largest_side: int
-) -> RandomCrops | None:
-    """The run's `--crop-min-size` crops, checked to be labellable, large enough for the
-    network (`min_input_size`) and smaller than some store's inputs (`largest_side`): None
-    without crops. (Every recipe a store holds labels the network inputs: a z-score or a
-    scaling to [0, 1] leaves its PIs as they are.)"""
-    if not config.crop_min_size:
-        return None
-    if not min_input_size <= config.crop_min_size < largest_side:
-        raise ValueError(
-            f"--crop-min-size {config.crop_min_size} must be at least the {min_input_size} "
-            f"samples or pixels this network's blocks need and below the stores' largest "
-            f"length or side, {largest_side}"
-        )
-    if not objective.targets_are_exact:
-        raise ValueError(
-            "--crop-min-size relabels crops with the exact recipe, and this objective also "
-            "trains on teachers' PIs of the uncropped inputs"
-        )
-    return RandomCrops(config.crop_min_size, config.crop_share)
-
-
 def _validate(
     model: LoadedModel, val_sets: Sequence[Samples], labels: Sequence[str]
 ) -> dict[str, Any]:
@@ -312,9 +268,7 @@ def _train_epoch(
     labels `crops`."""
     model.train()
     if config.frozen_batch_norm:
-        for norm in model.modules():
-            if isinstance(norm, _BatchNorm):
-                norm.eval()  # its running statistics, not the batch's; its affine still learns
+        freeze_batch_norm(model)
     device = next(model.parameters()).device
     total, count = torch.zeros((), device=device), 0  # summed on the device: no sync per step
     # Seeded by (seed, epoch) only, like the data order, so that --resume stays bit-exact.

@@ -22,8 +22,9 @@ import torch
 from safetensors.torch import load_file, save
 
 from pinet.atomic import write_atomically, write_text_atomically
-from pinet.card import DataSourceRef, ModelCard
+from pinet.card import DataSourceRef, ModelCard, network_fields
 from pinet.checkpoint import load_checkpoint, save_checkpoint
+from pinet.inference import find_checkpoint
 from pinet.nets import PINet
 from pinet.train.config import EXECUTION_ONLY, TrainConfig
 
@@ -125,3 +126,23 @@ def _unflatten_optimiser(tensors: dict[str, torch.Tensor], layout: dict) -> dict
 def jsonable(values: dict[str, Any]) -> dict[str, Any]:
     """Plain JSON types only (tuples become lists), as model cards and state files hold."""
     return json.loads(json.dumps(values))
+
+
+def start_from(model: PINet, checkpoint: str) -> None:
+    """Copy `checkpoint`'s weights into `model`, whose architecture must be the checkpoint's
+    (`average_reversed` aside: it changes what a forward computes, not the weights, and is
+    set again at export)."""
+    trained, card = load_checkpoint(find_checkpoint(checkpoint))
+    ours = network_fields(model) | {"min_input_size": model.min_input_size}
+    theirs = network_fields(trained) | {"min_input_size": trained.min_input_size}
+    for fields in (ours, theirs):
+        fields["architecture"].pop("average_reversed", None)
+    if ours != theirs:
+        differing = sorted(k for k in ours if ours[k] != theirs[k])
+        raise ValueError(
+            f"--init {checkpoint}: its network ({card.name}) differs in "
+            f"{', '.join(differing)}: {', '.join(f'{theirs[k]}' for k in differing)}; "
+            "give the same --family, --widths, --head, --rank, --value-bins, "
+            "--multiscale-pool and --per-channel"
+        )
+    model.load_state_dict(trained.state_dict())
