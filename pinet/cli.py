@@ -1,6 +1,6 @@
 """The `pinet` command: `pinet train` fits a PI-Net to a store, `pinet distill` fits a student
 to a store and its teachers, `pinet eval` measures one, `pinet export` writes one as it
-ships, `pinet prune` narrows one for fine-tuning."""
+ships, `pinet prune` narrows one and `pinet widen` widens one for fine-tuning."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ import json
 import sys
 from collections.abc import Sequence
 
-from pinet.compress import prune_checkpoint
 from pinet.export import export_float16, export_onnx
+from pinet.resize import prune_checkpoint, widen_checkpoint
+from pinet.resize.widening import DEFAULT_NOISE
 from pinet.train import evaluate_checkpoint, train
 from pinet.train.options import (
     add_training_arguments,
@@ -153,6 +154,25 @@ def build_parser() -> argparse.ArgumentParser:
     share = narrow.add_mutually_exclusive_group(required=True)
     share.add_argument("--keep", type=float, help="fraction of every block's filters kept")
     share.add_argument("--widths", type=parse_widths, help="filters kept per block, e.g. 8,16")
+
+    wider = commands.add_parser(
+        "widen",
+        help="add copies of each conv block's filters without changing what the network "
+        "computes (Net2Net); prints the options that fine-tune the result (docs/training.md)",
+    )
+    wider.add_argument("--checkpoint", required=True, help="checkpoint folder or bundled name")
+    wider.add_argument("--out", required=True, help="folder of the widened checkpoint")
+    wider.add_argument(
+        "--widths", required=True, type=parse_widths, help="filters per block, e.g. 24,48,96,192"
+    )
+    wider.add_argument("--seed", type=int, default=0, help="draws which filters are copied")
+    wider.add_argument(
+        "--noise",
+        type=float,
+        default=DEFAULT_NOISE,
+        help="noise on the copies' weights, a fraction of each filter's deviation, so that "
+        "they part in training (0: the same function exactly)",
+    )
     return parser
 
 
@@ -182,6 +202,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         elif args.command == "prune":
             result = prune_checkpoint(args.checkpoint, args.out, keep=args.keep, widths=args.widths)
+        elif args.command == "widen":
+            result = widen_checkpoint(
+                args.checkpoint, args.out, widths=args.widths, seed=args.seed, noise=args.noise
+            )
         elif args.format == "onnx":
             result = export_onnx(
                 args.checkpoint,

@@ -61,7 +61,7 @@ class PINet(nn.Module, ABC):
     family: ClassVar[str]
     modality: ClassVar[Modality]
     # The head's Linear that reads the trunk's features, one input column per filter of the
-    # last block: what filter pruning (pinet.compress) narrows along with that block.
+    # last block: what filter pruning (pinet.resize) narrows along with that block.
     head_input: ClassVar[str]
 
     def __init__(

@@ -16,34 +16,11 @@ import torch
 from pinet.card import DataSourceRef, ModelCard, RecipeRef
 from pinet.checkpoint import load_checkpoint, read_card, save_checkpoint
 from pinet.cli import EXIT_USAGE, main
-from pinet.compress import filters_to_keep, prune_checkpoint, prune_network, pruned_widths
 from pinet.inference import load_model
 from pinet.nets import PINet, build_network
+from pinet.resize import filters_to_keep, prune_checkpoint, prune_network, pruned_widths
 from tests.helpers import TINY_WIDTHS, TrainedRun
-
-INPUT_SHAPES = {"signal": (5, 3, 64), "image": (5, 3, 32, 32)}
-
-
-# Every family, by modality: ("signal", "pinet"), ("image", "pinet"), ("image", "lowrank").
-NETWORKS = [("signal", "pinet"), ("image", "pinet"), ("image", "lowrank")]
-
-
-def scrambled_network(
-    modality: str, per_channel: bool, family: str = "pinet", **trunk_options: Any
-) -> PINet:
-    """A seeded tiny network in eval mode whose BatchNorms have random scales, shifts and
-    statistics, so that filter importances differ and the kept filters are not a prefix."""
-    torch.manual_seed(0)
-    network = build_network(
-        modality, 3, family=family, per_channel=per_channel, widths=TINY_WIDTHS, **trunk_options
-    )
-    with torch.no_grad():
-        for block in network.trunk.blocks:
-            block.bn.weight.uniform_(-1.0, 1.0)
-            block.bn.bias.uniform_(-0.5, 0.5)
-            block.bn.running_mean.uniform_(-0.2, 0.2)
-            block.bn.running_var.uniform_(0.5, 2.0)
-    return network.eval()
+from tests.resize.networks import INPUT_SHAPES, NETWORKS, TRUNKS, scrambled_network
 
 
 def silenced(network: PINet, kept: list[torch.Tensor]) -> PINet:
@@ -66,10 +43,6 @@ def test_keeping_every_filter_changes_nothing(modality: str, family: str) -> Non
     x = torch.randn(INPUT_SHAPES[modality])
     assert pruned.widths == network.widths
     assert torch.equal(pruned(x), network(x))
-
-
-# The release's trunk, and one that encodes values and pools every block into the head.
-TRUNKS = [{}, {"value_bins": 3, "multiscale_pool": True}]
 
 
 @pytest.mark.parametrize("trunk_options", TRUNKS)

@@ -17,37 +17,15 @@ from __future__ import annotations
 
 import math
 import os
-from pathlib import Path
 from typing import Any
 
 import torch
 
-from pinet.card import ModelCard
-from pinet.checkpoint import load_checkpoint, save_checkpoint
-from pinet.inference import find_checkpoint
-from pinet.nets import DEFAULT_FAMILY, PINet, Widths, build_network
+from pinet.nets import PINet, Widths, build_network
 from pinet.nets.layers import ConvBlock
+from pinet.resize.resized import PER_FILTER, load_source, save_resized
 
 CRITERION = "l1-of-bn-folded-filter"  # recorded in the card; see filter_importance
-# A block's tensors with one entry (row) per filter, named as in its state_dict.
-_PER_FILTER = (
-    "conv.weight",
-    "conv.bias",
-    "bn.weight",
-    "bn.bias",
-    "bn.running_mean",
-    "bn.running_var",
-)
-# What a pruned checkpoint's card does not inherit from its source's: the source's scores,
-# runtime file, save and provenance describe other weights.
-_NOT_INHERITED = {
-    "metrics",
-    "source_metrics",
-    "runtime",
-    "checkpoint_id",
-    "created",
-    "library_versions",
-}
 
 
 def filter_importance(block: ConvBlock) -> torch.Tensor:
@@ -125,7 +103,7 @@ def _pruned_state(network: PINet, kept: list[torch.Tensor]) -> dict[str, torch.T
     offsets = network.trunk.feature_offsets()
     for i, filters in enumerate(kept):
         block = f"trunk.blocks.{i}."
-        for name in _PER_FILTER:
+        for name in PER_FILTER:
             state[block + name] = state[block + name][filters]
         if i > 0:
             state[block + "conv.weight"] = state[block + "conv.weight"][:, kept[i - 1]]
@@ -146,19 +124,13 @@ def prune_checkpoint(
 ) -> dict[str, Any]:
     """Write to `out` the checkpoint (folder or bundled name) pruned to `widths`, or to
     ceil(`keep` x width) filters per block; return what was done and the options that
-    fine-tune it with `pinet train` / `pinet distill`.
-
-    The card keeps the source's input contract, recipe and data source; its metrics are
-    dropped (they scored other weights) and its `training` records the pruning (source name
-    and checkpoint id, keep, criterion, widths and parameters before and after) beside the
-    source's own training record. Saved as float32, for torch: export it again for ONNX.
+    fine-tune it with `pinet train` / `pinet distill`. Its card records the pruning (source
+    name and checkpoint id, keep, criterion, widths and parameters before and after), see
+    `save_resized`.
     """
     if (keep is None) == (widths is None):
         raise ValueError("give either keep (a fraction of every block) or widths, not both")
-    source = find_checkpoint(checkpoint)
-    if Path(out).resolve() == source.resolve():
-        raise ValueError(f"{out} is the checkpoint being pruned; write to another folder")
-    network, card = load_checkpoint(source)
+    network, card = load_source(checkpoint, out)
     widths = pruned_widths(network.widths, keep) if keep is not None else tuple(widths)
     pruned = prune_network(network, widths)
     record = {
@@ -171,33 +143,6 @@ def prune_checkpoint(
         "parameters_before": network.parameter_count,
         "parameters_after": pruned.parameter_count,
     }
-    pruned_card = ModelCard.model_validate(
-        card.model_dump(exclude=_NOT_INHERITED)
-        | {
-            "name": name or f"{card.name}-pruned",
-            "architecture": pruned.architecture,
-            "training": {"pruning": record, "source_training": card.training},
-        }
+    return save_resized(
+        pruned, card, out, step="pruning", record=record, name=name or f"{card.name}-pruned"
     )
-    save_checkpoint(pruned, pruned_card, out)
-    return {
-        "checkpoint": str(out),
-        **record,
-        "fine_tune_options": fine_tune_options(pruned, out),
-    }
-
-
-def fine_tune_options(network: PINet, checkpoint: str | os.PathLike[str]) -> str:
-    """The `pinet train` / `pinet distill` options that start from `checkpoint`, holding
-    `network`: `--init` needs the same family, widths, head, per-channel setting and the
-    family's other options (a lowrank head's `--rank`)."""
-    options = [f"--init {checkpoint}"]
-    if network.family != DEFAULT_FAMILY:
-        options.append(f"--family {network.family}")
-    options += [f"--widths {','.join(map(str, network.widths))}", f"--head {network.head}"]
-    shared = {"widths", "head", "average_reversed"}  # given above, or chosen at export
-    for key, value in network.architecture.items():
-        if key not in shared:
-            flag = "--" + key.replace("_", "-")
-            options.append(flag if value is True else f"{flag} {value}")  # True: a switch
-    return " ".join(options + (["--per-channel"] if network.per_channel else []))
