@@ -9,6 +9,7 @@ import json
 import sys
 from collections.abc import Sequence
 
+from pinet.device import use_threads
 from pinet.export import export_float16, export_onnx
 from pinet.resize import prune_checkpoint, widen_checkpoint
 from pinet.resize.widening import DEFAULT_NOISE
@@ -180,6 +181,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command in ("train", "distill"):
+            if args.threads is not None:
+                use_threads(args.threads)
             config = training_config(args)
             objective = training_objective(args, config)
             result = train(

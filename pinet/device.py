@@ -34,3 +34,19 @@ def autocast(device: torch.device) -> torch.autocast:
 def precision(device: torch.device) -> str:
     """The arithmetic `autocast(device)` gives a forward pass: 'bfloat16' or 'float32'."""
     return "bfloat16" if device.type == "cuda" else "float32"
+
+
+def use_threads(count: int) -> None:
+    """Compute this process's CPU work on `count` threads: torch's intra-op pool and numba's
+    (the recipes' exact topology, capped at numba's configured maximum).
+
+    Why a setting: each library defaults to every core, so runs sharing a machine each start
+    a thread per core and their threads spin against each other's: 20 times slower for
+    small-batch signal training on 2 cores (docs/training.md, "Several runs on one machine").
+    """
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise ValueError(f"threads must be a whole number >= 1; got {count!r}")
+    import numba  # here, so that the service's imports do not pay for it
+
+    torch.set_num_threads(count)
+    numba.set_num_threads(min(count, numba.config.NUMBA_NUM_THREADS))

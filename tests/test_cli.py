@@ -7,7 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numba
 import pytest
+import torch
 
 from pinet.checkpoint import read_card
 from pinet.cli import EXIT_USAGE, main
@@ -66,3 +68,32 @@ def test_bad_widths_are_rejected_by_the_parser(
     assert exit_info.value.code == 2
     assert "expected positive integers, one per conv block" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
+
+
+def test_threads_set_the_run_s_torch_and_numba_threads(
+    signal_store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["train", "--data", str(signal_store), "--model", "signal", "--out", str(tmp_path)]
+    argv += ["--widths", "4,8,8,16", "--epochs", "1", "--batch-size", "16", "--device", "cpu"]
+    before = (torch.get_num_threads(), numba.get_num_threads())
+    try:
+        torch.set_num_threads(2)  # so that one thread is a change wherever the test runs
+        assert main([*argv, "--no-progress", "--threads", "1"]) == 0
+        assert (torch.get_num_threads(), numba.get_num_threads()) == (1, 1)
+    finally:
+        torch.set_num_threads(before[0])
+        numba.set_num_threads(before[1])
+    assert json.loads(capsys.readouterr().out)["last"]["epoch"] == 1
+
+
+@pytest.mark.parametrize("threads", ["0", "-2"])
+def test_fewer_than_one_thread_is_refused(
+    threads: str, signal_store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "run"
+    argv = ["train", "--data", str(signal_store), "--model", "signal", "--out", str(out)]
+    assert main([*argv, "--device", "cpu", "--threads", threads]) == EXIT_USAGE
+    captured = capsys.readouterr()
+    assert f"threads must be a whole number >= 1; got {threads}" in captured.err
+    assert "Traceback" not in captured.err
+    assert not out.exists()

@@ -158,6 +158,12 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
         help="train through int8 rounding of weights and activations (fake quantization), "
         "for an int8 export; fine-tune a trained network with --init for a few epochs",
     )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        help="CPU threads of this run, torch's and the recipes' (default: one per core); "
+        "runs sharing a machine should together use at most its cores",
+    )
     parser.add_argument("--no-progress", action="store_true")
 
 
