@@ -124,25 +124,21 @@ def prune_checkpoint(
 ) -> dict[str, Any]:
     """Write to `out` the checkpoint (folder or bundled name) pruned to `widths`, or to
     ceil(`keep` x width) filters per block; return what was done and the options that
-    fine-tune it with `pinet train` / `pinet distill`. Its card records the pruning (source
-    name and checkpoint id, keep, criterion, widths and parameters before and after), see
-    `save_resized`.
+    fine-tune it with `pinet train` / `pinet distill`. Its card records the pruning (keep,
+    criterion), see `save_resized`.
     """
     if (keep is None) == (widths is None):
         raise ValueError("give either keep (a fraction of every block) or widths, not both")
     network, card = load_source(checkpoint, out)
     widths = pruned_widths(network.widths, keep) if keep is not None else tuple(widths)
     pruned = prune_network(network, widths)
-    record = {
-        "source": card.name,
-        "source_checkpoint_id": card.checkpoint_id,
-        "keep": keep,
-        "criterion": CRITERION,
-        "widths_before": list(network.widths),
-        "widths_after": list(widths),
-        "parameters_before": network.parameter_count,
-        "parameters_after": pruned.parameter_count,
-    }
+    details = {"keep": keep, "criterion": CRITERION}
     return save_resized(
-        pruned, card, out, step="pruning", record=record, name=name or f"{card.name}-pruned"
+        network,
+        pruned,
+        card,
+        out,
+        step="pruning",
+        details=details,
+        name=name or f"{card.name}-pruned",
     )

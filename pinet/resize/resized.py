@@ -45,22 +45,33 @@ def load_source(
 
 
 def save_resized(
+    source: PINet,
     resized: PINet,
     source_card: ModelCard,
     out: str | os.PathLike[str],
     *,
     step: str,
-    record: dict[str, Any],
+    details: dict[str, Any],
     name: str,
 ) -> dict[str, Any]:
-    """Save `resized` to `out` under `name` and return `record` with the checkpoint and its
-    fine-tuning options.
+    """Save `resized`, made from `source`, to `out` under `name`; return what was done (the
+    record below) with the checkpoint and its fine-tuning options.
 
     The card keeps the source's input contract, recipe and data source; its metrics are
-    dropped (they scored other weights) and its `training` holds `record` under `step`
-    ("pruning", "widening") beside the source's own training record. Saved as float32, for
-    torch: export it again for ONNX.
+    dropped (they scored other weights) and its `training` records, under `step`
+    ("pruning", "widening"), the source's name and checkpoint id, the step's `details`, and
+    the widths and parameters before and after, beside the source's own training record.
+    Saved as float32, for torch: export it again for ONNX.
     """
+    record = {
+        "source": source_card.name,
+        "source_checkpoint_id": source_card.checkpoint_id,
+        **details,
+        "widths_before": list(source.widths),
+        "widths_after": list(resized.widths),
+        "parameters_before": source.parameter_count,
+        "parameters_after": resized.parameter_count,
+    }
     card = ModelCard.model_validate(
         source_card.model_dump(exclude=_NOT_INHERITED)
         | {

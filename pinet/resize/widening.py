@@ -131,21 +131,16 @@ def widen_checkpoint(
 ) -> dict[str, Any]:
     """Write to `out` the checkpoint (folder or bundled name) widened to `widths`; return
     what was done and the options that fine-tune it with `pinet train` / `pinet distill`.
-    Its card records the widening (source name and checkpoint id, seed, noise, widths and
-    parameters before and after), see `save_resized`."""
+    Its card records the widening (method, seed, noise), see `save_resized`."""
     network, card = load_source(checkpoint, out)
     widened = widen_network(network, tuple(widths), seed=seed, noise=noise)
-    record = {
-        "source": card.name,
-        "source_checkpoint_id": card.checkpoint_id,
-        "method": "net2wider",
-        "seed": seed,
-        "noise": noise,
-        "widths_before": list(network.widths),
-        "widths_after": list(widths),
-        "parameters_before": network.parameter_count,
-        "parameters_after": widened.parameter_count,
-    }
+    details = {"method": "net2wider", "seed": seed, "noise": noise}
     return save_resized(
-        widened, card, out, step="widening", record=record, name=name or f"{card.name}-widened"
+        network,
+        widened,
+        card,
+        out,
+        step="widening",
+        details=details,
+        name=name or f"{card.name}-widened",
     )

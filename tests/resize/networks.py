@@ -1,14 +1,18 @@
-"""Tiny seeded networks of every family for the resizing tests, with BatchNorms that make
-every filter matter differently."""
+"""What the resizing tests share: tiny seeded networks of every family, with BatchNorms that
+make every filter matter differently, and fine-tuning through the CLI."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
+import pytest
 import torch
 
+from pinet.cli import main
 from pinet.nets import PINet, build_network
-from tests.helpers import TINY_WIDTHS
+from tests.helpers import TINY_WIDTHS, TrainedRun
 
 INPUT_SHAPES = {"signal": (5, 3, 64), "image": (5, 3, 32, 32)}
 
@@ -37,3 +41,14 @@ def scrambled_network(
 
 # The release's trunk, and one that encodes values and pools every block into the head.
 TRUNKS = [{}, {"value_bins": 3, "multiscale_pool": True}]
+
+
+def fine_tune_for_an_epoch(
+    options: str, run: TrainedRun, out: Path, capsys: pytest.CaptureFixture[str]
+) -> dict[str, Any]:
+    """What `pinet train` prints after one epoch on `run`'s store with the fine-tuning
+    `options` a resizing command printed."""
+    train = ["train", "--data", str(run.store), "--model", "signal", "--out", str(out)]
+    train += ["--epochs", "1", "--batch-size", "16", "--device", "cpu", "--no-progress"]
+    assert main([*train, *options.split()]) == 0
+    return json.loads(capsys.readouterr().out)

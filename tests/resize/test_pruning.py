@@ -20,7 +20,13 @@ from pinet.inference import load_model
 from pinet.nets import PINet, build_network
 from pinet.resize import filters_to_keep, prune_checkpoint, prune_network, pruned_widths
 from tests.helpers import TINY_WIDTHS, TrainedRun
-from tests.resize.networks import INPUT_SHAPES, NETWORKS, TRUNKS, scrambled_network
+from tests.resize.networks import (
+    INPUT_SHAPES,
+    NETWORKS,
+    TRUNKS,
+    fine_tune_for_an_epoch,
+    scrambled_network,
+)
 
 
 def silenced(network: PINet, kept: list[torch.Tensor]) -> PINet:
@@ -111,11 +117,8 @@ def test_the_printed_options_fine_tune_the_pruned_network(
     printed = json.loads(capsys.readouterr().out)
     assert printed["fine_tune_options"] == f"--init {pruned} --widths 3,6,6,12 --head relu"
     assert printed["keep"] is None
-    train = ["train", "--data", str(signal_run.store), "--model", "signal"]
-    train += ["--out", str(tmp_path / "tuned"), "--epochs", "1", "--batch-size", "16"]
-    train += ["--device", "cpu", "--no-progress", *printed["fine_tune_options"].split()]
-    assert main(train) == 0
-    result = json.loads(capsys.readouterr().out)
+    tuned = tmp_path / "tuned"
+    result = fine_tune_for_an_epoch(printed["fine_tune_options"], signal_run, tuned, capsys)
     assert math.isfinite(result["last"]["train_mse"])
     assert math.isfinite(result["best_val_mse"])
     assert read_card(tmp_path / "tuned" / "best").architecture["widths"] == [3, 6, 6, 12]

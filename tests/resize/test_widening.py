@@ -19,7 +19,13 @@ from pinet.inference import load_model
 from pinet.resize import widen_checkpoint, widen_network
 from pinet.resize.widening import filter_sources
 from tests.helpers import TINY_WIDTHS, TrainedRun
-from tests.resize.networks import INPUT_SHAPES, NETWORKS, TRUNKS, scrambled_network
+from tests.resize.networks import (
+    INPUT_SHAPES,
+    NETWORKS,
+    TRUNKS,
+    fine_tune_for_an_epoch,
+    scrambled_network,
+)
 
 WIDER = (6, 12, 16, 24)  # every block of TINY_WIDTHS wider, one by half again, one doubled
 
@@ -112,11 +118,8 @@ def test_the_printed_options_fine_tune_the_widened_network(
     printed = json.loads(capsys.readouterr().out)
     assert printed["fine_tune_options"] == f"--init {wide} --widths 6,12,16,24 --head relu"
     assert (printed["seed"], printed["noise"]) == (5, 0.01)
-    train = ["train", "--data", str(signal_run.store), "--model", "signal"]
-    train += ["--out", str(tmp_path / "tuned"), "--epochs", "1", "--batch-size", "16"]
-    train += ["--device", "cpu", "--no-progress", *printed["fine_tune_options"].split()]
-    assert main(train) == 0
-    result = json.loads(capsys.readouterr().out)
+    tuned = tmp_path / "tuned"
+    result = fine_tune_for_an_epoch(printed["fine_tune_options"], signal_run, tuned, capsys)
     assert math.isfinite(result["best_val_mse"])
     assert read_card(tmp_path / "tuned" / "best").architecture["widths"] == [6, 12, 16, 24]
 
