@@ -30,10 +30,9 @@ EXPENSIVE_RECIPES = {"image-photos-rips": "image", "signal-hapt-takens": "signal
 EXPECTED = TEACHERS | STUDENTS | EXPENSIVE_RECIPES
 # Test MSE over the mean-PI predictor's. The teachers: the issue's target is 0.2; a
 # re-bundled model may only do better than the one it replaces (signal 0.185, image 0.132
-# when bundled). The students trade accuracy for speed: signal 0.246 (the issue's 0.25;
-# 0.2441, 0.2436 and 0.2496 before it: trained with frozen BatchNorm statistics, it gave
-# 0.002 on 250-sample windows for 64-sample windows 1.43 -> 0.38), image 0.150 (0.157,
-# 0.160 and 0.171 before it) when bundled. The
+# when bundled). The students trade accuracy for speed: signal 0.242 (the issue's 0.25;
+# 0.2441, 0.2436 and 0.2496 before it), image 0.150 (0.157, 0.160 and 0.171 before it)
+# when bundled. The
 # Rips model: the issue's target is 0.3; 0.060 when bundled. The takens model misses that
 # target: 0.497 when re-exported in 8 bits between convolutions (0.499 before, 0.511 for
 # the model before it).
