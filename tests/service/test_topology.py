@@ -257,5 +257,7 @@ def test_an_over_budget_rips_request_is_cut_off_and_the_server_stays_responsive(
             data={"recipe": "image-rips"},
         )
         assert "PINET_REQUEST_TIMEOUT_S" in detail(response, 503)
-        assert time.perf_counter() - started < 2.5
+        # 1 s of budget plus the upload and the pool's cancellation; 2.5 s was once exceeded
+        # (2.67 s) on a loaded 2-core CI machine, while the full computation takes longer.
+        assert time.perf_counter() - started < 4.0
         assert client.get("/readyz", timeout=1.0).status_code == 200
