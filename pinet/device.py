@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numba
 import torch
 
 
@@ -46,7 +47,5 @@ def use_threads(count: int) -> None:
     """
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
         raise ValueError(f"threads must be a whole number >= 1; got {count!r}")
-    import numba  # here, so that the service's imports do not pay for it
-
     torch.set_num_threads(count)
     numba.set_num_threads(min(count, numba.config.NUMBA_NUM_THREADS))

@@ -21,9 +21,9 @@ from typing import Any
 
 import torch
 
-from pinet.nets import PINet, Widths, build_network
+from pinet.nets import PINet, Widths
 from pinet.nets.layers import ConvBlock
-from pinet.resize.resized import PER_FILTER, load_source, save_resized
+from pinet.resize.resized import PER_FILTER, load_source, save_resized, with_widths
 
 CRITERION = "l1-of-bn-folded-filter"  # recorded in the card; see filter_importance
 
@@ -81,16 +81,7 @@ def prune_network(network: PINet, widths: Widths) -> PINet:
     """A copy of `network` keeping, per block, its `widths[i]` most important filters (see
     `filter_importance`), in their original order; same mode and device as `network`."""
     kept = filters_to_keep(network, widths)
-    architecture = network.architecture | {"widths": widths}
-    pruned = build_network(
-        network.modality,
-        network.in_channels,
-        family=network.family,
-        per_channel=network.per_channel,
-        **architecture,
-    )
-    pruned.load_state_dict(_pruned_state(network, kept))
-    return pruned.to(next(network.parameters()).device).train(network.training)
+    return with_widths(network, widths, _pruned_state(network, kept))
 
 
 def _pruned_state(network: PINet, kept: list[torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -7,10 +7,12 @@ import os
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from pinet.card import ModelCard
 from pinet.checkpoint import load_checkpoint, save_checkpoint
 from pinet.inference import find_checkpoint
-from pinet.nets import DEFAULT_FAMILY, PINet
+from pinet.nets import DEFAULT_FAMILY, PINet, Widths, build_network
 
 # A block's tensors with one entry (row) per filter, named as in its state_dict.
 PER_FILTER = (
@@ -31,6 +33,20 @@ _NOT_INHERITED = {
     "created",
     "library_versions",
 }
+
+
+def with_widths(network: PINet, widths: Widths, state: dict[str, torch.Tensor]) -> PINet:
+    """A network of `network`'s family and options but `widths`, holding `state`, on
+    `network`'s device and in its mode."""
+    resized = build_network(
+        network.modality,
+        network.in_channels,
+        family=network.family,
+        per_channel=network.per_channel,
+        **(network.architecture | {"widths": tuple(widths)}),
+    )
+    resized.load_state_dict(state)
+    return resized.to(next(network.parameters()).device).train(network.training)
 
 
 def load_source(

@@ -24,8 +24,8 @@ from typing import Any
 
 import torch
 
-from pinet.nets import PINet, Widths, build_network
-from pinet.resize.resized import PER_FILTER, load_source, save_resized
+from pinet.nets import PINet, Widths
+from pinet.resize.resized import PER_FILTER, load_source, save_resized, with_widths
 
 DEFAULT_NOISE = 0.01  # of each copied filter's weight deviation; see the module docstring
 
@@ -60,16 +60,7 @@ def widen_network(
     sources = [
         filter_sources(old, new, generator) for old, new in zip(network.widths, widths, strict=True)
     ]
-    architecture = network.architecture | {"widths": tuple(widths)}
-    widened = build_network(
-        network.modality,
-        network.in_channels,
-        family=network.family,
-        per_channel=network.per_channel,
-        **architecture,
-    )
-    widened.load_state_dict(_widened_state(network, sources, noise, generator))
-    return widened.to(next(network.parameters()).device).train(network.training)
+    return with_widths(network, widths, _widened_state(network, sources, noise, generator))
 
 
 def _widened_state(
