@@ -23,7 +23,7 @@ import torch
 
 from pinet.nets import PINet, Widths
 from pinet.nets.layers import ConvBlock
-from pinet.resize.resized import PER_FILTER, load_source, save_resized, with_widths
+from pinet.resize.resized import load_source, save_resized, selected_state, with_widths
 
 CRITERION = "l1-of-bn-folded-filter"  # recorded in the card; see filter_importance
 
@@ -81,28 +81,7 @@ def prune_network(network: PINet, widths: Widths) -> PINet:
     """A copy of `network` keeping, per block, its `widths[i]` most important filters (see
     `filter_importance`), in their original order; same mode and device as `network`."""
     kept = filters_to_keep(network, widths)
-    return with_widths(network, widths, _pruned_state(network, kept))
-
-
-def _pruned_state(network: PINet, kept: list[torch.Tensor]) -> dict[str, torch.Tensor]:
-    """`network`'s state_dict without the filters not in `kept`: per block, rows of the conv
-    and BatchNorm tensors, and the matching input channels of the next conv or, after the
-    last block (after every block, for a trunk that pools each one), input columns of the
-    head's Linear that reads the trunk. The rest of the head is unchanged."""
-    state = dict(network.state_dict())
-    head_columns = []
-    offsets = network.trunk.feature_offsets()
-    for i, filters in enumerate(kept):
-        block = f"trunk.blocks.{i}."
-        for name in PER_FILTER:
-            state[block + name] = state[block + name][filters]
-        if i > 0:
-            state[block + "conv.weight"] = state[block + "conv.weight"][:, kept[i - 1]]
-        if offsets[i] is not None:
-            head_columns.append(filters + offsets[i])
-    head_input = f"{network.head_input}.weight"
-    state[head_input] = state[head_input][:, torch.cat(head_columns)]
-    return state
+    return with_widths(network, widths, selected_state(network, kept))
 
 
 def prune_checkpoint(

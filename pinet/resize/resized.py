@@ -1,5 +1,6 @@
-"""What pruning and widening share: the per-filter tensors of a conv block, and the checkpoint
-a resized network is saved as (its card, and the options that fine-tune it)."""
+"""What pruning and widening share: a network's weights with some filters of each block
+selected (dropped, kept or repeated), and the checkpoint a resized network is saved as (its
+card, and the options that fine-tune it)."""
 
 from __future__ import annotations
 
@@ -33,6 +34,42 @@ _NOT_INHERITED = {
     "created",
     "library_versions",
 }
+
+
+def selected_state(
+    network: PINet,
+    filters: list[torch.Tensor],
+    input_scales: list[torch.Tensor] | None = None,
+) -> dict[str, torch.Tensor]:
+    """`network`'s state_dict (on the CPU) whose block i holds the filters `filters[i]`, in
+    that order (an index may repeat): the rows of its conv and BatchNorm tensors, and the
+    input channels that read them, of the next conv or, after the last block (after every
+    block, for a trunk that pools each one), columns of the head's Linear that reads the
+    trunk. Those inputs are multiplied by `input_scales[i]` (one per selected filter) where
+    given. The rest of the head is unchanged.
+
+    Pruning selects the filters it keeps; widening repeats filters and scales each copy's
+    readers by 1 / its number of copies, so that the copies together compute what one did.
+    """
+    state = {name: tensor.detach().cpu() for name, tensor in network.state_dict().items()}
+    scales = input_scales or [torch.ones(len(selected)) for selected in filters]
+    offsets = network.trunk.feature_offsets()
+    head_columns, head_scales = [], []
+    for i, selected in enumerate(filters):
+        block = f"trunk.blocks.{i}."
+        for name in PER_FILTER:
+            state[block + name] = state[block + name][selected]
+        if i > 0:
+            weight = state[block + "conv.weight"][:, filters[i - 1]]
+            state[block + "conv.weight"] = weight * scales[i - 1].view(
+                1, -1, *[1] * (weight.ndim - 2)
+            )
+        if offsets[i] is not None:
+            head_columns.append(selected + offsets[i])
+            head_scales.append(scales[i])
+    head_input = f"{network.head_input}.weight"
+    state[head_input] = state[head_input][:, torch.cat(head_columns)] * torch.cat(head_scales)
+    return state
 
 
 def with_widths(network: PINet, widths: Widths, state: dict[str, torch.Tensor]) -> PINet:

@@ -25,7 +25,7 @@ from typing import Any
 import torch
 
 from pinet.nets import PINet, Widths
-from pinet.resize.resized import PER_FILTER, load_source, save_resized, with_widths
+from pinet.resize.resized import load_source, save_resized, selected_state, with_widths
 
 DEFAULT_NOISE = 0.01  # of each copied filter's weight deviation; see the module docstring
 
@@ -66,29 +66,13 @@ def widen_network(
 def _widened_state(
     network: PINet, sources: list[torch.Tensor], noise: float, generator: torch.Generator
 ) -> dict[str, torch.Tensor]:
-    """`network`'s state_dict with, per block, the rows of the conv and BatchNorm tensors of
-    `sources[i]`, and the input channels that read them (of the next conv or, after the last
-    block, after every block of a trunk that pools each one, of the head's Linear) each
-    divided by its filter's number of copies. The rest of the head is unchanged."""
-    state = {name: tensor.detach().cpu() for name, tensor in network.state_dict().items()}
-    offsets = network.trunk.feature_offsets()
-    head_columns, head_shares = [], []
-    for i, copied in enumerate(sources):
-        block = f"trunk.blocks.{i}."
-        for name in PER_FILTER:
-            state[block + name] = state[block + name][copied]
-        state[block + "conv.weight"] = _with_noise(
-            state[block + "conv.weight"], network.widths[i], noise, generator
-        )
-        if i > 0:
-            previous, shares = sources[i - 1], _shares(sources[i - 1])
-            weight = state[block + "conv.weight"][:, previous]
-            state[block + "conv.weight"] = weight * shares.view(1, -1, *[1] * (weight.ndim - 2))
-        if offsets[i] is not None:
-            head_columns.append(copied + offsets[i])
-            head_shares.append(_shares(copied))
-    head_input = f"{network.head_input}.weight"
-    state[head_input] = state[head_input][:, torch.cat(head_columns)] * torch.cat(head_shares)
+    """`network`'s state_dict with block i's filters `sources[i]` (see `selected_state`),
+    whatever reads a filter divided by its number of copies, and noise on the added copies'
+    conv weights."""
+    state = selected_state(network, sources, [_shares(copied) for copied in sources])
+    for i, old in enumerate(network.widths):
+        name = f"trunk.blocks.{i}.conv.weight"
+        state[name] = _with_noise(state[name], old, noise, generator)
     return state
 
 
