@@ -16,6 +16,7 @@ from pinet.resize.widening import DEFAULT_NOISE
 from pinet.train import evaluate_checkpoint, train
 from pinet.train.options import (
     add_training_arguments,
+    parse_teacher_labelled,
     parse_widths,
     training_config,
     training_objective,
@@ -34,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     fit = commands.add_parser("train", help="train a PI-Net on a ground-truth store")
     add_training_arguments(fit)
+    fit.set_defaults(teacher_labelled=[])  # only distill has teachers to label stores
 
     teach = commands.add_parser(
         "distill",
@@ -56,6 +58,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="weight of the exact PIs against the teachers' (default: %(default)s)",
     )
 
+    teach.add_argument(
+        "--teacher-labelled",
+        action="append",
+        default=[],
+        type=parse_teacher_labelled,
+        metavar="STORE[:WEIGHT]",
+        help="also train on this store's inputs, labelled by the teachers alone (its own PIs, "
+        "of any recipe, are not used; nor are its held-out groups): data distillation, for "
+        "recipes too expensive to label many inputs exactly (repeatable; a mixture with "
+        "--data)",
+    )
     teach.add_argument(
         "--mixup-pairs",
         type=int,
@@ -186,7 +199,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             config = training_config(args)
             objective = training_objective(args, config)
             result = train(
-                args.data,
+                args.data + args.teacher_labelled,
                 args.model,
                 args.out,
                 config,

@@ -7,6 +7,10 @@ where the teacher is one checkpoint or an ensemble, whose averaged PIs make a be
 than any member. Temperature has no role in regression. The teachers' PIs of the training
 samples are computed once, batched in inference mode, and travel with the exact ones as
 `(N, C, 2, 50, 50)` targets, so that exact symmetries (`exact_symmetries`) move both alike.
+
+Teachers can also label inputs that have no exact PIs (`--teacher-labelled` stores, see
+`pinet.train.mixture`): their PIs fill both slots. Where the exact recipe is expensive,
+this is data distillation: a student learns from as many inputs as the teachers can label.
 """
 
 from __future__ import annotations
@@ -39,22 +43,25 @@ def teacher_pis(teachers: list[LoadedModel], samples: Samples) -> torch.Tensor:
 
 
 class TeacherLabelled(Dataset):
-    """`samples` with the teachers' PIs beside the exact ones: (input, `(C, 2, 50, 50)`)."""
+    """`samples` with the teachers' PIs beside the exact ones: (input, `(C, 2, 50, 50)`).
+    `exact=False`: the samples' own PIs are not learned, and the teachers' take their slot."""
 
-    def __init__(self, samples: Samples, teacher: torch.Tensor) -> None:
+    def __init__(self, samples: Samples, teacher: torch.Tensor, *, exact: bool = True) -> None:
         if len(teacher) != len(samples):
             raise ValueError(f"{len(teacher)} teacher PIs for {len(samples)} samples")
         self.samples = samples
         self.teacher = teacher.to(samples.device)
         self.device = samples.device
+        self.exact = exact
 
     def __len__(self) -> int:
         return len(self.samples)
 
     def __getitems__(self, positions: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
-        inputs, exact = self.samples.__getitems__(positions)
+        inputs, stored = self.samples.__getitems__(positions)
         rows = torch.as_tensor(positions, device=self.teacher.device)
-        return inputs, torch.stack([exact, self.teacher[rows].to(exact)], dim=2)
+        taught = self.teacher[rows].to(device=stored.device, dtype=stored.dtype)
+        return inputs, torch.stack([stored if self.exact else taught, taught], dim=2)
 
 
 class Distillation(Objective):
@@ -76,8 +83,8 @@ class Distillation(Objective):
         card = teachers[0].card
         self.recipe = get_recipe(card.recipe.name, card.recipe.params)  # labels mixed inputs
 
-    def labelled(self, samples: Samples) -> TeacherLabelled:
-        return TeacherLabelled(samples, teacher_pis(self.teachers, samples))
+    def labelled(self, samples: Samples, *, exact: bool = True) -> TeacherLabelled:
+        return TeacherLabelled(samples, teacher_pis(self.teachers, samples), exact=exact)
 
     def prepare(
         self, inputs: torch.Tensor, targets: torch.Tensor, generator: torch.Generator

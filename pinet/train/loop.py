@@ -138,10 +138,15 @@ def _fit(
         )
     splits = [split_by_group(store, config.val_fraction, config.seed) for store in stores]
     train_streams = [StoreSamples(s, t, modality) for s, (t, _) in zip(stores, splits, strict=True)]
-    val_streams = [StoreSamples(s, v, modality) for s, (_, v) in zip(stores, splits, strict=True)]
+    # Validation scores the exact PIs: a teacher-labelled store's held-out groups go unused.
+    exact = [component.labels == "exact" for component in components]
+    validated = [(s, v) for s, (_, v), e in zip(stores, splits, exact, strict=True) if e]
+    val_streams = [StoreSamples(s, v, modality) for s, v in validated]
+    val_labels = [store.label for store, _ in validated]
     sizes = [len(stream) for stream in train_streams]
     weights = mixture_weights(components, sizes)
-    trained_on = TrainedOn(stores, describe_mixture(stores, weights, sizes), config.crop_min_size)
+    mixture = describe_mixture(components, stores, weights, sizes)
+    trained_on = TrainedOn(stores, mixture, config.crop_min_size)
     torch.backends.cudnn.benchmark = device.type == "cuda"  # one shape per store: pick once
     torch.manual_seed(config.seed)
     options = {"value_bins": config.value_bins, "multiscale_pool": config.multiscale_pool}
@@ -183,7 +188,8 @@ def _fit(
     if config.preload:
         train_parts = [ResidentSamples(part, device) for part in train_streams]
         val_sets = [ResidentSamples(part, device) for part in val_streams]
-    train_set = MixtureSamples([objective.labelled(part) for part in train_parts])
+    labelled = zip(train_parts, exact, strict=True)
+    train_set = MixtureSamples([objective.labelled(part, exact=e) for part, e in labelled])
     loader = batch_loader(train_set, config.batch_size, device, sampler)
     best = min((h["val_mse"] for h in history), default=math.inf)
 
@@ -207,7 +213,7 @@ def _fit(
         model.eval()
         # Rank 0 validates; the others wait for its metrics, then go on to the next epoch.
         val = cluster.from_main(
-            _validate(evaluated, val_sets, trained_on.labels) if cluster.is_main else None
+            _validate(evaluated, val_sets, val_labels) if cluster.is_main else None
         )
         entry = {
             "epoch": epoch + 1,
@@ -312,10 +318,6 @@ class TrainedOn:
     stores: Sequence[GroundTruthStore]
     mixture: list[dict[str, Any]]  # `describe_mixture`
     smallest_crop: int = 0  # `--crop-min-size`: crops reach down to it; 0, none
-
-    @property
-    def labels(self) -> list[str]:
-        return [store.label for store in self.stores]
 
     def data_source(self) -> DataSourceRef:
         """The source of a single store; for a mixture, every component's."""

@@ -39,9 +39,14 @@ class Objective(ABC):
     def describe(self) -> dict[str, Any]:
         """The objective's name and parameters, as JSON values."""
 
-    def labelled(self, samples: Samples) -> Samples:
+    def labelled(self, samples: Samples, *, exact: bool = True) -> Samples:
         """The training samples with the targets this objective needs (default: the exact
-        PIs as they are); called once per run, before the first epoch."""
+        PIs as they are); called once per run, before the first epoch. `exact=False`: the
+        samples' own PIs are not to be learned (a teacher-labelled store's)."""
+        if not exact:
+            raise ValueError(
+                "a store without exact PIs to learn needs teachers to label it: pinet distill"
+            )
         return samples
 
     def prepare(
@@ -83,8 +88,8 @@ class WrappedObjective(Objective):
     def __init__(self, base: Objective) -> None:
         self.base = base
 
-    def labelled(self, samples: Samples) -> Samples:
-        return self.base.labelled(samples)
+    def labelled(self, samples: Samples, *, exact: bool = True) -> Samples:
+        return self.base.labelled(samples, exact=exact)
 
     def prepare(
         self, inputs: torch.Tensor, targets: torch.Tensor, generator: torch.Generator

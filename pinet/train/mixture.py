@@ -7,6 +7,11 @@ models learn many channel counts too). A store's own order is its `ChunkWindowSa
 chunks are read once per pass; a store sampled faster than its size is passed over again
 in a fresh order. The batches of an epoch depend only on (seed, epoch): resumption stays
 exact. One component gives exactly the batches of a plain shuffled loader over its store.
+
+A component's samples are labelled by their exact PIs, or, for distillation, by the
+teachers alone (`pinet distill --teacher-labelled`): then only its inputs are used, and its
+store may hold any recipe's PIs. Where exact PIs are expensive (Rips), that is how a
+student learns from many more inputs than the exact recipe could label.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -25,34 +30,43 @@ from pinet.modality import Modality
 from pinet.store import GroundTruthStore
 from pinet.train.data import ChunkWindowSampler, Samples, StoreSamples
 
+Labels = Literal["exact", "teachers"]
+
 
 @dataclass(frozen=True)
 class Component:
-    """One store of a mixture and its weight (None: in proportion to its training size)."""
+    """One store of a mixture, its weight (None: in proportion to its training size), and
+    who labels its samples: its exact PIs, or the teachers of a distillation alone."""
 
     path: Path
     weight: float | None = None
+    labels: Labels = "exact"
 
     @classmethod
-    def parse(cls, text: str) -> Component:
+    def parse(cls, text: str, labels: Labels = "exact") -> Component:
         """`STORE` or `STORE:WEIGHT`, as `pinet train --data` takes them."""
         path, _, weight = text.rpartition(":")
         if not path:
-            return cls(Path(text))
+            return cls(Path(text), labels=labels)
         try:
             value = float(weight)
         except ValueError:
-            return cls(Path(text))  # a colon inside the path itself
+            return cls(Path(text), labels=labels)  # a colon inside the path itself
         if not math.isfinite(value) or value <= 0:
             raise ValueError(f"the weight of a store must be a positive number: {text!r}")
-        return cls(Path(path), value)
+        return cls(Path(path), value, labels)
 
 
 def open_stores(components: Sequence[Component], modality: Modality) -> list[GroundTruthStore]:
-    """The components' stores, checked to be complete, of `modality`, of one recipe with the
-    same parameters (a model learns one recipe) and of distinct labels (metrics name them)."""
+    """The components' stores, checked to be complete, of `modality`, of distinct labels
+    (metrics name them), and, those labelled by their exact PIs, of one recipe with the same
+    parameters (a model learns one recipe): the first component's, which must be one."""
     if not components:
         raise ValueError("training needs at least one store")
+    if components[0].labels != "exact":
+        raise ValueError(
+            "the first store gives the run its recipe: it must hold the exact PIs to learn"
+        )
     given = [c.weight is not None for c in components]
     if any(given) and not all(given):
         raise ValueError("give every store of a mixture a weight (STORE:WEIGHT), or none")
@@ -65,7 +79,8 @@ def open_stores(components: Sequence[Component], modality: Modality) -> list[Gro
             raise ValueError(
                 f"{component.path} holds {store.recipe.modality} ground truth, not {modality}"
             )
-        if stores and store.job["recipe"] != stores[0].job["recipe"]:
+        exact = component.labels == "exact"
+        if exact and stores and store.job["recipe"] != stores[0].job["recipe"]:
             raise ValueError(
                 f"{component.path} holds {store.job['recipe']} ground truth but "
                 f"{stores[0].path} holds {stores[0].job['recipe']}: one model, one recipe"
@@ -148,9 +163,13 @@ class MixtureBatchSampler(Sampler[list[int]]):
 
 
 def describe_mixture(
-    stores: Sequence[GroundTruthStore], weights: np.ndarray, sizes: Sequence[int]
+    components: Sequence[Component],
+    stores: Sequence[GroundTruthStore],
+    weights: np.ndarray,
+    sizes: Sequence[int],
 ) -> list[dict[str, Any]]:
-    """What a card records of each component: store, source, input shape, weight, size."""
+    """What a card records of each component: store, source, input shape, weight, size, and
+    who labelled it."""
     return [
         {
             "store": str(store.path),
@@ -158,6 +177,7 @@ def describe_mixture(
             "input_shape": list(store.attrs["input_shape"]),
             "weight": float(weight),
             "train_samples": int(size),
+            "labels": component.labels,
         }
-        for store, weight, size in zip(stores, weights, sizes, strict=True)
+        for component, store, weight, size in zip(components, stores, weights, sizes, strict=True)
     ]

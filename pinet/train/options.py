@@ -207,6 +207,15 @@ def parse_component(text: str) -> Component:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
+def parse_teacher_labelled(text: str) -> Component:
+    """`--teacher-labelled STORE[:WEIGHT]`: a store of a distillation's mixture whose inputs
+    the teachers label."""
+    try:
+        return Component.parse(text, labels="teachers")
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def parse_widths(text: str) -> Widths:
     """`--widths`: filters of each conv block, comma-separated (the release: 4 blocks)."""
     try:
