@@ -30,17 +30,17 @@ EXPENSIVE_RECIPES = {"image-photos-rips": "image", "signal-hapt-takens": "signal
 EXPECTED = TEACHERS | STUDENTS | EXPENSIVE_RECIPES
 # Test MSE over the mean-PI predictor's. The teachers: the issue's target is 0.2; a
 # re-bundled model may only do better than the one it replaces (signal 0.185, image 0.132
-# when bundled). The students trade accuracy for speed: signal 0.242 (the issue's 0.25;
-# 0.2441, 0.2436 and 0.2496 before it), image 0.150 (0.157, 0.160 and 0.171 before it)
-# when bundled. The
+# when bundled). The students trade accuracy for speed: signal 0.239 (the issue's 0.25;
+# 0.2424, 0.2441, 0.2436 and 0.2496 before it), image 0.147 (0.150, 0.157, 0.160 and 0.171 before
+# it) when bundled. The
 # Rips model: the issue's target is 0.3; 0.060 when bundled. The takens model misses that
 # target: 0.497 when re-exported in 8 bits between convolutions (0.499 before, 0.511 for
 # the model before it).
 MAX_RATIO_TO_MEAN_PI = {
     "signal-hapt": 0.2,
     "image-photos": 0.2,
-    "signal-hapt-student": 0.25,
-    "image-photos-student": 0.16,
+    "signal-hapt-student": 0.245,
+    "image-photos-student": 0.155,
     "image-photos-rips": 0.065,
     "signal-hapt-takens": 0.505,
 }
@@ -126,28 +126,30 @@ def test_the_takens_model_beats_the_mean_pi_on_test_users_windows() -> None:
 
 def test_the_signal_student_learned_windows_shorter_than_its_store() -> None:
     """Every 20th 100-sample window of HAPT's test users (198 windows, 2 s at 50 Hz; exact PIs
-    computed here): trained on crops down to 64 samples, the student's error is a third of
-    that of the windows' own mean PI (0.33; 0.60 for the student before crops, 0.59 for the
-    teacher), and its training ranges say it learned that length."""
+    computed here): trained on crops down to 64 samples, the student's error is a quarter of
+    that of the windows' own mean PI (0.24; 0.25 for the student it replaced, 0.33 before
+    frozen BatchNorm statistics, 0.60 before crops; 0.59 for the teacher), and its training
+    ranges say it learned that length."""
     model = pinet.load_model("signal-hapt-student", device="cpu")
     card = model.card
     assert card.training_ranges.sizes[0] <= 100 and card.source_metrics is not None
-    assert card.source_metrics["hapt-w100"]["mse_vs_mean_pi"] < 0.4
+    assert card.source_metrics["hapt-w100"]["mse_vs_mean_pi"] < 0.3
     source = HaptWindows(window=100, stride=50)
     windows = np.stack([s.input for s in source.samples() if s.split == "test"][::20])
     exact = get_recipe(card.recipe.name, card.recipe.params).images_batch(windows)
     mse = np.mean((pinet.predict(model, windows) - exact) ** 2)
-    assert mse < 0.45 * np.mean((exact - exact.mean(axis=0)) ** 2)
+    assert mse < 0.3 * np.mean((exact - exact.mean(axis=0)) ** 2)
 
 
 def test_the_image_student_learned_crops_smaller_than_its_store() -> None:
     """100 fresh 16x16 crops of the photos' test regions (another seed than any store's;
-    exact PIs computed here): trained on crops down to 16x16, the student's error is under
-    that of the crops' own mean PI (0.75; 1.94 for the student before crops)."""
+    exact PIs computed here): trained on crops down to 16x16 under frozen BatchNorm
+    statistics, the student's error is a fifth of that of the crops' own mean PI (0.18; 0.19
+    for the student it replaced, 0.75 before frozen statistics, 1.94 before crops)."""
     model = pinet.load_model("image-photos-student", device="cpu")
     assert model.card.training_ranges.sizes == (16, 32)
     source = PhotoCrops(seed=7, train_per_photo=0, test_per_photo=10, size=16)
     crops = np.stack([sample.input for sample in source.samples()])
     exact = get_recipe(model.card.recipe.name, model.card.recipe.params).images_batch(crops)
     mse = np.mean((pinet.predict(model, crops) - exact) ** 2)
-    assert mse < 0.9 * np.mean((exact - exact.mean(axis=0)) ** 2)
+    assert mse < 0.3 * np.mean((exact - exact.mean(axis=0)) ** 2)
