@@ -8,6 +8,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from functools import partial
 
 from pinet.device import use_threads
 from pinet.export import export_float16, export_onnx
@@ -16,7 +17,7 @@ from pinet.resize.widening import DEFAULT_NOISE
 from pinet.train import evaluate_checkpoint, train
 from pinet.train.options import (
     add_training_arguments,
-    parse_teacher_labelled,
+    parse_component,
     parse_widths,
     training_config,
     training_objective,
@@ -62,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--teacher-labelled",
         action="append",
         default=[],
-        type=parse_teacher_labelled,
+        type=partial(parse_component, labels="teachers"),
         metavar="STORE[:WEIGHT]",
         help="also train on this store's inputs, labelled by the teachers alone (its own PIs, "
         "of any recipe, are not used; nor are its held-out groups): data distillation, for "

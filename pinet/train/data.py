@@ -23,12 +23,22 @@ _PRELOAD_SHARE = 0.8  # of the free memory --preload may take: the model and ste
 
 
 class StoreSamples(Dataset):
-    """(network input, PI) pairs for chosen samples of a store, decoded a chunk at a time."""
+    """(network input, PI) pairs for chosen samples of a store, decoded a chunk at a time.
+    `with_pis=False`: the store's PIs are never read, and each sample's PI is an empty
+    tensor (a teacher-labelled store's, whose targets the teachers give)."""
 
-    def __init__(self, store: GroundTruthStore, indices: np.ndarray, modality: Modality) -> None:
+    def __init__(
+        self,
+        store: GroundTruthStore,
+        indices: np.ndarray,
+        modality: Modality,
+        *,
+        with_pis: bool = True,
+    ) -> None:
         self.store = store
         self.indices = np.asarray(indices)
         self.modality = modality
+        self.with_pis = with_pis
         self._chunks: OrderedDict[int, tuple[torch.Tensor, torch.Tensor]] = OrderedDict()
 
     device = torch.device("cpu")  # where its batches are
@@ -56,7 +66,10 @@ class StoreSamples(Dataset):
         if chunk not in self._chunks:
             start, stop = self.store.chunk_bounds(chunk)
             inputs = network_inputs(self.store["inputs"][start:stop], self.modality)
-            pis = torch.from_numpy(self.store["pis"][start:stop])
+            if self.with_pis:
+                pis = torch.from_numpy(self.store["pis"][start:stop])
+            else:
+                pis = torch.empty(stop - start, 0)
             self._chunks[chunk] = (inputs, pis)
             if len(self._chunks) > 2 * _WINDOW_CHUNKS:
                 self._chunks.popitem(last=False)

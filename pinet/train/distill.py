@@ -44,7 +44,8 @@ def teacher_pis(teachers: list[LoadedModel], samples: Samples) -> torch.Tensor:
 
 class TeacherLabelled(Dataset):
     """`samples` with the teachers' PIs beside the exact ones: (input, `(C, 2, 50, 50)`).
-    `exact=False`: the samples' own PIs are not learned, and the teachers' take their slot."""
+    `exact=False`: the samples hold no PIs to learn (`StoreSamples(with_pis=False)`), and
+    the teachers' take the exact slot too."""
 
     def __init__(self, samples: Samples, teacher: torch.Tensor, *, exact: bool = True) -> None:
         if len(teacher) != len(samples):
@@ -60,8 +61,8 @@ class TeacherLabelled(Dataset):
     def __getitems__(self, positions: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
         inputs, stored = self.samples.__getitems__(positions)
         rows = torch.as_tensor(positions, device=self.teacher.device)
-        taught = self.teacher[rows].to(device=stored.device, dtype=stored.dtype)
-        return inputs, torch.stack([stored if self.exact else taught, taught], dim=2)
+        taught = self.teacher[rows].to(device=inputs.device, dtype=torch.float32)
+        return inputs, torch.stack([stored.to(taught) if self.exact else taught, taught], dim=2)
 
 
 class Distillation(Objective):

@@ -137,9 +137,13 @@ def _fit(
             "objective (self-distillation) trains on reversed inputs as if they did not"
         )
     splits = [split_by_group(store, config.val_fraction, config.seed) for store in stores]
-    train_streams = [StoreSamples(s, t, modality) for s, (t, _) in zip(stores, splits, strict=True)]
-    # Validation scores the exact PIs: a teacher-labelled store's held-out groups go unused.
+    # A teacher-labelled store's PIs are never read, and its held-out groups go unused:
+    # validation scores the exact PIs.
     exact = [component.labels == "exact" for component in components]
+    train_streams = [
+        StoreSamples(s, t, modality, with_pis=e)
+        for s, (t, _), e in zip(stores, splits, exact, strict=True)
+    ]
     validated = [(s, v) for s, (_, v), e in zip(stores, splits, exact, strict=True) if e]
     val_streams = [StoreSamples(s, v, modality) for s, v in validated]
     val_labels = [store.label for store, _ in validated]

@@ -14,7 +14,7 @@ from pinet.train.distill import Distillation
 from pinet.train.distributed import local_device
 from pinet.train.feature_transfer import AttentionTransfer
 from pinet.train.losses import MeanSquaredError, Objective
-from pinet.train.mixture import Component
+from pinet.train.mixture import Component, Labels
 from pinet.train.mixup import PartialMixup
 from pinet.train.quantization_aware import QuantizationAware
 from pinet.train.self_distill import SelfDistillation
@@ -199,19 +199,11 @@ def training_objective(args: argparse.Namespace, config: TrainConfig) -> Objecti
     return objective
 
 
-def parse_component(text: str) -> Component:
-    """`--data STORE[:WEIGHT]`: one store of a training mixture."""
+def parse_component(text: str, labels: Labels = "exact") -> Component:
+    """`--data STORE[:WEIGHT]`: one store of a training mixture (`labels="teachers"`:
+    `pinet distill --teacher-labelled`, a store whose inputs the teachers label)."""
     try:
-        return Component.parse(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
-
-
-def parse_teacher_labelled(text: str) -> Component:
-    """`--teacher-labelled STORE[:WEIGHT]`: a store of a distillation's mixture whose inputs
-    the teachers label."""
-    try:
-        return Component.parse(text, labels="teachers")
+        return Component.parse(text, labels)
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
 
