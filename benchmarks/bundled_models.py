@@ -25,7 +25,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.inference import Row, device_name, exact_rate, pinet_rate
 from benchmarks.inputs import accelerometer_windows, photo_crops
-from pinet.device import resolve_device
+from pinet.device import resolve_device, use_threads
 from pinet.inference import bundled_model_names, load_model, models_dir
 
 
@@ -43,8 +43,7 @@ def main() -> None:
         parser.error(f"--rips-images must be between 1 and --batch ({args.batch})")
     device = resolve_device(args.device)
     if args.threads is not None:
-        torch.set_num_threads(args.threads)
-        numba.set_num_threads(args.threads)
+        use_threads(args.threads)
     rng = np.random.default_rng(0)
     inputs = {
         "signal": accelerometer_windows(args.batch, rng),

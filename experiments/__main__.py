@@ -38,7 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="a seed to run (repeatable; default 0, 1 and 2)",
     )
     run.add_argument("--row", action="append", default=[], help="run only this row (repeatable)")
-    run.add_argument("--threads", type=int, default=1, help="torch CPU threads (%(default)s)")
+    run.add_argument(
+        "--threads", type=int, default=1, help="torch and numba CPU threads (%(default)s)"
+    )
     report = commands.add_parser("report", help="write ROOT/report.md from the saved results")
     report.add_argument("--quick", action="store_true", help="from the quick runs instead")
     return parser

@@ -37,6 +37,7 @@ from experiments.nets import FusedCNN
 from experiments.representations import EXACT, PINET, PINET_MODEL, RAW, Arrays, Scaler
 from experiments.results import Outcome, Result, Settings, Summary, Verdict
 from pinet.checkpoint import load_checkpoint
+from pinet.device import use_threads
 from pinet.inference import find_checkpoint, network_inputs
 from pinet.nets import PINet
 
@@ -94,7 +95,7 @@ class PINetFused(nn.Module):
 
 def run(settings: Settings) -> Outcome:
     """Train every wanted row for every seed and score it on each test condition."""
-    torch.set_num_threads(settings.threads)
+    use_threads(settings.threads)
     config = QUICK if settings.quick else FULL
     rows = [row for row in ROWS if settings.wants(row)]
     har = load_har(settings, (name for row in rows for name in REPRESENTATIONS[row]))

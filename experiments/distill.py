@@ -31,7 +31,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
-import numba
 import torch
 from torch import nn
 
@@ -59,6 +58,7 @@ from experiments.kd import (
 from experiments.nets import PICNN, SignalCNN
 from experiments.results import Outcome, Result, Settings, Summary, Verdict
 from experiments.teachers import Teacher, Teachers
+from pinet.device import use_threads
 
 TITLE = "Topological knowledge distillation on HAPT"
 
@@ -118,8 +118,7 @@ ROWS = (*TEACHER_ROWS.values(), *EXACT_ROWS.values(), *(s.name for s in STUDENTS
 
 def run(settings: Settings) -> Outcome:
     """Every wanted row for every seed; teachers are trained once per seed, as rows need them."""
-    torch.set_num_threads(settings.threads)
-    numba.set_num_threads(min(settings.threads, numba.config.NUMBA_NUM_THREADS))
+    use_threads(settings.threads)
     config = QUICK if settings.quick else FULL
     data = load_distill_data(settings)
     results = []

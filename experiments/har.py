@@ -34,6 +34,7 @@ from experiments.har_data import HarData, load_har, scored, tensors
 from experiments.nets import MLP, PICNN, FusedCNN, SignalCNN
 from experiments.representations import EXACT, PINET, RAW, SF
 from experiments.results import CLEAN, Outcome, Result, Settings, Summary, Verdict
+from pinet.device import use_threads
 
 TITLE = "HAR on HAPT: statistical features, exact PIs and PI-Net PIs"
 MLP_KIND, CNN_KIND = "MLP", "1D-CNN"
@@ -85,7 +86,7 @@ def config_of(settings: Settings) -> Config:
 
 def run(settings: Settings) -> Outcome:
     """Train every wanted row for every seed and score it on each test condition."""
-    torch.set_num_threads(settings.threads)
+    use_threads(settings.threads)
     rows = [row for row in ROW_SPECS if settings.wants(row.name)]
     har = load_har(settings, (name for row in rows for name in row.inputs))
     config = config_of(settings)

@@ -56,6 +56,7 @@ from experiments.image_pis import (
 )
 from experiments.nets import PICNN
 from experiments.results import Outcome, Result, Settings, Summary, Verdict
+from pinet.device import use_threads
 
 TITLE = "Images on Fashion-MNIST: DenseNet with exact, PI-Net and fine-tuned PI-Net PIs"
 ALONE = "DenseNet"
@@ -103,7 +104,7 @@ def classifier(channels: int, classes: int, budget: Budget, fused: bool) -> nn.M
 
 def run(settings: Settings, data: StoreSpec = FASHION_MNIST) -> Outcome:
     """Every wanted row for every seed, on clean and noisy test images of `data`."""
-    torch.set_num_threads(settings.threads)
+    use_threads(settings.threads)
     # As `seeded` does, but before the PIs: they must not depend on which rows run first.
     torch.use_deterministic_algorithms(True)
     budget = QUICK if settings.quick else FULL

@@ -195,8 +195,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command in ("train", "distill"):
-            if args.threads is not None:
-                use_threads(args.threads)
+            use_threads(args.threads)
             config = training_config(args)
             objective = training_objective(args, config)
             result = train(

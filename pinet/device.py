@@ -37,15 +37,25 @@ def precision(device: torch.device) -> str:
     return "bfloat16" if device.type == "cuda" else "float32"
 
 
-def use_threads(count: int) -> None:
+def use_threads(count: int | None = None) -> None:
     """Compute this process's CPU work on `count` threads: torch's intra-op pool and numba's
-    (the recipes' exact topology, capped at numba's configured maximum).
+    (the recipes' exact topology, capped at numba's configured maximum). None: torch's count
+    as it stands (OMP_NUM_THREADS when set, else one per core), numba's made to match.
 
     Why a setting: each library defaults to every core, so runs sharing a machine each start
     a thread per core and their threads spin against each other's: 20 times slower for
     small-batch signal training on 2 cores (docs/training.md, "Several runs on one machine").
+
+    Called once at a process's start, before any exact PI: starting numba's OpenMP thread
+    pool (its first parallel run, or the call here) resets the OpenMP thread count that
+    torch reads to numba's maximum, one per core, whatever OMP_NUM_THREADS says (measured:
+    1 -> 2 on 2 cores). Without this call a run's first exact PI (a `--crop-min-size` crop)
+    changes torch's threads mid-run, and with them the float rounding that a resumed run
+    must reproduce. Numba's pool is started first, so torch's count is the last word.
     """
+    if count is None:
+        count = torch.get_num_threads()
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
         raise ValueError(f"threads must be a whole number >= 1; got {count!r}")
-    torch.set_num_threads(count)
     numba.set_num_threads(min(count, numba.config.NUMBA_NUM_THREADS))
+    torch.set_num_threads(count)

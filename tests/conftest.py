@@ -14,8 +14,17 @@ import torch
 
 from data_prep.sources.hapt import HaptWindows
 from data_prep.sources.photos import PhotoCrops
+from pinet.device import use_threads
 from pinet.train import TrainConfig, train
 from tests.helpers import TINY_WIDTHS, TrainedRun, tiny_store
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _threads_pinned() -> None:
+    """Start numba's thread pool before any test computes: its start resets torch's OpenMP
+    thread count to one per core (see `use_threads`), and tests that train before and after
+    it would then round differently."""
+    use_threads()
 
 
 @pytest.fixture(autouse=True)

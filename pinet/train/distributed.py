@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from pinet.device import resolve_device
+from pinet.device import resolve_device, use_threads
 
 # How long a process waits for the others at a collective: rank 0 alone validates, writes
 # checkpoints and draws the plots while the others wait at their next step. Torch's defaults
@@ -136,8 +136,8 @@ def threads_per_process(cluster: Cluster) -> int:
 @contextmanager
 def process_group(device: torch.device) -> Iterator[Cluster]:
     """The cluster torchrun started this process in, with its process group open while the
-    block runs: NCCL when training on CUDA, gloo on the CPU; torch's threads set to
-    `threads_per_process`. Without torchrun (or with one process), a cluster of one and
+    block runs: NCCL when training on CUDA, gloo on the CPU; torch's and numba's threads set
+    to `threads_per_process`. Without torchrun (or with one process), a cluster of one and
     nothing changed."""
     cluster = Cluster.launched()
     if cluster.world_size == 1:
@@ -146,7 +146,7 @@ def process_group(device: torch.device) -> Iterator[Cluster]:
     backend = "nccl" if device.type == "cuda" else "gloo"
     if device.type == "cuda":
         torch.cuda.set_device(device)  # object collectives use the current device
-    torch.set_num_threads(threads_per_process(cluster))
+    use_threads(threads_per_process(cluster))
     dist.init_process_group(backend, timeout=COLLECTIVE_TIMEOUT)
     try:
         yield replace(cluster, backend=backend)

@@ -161,7 +161,8 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--threads",
         type=int,
-        help="CPU threads of this run, torch's and the recipes' (default: one per core); "
+        help="CPU threads of this run, torch's and the recipes' (default: torch's, "
+        "OMP_NUM_THREADS when set, else one per core); "
         "runs sharing a machine should together use at most its cores",
     )
     parser.add_argument("--no-progress", action="store_true")

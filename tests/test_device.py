@@ -1,0 +1,51 @@
+"""Thread counts: the first exact PI of a process must not change how torch computes.
+
+Numba's thread pool starts once per process, so each case runs in a fresh interpreter.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from pinet.device import use_threads
+
+# An exact PI through numba's parallel code, then torch's thread count as it stands.
+FIRST_EXACT_PI = """
+import numpy as np, torch
+from pinet.device import use_threads
+from pinet.tda import get_recipe
+{setup}
+get_recipe("signal-sublevel").transform_batch(np.random.default_rng(0).random((2, 3, 250)))
+print(torch.get_num_threads())
+"""
+
+
+def torch_threads_after_first_exact_pi(setup: str) -> int:
+    """Torch's threads after a fresh process ran `setup`, then its first exact PI: with one
+    OpenMP thread asked for and numba allowed two, so that a reset is visible on any CPU."""
+    environment = {**os.environ, "OMP_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "2"}
+    done = subprocess.run(
+        [sys.executable, "-c", FIRST_EXACT_PI.format(setup=setup)],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return int(done.stdout.split()[-1])
+
+
+def test_numba_s_pool_resets_torch_s_threads_unless_use_threads_came_first() -> None:
+    assert torch_threads_after_first_exact_pi("") == 2  # what `use_threads` guards against
+    assert torch_threads_after_first_exact_pi("use_threads()") == 1
+    assert torch_threads_after_first_exact_pi("use_threads(1)") == 1
+
+
+@pytest.mark.parametrize("count", [0, -1, 1.5, True])
+def test_a_thread_count_below_one_or_not_whole_is_refused(count: object) -> None:
+    with pytest.raises(ValueError, match="threads must be a whole number >= 1"):
+        use_threads(count)  # type: ignore[arg-type]
