@@ -10,6 +10,7 @@ import pytest
 from safetensors.torch import load_file
 
 import pinet
+from data_prep.sources.basicmotions import BasicMotions
 from data_prep.sources.hapt import HaptWindows
 from data_prep.sources.photos import PhotoCrops
 from pinet.checkpoint import read_card
@@ -27,17 +28,22 @@ STUDENTS = {"signal-hapt-student": "signal", "image-photos-student": "image"}
 # 32x32 RGB image, 200x the model; signal-takens: about 10 ms per HAPT window), the takens
 # one an int8 graph like the students.
 EXPENSIVE_RECIPES = {"image-photos-rips": "image", "signal-hapt-takens": "signal"}
-EXPECTED = TEACHERS | STUDENTS | EXPENSIVE_RECIPES
+# A teacher fine-tuned on HAPT at several rates and on crops down to 64 samples: the signal
+# model for series unlike HAPT's 250-sample windows at 50 Hz.
+MULTIRATE = {"signal-hapt-multirate": "signal"}
+EXPECTED = TEACHERS | STUDENTS | EXPENSIVE_RECIPES | MULTIRATE
 # Test MSE over the mean-PI predictor's. The teachers: the issue's target is 0.2; a
-# re-bundled model may only do better than the one it replaces (signal 0.185, image 0.132
-# when bundled). The students trade accuracy for speed: signal 0.239 (the issue's 0.25;
-# 0.2424, 0.2441, 0.2436 and 0.2496 before it), image 0.147 (0.150, 0.157, 0.160 and 0.171 before
-# it) when bundled. The
-# Rips model: the issue's target is 0.3; 0.060 when bundled. The takens model misses that
-# target: 0.497 when re-exported in 8 bits between convolutions (0.499 before, 0.511 for
-# the model before it).
+# re-bundled model may only do better than the one it replaces (signal 0.188, 0.192
+# before it; image 0.132 when bundled). The multirate teacher pays on HAPT for the other
+# series (0.196 when bundled; the issue asks 0.25). The students trade accuracy for speed:
+# signal 0.2391 (the issue's 0.25; 0.2393, 0.2424, 0.2441, 0.2436 and 0.2496 before it),
+# image 0.147 (0.150, 0.157, 0.160 and 0.171 before it) when bundled. The Rips model: the
+# issue's target is 0.3; 0.060 when bundled. The takens model misses that target: 0.497
+# when re-exported in 8 bits between convolutions (0.499 before, 0.511 for the model
+# before it).
 MAX_RATIO_TO_MEAN_PI = {
     "signal-hapt": 0.2,
+    "signal-hapt-multirate": 0.21,
     "image-photos": 0.2,
     "signal-hapt-student": 0.245,
     "image-photos-student": 0.155,
@@ -139,6 +145,30 @@ def test_the_signal_student_learned_windows_shorter_than_its_store() -> None:
     exact = get_recipe(card.recipe.name, card.recipe.params).images_batch(windows)
     mse = np.mean((pinet.predict(model, windows) - exact) ** 2)
     assert mse < 0.3 * np.mean((exact - exact.mean(axis=0)) ** 2)
+
+
+# The real series the multirate teacher's card was scored on: HAPT's test users (both sensors,
+# 250-sample windows at 50 Hz; 100 and 64 samples; both sensors at 10 Hz) and BasicMotions.
+REAL_SERIES = ("hapt", "hapt-gyro", "hapt-w100", "hapt-w64", "hapt-d5", "basicmotions")
+
+
+def test_the_multirate_teacher_holds_on_smartwatch_series_it_never_saw() -> None:
+    """BasicMotions (a smartwatch at 10 Hz, 6 x 100), held out of its training: on the 40
+    test series, exact PIs computed here, its error is a quarter of that of the 40 training
+    series' mean PI (0.244 in its card; the issue asks 0.3 for a held-out source; 0.74 for
+    the teacher before frozen statistics, crops and other rates), and no real series in its
+    card is above the issue's 0.35."""
+    model = pinet.load_model("signal-hapt-multirate", device="cpu")
+    card = model.card
+    recipe = get_recipe(card.recipe.name, card.recipe.params)
+    samples = list(BasicMotions().samples())
+    train, test = ([s.input for s in samples if s.split == split] for split in ("train", "test"))
+    mean_pi = recipe.images_batch(np.stack(train)).mean(axis=0)
+    exact = recipe.images_batch(np.stack(test))
+    mse = np.mean((pinet.predict(model, np.stack(test)) - exact) ** 2)
+    assert mse < 0.3 * np.mean((exact - mean_pi) ** 2)
+    assert card.source_metrics is not None
+    assert max(card.source_metrics[name]["mse_vs_mean_pi"] for name in REAL_SERIES) < 0.35
 
 
 def test_the_image_student_learned_crops_smaller_than_its_store() -> None:
