@@ -259,7 +259,9 @@ def _finalise(
 def _open_or_create(
     out: Path, source: Source, recipe: Recipe, limit: int | None, chunk_size: int
 ) -> GroundTruthStore:
-    """The store to resume at `out`, or a new one; never touches anything else found there."""
+    """The store to resume at `out`, or a new one; never touches anything else found there.
+    Called holding the store's lock, so a killed writer's unfinished files can go first."""
+    GroundTruthStore.discard_partial_writes(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         try:
             store = GroundTruthStore.open(out, writable=True)

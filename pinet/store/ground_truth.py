@@ -13,7 +13,8 @@ A store is a Zarr v3 group on disk:
 
 Work is committed a chunk of samples at a time: the chunk's PIs, errors and diagrams are
 written first and its `status` chunk last, and Zarr replaces each chunk file atomically,
-so a job killed at any moment leaves a store whose committed chunks are whole. Diagrams
+so a job killed at any moment leaves a store whose committed chunks are whole (and, at
+most, the temporary file of the write it was killed in: `discard_partial_writes`). Diagrams
 are kept per chunk until every chunk is committed, then consolidated into one ragged array.
 One process writes a store at a time (`data_prep.lock`); nothing here can tell a second
 writer's chunks from the first's, which is why a store is verified, not trusted.
@@ -22,6 +23,7 @@ writer's chunks from the first's, which is why a store is verified, not trusted.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +38,8 @@ from pinet.store.verification import bad_chunks
 from pinet.tda import PI_SIZE, Recipe, get_recipe
 
 FORMAT = "pinet-ground-truth/1"
+# Zarr's local store writes each file as `<stem>.<uuid4 hex>.partial`, then renames it.
+_PARTIAL_WRITE = re.compile(r"\.[0-9a-f]{32}\.partial$")
 _PENDING_DIAGRAMS = "pending_diagrams"
 _CONSOLIDATED_CHUNK_ROWS = 1 << 20  # 16 MiB of (birth, death) pairs per chunk
 
@@ -94,6 +98,29 @@ class GroundTruthStore:
         self.path = path
 
     # -- creating and resuming -------------------------------------------------------------
+
+    @staticmethod
+    def discard_partial_writes(path: str | Path) -> int:
+        """Delete the temporary files of writes a killed writer left in the store at `path`
+        (a folder with the store's `zarr.json`, or holding nothing but such files: killed in
+        its first write); how many. Any other folder is left alone: 0.
+
+        Zarr writes each file under a temporary name and renames it into place, so a writer
+        killed mid-write leaves that file behind: never part of the store, but listed among
+        its members (Zarr warns of an unrecognised object), left forever by a resume, and,
+        alone in the folder, enough for the job to refuse it as not a store. Only for the
+        store's one writer, holding its lock: another writer's file in flight looks the same.
+        """
+        path = Path(path)
+        if not path.is_dir():
+            return 0
+        entries = list(path.iterdir())
+        if not (path / "zarr.json").is_file() and not all(map(_is_partial_write, entries)):
+            return 0
+        leftovers = [f for f in path.rglob("*.partial") if _is_partial_write(f)]
+        for leftover in leftovers:
+            leftover.unlink(missing_ok=True)
+        return len(leftovers)
 
     @classmethod
     def create(cls, path: str | Path, plan: StorePlan) -> GroundTruthStore:
@@ -354,6 +381,10 @@ class GroundTruthStore:
         if split is not None:
             keep &= self._group["split"][:] == split
         return np.flatnonzero(keep)
+
+
+def _is_partial_write(path: Path) -> bool:
+    return path.is_file() and _PARTIAL_WRITE.search(path.name) is not None
 
 
 def _write_array(

@@ -292,6 +292,7 @@ def test_resume_after_kill_gives_the_uninterrupted_store(tmp_path, start_quiet, 
     assert finished.returncode == 0, finished.stderr
     assert f"computed this run: {200 - done} " in finished.stdout
     assert not lock_path(out).exists()
+    assert not list(out.rglob("*.partial"))  # what the kills left half written is gone
 
     reference = tmp_path / "reference.zarr"
     recipe = get_recipe("signal-sublevel")

@@ -132,6 +132,47 @@ def test_rerun_of_a_complete_store_computes_nothing(
     }
 
 
+# A killed writer's temporary files (Zarr's `<stem>.<uuid4 hex>.partial`), as a kill mid-write
+# leaves them.
+PARTIAL = f"zarr.{'0f' * 16}.partial"
+
+
+def test_a_resumed_store_loses_the_files_a_killed_writer_left_half_written(
+    photos_store, run_photos_job, tmp_path, same_store
+) -> None:
+    out = tmp_path / "photos.zarr"
+    shutil.copytree(photos_store[0], out)
+    leftovers = [out / PARTIAL, out / "pis" / "c" / f"0.{'a1' * 16}.partial"]
+    for leftover in leftovers:
+        leftover.write_bytes(b'{"zarr_format": 3, "node_')
+    assert run_photos_job(out, workers=1).computed_now == 0
+    assert not any(leftover.exists() for leftover in leftovers)
+    same_store(out, photos_store[0])
+
+
+def test_a_store_killed_in_its_first_write_is_planned_again(
+    photos_store, run_photos_job, tmp_path, same_store
+) -> None:
+    out = tmp_path / "photos.zarr"
+    out.mkdir()
+    (out / PARTIAL).write_bytes(b"{")
+    assert run_photos_job(out, workers=1).computed_now == 40
+    same_store(out, photos_store[0])
+
+
+def test_a_folder_that_is_no_store_keeps_its_partial_looking_files(
+    run_photos_job, tmp_path
+) -> None:
+    out = tmp_path / "photos.zarr"
+    out.mkdir()
+    files = {out / PARTIAL: b"someone's", out / "notes.txt": b"data"}
+    for path, data in files.items():
+        path.write_bytes(data)
+    with pytest.raises(ValueError, match="is not a ground-truth store; refusing to touch it"):
+        run_photos_job(out, workers=1)
+    assert {path: path.read_bytes() for path in files} == files
+
+
 # ---------------------------------------------------------------------------------------
 # Parallel paths give the inline result
 
