@@ -100,10 +100,10 @@ class GroundTruthStore:
     # -- creating and resuming -------------------------------------------------------------
 
     @staticmethod
-    def discard_partial_writes(path: str | Path) -> int:
-        """Delete the temporary files of writes a killed writer left in the store at `path`
-        (a folder with the store's `zarr.json`, or holding nothing but such files: killed in
-        its first write); how many. Any other folder is left alone: 0.
+    def discard_partial_writes(path: str | Path) -> None:
+        """Delete the temporary files of writes a killed writer left in the store at `path`:
+        a folder with the store's `zarr.json`, or holding nothing but such files (killed in
+        its first write). Any other folder is left alone.
 
         Zarr writes each file under a temporary name and renames it into place, so a writer
         killed mid-write leaves that file behind: never part of the store, but listed among
@@ -113,14 +113,12 @@ class GroundTruthStore:
         """
         path = Path(path)
         if not path.is_dir():
-            return 0
-        entries = list(path.iterdir())
-        if not (path / "zarr.json").is_file() and not all(map(_is_partial_write, entries)):
-            return 0
-        leftovers = [f for f in path.rglob("*.partial") if _is_partial_write(f)]
-        for leftover in leftovers:
-            leftover.unlink(missing_ok=True)
-        return len(leftovers)
+            return
+        if not (path / "zarr.json").is_file() and not all(map(_is_partial_write, path.iterdir())):
+            return
+        for leftover in path.rglob("*.partial"):
+            if _is_partial_write(leftover):
+                leftover.unlink(missing_ok=True)
 
     @classmethod
     def create(cls, path: str | Path, plan: StorePlan) -> GroundTruthStore:
