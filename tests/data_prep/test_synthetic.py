@@ -22,7 +22,7 @@ from data_prep.sources.synthetic.common import SyntheticSource
 from pinet.store import GroundTruthStore
 from pinet.tda import get_recipe
 
-# Enough samples that every family appears (10 and 7 families) and both splits are used.
+# Enough samples that every family appears (10 and 8 families) and both splits are used.
 COUNT = 200
 
 
@@ -152,3 +152,15 @@ def test_the_batch_job_records_the_source_and_computes_pis(
     pis = store["pis"][:]
     assert pis.shape[:2] == (40, source.channels) and np.any(pis.reshape(40, -1).max(axis=1) > 0)
     assert set(store["split"][:]) == {"train", "test"}
+
+
+def test_objects_lie_on_a_flat_background() -> None:
+    """One exact value covers much of each image, as black does around clothes or digits,
+    and the object is never missing."""
+    source = SyntheticImages(count=100, families="objects", size=28, channels=1)
+    shares = [
+        np.unique(sample.input, return_counts=True)[1].max() / sample.input.size
+        for sample in source.samples()
+    ]
+    assert 0.4 < min(shares) and max(shares) < 1.0
+    assert np.median(shares) > 0.6

@@ -1,4 +1,5 @@
-"""`synthetic-images`: seven families of images, from noise textures to shapes and edges."""
+"""`synthetic-images`: eight families of images, from noise textures to shapes, edges and
+textured objects on a flat background."""
 
 from __future__ import annotations
 
@@ -26,6 +27,8 @@ MAX_SHAPES = 8
 SHAPE_RADIUS = (0.05, 0.35)  # fraction of the image side
 MAX_POLYGON_VERTICES = 6
 MAX_EDGES = 4
+MAX_OBJECT_PARTS = 3
+OBJECT_CONTRAST = (0.1, 1.0)  # a texture's deviation over its object's offset from the background
 EDGE_BLUR = (0.3, 2.0)  # pixels: from a sharp step to a soft one
 # Pixel values: the darkest pixel lands in [0, DARKEST_MAX], the brightest in
 # [BRIGHTEST_MIN, 255], after a random gamma, so images use most of the range in varied ways.
@@ -134,6 +137,26 @@ def edges(rng: np.random.Generator, channels: int, size: int) -> np.ndarray:
     return add_noise(rng, blur(image, log_uniform(rng, *EDGE_BLUR)))
 
 
+OBJECT_TEXTURES = (smooth_noise, pink_noise, sharpened_noise, gradient)
+
+
+def objects(rng: np.random.Generator, channels: int, size: int) -> np.ndarray:
+    """One object, the union of 1-3 discs, rectangles and convex polygons, filled with a
+    texture, brighter or darker than a flat background without noise: segmented objects,
+    product shots, clothes and digits. Most of the image is one exact value, and in a
+    raster path (`image-raster`) each row's crossing of the object makes one bar from it."""
+    y, x = pixel_grid(size)
+    mask = np.zeros((size, size), dtype=bool)
+    for _ in range(rng.integers(1, MAX_OBJECT_PARTS, endpoint=True)):
+        mask |= SHAPE_MASKS[rng.integers(len(SHAPE_MASKS))](rng, y, x)
+    fill = OBJECT_TEXTURES[rng.integers(len(OBJECT_TEXTURES))](rng, channels, size)
+    fill = (fill - fill.mean()) / max(fill.std(), 1e-12)
+    offset = rng.choice([-1.0, 1.0]) * rng.uniform(0.5, 1.5, size=(channels, 1, 1))
+    image = np.zeros((channels, size, size))
+    image[:, mask] = (offset + log_uniform(rng, *OBJECT_CONTRAST) * fill)[:, mask]
+    return image
+
+
 IMAGE_FAMILIES: dict[str, Family] = {
     "white-noise": white_noise,
     "smooth-noise": smooth_noise,
@@ -142,6 +165,7 @@ IMAGE_FAMILIES: dict[str, Family] = {
     "gradient": gradient,
     "shapes": shapes,
     "edges": edges,
+    "objects": objects,
 }
 
 
