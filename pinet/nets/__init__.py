@@ -18,6 +18,7 @@ from pinet.nets.base import HeadActivation, PINet, reversed_spatially
 from pinet.nets.layers import TRUNK_WIDTHS, Widths, minimum_input_size
 from pinet.nets.lowrank import LowRankImagePINet, LowRankSignalPINet
 from pinet.nets.pinet import ImagePINet, SignalPINet
+from pinet.nets.raster import RasterImagePINet
 
 __all__ = [
     "DEFAULT_FAMILY",
@@ -28,6 +29,7 @@ __all__ = [
     "LowRankImagePINet",
     "LowRankSignalPINet",
     "PINet",
+    "RasterImagePINet",
     "SignalPINet",
     "Widths",
     "build_network",
@@ -41,6 +43,7 @@ FAMILIES: Mapping[str, Mapping[Modality, type[PINet]]] = MappingProxyType(
     {
         "pinet": {"signal": SignalPINet, "image": ImagePINet},
         "lowrank": {"signal": LowRankSignalPINet, "image": LowRankImagePINet},
+        "raster": {"image": RasterImagePINet},
     }
 )
 # What every family's constructor takes besides its own options: the input contract.

@@ -84,7 +84,7 @@ class PINet(nn.Module, ABC):
         self.in_channels = in_channels
         self.head = head
         self.widths = tuple(widths)
-        self.min_input_size = minimum_input_size(self.widths)
+        self.min_input_size = self.smallest_input(self.widths)
         self.per_channel = per_channel
         # Channels the layers see: one at a time when per_channel folds them into the batch.
         self.net_channels = 1 if per_channel else in_channels
@@ -92,7 +92,7 @@ class PINet(nn.Module, ABC):
         self.average_reversed = average_reversed
         self.trunk = PINetTrunk(
             self.net_channels,
-            SPATIAL_DIMS[self.modality],
+            self.trunk_spatial_dims,
             self.widths,
             value_bins=value_bins,
             value_range=VALUE_RANGES[self.modality],
@@ -100,6 +100,16 @@ class PINet(nn.Module, ABC):
         )
         self.build_head()
         self.apply(init_like_keras)
+
+    @property
+    def trunk_spatial_dims(self) -> int:
+        """The axes the trunk convolves: the modality's own (1 for signals, 2 for images)."""
+        return SPATIAL_DIMS[self.modality]
+
+    @staticmethod
+    def smallest_input(widths: Widths) -> int:
+        """The smallest extent of each spatial axis a trunk of `widths` accepts."""
+        return minimum_input_size(widths)
 
     @property
     def architecture(self) -> dict[str, Any]:

@@ -32,7 +32,7 @@ class TrainConfig:
     # Start from this checkpoint's weights (a folder or a bundled model's name), whose
     # architecture the options above must repeat: fine-tuning, e.g. on other data.
     init: str | None = None
-    # The network family (`pinet.nets.FAMILIES`) and, for "lowrank", its head's rank.
+    # The network family (`pinet.nets.FAMILIES`) and, for "lowrank" and "raster", its head's rank.
     family: str = DEFAULT_FAMILY
     rank: int | None = None
     # The trunk's options beyond the release (`pinet.nets.layers.PINetTrunk`): Gaussian

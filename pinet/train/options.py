@@ -57,9 +57,10 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
         choices=sorted(FAMILIES),
         default=defaults.family,
         help="network family (pinet/nets/): pinet, the release's heads (default); lowrank, "
-        "a head predicting each PI as a few outer products (cheap on a CPU)",
+        "a head predicting each PI as a few outer products (cheap on a CPU); raster, images "
+        "read as their row-major path by a 1-D trunk, with the lowrank head",
     )
-    parser.add_argument("--rank", type=int, help="terms of a lowrank head (default: 4)")
+    parser.add_argument("--rank", type=int, help="terms of a lowrank or raster head (default: 4)")
     parser.add_argument(
         "--value-bins",
         type=int,

@@ -135,7 +135,9 @@ def test_build_network_and_its_errors():
         build_network("signal", 3, head="tanh")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="in_channels must be a positive integer"):
         build_network("image", 0)
-    with pytest.raises(ValueError, match="unknown model family 'resnet'; known: lowrank, pinet"):
+    with pytest.raises(
+        ValueError, match="unknown model family 'resnet'; known: lowrank, pinet, raster"
+    ):
         build_network("image", 3, family="resnet")
     with pytest.raises(ValueError, match=r"no option.* rank; its options are head, widths"):
         build_network("image", 3, rank=4)

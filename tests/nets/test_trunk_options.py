@@ -68,7 +68,7 @@ def test_a_multiscale_trunk_adds_every_earlier_block_to_the_last_ones_features(
 
 
 # Every network with an ONNX graph (the release's image head, an FFT, has none).
-EXPORTABLE = [("signal", "pinet"), ("signal", "lowrank"), ("image", "lowrank")]
+EXPORTABLE = [("signal", "pinet"), ("signal", "lowrank"), ("image", "lowrank"), ("image", "raster")]
 
 
 @pytest.mark.parametrize("modality, family", EXPORTABLE)

@@ -17,8 +17,8 @@ from tests.helpers import TINY_WIDTHS, TrainedRun
 INPUT_SHAPES = {"signal": (5, 3, 64), "image": (5, 3, 32, 32)}
 
 
-# Every family, by modality: ("signal", "pinet"), ("image", "pinet"), ("image", "lowrank").
-NETWORKS = [("signal", "pinet"), ("image", "pinet"), ("image", "lowrank")]
+# Every family, by modality.
+NETWORKS = [("signal", "pinet"), ("image", "pinet"), ("image", "lowrank"), ("image", "raster")]
 
 
 def scrambled_network(
