@@ -5,8 +5,8 @@ the 0-dim sublevel persistence of that path of H x W values: the diagram is a fu
 the path alone, of its local minima and the maxima between them. A 2-D trunk has to learn
 which pixels the path makes neighbours (the last of a row and the first of the next, not
 the one below); a 1-D trunk on the path has that structure built in, as the signal PI-Net
-has for `signal-sublevel`, the same computation on a signal. The 1-D trunk is then the
-signal student's, and the head the `lowrank` family's separable one.
+has for `signal-sublevel`, the same computation on a signal. The trunk is the signal
+PI-Nets' (`PINetTrunk` over one axis), the head the `lowrank` family's separable one.
 
     path   (M, C', H, W) -> (M, C', H W)     row-major, the recipe's own order
     trunk  (M, C', H W) -> (M, F)            the PI-Net trunk over one axis
