@@ -14,7 +14,7 @@ from pinet.checkpoint import load_checkpoint, save_checkpoint
 from pinet.export.onnx import onnx_graph
 from pinet.inference import LoadedModel, OnnxRuntimeBackend
 from pinet.modality import Modality
-from pinet.nets import LowRankImagePINet, LowRankSignalPINet, build_network
+from pinet.nets import LowRankImagePINet, LowRankSignalPINet, RasterImagePINet, build_network
 from pinet.train import TrainConfig, train
 
 # A batch of 3 two-channel inputs of each modality.
@@ -86,11 +86,17 @@ def test_a_lowrank_checkpoint_and_its_onnx_graph_give_its_pis(
     np.testing.assert_allclose(graph.forward(inputs), expected, atol=1e-5)
 
 
-def test_training_builds_the_family_it_is_given(image_store: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("family", "network_type"), [("lowrank", LowRankImagePINet), ("raster", RasterImagePINet)]
+)
+def test_training_builds_the_family_it_is_given(
+    family: str, network_type: type[LowRankImagePINet], image_store: Path, tmp_path: Path
+) -> None:
+    """Both families with a separable head: the 2-D one and the one reading raster paths."""
     config = TrainConfig(
-        epochs=1, widths=(4, 8), family="lowrank", rank=2, head="sigmoid", device="cpu"
+        epochs=1, widths=(4, 8), family=family, rank=2, head="sigmoid", device="cpu"
     )
     train(image_store, "image", tmp_path / "run", config, progress=False)
     network, card = load_checkpoint(tmp_path / "run" / "best")
-    assert isinstance(network, LowRankImagePINet) and network.rank == 2
-    assert card.training["family"] == "lowrank"
+    assert type(network) is network_type and network.rank == 2
+    assert (card.family, card.training["family"]) == (family, family)

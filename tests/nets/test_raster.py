@@ -1,18 +1,14 @@
 """The "raster" family: an image network that reads each channel's row-major path, as the
-`image-raster` recipe does, its smallest input, and training that builds it."""
+`image-raster` recipe does, and its smallest input (training builds it: test_lowrank.py)."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from pinet.checkpoint import load_checkpoint
-from pinet.nets import RasterImagePINet, build_network
+from pinet.nets import build_network
 from pinet.tda.recipes import ImageRaster
-from pinet.train import TrainConfig, train
 
 
 def test_the_pis_depend_on_the_raster_path_alone() -> None:
@@ -41,13 +37,3 @@ def test_the_smallest_image_is_the_smallest_square_whose_path_fills_the_trunk() 
     with pytest.raises(ValueError, match="at least 8"):
         network(torch.rand(1, 1, 7, 7))
     assert build_network("image", 1, family="raster", widths=(2,) * 6).min_input_size == 6
-
-
-def test_training_builds_a_raster_network(image_store: Path, tmp_path: Path) -> None:
-    config = TrainConfig(
-        epochs=1, widths=(4, 8), family="raster", rank=2, head="sigmoid", device="cpu"
-    )
-    train(image_store, "image", tmp_path / "run", config, progress=False)
-    network, card = load_checkpoint(tmp_path / "run" / "best")
-    assert isinstance(network, RasterImagePINet) and network.rank == 2
-    assert (card.family, card.training["family"]) == ("raster", "raster")
