@@ -53,6 +53,15 @@ def reversed_spatially(x: torch.Tensor) -> torch.Tensor:
     return x.flip(tuple(range(2, x.ndim)))
 
 
+def _smallest_side(length: int, axes: int) -> int:
+    """The smallest side s of an input of `axes` equal axes that holds `length` values:
+    s ** axes >= length (for one axis, the length itself)."""
+    side = 1
+    while side**axes < length:
+        side += 1
+    return side
+
+
 class PINet(nn.Module, ABC):
     """(N, C, *S) inputs -> (N, C, 50, 50) PIs: channel c of the output is the PI of input
     channel c, the layout of the ground truth (SPEC 2). Subclasses name their family and
@@ -84,7 +93,11 @@ class PINet(nn.Module, ABC):
         self.in_channels = in_channels
         self.head = head
         self.widths = tuple(widths)
-        self.min_input_size = self.smallest_input(self.widths)
+        # The trunk reads the input's axes as `trunk_spatial_dims` axes (a raster network:
+        # an image's rows one after the other), so each input side is the root of a length.
+        self.min_input_size = _smallest_side(
+            minimum_input_size(self.widths), SPATIAL_DIMS[self.modality] // self.trunk_spatial_dims
+        )
         self.per_channel = per_channel
         # Channels the layers see: one at a time when per_channel folds them into the batch.
         self.net_channels = 1 if per_channel else in_channels
@@ -105,11 +118,6 @@ class PINet(nn.Module, ABC):
     def trunk_spatial_dims(self) -> int:
         """The axes the trunk convolves: the modality's own (1 for signals, 2 for images)."""
         return SPATIAL_DIMS[self.modality]
-
-    @staticmethod
-    def smallest_input(widths: Widths) -> int:
-        """The smallest extent of each spatial axis a trunk of `widths` accepts."""
-        return minimum_input_size(widths)
 
     @property
     def architecture(self) -> dict[str, Any]:

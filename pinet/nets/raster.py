@@ -18,13 +18,11 @@ reverses the path: the same diagram, as for the 2-D families.
 
 from __future__ import annotations
 
-import math
 from typing import ClassVar
 
 import torch
 
 from pinet.modality import Modality
-from pinet.nets.layers import Widths, minimum_input_size
 from pinet.nets.lowrank import LowRankPINet
 
 
@@ -37,13 +35,9 @@ class RasterImagePINet(LowRankPINet):
 
     @property
     def trunk_spatial_dims(self) -> int:
+        """One: the path. Its smallest image is then the smallest square whose H x W values
+        fill one full stride of the trunk (8 x 8 for seven blocks)."""
         return 1
-
-    @staticmethod
-    def smallest_input(widths: Widths) -> int:
-        """The smallest side of a square image whose path the 1-D trunk accepts: the path's
-        H x W values must fill one full stride of the trunk (`minimum_input_size`)."""
-        return math.isqrt(minimum_input_size(widths) - 1) + 1
 
     def persistence_images(self, x: torch.Tensor) -> torch.Tensor:
         return super().persistence_images(x.flatten(2))
