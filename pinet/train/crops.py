@@ -6,7 +6,8 @@ signal student trained on 250-sample windows is little better than a constant on
 series. Crops of the stored inputs are new inputs of the same source at other sizes, and
 for recipes as cheap as the sublevel ones their exact PIs cost less than the training step,
 so they are computed on the fly, never stored. A crop's PIs are not the stored PIs (a crop
-has its own topology): labelling it is what the recipe is for.
+has its own topology): labelling it is what the recipe is for. Under distillation the
+teachers label the crops too, beside the recipe (`Objective.relabelled`).
 
 Each cropped batch has one shape (one drawn size, every sample at its own random offset),
 as every batch of a mixture does.
@@ -46,10 +47,12 @@ class RandomCrops:
         targets: torch.Tensor,
         recipe: Recipe,
         generator: torch.Generator,
+        objective: Objective,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """The batch `(N, C, *S)` of network inputs with its PIs `(N, C, 50, 50)`, or, with
-        probability `share`, its crops with the PIs `recipe` gives them. Every draw comes
-        from `generator` (on the CPU), so a resumed run and every process crop alike."""
+        """The batch `(N, C, *S)` of network inputs with its targets, or, with probability
+        `share`, its crops with the targets `objective` makes of the PIs `recipe` gives
+        them (`Objective.relabelled`: with teachers, theirs of the crops beside). Every draw
+        comes from `generator` (on the CPU), so a resumed run and every process crop alike."""
         sides = inputs.shape[2:]
         if not torch.rand(1, generator=generator) < self.share or max(sides) <= self.min_size:
             return inputs, targets
@@ -66,17 +69,16 @@ class RandomCrops:
             ]
         )
         values = crops.numpy().astype(np.float64)
-        pis = torch.from_numpy(recipe.images_batch(values))
-        return network_inputs(values, recipe.modality).to(inputs.device), pis.to(targets)
+        cropped = network_inputs(values, recipe.modality).to(inputs.device)
+        pis = torch.from_numpy(recipe.images_batch(values)).to(cropped)
+        return cropped, objective.relabelled(cropped, pis).to(targets)
 
 
-def run_crops(
-    config: TrainConfig, objective: Objective, min_input_size: int, largest_side: int
-) -> RandomCrops | None:
-    """The run's `--crop-min-size` crops, checked to be labellable, large enough for the
-    network (`min_input_size`) and smaller than some store's inputs (`largest_side`): None
-    without crops. (Every recipe a store holds labels the network inputs: a z-score or a
-    scaling to [0, 1] leaves its PIs as they are.)"""
+def run_crops(config: TrainConfig, min_input_size: int, largest_side: int) -> RandomCrops | None:
+    """The run's `--crop-min-size` crops, checked to be large enough for the network
+    (`min_input_size`) and smaller than some store's inputs (`largest_side`): None without
+    crops. (Every recipe a store holds labels the network inputs: a z-score or a scaling to
+    [0, 1] leaves its PIs as they are.)"""
     if not config.crop_min_size:
         return None
     if not min_input_size <= config.crop_min_size < largest_side:
@@ -84,10 +86,5 @@ def run_crops(
             f"--crop-min-size {config.crop_min_size} must be at least the {min_input_size} "
             f"samples or pixels this network's blocks need and below the stores' largest "
             f"length or side, {largest_side}"
-        )
-    if not objective.targets_are_exact:
-        raise ValueError(
-            "--crop-min-size relabels crops with the exact recipe, and this objective also "
-            "trains on teachers' PIs of the uncropped inputs"
         )
     return RandomCrops(config.crop_min_size, config.crop_share)

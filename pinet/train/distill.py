@@ -96,20 +96,25 @@ class Distillation(Objective):
         if self.mixup is None:
             return inputs, targets
         rows, blended = self.mixup.mixed(inputs, self.teachers[0].card.modality, generator)
-        taught = sum(teacher.forward(blended) for teacher in self.teachers) / len(self.teachers)
+        taught = self.taught(blended)
         exact = taught
         if self.mixup.labels == "exact":
-            exact = self.recipe.images_batch(blended.cpu().numpy().astype(np.float64))
+            values = blended.cpu().numpy().astype(np.float64)
+            exact = torch.from_numpy(self.recipe.images_batch(values)).to(taught)
         inputs, targets = inputs.clone(), targets.clone()
         inputs[rows.to(inputs.device)] = blended
         rows = rows.to(targets.device)
-        targets[rows, :, 0] = torch.from_numpy(np.asarray(exact)).to(targets)
-        targets[rows, :, 1] = torch.from_numpy(np.asarray(taught)).to(targets)
+        targets[rows] = torch.stack([exact, taught], dim=2).to(targets)
         return inputs, targets
 
-    @property
-    def targets_are_exact(self) -> bool:
-        return False  # the teachers' PIs travel beside the exact ones
+    def taught(self, inputs: torch.Tensor) -> torch.Tensor:
+        """`(N, C, 50, 50)` float32 on the CPU: the teachers' mean PI of each network input."""
+        total = sum(teacher.forward(inputs) for teacher in self.teachers)
+        return torch.from_numpy(np.asarray(total, dtype=np.float32) / len(self.teachers))
+
+    def relabelled(self, inputs: torch.Tensor, exact: torch.Tensor) -> torch.Tensor:
+        """New inputs (crops) get the teachers' PIs of themselves beside their exact ones."""
+        return torch.stack([exact, self.taught(inputs).to(exact)], dim=2)
 
     def loss(self, predictions: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         exact, teacher = targets[:, :, 0], targets[:, :, 1]

@@ -165,7 +165,7 @@ def _fit(
         widths=config.widths,
         **options,
     ).to(device)
-    crops = run_crops(config, objective, model.min_input_size, trained_on.ranges().sizes[1])
+    crops = run_crops(config, model.min_input_size, trained_on.ranges().sizes[1])
     if config.init is not None:
         start_from(model, config.init)
     if cluster.world_size > 1:
@@ -294,7 +294,7 @@ def _train_epoch(
         inputs = inputs.to(device, non_blocking=True)
         targets = targets.to(device, non_blocking=True)
         if crops is not None:
-            inputs, targets = crops.apply(inputs, targets, recipe, draws)
+            inputs, targets = crops.apply(inputs, targets, recipe, draws, objective)
         if config.augment:
             inputs, targets = exact_symmetries(
                 inputs, targets, draws, recipe.spatial_symmetries, recipe.value_reflection

@@ -62,11 +62,11 @@ class Objective(ABC):
         only true of recipes with that symmetry (`Recipe.spatial_symmetries`)."""
         return False
 
-    @property
-    def targets_are_exact(self) -> bool:
-        """Whether its targets are the exact PIs alone, so that a new input (a crop) can be
-        labelled by the recipe (`pinet.train.crops.RandomCrops`); not so with teachers'."""
-        return True
+    def relabelled(self, inputs: torch.Tensor, exact: torch.Tensor) -> torch.Tensor:
+        """The targets of network inputs made during training (crops, `pinet.train.crops`),
+        given their exact PIs `exact` `(N, C, 50, 50)`: those PIs by default; an objective
+        whose targets hold more (the teachers' PIs) computes it for the new inputs."""
+        return exact
 
 
 class MeanSquaredError(Objective):
@@ -100,9 +100,8 @@ class WrappedObjective(Objective):
     def reverses_inputs(self) -> bool:
         return self.base.reverses_inputs
 
-    @property
-    def targets_are_exact(self) -> bool:
-        return self.base.targets_are_exact
+    def relabelled(self, inputs: torch.Tensor, exact: torch.Tensor) -> torch.Tensor:
+        return self.base.relabelled(inputs, exact)
 
     def loss(self, predictions: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """The task loss alone: the wrapped objective's."""

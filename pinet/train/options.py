@@ -129,8 +129,9 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="crop a share of the batches (--crop-share) to a random length or side from N "
         "to the stored one, each sample at its own offset, and label the crops with the exact "
-        "recipe on the fly: the model learns shorter inputs than its stores hold (default 0: "
-        "no crops; cheap for the sublevel recipes, slow for the Rips ones)",
+        "recipe (and the teachers, when distilling) on the fly: the model learns shorter "
+        "inputs than its stores hold (default 0: no crops; cheap for the sublevel recipes, "
+        "slow for the Rips ones)",
     )
     parser.add_argument(
         "--crop-share",

@@ -15,6 +15,7 @@ from pinet.inference import load_model, predict
 from pinet.store import GroundTruthStore
 from pinet.tda import get_recipe
 from pinet.train import train
+from pinet.train.crops import RandomCrops
 from pinet.train.data import StoreSamples, exact_symmetries, split_by_group
 from pinet.train.distill import Distillation, teacher_pis
 from pinet.train.mixup import PartialMixup
@@ -130,3 +131,30 @@ def test_mixup_is_recorded_and_validated(signal_run: TrainedRun, tmp_path: Path)
           progress=False)  # fmt: skip
     recorded = read_card(tmp_path / "run" / "best").training["objective"]["mixup"]
     assert recorded == {"pairs": 2, "labels": "exact", "alpha": 1.0}
+
+
+def test_crops_are_labelled_by_the_teachers_beside_the_recipe(
+    signal_run: TrainedRun, tmp_path: Path
+) -> None:
+    teacher = load_model(signal_run.out / "best", "cpu")
+    store = GroundTruthStore.open(signal_run.store)
+    objective = Distillation([teacher])
+    samples = objective.labelled(StoreSamples(store, store.usable_indices("train")[:8], "signal"))
+    inputs, targets = samples.__getitems__(list(range(8)))
+    recipe = get_recipe("signal-sublevel")
+    generator = torch.Generator().manual_seed(0)
+    cropped, labelled = RandomCrops(100, share=1.0).apply(
+        inputs, targets, recipe, generator, objective
+    )
+    assert cropped.shape[2] < inputs.shape[2] and labelled.shape == (8, 3, 2, 50, 50)
+    exact = recipe.images_batch(cropped.numpy().astype(np.float64))  # a z-score keeps PIs
+    np.testing.assert_allclose(labelled[:, :, 0].numpy(), exact, atol=1e-6)
+    taught = teacher.forward(cropped)
+    np.testing.assert_allclose(labelled[:, :, 1].numpy(), taught, atol=1e-6)
+    assert not np.allclose(taught, targets[:, :, 1].numpy(), atol=1e-3)  # not the uncropped
+    student = replace(signal_run.config, epochs=1, crop_min_size=100, name="cropped")
+    train(signal_run.store, "signal", tmp_path / "run", student, objective=objective,
+          progress=False)  # fmt: skip
+    card = read_card(tmp_path / "run" / "best")
+    assert card.training["crop_min_size"] == 100 and card.training_ranges.sizes == (100, 250)
+    assert card.training["objective"]["name"] == "distillation"
