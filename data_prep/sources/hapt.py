@@ -248,6 +248,12 @@ class HaptWindows(Source):
     of k consecutive ones (a box filter against aliasing); `window` and `stride` then count
     resampled samples. Other devices record motion at other rates (BasicMotions' smartwatch
     at 10 Hz: `decimate=5`), and a window of one rate is not a window of another.
+
+    `rotations` n > 0 follows each window with n copies of it turned by uniformly random
+    rotations of the sensor's axes (`random_rotation`, seeded by `seed` and the window's
+    place; acc and gyro turned alike), ids suffixed `/r1`..`/rn`: the motion as a phone worn
+    at another angle records it. Each axis of a copy is a new real-looking series for the
+    per-channel models, of the same user and split; its topology is the recipe's to compute.
     """
 
     name: ClassVar[str] = "hapt"
@@ -257,6 +263,8 @@ class HaptWindows(Source):
     stride: int = 125  # half-window overlap
     sensor: str = "acc"
     decimate: int = 1  # 50 Hz as recorded
+    rotations: int = 0  # the windows as recorded
+    seed: int = 0  # of the rotations
 
     def __post_init__(self) -> None:
         if min(self.window, self.stride, self.decimate) < 1:
@@ -264,6 +272,8 @@ class HaptWindows(Source):
                 "window, stride and decimate must be >= 1, "
                 f"got {self.window}, {self.stride}, {self.decimate}"
             )
+        if self.rotations < 0:
+            raise ValueError(f"rotations must be >= 0, got {self.rotations}")
         if self.sensor not in SENSOR_COLUMNS:
             raise ValueError(f"sensor must be one of {sorted(SENSOR_COLUMNS)}, got {self.sensor!r}")
 
@@ -281,7 +291,29 @@ class HaptWindows(Source):
                     # Slices of a fancy-indexed copy: a caller may modify the window freely.
                     window = run[:, first : first + self.window].copy()
                     recorded_at = start + first * self.decimate
-                    yield Sample(f"{prefix}/{recorded_at:06d}", window, label, group, split)
+                    window_id = f"{prefix}/{recorded_at:06d}"
+                    yield Sample(window_id, window, label, group, split)
+                    rng = np.random.default_rng([self.seed, recording.experiment, recorded_at])
+                    for turn in range(1, self.rotations + 1):
+                        turned = rotated_axes(window, random_rotation(rng))
+                        yield Sample(f"{window_id}/r{turn}", turned, label, group, split)
+
+
+def random_rotation(rng: np.random.Generator) -> np.ndarray:
+    """A `(3, 3)` rotation matrix drawn uniformly (Haar measure on SO(3)): the Q of a
+    Gaussian matrix's QR with the signs of R's diagonal moved into it, a reflection undone."""
+    q, r = np.linalg.qr(rng.normal(size=(3, 3)))
+    q *= np.sign(np.diag(r))
+    if np.linalg.det(q) < 0:
+        q[:, 0] = -q[:, 0]
+    return q
+
+
+def rotated_axes(window: np.ndarray, rotation: np.ndarray) -> np.ndarray:
+    """`window` `(3k, T)` of k three-axis sensors with each sensor's axes turned by
+    `rotation` `(3, 3)`: the same motion in a turned frame."""
+    sensors = window.reshape(-1, 3, window.shape[1])
+    return np.einsum("ij,sjt->sit", rotation, sensors).reshape(window.shape)
 
 
 def decimated(signals: np.ndarray, factor: int) -> np.ndarray:

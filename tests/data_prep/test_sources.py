@@ -39,6 +39,7 @@ from data_prep.sources.hapt import (
     activity_runs,
     load_recordings,
     locate_hapt_pickle,
+    random_rotation,
 )
 from data_prep.sources.photos import CROP_SIZE, PHOTO_NAMES, PhotoCrops, load_photo, split_boundary
 
@@ -179,6 +180,44 @@ def test_hapt_decimated_windows_are_block_means_inside_one_activity() -> None:
         np.testing.assert_allclose(sample.input, blocks.mean(axis=2), rtol=0, atol=1e-12)
     with pytest.raises(ValueError, match="decimate must be >= 1"):
         HaptWindows(decimate=0)
+
+
+def test_hapt_rotations_turn_both_sensors_alike_and_keep_each_sample_norm() -> None:
+    plain = collect(itertools.islice(HaptWindows(sensor="both").samples(), 20))
+    turned = collect(itertools.islice(HaptWindows(sensor="both", rotations=2).samples(), 60))
+    assert [s.id for s in turned[::3]] == [s.id for s in plain]
+    assert [s.id for s in turned[1::3]] == [f"{s.id}/r1" for s in plain]
+    assert [s.id for s in turned[2::3]] == [f"{s.id}/r2" for s in plain]
+    for original, copy in zip(turned[::3], turned[1::3], strict=True):
+        assert (copy.label, copy.group) == (original.label, original.group)
+        assert copy.split == original.split
+        acc, gyro = original.input[:3], original.input[3:]
+        # The rotation the accelerometer went through, solved for; the gyroscope's is the same.
+        rotation = np.linalg.lstsq(acc.T, copy.input[:3].T, rcond=None)[0].T
+        np.testing.assert_allclose(rotation @ rotation.T, np.eye(3), atol=1e-9)
+        assert np.linalg.det(rotation) == pytest.approx(1.0)
+        assert not np.allclose(rotation, np.eye(3), atol=1e-3)
+        np.testing.assert_allclose(copy.input[3:], rotation @ gyro, atol=1e-9)
+        np.testing.assert_allclose(
+            np.linalg.norm(copy.input[:3], axis=0), np.linalg.norm(acc, axis=0), rtol=1e-12
+        )
+    again = collect(itertools.islice(HaptWindows(sensor="both", rotations=2).samples(), 60))
+    assert_same(turned, again)
+    reseeded = HaptWindows(sensor="both", rotations=2, seed=1).samples()
+    reseeded = collect(itertools.islice(reseeded, 2))
+    assert not np.allclose(reseeded[1].input, turned[1].input)
+    with pytest.raises(ValueError, match="rotations must be >= 0"):
+        HaptWindows(rotations=-1)
+
+
+def test_random_rotations_are_uniform_on_the_sphere() -> None:
+    rng = np.random.default_rng(0)
+    pole = np.array([0.0, 0.0, 1.0])
+    images = np.array([random_rotation(rng) @ pole for _ in range(4000)])
+    # Uniform on the sphere: each coordinate is uniform on [-1, 1] (Archimedes).
+    for axis in range(3):
+        counts, _ = np.histogram(images[:, axis], bins=4, range=(-1, 1))
+        assert np.all(np.abs(counts - 1000) < 120), counts
 
 
 def test_activity_runs_are_maximal_runs_of_one_label() -> None:
