@@ -24,8 +24,7 @@ from torch.utils.data import Dataset
 
 from pinet.inference import LoadedModel
 from pinet.tda import get_recipe
-from pinet.train.data import Samples
-from pinet.train.evaluate import predict_batches
+from pinet.train.data import Samples, batch_loader
 from pinet.train.losses import Objective
 from pinet.train.mixup import PartialMixup
 
@@ -34,12 +33,29 @@ TEACHER_BATCH = 256
 _TEACHER_METRICS = ("test_mse", "test_mse_vs_mean_pi", "val_mse")
 
 
-def teacher_pis(teachers: list[LoadedModel], samples: Samples) -> torch.Tensor:
-    """`(N, C, 50, 50)` float16: the mean of the teachers' PIs for every sample, in order."""
+def mean_teacher_pis(teachers: list[LoadedModel], inputs: torch.Tensor) -> np.ndarray:
+    """`(N, C, 50, 50)` float32: the mean of the teachers' PIs of a batch of network inputs."""
     if not teachers:
         raise ValueError("distillation needs at least one teacher")
-    total = sum(predict_batches(teacher, samples, TEACHER_BATCH)[0] for teacher in teachers)
-    return torch.from_numpy(np.asarray(total) / len(teachers)).half()
+    return np.asarray(sum(teacher.forward(inputs) for teacher in teachers)) / len(teachers)
+
+
+def teacher_pis(teachers: list[LoadedModel], samples: Samples) -> torch.Tensor:
+    """`(N, C, 50, 50)` float16: the mean of the teachers' PIs for every sample, in order,
+    written batch by batch into the result, so that labelling a store costs the float16 PIs
+    and one batch, not a float32 copy per teacher."""
+    if not len(samples):
+        raise ValueError("no samples for the teachers to label")
+    labelled: torch.Tensor | None = None
+    start = 0
+    for inputs, _ in batch_loader(samples, TEACHER_BATCH, teachers[0].device):
+        mean = torch.from_numpy(mean_teacher_pis(teachers, inputs))
+        if labelled is None:
+            labelled = torch.empty((len(samples), *mean.shape[1:]), dtype=torch.float16)
+        labelled[start : start + len(mean)] = mean
+        start += len(mean)
+    assert labelled is not None  # at least one batch
+    return labelled
 
 
 class TeacherLabelled(Dataset):
@@ -109,8 +125,7 @@ class Distillation(Objective):
 
     def taught(self, inputs: torch.Tensor) -> torch.Tensor:
         """`(N, C, 50, 50)` float32 on the CPU: the teachers' mean PI of each network input."""
-        total = sum(teacher.forward(inputs) for teacher in self.teachers)
-        return torch.from_numpy(np.asarray(total, dtype=np.float32) / len(self.teachers))
+        return torch.from_numpy(mean_teacher_pis(self.teachers, inputs)).float()
 
     def relabelled(self, inputs: torch.Tensor, exact: torch.Tensor) -> torch.Tensor:
         """New inputs (crops) get the teachers' PIs of themselves beside their exact ones."""
