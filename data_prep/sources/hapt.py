@@ -293,6 +293,8 @@ class HaptWindows(Source):
                     recorded_at = start + first * self.decimate
                     window_id = f"{prefix}/{recorded_at:06d}"
                     yield Sample(window_id, window, label, group, split)
+                    if not self.rotations:
+                        continue
                     rng = np.random.default_rng([self.seed, recording.experiment, recorded_at])
                     for turn in range(1, self.rotations + 1):
                         turned = rotated_axes(window, random_rotation(rng))
