@@ -11,7 +11,7 @@ channel c's PI from channel c alone), `average_reversed` (the mean of the predic
 the input and for the input reversed along every spatial axis, which every recipe but
 `signal-takens` maps to the same PIs (`Recipe.spatial_symmetries`): a prediction with that
 exact symmetry, and never a larger squared error than the mean of the two), and the trunk's
-`value_bins` and `multiscale_pool` (`pinet.nets.layers.PINetTrunk`).
+`value_bins`, `multiscale_pool` and `norm` (`pinet.nets.layers.PINetTrunk`).
 """
 
 from __future__ import annotations
@@ -30,7 +30,14 @@ from pinet.modality import (
     input_ndim,
     layout,
 )
-from pinet.nets.layers import TRUNK_WIDTHS, PINetTrunk, Widths, init_like_keras, minimum_input_size
+from pinet.nets.layers import (
+    TRUNK_WIDTHS,
+    Normalisation,
+    PINetTrunk,
+    Widths,
+    init_like_keras,
+    minimum_input_size,
+)
 from pinet.tda.images import PI_SIZE
 
 HeadActivation = Literal["relu", "sigmoid"]
@@ -82,6 +89,7 @@ class PINet(nn.Module, ABC):
         average_reversed: bool = False,
         value_bins: int = 0,
         multiscale_pool: bool = False,
+        norm: Normalisation = "batch",
     ) -> None:
         super().__init__()
         if isinstance(in_channels, bool) or not isinstance(in_channels, int) or in_channels < 1:
@@ -110,6 +118,7 @@ class PINet(nn.Module, ABC):
             value_bins=value_bins,
             value_range=VALUE_RANGES[self.modality],
             multiscale_pool=multiscale_pool,
+            norm=norm,
         )
         self.build_head()
         self.apply(init_like_keras)
@@ -123,12 +132,13 @@ class PINet(nn.Module, ABC):
     def architecture(self) -> dict[str, Any]:
         """The family's options this network was built with, as JSON values: with the family,
         the modality, `in_channels` and `per_channel`, what a checkpoint card records to
-        rebuild it (`pinet.nets.build_network`). The trunk's `value_bins` and
-        `multiscale_pool` appear only when set, so that every card written before they
-        existed still describes its network."""
+        rebuild it (`pinet.nets.build_network`). The trunk's `value_bins`,
+        `multiscale_pool` and `norm` appear only when they leave the release, so that every
+        card written before they existed still describes its network."""
         trunk_options = {
             "value_bins": self.trunk.encoding.bins if self.trunk.encoding else 0,
             "multiscale_pool": self.trunk.multiscale_pool,
+            "norm": self.trunk.norm if self.trunk.norm != "batch" else None,
         }
         return {
             "head": self.head,

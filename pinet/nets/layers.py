@@ -9,7 +9,7 @@ rounding), and initialisation is Keras' too (glorot-uniform kernels, zero biases
 from __future__ import annotations
 
 import itertools
-from typing import Any
+from typing import Any, Literal, get_args
 
 import torch
 import torch.nn.functional as F
@@ -25,6 +25,13 @@ POOL_STRIDE = 2
 # few hundred steps evaluated at twice their training loss (measured on HAPT).
 BN_EPS = 1e-3
 BN_MOMENTUM = 0.1
+# How a block normalises its conv's output: "batch" (the release) by statistics over the
+# batch, kept as running averages for evaluation; "group" by each sample's own statistics
+# over groups of GROUP_CHANNELS filters (GroupNorm, Wu and He 2018), the same in training
+# and evaluation whatever the batch or the source holds.
+Normalisation = Literal["batch", "group"]
+NORMALISATIONS: tuple[str, ...] = get_args(Normalisation)
+GROUP_CHANNELS = 8
 
 _CONV = {1: nn.Conv1d, 2: nn.Conv2d}
 _BATCH_NORM = {1: nn.BatchNorm1d, 2: nn.BatchNorm2d}
@@ -35,6 +42,23 @@ _GLOBAL_AVERAGE_POOL = {1: F.adaptive_avg_pool1d, 2: F.adaptive_avg_pool2d}
 def batch_norm(channels: int, spatial_dims: int) -> nn.Module:
     """BatchNorm over 1 or 2 spatial dims with the release's epsilon (see BN_EPS)."""
     return _BATCH_NORM[spatial_dims](channels, eps=BN_EPS, momentum=BN_MOMENTUM)
+
+
+def group_count(channels: int) -> int:
+    """GroupNorm's groups for `channels` filters: GROUP_CHANNELS to a group where they
+    divide evenly, otherwise the most groups (at most channels // GROUP_CHANNELS, at least
+    one) that split the filters into equal parts."""
+    most = max(1, channels // GROUP_CHANNELS)
+    return next(groups for groups in range(most, 0, -1) if channels % groups == 0)
+
+
+def normalisation(kind: Normalisation, channels: int, spatial_dims: int) -> nn.Module:
+    """The normalisation layer of a block of `channels` filters (see Normalisation)."""
+    if kind == "batch":
+        return batch_norm(channels, spatial_dims)
+    if kind == "group":
+        return nn.GroupNorm(group_count(channels), channels, eps=BN_EPS)
+    raise ValueError(f"unknown normalisation {kind!r}; expected one of {list(NORMALISATIONS)}")
 
 
 def same_max_pool(
@@ -112,16 +136,23 @@ def minimum_input_size(widths: Widths) -> int:
 
 
 class ConvBlock(nn.Module):
-    """Conv(k=3, stride 1, same) -> BatchNorm -> ReLU over 1 or 2 spatial dims.
+    """Conv(k=3, stride 1, same) -> BatchNorm (or GroupNorm) -> ReLU over 1 or 2 spatial dims.
 
-    (N, in_channels, *S) -> (N, out_channels, *S).
+    (N, in_channels, *S) -> (N, out_channels, *S). The normalisation layer is `bn` whatever
+    its kind, so that checkpoints written before GroupNorm existed load as they are.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, spatial_dims: int) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        spatial_dims: int,
+        norm: Normalisation = "batch",
+    ) -> None:
         super().__init__()
         # k = 3 is odd, so Keras 'same' pads 1 on each side, like PyTorch's 'same'.
         self.conv = _CONV[spatial_dims](in_channels, out_channels, kernel_size=3, padding="same")
-        self.bn = batch_norm(out_channels, spatial_dims)
+        self.bn = normalisation(norm, out_channels, spatial_dims)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.relu(self.bn(self.conv(x)))
@@ -166,12 +197,16 @@ class PINetTrunk(nn.Module):
     positions, which is why any length / size at or above the minimum is accepted. More
     blocks see further: the release's last block sees 45 samples of a signal.
 
-    Two options leave the release (both off by default):
+    Three options leave the release (all off by default):
     - `value_bins` > 0 puts a `ValueEncoding` of that many bins over `value_range` before
       the first block;
     - `multiscale_pool` averages every block's output, not only the last one's, and
       concatenates them (`features` = sum(widths)): early blocks still tell apart the many
-      short bars that pooling merges, which a PI counts one by one.
+      short bars that pooling merges, which a PI counts one by one;
+    - `norm` "group" normalises each block by each sample's statistics (GroupNorm) instead
+      of the batch's: a network that evaluates every input as it trained, whatever source
+      its statistics would have come from (docs/training.md, "Each sample its own
+      statistics"), at the cost of a float layer between int8 convolutions.
     """
 
     def __init__(
@@ -182,14 +217,16 @@ class PINetTrunk(nn.Module):
         value_bins: int = 0,
         value_range: tuple[float, float] = (0.0, 1.0),
         multiscale_pool: bool = False,
+        norm: Normalisation = "batch",
     ) -> None:
         super().__init__()
         self.encoding = ValueEncoding(value_bins, value_range) if value_bins else None
         widths = (in_channels * (1 + value_bins), *widths)
         self.blocks = nn.ModuleList(
-            ConvBlock(c_in, c_out, spatial_dims) for c_in, c_out in itertools.pairwise(widths)
+            ConvBlock(c_in, c_out, spatial_dims, norm) for c_in, c_out in itertools.pairwise(widths)
         )
         self.multiscale_pool = multiscale_pool
+        self.norm = norm
         self.features = sum(widths[1:]) if multiscale_pool else widths[-1]
 
     def feature_offsets(self) -> list[int | None]:

@@ -26,7 +26,7 @@ from torch import nn
 
 from pinet.modality import Modality
 from pinet.nets.base import HEAD_ACTIVATIONS, HeadActivation, PINet
-from pinet.nets.layers import TRUNK_WIDTHS, Widths
+from pinet.nets.layers import TRUNK_WIDTHS, Normalisation, Widths
 from pinet.tda.images import PI_SIZE
 
 DEFAULT_RANK = 4
@@ -51,12 +51,20 @@ class LowRankPINet(PINet):
         value_bins: int = 0,
         multiscale_pool: bool = False,
         rank: int = DEFAULT_RANK,
+        norm: Normalisation = "batch",
     ) -> None:
         if isinstance(rank, bool) or not isinstance(rank, int) or not 1 <= rank <= PI_SIZE:
             raise ValueError(f"rank must be an integer from 1 to {PI_SIZE}; got {rank!r}")
         self.rank = rank  # read by build_head, which PINet.__init__ calls
         super().__init__(
-            in_channels, head, widths, per_channel, average_reversed, value_bins, multiscale_pool
+            in_channels,
+            head,
+            widths,
+            per_channel,
+            average_reversed,
+            value_bins,
+            multiscale_pool,
+            norm=norm,
         )
 
     @property

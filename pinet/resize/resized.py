@@ -90,11 +90,18 @@ def load_source(
     checkpoint: str | os.PathLike[str], out: str | os.PathLike[str]
 ) -> tuple[PINet, ModelCard]:
     """The network and card of `checkpoint` (folder or bundled name), refusing an `out` that
-    is the checkpoint itself."""
+    is the checkpoint itself, and a network whose normalisation a resize would change."""
     source = find_checkpoint(checkpoint)
     if Path(out).resolve() == source.resolve():
         raise ValueError(f"{out} is the checkpoint being resized; write to another folder")
-    return load_checkpoint(source)
+    network, card = load_checkpoint(source)
+    if network.trunk.norm != "batch":
+        raise ValueError(
+            f"{checkpoint} normalises its blocks by groups of filters (--norm "
+            f"{network.trunk.norm}), which another width regroups: only BatchNorm trunks, "
+            "whose filters are normalised one by one, are resized"
+        )
+    return network, card
 
 
 def save_resized(

@@ -36,9 +36,13 @@ class TrainConfig:
     family: str = DEFAULT_FAMILY
     rank: int | None = None
     # The trunk's options beyond the release (`pinet.nets.layers.PINetTrunk`): Gaussian
-    # bins of each input value before the first block, and every block's average pooled.
+    # bins of each input value before the first block, every block's average pooled, and
+    # the blocks' normalisation.
     value_bins: int = 0
     multiscale_pool: bool = False
+    # How each block normalises (`pinet.nets.layers.Normalisation`): "batch" as released,
+    # "group" by each sample's own statistics.
+    norm: str = "batch"
     device: str = "auto"
     name: str = "pinet"
     # Train on a random exact symmetry of each sample (`exact_symmetries`): more data for free.

@@ -123,6 +123,11 @@ def _fit(
         raise ValueError(f"--bn-samples must be 0 or more, not {config.bn_samples}")
     if config.frozen_batch_norm and not config.bn_samples:
         raise ValueError("--frozen-batch-norm needs statistics to freeze: --bn-samples above 0")
+    if config.frozen_batch_norm and config.norm != "batch":
+        raise ValueError(
+            f"--frozen-batch-norm freezes BatchNorm statistics; a --norm {config.norm} "
+            "network has none"
+        )
     progress = progress and cluster.is_main
     components = [Component(Path(data))] if isinstance(data, str | Path) else list(data)
     stores = open_stores(components, modality)
@@ -153,7 +158,11 @@ def _fit(
     trained_on = TrainedOn(stores, mixture, config.crop_min_size)
     torch.backends.cudnn.benchmark = device.type == "cuda"  # one shape per store: pick once
     torch.manual_seed(config.seed)
-    options = {"value_bins": config.value_bins, "multiscale_pool": config.multiscale_pool}
+    options = {
+        "value_bins": config.value_bins,
+        "multiscale_pool": config.multiscale_pool,
+        "norm": config.norm,
+    }
     if config.rank is not None:
         options["rank"] = config.rank
     model = build_network(

@@ -9,6 +9,7 @@ from dataclasses import fields
 from pinet.inference import load_model
 from pinet.nets import FAMILIES, Widths
 from pinet.nets.base import VALUE_RANGES
+from pinet.nets.layers import NORMALISATIONS
 from pinet.train.config import TrainConfig
 from pinet.train.distill import Distillation
 from pinet.train.distributed import local_device
@@ -77,11 +78,19 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
         "last block's alone (not in the release)",
     )
     parser.add_argument(
+        "--norm",
+        choices=NORMALISATIONS,
+        default=defaults.norm,
+        help="how each conv block normalises: batch (BatchNorm, the release; default) or group "
+        "(GroupNorm of each sample's own statistics: no statistics to match between training "
+        "and use, but a float layer between int8 convolutions)",
+    )
+    parser.add_argument(
         "--init",
         metavar="CHECKPOINT",
         help="start from this checkpoint's weights (folder or bundled name) to fine-tune it; "
-        "repeat its --family, --widths, --head, --rank, --value-bins, --multiscale-pool "
-        "and --per-channel",
+        "repeat its --family, --widths, --head, --rank, --value-bins, --multiscale-pool, "
+        "--norm and --per-channel",
     )
     parser.add_argument("--device", default=defaults.device, help="auto, cpu or cuda")
     parser.add_argument("--seed", type=int, default=defaults.seed)

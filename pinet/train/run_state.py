@@ -143,6 +143,6 @@ def start_from(model: PINet, checkpoint: str) -> None:
             f"--init {checkpoint}: its network ({card.name}) differs in "
             f"{', '.join(differing)}: {', '.join(f'{theirs[k]}' for k in differing)}; "
             "give the same --family, --widths, --head, --rank, --value-bins, "
-            "--multiscale-pool and --per-channel"
+            "--multiscale-pool, --norm and --per-channel"
         )
     model.load_state_dict(trained.state_dict())
