@@ -194,10 +194,12 @@ def default_models(
     PI-Net's PIs; other recipes' models answer when named), or among all of its models if
     none is. On CUDA a forward pass is cheap whatever the model, so the most accurate
     answers (lowest test MSE over the mean PI's). On a CPU a large PI-Net is slower than the
-    exact recipe it imitates (the bundled 64..512 signal model by 14x), so the smallest
-    network answers (fewest parameters), and a request names the more accurate one when it
-    wants it. ValueError for a chosen name that is not loaded or of another modality.
-    `sizes` are the networks' parameter counts."""
+    exact recipe it imitates (the bundled 64..512 signal model by 14x), so the cheapest
+    forward pass answers: an int8 graph (5-7x torch float32 of the same network) before
+    weights for torch, then the fewest parameters (a GroupNorm network has as many as its
+    BatchNorm twin and runs 9x slower in int8: it loses on the first count). A request names
+    the more accurate one when it wants it. ValueError for a chosen name that is not loaded
+    or of another modality. `sizes` are the networks' parameter counts."""
     defaults: dict[Modality, str] = {}
     for modality, name in chosen.items():
         if name not in cards or cards[name].modality != modality:
@@ -212,7 +214,10 @@ def default_models(
         card = cards[name]
         other_recipe = card.recipe.name != RELEASED_RECIPES[card.modality]
         error = card.metrics.get("test_mse_vs_mean_pi", math.inf)
-        return (other_recipe, error, sizes[name]) if cuda else (other_recipe, sizes[name], error)
+        if cuda:
+            return (other_recipe, error, sizes[name])
+        int8 = card.runtime is not None and card.runtime.precision == "int8"
+        return (other_recipe, not int8, sizes[name], error)
 
     for name in sorted(cards):
         modality = cards[name].modality

@@ -1,6 +1,6 @@
 """Which model answers a request that names none: the one PINET_DEFAULT_MODELS names, else,
-among the models of the released recipe, on a CPU the smallest network and on CUDA the most
-accurate; GET /v1/models says which."""
+among the models of the released recipe, on a CPU an int8 graph, then the smallest network,
+and on CUDA the most accurate; GET /v1/models says which."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import httpx
 import numpy as np
 import pytest
 
-from pinet.card import ModelCard
+from pinet.card import ModelCard, RuntimeRef
 from pinet.checkpoint import read_card
 from service.app import create_app
 from service.launcher import Server
@@ -41,6 +41,22 @@ def test_a_cpu_serves_the_smallest_and_cuda_the_most_accurate(cards: dict[str, M
     assert counts["small"] < counts["large"]
     assert default_models(cards, counts, {}, cuda=False) == {"signal": "small", "image": "image"}
     assert default_models(cards, counts, {}, cuda=True) == {"signal": "large", "image": "image"}
+
+
+def test_on_a_cpu_an_int8_graph_answers_before_smaller_weights_for_torch(
+    cards: dict[str, ModelCard],
+) -> None:
+    counts = sizes(cards)
+    graph = RuntimeRef(backend="onnxruntime", precision="int8", file="model.onnx", sha256="0" * 64)
+    with_graph = {**cards, "large": cards["large"].model_copy(update={"runtime": graph})}
+    assert counts["large"] > counts["small"]
+    assert default_models(with_graph, counts, {}, cuda=False)["signal"] == "large"
+    float_graph = graph.model_copy(update={"precision": "float32"})
+    with_float_graph = {
+        **cards,
+        "large": cards["large"].model_copy(update={"runtime": float_graph}),
+    }
+    assert default_models(with_float_graph, counts, {}, cuda=False)["signal"] == "small"
 
 
 def test_a_request_naming_no_model_gets_the_released_recipe_when_a_model_has_it(
