@@ -1,24 +1,27 @@
-"""The trunk's options beyond the release, `value_bins` and `multiscale_pool`: what they
-compute, that a card records and rebuilds them, that training, `--init` and the ONNX graph
-carry them."""
+"""The trunk's options beyond the release, `value_bins`, `multiscale_pool` and `norm`: what
+they compute, that a card records and rebuilds them, that training, `--init` and the ONNX
+graph carry them, and what refuses group normalisation (frozen BatchNorm statistics,
+resizing, statistics taken from a store)."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnxruntime
 import pytest
 import torch
+from torch import nn
 
-from pinet.checkpoint import read_card
+from pinet.checkpoint import load_checkpoint, read_card
 from pinet.cli import EXIT_USAGE, main
 from pinet.export.onnx import onnx_graph
-from pinet.nets import build_network
+from pinet.nets import PINet, build_network
 from pinet.nets.base import VALUE_RANGES
-from pinet.nets.layers import PINetTrunk, ValueEncoding
+from pinet.nets.layers import PINetTrunk, ValueEncoding, group_count, normalisation
 from pinet.train import train
 from tests.helpers import TINY_WIDTHS, TrainedRun
 
@@ -71,14 +74,20 @@ def test_a_multiscale_trunk_adds_every_earlier_block_to_the_last_ones_features(
 EXPORTABLE = [("signal", "pinet"), ("signal", "lowrank"), ("image", "lowrank"), ("image", "raster")]
 
 
+def seeded_network(modality: str, family: str, **options: Any) -> PINet:
+    """A test-sized per-channel network of 3 channels with `options`, seeded: the same
+    weights every time."""
+    torch.manual_seed(0)
+    return build_network(
+        modality, 3, family=family, per_channel=True, widths=TINY_WIDTHS, **options
+    )
+
+
 @pytest.mark.parametrize("modality, family", EXPORTABLE)
 def test_the_architecture_records_the_options_and_the_onnx_graph_computes_them(
     modality: str, family: str
 ) -> None:
-    torch.manual_seed(0)
-    network = build_network(
-        modality, 3, family=family, per_channel=True, widths=TINY_WIDTHS, **OPTIONS
-    ).eval()
+    network = seeded_network(modality, family, **OPTIONS).eval()
     assert network.architecture | OPTIONS == network.architecture
     assert network.trunk.encoding.centres[[0, -1]].tolist() == list(VALUE_RANGES[modality])
     rebuilt = build_network(modality, 3, family=family, per_channel=True, **network.architecture)
@@ -89,6 +98,13 @@ def test_the_architecture_records_the_options_and_the_onnx_graph_computes_them(
     with torch.no_grad():
         expected = network(x)
         torch.testing.assert_close(rebuilt.eval()(x), expected)
+    assert_the_onnx_graph_computes(network, x, expected)
+
+
+def assert_the_onnx_graph_computes(
+    network: torch.nn.Module, x: torch.Tensor, expected: torch.Tensor
+) -> None:
+    """The network's ONNX graph, traced on two inputs, gives `expected` for all of `x`."""
     session = onnxruntime.InferenceSession(
         onnx_graph(network, x[:2]), providers=["CPUExecutionProvider"]
     )
@@ -112,3 +128,76 @@ def test_training_records_the_options_and_init_requires_them(
     tuned = [*argv, "--out", str(tmp_path / "tuned"), "--value-bins", "5", "--multiscale-pool"]
     assert main(tuned) == 0
     assert json.loads(capsys.readouterr().out)["best_val_mse"] > 0
+
+
+@pytest.mark.parametrize(
+    "channels, groups", [(16, 2), (512, 64), (8, 1), (4, 1), (12, 1), (100, 10)]
+)
+def test_groups_hold_eight_filters_where_they_divide_evenly(channels: int, groups: int) -> None:
+    assert group_count(channels) == groups
+    assert channels % groups == 0  # GroupNorm needs equal groups
+
+
+def test_an_unknown_normalisation_is_named() -> None:
+    with pytest.raises(ValueError, match="unknown normalisation 'layer'"):
+        normalisation("layer", 8, 1)  # type: ignore[arg-type]
+
+
+def _inputs(modality: str) -> torch.Tensor:
+    torch.manual_seed(1)
+    x = torch.randn(INPUT_SHAPES[modality])
+    return x.sigmoid() if modality == "image" else x
+
+
+@pytest.mark.parametrize("modality, family", EXPORTABLE)
+def test_each_sample_is_normalised_alone_the_card_rebuilds_it_and_onnx_computes_it(
+    modality: str, family: str
+) -> None:
+    network = seeded_network(modality, family, norm="group")
+    assert network.architecture["norm"] == "group"
+    assert not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in network.trunk.modules())
+    x = _inputs(modality)
+    with torch.no_grad():
+        # Training mode, where BatchNorm would mix the batch: a sample's PIs are its own.
+        torch.testing.assert_close(network.train()(x)[:1], network(x[:1]))
+        batch_normed = build_network(
+            modality, 3, family=family, per_channel=True, widths=TINY_WIDTHS
+        )
+        assert not torch.allclose(batch_normed.train()(x)[:1], batch_normed(x[:1]))
+        expected = network.eval()(x)
+    rebuilt = build_network(modality, 3, family=family, per_channel=True, **network.architecture)
+    rebuilt.load_state_dict(network.state_dict())
+    with torch.no_grad():
+        torch.testing.assert_close(rebuilt.eval()(x), expected)
+    assert_the_onnx_graph_computes(network, x, expected)
+
+
+def test_a_release_network_records_no_normalisation() -> None:
+    network = build_network("signal", 3, widths=TINY_WIDTHS)
+    assert "norm" not in network.architecture  # cards written before the option still match
+
+
+def test_training_records_it_and_what_needs_batch_statistics_refuses_it(
+    signal_run: TrainedRun, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = dataclasses.replace(signal_run.config, epochs=1, norm="group")
+    train(signal_run.store, "signal", tmp_path / "run", config, progress=False)
+    best = tmp_path / "run" / "best"
+    network, card = load_checkpoint(best)
+    assert card.architecture["norm"] == "group" and card.training["norm"] == "group"
+    assert isinstance(network.trunk.blocks[0].bn, nn.GroupNorm)
+
+    argv = ["train", "--data", str(signal_run.store), "--model", "signal", "--epochs", "1"]
+    argv += ["--widths", ",".join(map(str, TINY_WIDTHS)), "--device", "cpu", "--no-progress"]
+    argv += ["--norm", "group", "--frozen-batch-norm", "--out", str(tmp_path / "frozen")]
+    assert main(argv) == EXIT_USAGE
+    assert "--frozen-batch-norm freezes BatchNorm statistics" in capsys.readouterr().err
+
+    pruned = ["prune", "--checkpoint", str(best), "--keep", "0.5", "--out", str(tmp_path / "p")]
+    assert main(pruned) == EXIT_USAGE
+    assert "only BatchNorm trunks" in capsys.readouterr().err
+    assert not (tmp_path / "p").exists()
+
+    evaluated = ["eval", "--checkpoint", str(best), "--data", str(signal_run.store)]
+    assert main([*evaluated, "--batch-norm-from", str(signal_run.store)]) == EXIT_USAGE
+    assert "has no BatchNorm" in capsys.readouterr().err
