@@ -40,7 +40,10 @@ def torch_threads_after_first_exact_pi(setup: str) -> int:
 
 
 def test_numba_s_pool_resets_torch_s_threads_unless_use_threads_came_first() -> None:
-    assert torch_threads_after_first_exact_pi("") == 2  # what `use_threads` guards against
+    if torch_threads_after_first_exact_pi("") != 2:  # what `use_threads` guards against
+        # Seen once, on a machine whose two cores were held by two trainings besides the
+        # suite: the pool started without the reset, and the cases below prove nothing.
+        pytest.skip("numba's pool did not reset torch's threads here: nothing to guard against")
     assert torch_threads_after_first_exact_pi("use_threads()") == 1
     assert torch_threads_after_first_exact_pi("use_threads(1)") == 1
 
