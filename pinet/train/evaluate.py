@@ -153,7 +153,7 @@ def batch_norm_from_store(
     its error that mismatch makes."""
     if model.backend.name != "torch":
         raise ValueError("BatchNorm statistics can be recomputed on the torch backend only")
-    if model.card.architecture.get("norm", "batch") != "batch":
+    if model.backend.network.trunk.norm != "batch":
         raise ValueError(f"{model.card.name} normalises each sample by itself: it has no BatchNorm")
     store = GroundTruthStore.open(store_path)
     if store.recipe.modality != model.card.modality:
