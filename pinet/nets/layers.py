@@ -205,7 +205,7 @@ class PINetTrunk(nn.Module):
       short bars that pooling merges, which a PI counts one by one;
     - `norm` "group" normalises each block by each sample's statistics (GroupNorm) instead
       of the batch's: a network that evaluates every input as it trained, whatever source
-      its statistics would have come from (docs/training.md, "Each sample its own
+      its statistics would have come from (docs/studies.md, "Each sample its own
       statistics"), at the cost of a float layer between int8 convolutions.
     """
 
