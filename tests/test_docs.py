@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -35,8 +36,10 @@ def anchor(heading: str) -> str:
     return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
 
 
-def anchors(page: Path) -> set[str]:
-    """The section anchors GitHub gives the page's headings."""
+@cache
+def anchors(page: Path) -> frozenset[str]:
+    """The section anchors GitHub gives the page's headings (read once per page: studies.md
+    alone is linked to hundreds of times)."""
     seen: Counter[str] = Counter()
     result = set()
     for line in prose_lines(page.read_text()):
@@ -46,7 +49,7 @@ def anchors(page: Path) -> set[str]:
         slug = anchor(heading.group(1))
         result.add(slug if not seen[slug] else f"{slug}-{seen[slug]}")
         seen[slug] += 1
-    return result
+    return frozenset(result)
 
 
 def relative_links(page: Path) -> list[str]:
@@ -73,7 +76,8 @@ def broken_links(page: Path) -> list[str]:
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda page: page.name)
 def test_every_link_names_an_existing_file_and_section(page: Path) -> None:
-    assert not broken_links(page), f"{page.name}: {broken_links(page)}"
+    broken = broken_links(page)
+    assert not broken, f"{page.name}: {broken}"
 
 
 def test_the_readme_leads_into_docs() -> None:
