@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 
@@ -11,7 +12,7 @@ from data_prep import job
 from data_prep.lock import StoreLocked
 from data_prep.sources import SOURCES, get_source
 from data_prep.verify import format_verification, verify
-from pinet.tda import RECIPES, RELEASED_RECIPES, get_recipe
+from pinet.tda import RECIPES, RELEASED_RECIPES, recipe_from_json
 
 # 1: generate did not finish (--strict, or a chunk failed verification twice); verify found
 # bad chunks. 2: bad arguments, or an --out that is refused (not a store, another job's
@@ -43,6 +44,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="KEY=VALUE",
         help="a source option, e.g. sensor=gyro or path=DIR (repeatable)",
+    )
+    generate.add_argument(
+        "--recipe-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a recipe parameter, its value read as JSON, e.g. stride=1 or spread=0.2 "
+        "(repeatable; the others keep their defaults, listed by GET /v1/recipes)",
     )
     generate.add_argument(
         "--limit", type=_positive_int, help="use N samples spread evenly through the source"
@@ -83,8 +92,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _generate(args: argparse.Namespace) -> int:
-    source = get_source(args.source, _parse_options(args.option))
-    recipe = get_recipe(args.recipe or RELEASED_RECIPES[source.modality])
+    source = get_source(args.source, _parse_options(args.option, "--option"))
+    recipe_params = _parse_options(args.recipe_option, "--recipe-option")
+    recipe = recipe_from_json(
+        args.recipe or RELEASED_RECIPES[source.modality],
+        {key: _json_or_text(value) for key, value in recipe_params.items()},
+    )
     summary = job.run(
         source,
         recipe,
@@ -106,14 +119,24 @@ def _verify(args: argparse.Namespace) -> int:
     return EXIT_FAILED if verification.bad else 0
 
 
-def _parse_options(pairs: list[str]) -> dict[str, str]:
+def _parse_options(pairs: list[str], flag: str) -> dict[str, str]:
     options = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise ValueError(f"--option expects KEY=VALUE, got {pair!r}")
+            raise ValueError(f"{flag} expects KEY=VALUE, got {pair!r}")
         options[key.strip()] = value.strip()
     return options
+
+
+def _json_or_text(value: str) -> object:
+    """A recipe parameter's value: JSON where it parses (1 -> int, 0.2 -> float, [0, 1] ->
+    list), else the text itself; the recipe then refuses a wrong type by the parameter's
+    name."""
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError:
+        return value
 
 
 def _positive_int(text: str) -> int:

@@ -2,7 +2,7 @@
 
 from pinet.tda.images import PI_SIZE, PersistenceImageGrid
 from pinet.tda.persistence import sublevel_diagrams
-from pinet.tda.recipes import RECIPES, RELEASED_RECIPES, Recipe, get_recipe
+from pinet.tda.recipes import RECIPES, RELEASED_RECIPES, Recipe, get_recipe, recipe_from_json
 
 __all__ = [
     "PI_SIZE",
@@ -11,5 +11,6 @@ __all__ = [
     "PersistenceImageGrid",
     "Recipe",
     "get_recipe",
+    "recipe_from_json",
     "sublevel_diagrams",
 ]

@@ -16,12 +16,11 @@ from dataclasses import dataclass
 import numpy as np
 import orjson
 from fastapi import APIRouter, Request, Response
-from pydantic import TypeAdapter, ValidationError
 
 from pinet.modality import PLURALS, Modality, layout
-from pinet.tda import RECIPES, RELEASED_RECIPES, Recipe, get_recipe
+from pinet.tda import RECIPES, RELEASED_RECIPES, Recipe, recipe_from_json
 from service.deps import ReadyRegistryDep, SettingsDep
-from service.errors import InputError, describe_validation_error
+from service.errors import InputError
 from service.limits import check_topology_cost, input_limits
 from service.metrics import MetricsDep
 from service.responses import json_response
@@ -39,10 +38,6 @@ from service.settings import Settings
 from service.uploads import media_type, read_pi_request, recipe_input_shape, signal_from_json
 
 router = APIRouter(tags=["exact topology"])
-
-# Parameter types, checked as JSON types (strict: "0.1" is no number, true no 1.0), with
-# each recipe's own checks (__post_init__), before get_recipe builds the recipe.
-_PARAM_TYPES = {name: TypeAdapter(recipe_class) for name, recipe_class in RECIPES.items()}
 
 
 @router.get(
@@ -130,13 +125,7 @@ def _recipe(name: str, params: dict[str, object], modality: Modality) -> Recipe:
             f"recipe {name!r} takes {PLURALS[takes]}; POST to /v1/{PLURALS[takes]}/topology"
         )
     try:
-        _PARAM_TYPES[name].validate_json(orjson.dumps(params), strict=True)
-        return get_recipe(name, params)  # names an unknown parameter
-    except ValidationError as error:
-        detail = describe_validation_error(list(error.errors()))
-        raise InputError(f"recipe {name!r}: {detail}") from None
-    except orjson.JSONEncodeError as error:  # an integer beyond 64 bits
-        raise InputError(f"recipe {name!r}: params {error}") from None
+        return recipe_from_json(name, params)
     except ValueError as error:
         raise InputError(str(error)) from None
 

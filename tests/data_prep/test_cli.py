@@ -98,6 +98,16 @@ def refusals(photos_store, tmp_path_factory, files_of) -> Refusals:
         "unknown-option": [*PHOTOS, "--option", "colour=red", "--out", root / "unknown-option"],
         "unknown-recipe": [*PHOTOS, "--recipe", "image-magic", "--out", root / "unknown-recipe"],
         "modality": [*PHOTOS, "--recipe", "signal-sublevel", "--out", root / "modality"],
+        "recipe-option": [*PHOTOS, "--recipe-option", "spred=0.1", "--out", root / "recipe-option"],
+        "recipe-value": [
+            *PHOTOS,
+            "--recipe",
+            "image-cubical",
+            "--recipe-option",
+            "homology_dimensions=2",
+            "--out",
+            root / "recipe-value",
+        ],
         "resolution": [*files, "--recipe", "signal-sublevel-tpkd", "--out", root / "resolution"],
         "strict": [*files, "--strict", "--out", root / "strict"],
     }
@@ -155,6 +165,8 @@ def test_a_directory_that_is_not_a_store_is_refused_and_left_alone(refusals) -> 
         ("unknown-option", "source 'photos' has no option colour; valid options: seed,"),
         ("unknown-recipe", "argument --recipe: invalid choice: 'image-magic'"),
         ("modality", "recipe 'signal-sublevel' takes signals but source 'photos' yields images"),
+        ("recipe-option", "recipe 'image-raster' has no parameter(s) spred; its parameters are"),
+        ("recipe-value", "homology_dimensions"),
         ("resolution", "recipe 'signal-sublevel-tpkd' makes 64x64 PIs, and a ground-truth store"),
     ],
 )
@@ -171,6 +183,21 @@ def test_strict_exits_1_naming_the_failed_sample(refusals) -> None:
     assert result.returncode == 1
     assert "sample files/z_odd failed: shape (3, 80) differs" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_recipe_options_make_the_store_and_are_recorded_in_it(tmp_path) -> None:
+    """`--recipe-option` values are read as JSON: the store's PIs are the recipe's with
+    them, and its job records them beside the defaults it kept."""
+    out = tmp_path / "spread.zarr"
+    options = ["--recipe-option", "spread=0.1", "--recipe-option", "float32_filtration=false"]
+    result = run_in_process([*PHOTOS, "--limit", "8", *options, "--out", out])
+    assert result.returncode == 0, result.stderr
+    store = GroundTruthStore.open(out)
+    recipe = get_recipe("image-raster", {"spread": 0.1, "float32_filtration": False})
+    assert store.attrs["job"]["recipe"] == {"name": "image-raster", "params": recipe.params}
+    inputs, pis = store["inputs"][:], store["pis"][:]
+    np.testing.assert_array_equal(pis, recipe.images_batch(inputs).astype(pis.dtype))
+    assert recipe.params != get_recipe("image-raster").params
 
 
 # ---------------------------------------------------------------------------------------

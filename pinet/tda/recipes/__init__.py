@@ -6,10 +6,14 @@ records exactly how an output was made and `get_recipe(name, params)` rebuilds i
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import fields
+from functools import cache
 from types import MappingProxyType
 from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
 
 from pinet.modality import Modality
 from pinet.tda.recipes.base import Diagrams, Recipe, SpatialSymmetries
@@ -39,6 +43,7 @@ __all__ = [
     "SignalTakens",
     "SpatialSymmetries",
     "get_recipe",
+    "recipe_from_json",
 ]
 
 RECIPES: Mapping[str, type[Recipe]] = MappingProxyType(
@@ -76,5 +81,36 @@ def get_recipe(name: str, params: Mapping[str, Any] | None = None) -> Recipe:
             f"its parameters are {', '.join(sorted(known))}"
         )
     if "homology_dimensions" in params:
-        params["homology_dimensions"] = tuple(params["homology_dimensions"])
+        dimensions = params["homology_dimensions"]
+        if not isinstance(dimensions, list | tuple):
+            raise ValueError(
+                f"homology_dimensions must be a list of dimensions, e.g. [0, 1]; got {dimensions!r}"
+            )
+        params["homology_dimensions"] = tuple(dimensions)
     return recipe_class(**params)
+
+
+def recipe_from_json(name: str, params: Mapping[str, Any]) -> Recipe:
+    """`get_recipe` for parameters from outside (a request's JSON, a command line's): every
+    value must have its field's JSON type (strict: "0.1" is no number, true no 1.0) and fit
+    in 64 bits if an integer, and the recipe's own checks apply; ValueError names the
+    parameter otherwise."""
+    if name not in RECIPES:
+        return get_recipe(name)  # raises, listing the known recipes
+    for key, value in params.items():
+        if type(value) is int and not -(2**63) <= value < 2**64:
+            raise ValueError(f"recipe {name!r}: {key}: an integer beyond 64-bit range")
+    try:
+        _parameter_types(name).validate_json(json.dumps(dict(params)), strict=True)
+    except ValidationError as error:
+        problems = [
+            ": ".join(filter(None, (".".join(map(str, item["loc"])), item["msg"])))
+            for item in error.errors()
+        ]
+        raise ValueError(f"recipe {name!r}: {'; '.join(problems)}") from None
+    return get_recipe(name, params)  # names an unknown parameter
+
+
+@cache
+def _parameter_types(name: str) -> TypeAdapter[Recipe]:
+    return TypeAdapter(RECIPES[name])
