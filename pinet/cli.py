@@ -137,8 +137,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--average-reversed",
         action="store_true",
         help="the exported model also predicts each input reversed along every axis (the "
-        "same PIs under every recipe but signal-takens, which refuses it) and returns the "
-        "mean: lower error, twice the compute",
+        "same PIs under every recipe but signal-takens at a stride above 1, which refuses "
+        "it) and returns the mean: lower error, twice the compute",
     )
     bundle.add_argument(
         "--format",

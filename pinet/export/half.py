@@ -54,7 +54,8 @@ def network_to_export(
     over reversed inputs if asked (refused for a recipe whose PIs reversal changes), renamed
     to `name` if given."""
     network, card = load_checkpoint(find_checkpoint(checkpoint), device)
-    if average_reversed and get_recipe(card.recipe.name).spatial_symmetries == "none":
+    recipe = get_recipe(card.recipe.name, card.recipe.params)
+    if average_reversed and recipe.spatial_symmetries == "none":
         raise ValueError(
             f"--average-reversed: {card.recipe.name}'s PIs change when an input is reversed, "
             "so averaging over reversed inputs would blur them"

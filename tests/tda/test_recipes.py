@@ -392,6 +392,22 @@ def test_takens_matches_ripser_on_the_embedding(params):
         )
 
 
+@pytest.mark.parametrize("length", [250, 98])
+def test_takens_at_stride_1_gives_a_reversed_window_the_same_pis(length):
+    """What `--augment` and `--average-reversed` rely on at stride 1; at stride 2 a reversed
+    window of these lengths is another subsample (T - 17 is odd), and the recipe says so."""
+    rng = np.random.default_rng(20)
+    window = np.concatenate([noisy_sines(rng, (25.0,), length), random_walks(rng, (1, length))])
+    stride_1 = get_recipe("signal-takens", {"stride": 1})
+    assert stride_1.spatial_symmetries == "reversal"
+    np.testing.assert_allclose(
+        stride_1.images(window[:, ::-1]), stride_1.images(window), rtol=0, atol=1e-6
+    )
+    stride_2 = get_recipe("signal-takens", {"stride": 2})
+    assert stride_2.spatial_symmetries == "none"
+    assert np.abs(stride_2.images(window[:, ::-1]) - stride_2.images(window)).max() > 1e-3
+
+
 def test_takens_noisy_sine_has_one_dominant_loop_and_noise_none():
     rng = np.random.default_rng(19)
     recipe = get_recipe("signal-takens")

@@ -48,9 +48,6 @@ class SignalTakens(Recipe):
     name: ClassVar[str] = "signal-takens"
     modality: ClassVar[Modality] = "signal"
     homology_dimensions: ClassVar[tuple[int, ...]] = (1,)
-    # A reversed channel's embedding is the mirrored cloud only when the stride divides
-    # T - 1 - (dimension - 1) delay (233 with the defaults on 250 samples: stride 2 does not).
-    spatial_symmetries: ClassVar[SpatialSymmetries] = "none"
     # z-scoring commutes with negation, and a negated embedding is the cloud mirrored.
     value_reflection: ClassVar[bool] = True
 
@@ -68,6 +65,14 @@ class SignalTakens(Recipe):
             if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < least:
                 raise ValueError(f"{field} must be an integer >= {least}, got {value!r}")
             object.__setattr__(self, field, int(value))  # a plain int: params stay JSON
+
+    @property
+    def spatial_symmetries(self) -> SpatialSymmetries:  # type: ignore[override]
+        """ "reversal" at stride 1: a reversed channel's embedding is the same cloud with each
+        point's coordinates in reverse order, an isometry. "none" at a larger stride, where
+        that holds only when the stride divides T - 1 - (dimension - 1) delay (233 on 250
+        samples with dimension 3 and delay 8: stride 2 does not)."""
+        return "reversal" if self.stride == 1 else "none"
 
     def _channel_diagrams(self, channels: np.ndarray) -> Diagrams:
         return [
