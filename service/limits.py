@@ -115,5 +115,8 @@ def rips_points(recipe: Recipe, shape: tuple[int, ...]) -> tuple[int, str] | Non
     if isinstance(recipe, SignalTakens):
         span = (recipe.dimension - 1) * recipe.delay
         count = len(range(0, max(shape[-1] - span, 0), recipe.stride))
-        return count, f"signal-takens embeds each channel as {count:,} points"
+        return (
+            count,
+            f"signal-takens embeds each channel as {count:,} points (a larger stride embeds fewer)",
+        )
     return None

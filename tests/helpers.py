@@ -34,11 +34,17 @@ class TrainedRun:
     result: dict[str, Any]
 
 
-def tiny_store(out: Path, source: Source, recipe: str, limit: int = STORE_SAMPLES) -> Path:
+def tiny_store(
+    out: Path,
+    source: Source,
+    recipe: str,
+    limit: int = STORE_SAMPLES,
+    recipe_params: dict[str, Any] | None = None,
+) -> Path:
     """A small ground-truth store made by the real job, inline."""
     job.run(
         source,
-        get_recipe(recipe),
+        get_recipe(recipe, recipe_params),
         out,
         limit=limit,
         chunk_size=STORE_CHUNK,
@@ -59,6 +65,7 @@ def tiny_checkpoint(
     average_reversed: bool = False,
     metrics: dict[str, float] | None = None,
     onnx: bool = False,
+    recipe_params: dict[str, Any] | None = None,
 ) -> Path:
     """A float16 checkpoint of a seeded, untrained tiny network at `folder`/`name`; with
     `onnx`, a float32 one whose card names its ONNX graph for onnxruntime."""
@@ -74,7 +81,7 @@ def tiny_checkpoint(
         network,
         name=name,
         input_shape=input_shape,
-        recipe=RecipeRef(name=recipe, params=get_recipe(recipe).params),
+        recipe=RecipeRef(name=recipe, params=get_recipe(recipe, recipe_params).params),
         data_source=DataSourceRef(name="synthetic"),
         training_ranges=TrainingRanges(
             channels=(input_shape[0], input_shape[0]),

@@ -48,9 +48,14 @@ def test_export_can_make_a_model_that_averages_reversed_inputs(
     assert card.metrics["test_mse"] == averaging["mse"] != plain["mse"]
 
 
-def test_averaging_reversed_inputs_is_refused_for_signal_takens(tmp_path: Path) -> None:
-    """A reversed window has other signal-takens PIs: an average would blur them."""
-    checkpoint = tiny_checkpoint(tmp_path, "takens", "signal", (3, 250), "signal-takens")
+def test_averaging_reversed_inputs_is_refused_for_signal_takens_at_stride_2(
+    tmp_path: Path,
+) -> None:
+    """At stride 2 a reversed window has other signal-takens PIs: an average would blur
+    them."""
+    checkpoint = tiny_checkpoint(
+        tmp_path, "takens", "signal", (3, 250), "signal-takens", recipe_params={"stride": 2}
+    )
     with pytest.raises(ValueError, match="--average-reversed: signal-takens's PIs change"):
         export_float16(checkpoint, tmp_path / "out", tmp_path / "no-store", average_reversed=True)
     assert not (tmp_path / "out").exists()

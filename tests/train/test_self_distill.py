@@ -112,9 +112,11 @@ def test_the_cli_wraps_distillation_in_self_distillation(
 def test_a_recipe_whose_pis_reversal_changes_is_refused(
     tmp_path: Path, signal_config: TrainConfig
 ) -> None:
-    """signal-takens PIs of a reversed window differ (`spatial_symmetries` "none"), so a view
-    that trains on them as equal is refused before anything is written."""
-    store = tiny_store(tmp_path / "takens.zarr", HaptWindows(), "signal-takens", limit=24)
+    """signal-takens PIs of a reversed window differ at stride 2 (`spatial_symmetries`
+    "none"), so a view that trains on them as equal is refused before anything is written."""
+    store = tiny_store(
+        tmp_path / "takens.zarr", HaptWindows(), "signal-takens", 24, recipe_params={"stride": 2}
+    )
     out = tmp_path / "run"
     objective = SelfDistillation(MeanSquaredError())
     with pytest.raises(ValueError, match="signal-takens's PIs change when an input is reversed"):
