@@ -38,12 +38,12 @@ class SignalTakens(Recipe):
     per channel, every one the window has). A stride of 2 keeps every other point, and which
     ones depends on where the window starts: moving a window by one sample moved its PIs by
     0.90x the mean-PI predictor's MSE at stride 2 (by two samples, 0.05x), 0.03x at stride 1.
-    Births and deaths are distances between z-scored points: 99.9% of births lie below 3.0
-    and of deaths below 3.3 (largest 4.6), hence the grid's range [0, 3.5]. The spread 0.2
-    (2.9 of its 0.07 bin widths) keeps the PI stable: most of a PI's mass is the dozens of
-    short bars of the window's noise, and Gaussian noise of 3% of a channel's deviation
-    moved the PIs of 300 HAPT test windows by 6-7.5% of their spread across windows (MSE
-    against the mean PI's), against 17% at spread 0.1.
+    Births and deaths are distances between z-scored points: 99.9% of births lie below 2.5
+    and of deaths below 2.9 (largest 5.8; 3.0 and 3.3 at stride 2), hence the grid's range
+    [0, 3.5]. The spread 0.2 (2.9 of its 0.07 bin widths) keeps the PI stable: most of a
+    PI's mass is the dozens of short bars of the window's noise, and Gaussian noise of 3% of
+    a channel's deviation moved the PIs of 300 HAPT test windows by 6-7.5% of their spread
+    across windows (MSE against the mean PI's), against 17% at spread 0.1.
     """
 
     name: ClassVar[str] = "signal-takens"
