@@ -11,6 +11,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 
 from pinet.io import plain
+from pinet.validation import describe_validation_error
 
 # nginx's "client closed request": what a request whose client left before sending all of it
 # is counted as. Nobody reads the answer; it is not a server error.
@@ -47,15 +48,6 @@ def error_response(
 def retry_after(request: Request) -> dict[str, str]:
     """The Retry-After header of a 503 from this app, in whole seconds (at least 1)."""
     return {"Retry-After": str(max(1, round(request.app.state.settings.retry_after_s)))}
-
-
-def describe_validation_error(errors: list[dict]) -> str:
-    """Pydantic's error list as one line: 'signal.0.1: Input should be a valid number'."""
-    parts = []
-    for item in errors:
-        where = ".".join(str(p) for p in item.get("loc", ()) if p != "body")
-        parts.append(f"{where}: {item.get('msg')}" if where else str(item.get("msg")))
-    return "; ".join(parts) or "invalid request"
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -29,7 +29,8 @@ from pinet.io import (
 )
 from pinet.modality import Modality, input_ndim, layout
 from pinet.tda.inputs import as_images, as_signals
-from service.errors import InputError, describe_validation_error
+from pinet.validation import describe_validation_error
+from service.errors import InputError
 from service.limits import ShapeCheck, check_png_channels, input_limits
 from service.schemas import SignalRequest
 from service.settings import Settings

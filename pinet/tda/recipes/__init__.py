@@ -6,13 +6,13 @@ records exactly how an output was made and `get_recipe(name, params)` rebuilds i
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import fields
 from functools import cache
 from types import MappingProxyType
 from typing import Any
 
+import orjson
 from pydantic import TypeAdapter, ValidationError
 
 from pinet.modality import Modality
@@ -27,6 +27,7 @@ from pinet.tda.recipes.sublevel import (
     SignalSublevelTPKD,
 )
 from pinet.tda.recipes.takens import SignalTakens
+from pinet.validation import describe_validation_error
 
 __all__ = [
     "HAPT_ACC_MAX_DEVIATION",
@@ -97,17 +98,13 @@ def recipe_from_json(name: str, params: Mapping[str, Any]) -> Recipe:
     parameter otherwise."""
     if name not in RECIPES:
         return get_recipe(name)  # raises, listing the known recipes
-    for key, value in params.items():
-        if type(value) is int and not -(2**63) <= value < 2**64:
-            raise ValueError(f"recipe {name!r}: {key}: an integer beyond 64-bit range")
     try:
-        _parameter_types(name).validate_json(json.dumps(dict(params)), strict=True)
+        _parameter_types(name).validate_json(orjson.dumps(dict(params)), strict=True)
+    except orjson.JSONEncodeError as error:  # an integer beyond 64 bits
+        raise ValueError(f"recipe {name!r}: params {error}") from None
     except ValidationError as error:
-        problems = [
-            ": ".join(filter(None, (".".join(map(str, item["loc"])), item["msg"])))
-            for item in error.errors()
-        ]
-        raise ValueError(f"recipe {name!r}: {'; '.join(problems)}") from None
+        detail = describe_validation_error(error.errors())
+        raise ValueError(f"recipe {name!r}: {detail}") from None
     return get_recipe(name, params)  # names an unknown parameter
 
 
