@@ -113,8 +113,7 @@ def rips_points(recipe: Recipe, shape: tuple[int, ...]) -> tuple[int, str] | Non
         count = math.prod(shape[1:])
         return count, f"image-rips sees {count:,} points per channel (its pixels)"
     if isinstance(recipe, SignalTakens):
-        span = (recipe.dimension - 1) * recipe.delay
-        count = len(range(0, max(shape[-1] - span, 0), recipe.stride))
+        count = recipe.embedded_points(shape[-1])
         return (
             count,
             f"signal-takens embeds each channel as {count:,} points (a larger stride embeds fewer)",

@@ -9,9 +9,10 @@ length (one conv block per width, so deeper trunks that see further along a sign
 `per_channel` (one network for one channel, applied to every channel: each recipe makes
 channel c's PI from channel c alone), `average_reversed` (the mean of the predictions for
 the input and for the input reversed along every spatial axis, which every recipe but
-`signal-takens` maps to the same PIs (`Recipe.spatial_symmetries`): a prediction with that
-exact symmetry, and never a larger squared error than the mean of the two), and the trunk's
-`value_bins`, `multiscale_pool` and `norm` (`pinet.nets.layers.PINetTrunk`).
+`signal-takens` at a stride above 1 maps to the same PIs (`Recipe.spatial_symmetries`): a
+prediction with that exact symmetry, and never a larger squared error than the mean of the
+two), and the trunk's `value_bins`, `multiscale_pool` and `norm`
+(`pinet.nets.layers.PINetTrunk`).
 """
 
 from __future__ import annotations

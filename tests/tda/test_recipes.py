@@ -13,6 +13,7 @@ from hypothesis.extra.numpy import arrays
 from ripser import ripser
 
 from pinet.tda import PI_SIZE, RECIPES, get_recipe, sublevel_diagrams
+from pinet.tda.recipes.takens import delay_embedding
 from pinet.tda.reference import (
     authors_raster_images,
     authors_signal_images,
@@ -406,6 +407,15 @@ def test_takens_at_stride_1_gives_a_reversed_window_the_same_pis(length):
     stride_2 = get_recipe("signal-takens", {"stride": 2})
     assert stride_2.spatial_symmetries == "none"
     assert np.abs(stride_2.images(window[:, ::-1]) - stride_2.images(window)).max() > 1e-3
+
+
+@pytest.mark.parametrize("stride", [1, 2, 3])
+def test_takens_counts_the_points_it_embeds(stride):
+    """The count the service's size limit reads is the embedding's own, at every length."""
+    recipe = get_recipe("signal-takens", {"stride": stride})
+    for length in (0, 16, 17, 18, 19, 250, 1001):
+        points = delay_embedding(np.zeros(length), recipe.dimension, recipe.delay, stride)
+        assert recipe.embedded_points(length) == len(points)
 
 
 def test_takens_noisy_sine_has_one_dominant_loop_and_noise_none():

@@ -75,6 +75,12 @@ class SignalTakens(Recipe):
         samples with dimension 3 and delay 8: stride 2 does not)."""
         return "reversal" if self.stride == 1 else "none"
 
+    def embedded_points(self, length: int) -> int:
+        """How many points `delay_embedding` makes of a channel of `length` samples: what
+        the cost of its Rips filtration grows with."""
+        span = (self.dimension - 1) * self.delay
+        return len(range(0, max(length - span, 0), self.stride))
+
     def _channel_diagrams(self, channels: np.ndarray) -> Diagrams:
         return [
             rips_h1_diagram(delay_embedding(channel, self.dimension, self.delay, self.stride))
