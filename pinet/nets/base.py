@@ -11,7 +11,7 @@ channel c's PI from channel c alone), `average_reversed` (the mean of the predic
 the input and for the input reversed along every spatial axis, which every recipe but
 `signal-takens` at a stride above 1 maps to the same PIs (`Recipe.spatial_symmetries`): a
 prediction with that exact symmetry, and never a larger squared error than the mean of the
-two), and the trunk's `value_bins`, `multiscale_pool` and `norm`
+two), and the trunk's `delay_embedding`, `value_bins`, `multiscale_pool` and `norm`
 (`pinet.nets.layers.PINetTrunk`).
 """
 
@@ -37,7 +37,6 @@ from pinet.nets.layers import (
     PINetTrunk,
     Widths,
     init_like_keras,
-    minimum_input_size,
 )
 from pinet.tda.images import PI_SIZE
 
@@ -91,6 +90,7 @@ class PINet(nn.Module, ABC):
         value_bins: int = 0,
         multiscale_pool: bool = False,
         norm: Normalisation = "batch",
+        delay_embedding: tuple[int, int] | None = None,
     ) -> None:
         super().__init__()
         if isinstance(in_channels, bool) or not isinstance(in_channels, int) or in_channels < 1:
@@ -102,11 +102,6 @@ class PINet(nn.Module, ABC):
         self.in_channels = in_channels
         self.head = head
         self.widths = tuple(widths)
-        # The trunk reads the input's axes as `trunk_spatial_dims` axes (a raster network:
-        # an image's rows one after the other), so each input side is the root of a length.
-        self.min_input_size = _smallest_side(
-            minimum_input_size(self.widths), SPATIAL_DIMS[self.modality] // self.trunk_spatial_dims
-        )
         self.per_channel = per_channel
         # Channels the layers see: one at a time when per_channel folds them into the batch.
         self.net_channels = 1 if per_channel else in_channels
@@ -120,6 +115,12 @@ class PINet(nn.Module, ABC):
             value_range=VALUE_RANGES[self.modality],
             multiscale_pool=multiscale_pool,
             norm=norm,
+            delay_embedding=None if delay_embedding is None else tuple(delay_embedding),
+        )
+        # The trunk reads the input's axes as `trunk_spatial_dims` axes (a raster network:
+        # an image's rows one after the other), so each input side is the root of a length.
+        self.min_input_size = _smallest_side(
+            self.trunk.minimum_length, SPATIAL_DIMS[self.modality] // self.trunk_spatial_dims
         )
         self.build_head()
         self.apply(init_like_keras)
@@ -133,10 +134,12 @@ class PINet(nn.Module, ABC):
     def architecture(self) -> dict[str, Any]:
         """The family's options this network was built with, as JSON values: with the family,
         the modality, `in_channels` and `per_channel`, what a checkpoint card records to
-        rebuild it (`pinet.nets.build_network`). The trunk's `value_bins`,
-        `multiscale_pool` and `norm` appear only when they leave the release, so that every
-        card written before they existed still describes its network."""
+        rebuild it (`pinet.nets.build_network`). The trunk's `delay_embedding`,
+        `value_bins`, `multiscale_pool` and `norm` appear only when they leave the release,
+        so that every card written before they existed still describes its network."""
+        delays = self.trunk.delays
         trunk_options = {
+            "delay_embedding": [delays.dimension, delays.delay] if delays else None,
             "value_bins": self.trunk.encoding.bins if self.trunk.encoding else 0,
             "multiscale_pool": self.trunk.multiscale_pool,
             "norm": self.trunk.norm if self.trunk.norm != "batch" else None,

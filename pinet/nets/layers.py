@@ -189,6 +189,40 @@ class ValueEncoding(nn.Module):
         return torch.cat([x, bumps], dim=1)
 
 
+class DelayEncoding(nn.Module):
+    """Each channel of a signal as the coordinates of its delay embedding:
+    (N, C, T) -> (N, C dimension, T - (dimension - 1) delay).
+
+    Channel c dimension + k holds x_c[t + k delay], so position t of the output is the
+    point (x_c[t], x_c[t + delay], ...) of `signal-takens`' cloud (`delay_embedding` at
+    stride 1), in time order. Why: that recipe's diagram is a function of the distances
+    between these points, whose coordinates lie `(dimension - 1) delay` samples apart (16
+    at its defaults); a kernel-3 convolution of the raw signal relates samples that far
+    apart only after three blocks and as many poolings, when its positions are 8 samples
+    wide, where the first block handed the coordinates reads three consecutive points at
+    full resolution. Fixed, not learned: a function of the options alone, so checkpoints
+    hold no weights for it.
+    """
+
+    def __init__(self, dimension: int, delay: int) -> None:
+        super().__init__()
+        for name, value, least in (("dimension", dimension, 2), ("delay", delay, 1)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise ValueError(
+                    f"a delay embedding's {name} must be an integer >= {least}; got {value!r}"
+                )
+        self.dimension = dimension
+        self.delay = delay
+        self.span = (dimension - 1) * delay  # samples the embedding takes off a signal
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        length = x.shape[-1] - self.span
+        coordinates = [
+            x[..., k * self.delay : k * self.delay + length] for k in range(self.dimension)
+        ]
+        return torch.stack(coordinates, dim=2).flatten(1, 2)
+
+
 class PINetTrunk(nn.Module):
     """The feature extractor every PI-Net shares: (N, C, *S) -> (N, features).
 
@@ -197,9 +231,11 @@ class PINetTrunk(nn.Module):
     positions, which is why any length / size at or above the minimum is accepted. More
     blocks see further: the release's last block sees 45 samples of a signal.
 
-    Three options leave the release (all off by default):
+    Four options leave the release (all off by default):
+    - `delay_embedding` (dimension, delay), signals only, hands the first block each
+      channel's delay-embedding coordinates (`DelayEncoding`) instead of its samples;
     - `value_bins` > 0 puts a `ValueEncoding` of that many bins over `value_range` before
-      the first block;
+      the first block (of each coordinate, with `delay_embedding`);
     - `multiscale_pool` averages every block's output, not only the last one's, and
       concatenates them (`features` = sum(widths)): early blocks still tell apart the many
       short bars that pooling merges, which a PI counts one by one;
@@ -218,8 +254,15 @@ class PINetTrunk(nn.Module):
         value_range: tuple[float, float] = (0.0, 1.0),
         multiscale_pool: bool = False,
         norm: Normalisation = "batch",
+        delay_embedding: tuple[int, int] | None = None,
     ) -> None:
         super().__init__()
+        self.delays = None
+        if delay_embedding is not None:
+            if spatial_dims != 1:
+                raise ValueError("a delay embedding takes signals (one spatial axis) only")
+            self.delays = DelayEncoding(*delay_embedding)
+            in_channels *= self.delays.dimension
         self.encoding = ValueEncoding(value_bins, value_range) if value_bins else None
         widths = (in_channels * (1 + value_bins), *widths)
         self.blocks = nn.ModuleList(
@@ -228,6 +271,10 @@ class PINetTrunk(nn.Module):
         self.multiscale_pool = multiscale_pool
         self.norm = norm
         self.features = sum(widths[1:]) if multiscale_pool else widths[-1]
+        # The shortest input: what the first block must receive, and what the delays take off.
+        self.minimum_length = minimum_input_size(widths[1:]) + (
+            self.delays.span if self.delays else 0
+        )
 
     def feature_offsets(self) -> list[int | None]:
         """Per block, where its filters start among the trunk's output features (None: the
@@ -237,6 +284,8 @@ class PINetTrunk(nn.Module):
         return [None] * (len(self.blocks) - 1) + [0]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.delays is not None:
+            x = self.delays(x)
         if self.encoding is not None:
             x = self.encoding(x)
         pooled = []

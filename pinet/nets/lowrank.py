@@ -52,6 +52,7 @@ class LowRankPINet(PINet):
         multiscale_pool: bool = False,
         rank: int = DEFAULT_RANK,
         norm: Normalisation = "batch",
+        delay_embedding: tuple[int, int] | None = None,
     ) -> None:
         if isinstance(rank, bool) or not isinstance(rank, int) or not 1 <= rank <= PI_SIZE:
             raise ValueError(f"rank must be an integer from 1 to {PI_SIZE}; got {rank!r}")
@@ -65,6 +66,7 @@ class LowRankPINet(PINet):
             value_bins,
             multiscale_pool,
             norm=norm,
+            delay_embedding=delay_embedding,
         )
 
     @property

@@ -40,6 +40,9 @@ class TrainConfig:
     # the blocks' normalisation.
     value_bins: int = 0
     multiscale_pool: bool = False
+    # Each channel handed to the trunk as its delay embedding's (dimension, delay)
+    # coordinates (`pinet.nets.layers.DelayEncoding`); None: its samples, as released.
+    delay_embedding: tuple[int, int] | None = None
     # How each block normalises (`pinet.nets.layers.Normalisation`): "batch" as released,
     # "group" by each sample's own statistics.
     norm: str = "batch"

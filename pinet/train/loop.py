@@ -165,6 +165,8 @@ def _fit(
     }
     if config.rank is not None:
         options["rank"] = config.rank
+    if config.delay_embedding is not None:
+        options["delay_embedding"] = config.delay_embedding
     model = build_network(
         modality,
         stores[0].channels,

@@ -63,6 +63,14 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--rank", type=int, help="terms of a lowrank or raster head (default: 4)")
     parser.add_argument(
+        "--delay-embedding",
+        type=parse_delay_embedding,
+        metavar="DIMENSION,DELAY",
+        help="signals: give the trunk each channel's delay-embedding coordinates, x[t], "
+        "x[t + DELAY], ..., DIMENSION of them, instead of its samples (signal-takens' cloud: "
+        "3,8 at its defaults); default: the samples, as released",
+    )
+    parser.add_argument(
         "--value-bins",
         type=int,
         default=defaults.value_bins,
@@ -89,7 +97,8 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
         "--init",
         metavar="CHECKPOINT",
         help="start from this checkpoint's weights (folder or bundled name) to fine-tune it; "
-        "repeat its --family, --widths, --head, --rank, --value-bins, --multiscale-pool, "
+        "repeat its --family, --widths, --head, --rank, --delay-embedding, --value-bins, "
+        "--multiscale-pool, "
         "--norm and --per-channel",
     )
     parser.add_argument("--device", default=defaults.device, help="auto, cpu or cuda")
@@ -231,3 +240,17 @@ def parse_widths(text: str) -> Widths:
             f"expected positive integers, one per conv block, like 16,32,64,128: {text}"
         )
     return widths
+
+
+def parse_delay_embedding(text: str) -> tuple[int, int]:
+    """`--delay-embedding DIMENSION,DELAY`: two integers, a dimension of at least 2 and a
+    delay of at least 1."""
+    try:
+        dimension, delay = (int(part) for part in text.split(","))
+    except ValueError:
+        dimension, delay = 0, 0
+    if dimension < 2 or delay < 1:
+        raise argparse.ArgumentTypeError(
+            f"expected DIMENSION,DELAY, a dimension >= 2 and a delay >= 1, like 3,8: {text}"
+        )
+    return dimension, delay

@@ -142,7 +142,7 @@ def start_from(model: PINet, checkpoint: str) -> None:
         raise ValueError(
             f"--init {checkpoint}: its network ({card.name}) differs in "
             f"{', '.join(differing)}: {', '.join(f'{theirs[k]}' for k in differing)}; "
-            "give the same --family, --widths, --head, --rank, --value-bins, "
-            "--multiscale-pool, --norm and --per-channel"
+            "give the same --family, --widths, --head, --rank, --delay-embedding, "
+            "--value-bins, --multiscale-pool, --norm and --per-channel"
         )
     model.load_state_dict(trained.state_dict())

@@ -1,11 +1,12 @@
-"""The trunk's options beyond the release, `value_bins`, `multiscale_pool` and `norm`: what
-they compute, that a card records and rebuilds them, that training, `--init` and the ONNX
-graph carry them, and what refuses group normalisation (frozen BatchNorm statistics,
-resizing, statistics taken from a store)."""
+"""The trunk's options beyond the release, `delay_embedding`, `value_bins`, `multiscale_pool`
+and `norm`: what they compute, that a card records and rebuilds them, that training,
+`--init` and the ONNX graph carry them, and what refuses group normalisation (frozen
+BatchNorm statistics, resizing, statistics taken from a store)."""
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,14 @@ from pinet.cli import EXIT_USAGE, main
 from pinet.export.onnx import onnx_graph
 from pinet.nets import PINet, build_network
 from pinet.nets.base import VALUE_RANGES
-from pinet.nets.layers import PINetTrunk, ValueEncoding, group_count, normalisation
+from pinet.nets.layers import (
+    DelayEncoding,
+    PINetTrunk,
+    ValueEncoding,
+    group_count,
+    normalisation,
+)
+from pinet.tda.recipes.takens import delay_embedding
 from pinet.train import train
 from tests.helpers import TINY_WIDTHS, TrainedRun
 
@@ -49,6 +57,57 @@ def test_the_encoding_keeps_each_value_and_places_it_among_the_bins() -> None:
 def test_a_bad_encoding_is_refused(bins: int, value_range: tuple[float, float]) -> None:
     with pytest.raises(ValueError, match="at least 2 bins over a range low < high"):
         ValueEncoding(bins, value_range)
+
+
+def test_the_delay_encoding_gives_the_first_block_the_recipes_own_points() -> None:
+    x = torch.randn(2, 3, 40)
+    encoded = DelayEncoding(3, 5)(x)
+    assert encoded.shape == (2, 9, 30)
+    for n, c in itertools.product(range(2), range(3)):
+        points = delay_embedding(x[n, c].numpy(), dimension=3, delay=5, stride=1)
+        np.testing.assert_array_equal(encoded[n, 3 * c : 3 * c + 3].T.numpy(), points)
+
+
+@pytest.mark.parametrize(
+    "dimension, delay, problem",
+    [
+        (1, 8, "dimension must be an integer >= 2"),
+        (3, 0, "delay must be an integer >= 1"),
+        (3.0, 8, "dimension must be an integer"),
+        (3, True, "delay must be an integer"),
+    ],
+)
+def test_a_bad_delay_encoding_is_named(dimension: Any, delay: Any, problem: str) -> None:
+    with pytest.raises(ValueError, match=problem):
+        DelayEncoding(dimension, delay)
+
+
+def test_a_delay_embedding_takes_signals_and_lengthens_the_shortest_one() -> None:
+    with pytest.raises(ValueError, match="signals \\(one spatial axis\\) only"):
+        build_network("image", 3, family="lowrank", delay_embedding=(3, 8))
+    plain = seeded_network("signal", "lowrank")
+    embedded = seeded_network("signal", "lowrank", delay_embedding=(3, 8))
+    assert embedded.min_input_size == plain.min_input_size + 16
+    assert embedded.trunk.blocks[0].conv.in_channels == 3  # one channel, three coordinates
+    with pytest.raises(ValueError, match="at least 24"):
+        embedded(torch.randn(1, 3, 23))
+    assert embedded(torch.randn(1, 3, 24)).shape == (1, 3, 50, 50)
+
+
+@pytest.mark.parametrize("family", ["pinet", "lowrank"])
+def test_a_delay_embedding_is_recorded_rebuilt_and_computed_by_the_onnx_graph(
+    family: str,
+) -> None:
+    network = seeded_network("signal", family, delay_embedding=(3, 4), value_bins=3).eval()
+    assert network.architecture["delay_embedding"] == [3, 4]
+    assert "delay_embedding" not in seeded_network("signal", family).architecture
+    rebuilt = build_network("signal", 3, family=family, per_channel=True, **network.architecture)
+    rebuilt.load_state_dict(network.state_dict())  # the encoding holds no weights
+    x = torch.randn(INPUT_SHAPES["signal"]).clamp(-4, 4)
+    with torch.no_grad():
+        expected = network(x)
+        torch.testing.assert_close(rebuilt.eval()(x), expected)
+    assert_the_onnx_graph_computes(network, x, expected)
 
 
 @pytest.mark.parametrize("spatial_dims, shape", [(1, (3, 2, 64)), (2, (3, 2, 16, 16))])
@@ -128,6 +187,27 @@ def test_training_records_the_options_and_init_requires_them(
     tuned = [*argv, "--out", str(tmp_path / "tuned"), "--value-bins", "5", "--multiscale-pool"]
     assert main(tuned) == 0
     assert json.loads(capsys.readouterr().out)["best_val_mse"] > 0
+
+
+def test_training_records_a_delay_embedding_and_the_cli_names_a_bad_one(
+    signal_run: TrainedRun, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["train", "--data", str(signal_run.store), "--model", "signal", "--epochs", "1"]
+    argv += ["--widths", ",".join(map(str, TINY_WIDTHS)), "--device", "cpu", "--no-progress"]
+    for bad in ("3", "1,8", "3,0", "a,b"):
+        with pytest.raises(SystemExit):
+            main([*argv, "--out", str(tmp_path / "bad"), "--delay-embedding", bad])
+        assert "expected DIMENSION,DELAY" in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()
+    assert main([*argv, "--out", str(tmp_path / "run"), "--delay-embedding", "3,2"]) == 0
+    capsys.readouterr()
+    card = read_card(tmp_path / "run" / "best")
+    assert card.architecture["delay_embedding"] == [3, 2]
+    assert card.training["delay_embedding"] == [3, 2]
+    assert card.min_input_size == 2 ** (len(TINY_WIDTHS) - 1) + 4
+    argv += ["--init", str(tmp_path / "run" / "best"), "--out", str(tmp_path / "tuned")]
+    assert main(argv) == EXIT_USAGE  # the network it starts from reads the coordinates
+    assert "--delay-embedding" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
