@@ -91,6 +91,7 @@ class PINet(nn.Module, ABC):
         multiscale_pool: bool = False,
         norm: Normalisation = "batch",
         delay_embedding: tuple[int, int] | None = None,
+        recurrence_radii: tuple[float, ...] = (),
     ) -> None:
         super().__init__()
         if isinstance(in_channels, bool) or not isinstance(in_channels, int) or in_channels < 1:
@@ -116,6 +117,7 @@ class PINet(nn.Module, ABC):
             multiscale_pool=multiscale_pool,
             norm=norm,
             delay_embedding=None if delay_embedding is None else tuple(delay_embedding),
+            recurrence_radii=tuple(recurrence_radii),
         )
         # The trunk reads the input's axes as `trunk_spatial_dims` axes (a raster network:
         # an image's rows one after the other), so each input side is the root of a length.
@@ -140,6 +142,9 @@ class PINet(nn.Module, ABC):
         delays = self.trunk.delays
         trunk_options = {
             "delay_embedding": [delays.dimension, delays.delay] if delays else None,
+            "recurrence_radii": list(self.trunk.recurrence.radii)
+            if self.trunk.recurrence
+            else None,
             "value_bins": self.trunk.encoding.bins if self.trunk.encoding else 0,
             "multiscale_pool": self.trunk.multiscale_pool,
             "norm": self.trunk.norm if self.trunk.norm != "batch" else None,

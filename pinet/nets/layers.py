@@ -223,6 +223,40 @@ class DelayEncoding(nn.Module):
         return torch.stack(coordinates, dim=2).flatten(1, 2)
 
 
+class RecurrenceDensity(nn.Module):
+    """Beside each point of a delay embedding, how many of the cloud's points lie near it:
+    (N, C dimension, n) coordinates (`DelayEncoding`) -> (N, C (dimension + K), n), the
+    coordinates, then K densities of channel 1, of channel 2, ...
+
+    Density k of point i is the mean over every point j of max(1 - |p_i - p_j|^2 / r_k^2, 0),
+    r_k the k-th of `radii`. Why: most of a `signal-takens` PI's mass is short H1 bars,
+    the small loops between strands of the cloud that a periodic signal lays down cycle
+    after cycle, and their births and deaths are distances between points far apart in
+    time, which a convolution along the signal relates only through its pooled features.
+    The densities count those neighbours for it, at every scale of `radii`. Fixed, not
+    learned. In an ONNX graph the products of coordinates are an Einsum and the cut-off a
+    Clip, operators an int8 graph leaves in float: its steps would round every distance.
+    """
+
+    def __init__(self, dimension: int, radii: tuple[float, ...]) -> None:
+        super().__init__()
+        if not radii or min(radii) <= 0:
+            raise ValueError(f"recurrence radii must be positive distances; got {radii!r}")
+        self.dimension = dimension
+        self.radii = tuple(float(radius) for radius in radii)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        count, length = x.shape[0], x.shape[-1]
+        points = x.view(count, -1, self.dimension, length)  # (N, C, dimension, n)
+        norms = (points * points).sum(dim=2)  # (N, C, n)
+        products = torch.einsum("ncdi,ncdj->ncij", points, points)
+        squared = norms.unsqueeze(-1) + norms.unsqueeze(-2) - 2 * products  # (N, C, n, n)
+        densities = [
+            (1 - squared / (radius * radius)).clamp(min=0).mean(dim=-1) for radius in self.radii
+        ]
+        return torch.cat([x, torch.stack(densities, dim=2).flatten(1, 2)], dim=1)
+
+
 class PINetTrunk(nn.Module):
     """The feature extractor every PI-Net shares: (N, C, *S) -> (N, features).
 
@@ -231,9 +265,11 @@ class PINetTrunk(nn.Module):
     positions, which is why any length / size at or above the minimum is accepted. More
     blocks see further: the release's last block sees 45 samples of a signal.
 
-    Four options leave the release (all off by default):
+    Five options leave the release (all off by default):
     - `delay_embedding` (dimension, delay), signals only, hands the first block each
       channel's delay-embedding coordinates (`DelayEncoding`) instead of its samples;
+    - `recurrence_radii`, with `delay_embedding`, adds each point's `RecurrenceDensity` at
+      those radii to its coordinates;
     - `value_bins` > 0 puts a `ValueEncoding` of that many bins over `value_range` before
       the first block (of each coordinate, with `delay_embedding`);
     - `multiscale_pool` averages every block's output, not only the last one's, and
@@ -255,14 +291,21 @@ class PINetTrunk(nn.Module):
         multiscale_pool: bool = False,
         norm: Normalisation = "batch",
         delay_embedding: tuple[int, int] | None = None,
+        recurrence_radii: tuple[float, ...] = (),
     ) -> None:
         super().__init__()
         self.delays = None
+        self.recurrence = None
         if delay_embedding is not None:
             if spatial_dims != 1:
                 raise ValueError("a delay embedding takes signals (one spatial axis) only")
             self.delays = DelayEncoding(*delay_embedding)
             in_channels *= self.delays.dimension
+        if recurrence_radii:
+            if self.delays is None:
+                raise ValueError("recurrence densities are of a delay embedding's points: give one")
+            self.recurrence = RecurrenceDensity(self.delays.dimension, tuple(recurrence_radii))
+            in_channels += in_channels // self.delays.dimension * len(recurrence_radii)
         self.encoding = ValueEncoding(value_bins, value_range) if value_bins else None
         widths = (in_channels * (1 + value_bins), *widths)
         self.blocks = nn.ModuleList(
@@ -286,6 +329,8 @@ class PINetTrunk(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.delays is not None:
             x = self.delays(x)
+        if self.recurrence is not None:
+            x = self.recurrence(x)
         if self.encoding is not None:
             x = self.encoding(x)
         pooled = []

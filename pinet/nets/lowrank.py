@@ -53,6 +53,7 @@ class LowRankPINet(PINet):
         rank: int = DEFAULT_RANK,
         norm: Normalisation = "batch",
         delay_embedding: tuple[int, int] | None = None,
+        recurrence_radii: tuple[float, ...] = (),
     ) -> None:
         if isinstance(rank, bool) or not isinstance(rank, int) or not 1 <= rank <= PI_SIZE:
             raise ValueError(f"rank must be an integer from 1 to {PI_SIZE}; got {rank!r}")
@@ -67,6 +68,7 @@ class LowRankPINet(PINet):
             multiscale_pool,
             norm=norm,
             delay_embedding=delay_embedding,
+            recurrence_radii=recurrence_radii,
         )
 
     @property

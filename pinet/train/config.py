@@ -43,6 +43,8 @@ class TrainConfig:
     # Each channel handed to the trunk as its delay embedding's (dimension, delay)
     # coordinates (`pinet.nets.layers.DelayEncoding`); None: its samples, as released.
     delay_embedding: tuple[int, int] | None = None
+    # With it, each point's density of neighbours at these radii (`RecurrenceDensity`).
+    recurrence_radii: tuple[float, ...] = ()
     # How each block normalises (`pinet.nets.layers.Normalisation`): "batch" as released,
     # "group" by each sample's own statistics.
     norm: str = "batch"

@@ -167,6 +167,8 @@ def _fit(
         options["rank"] = config.rank
     if config.delay_embedding is not None:
         options["delay_embedding"] = config.delay_embedding
+    if config.recurrence_radii:
+        options["recurrence_radii"] = config.recurrence_radii
     model = build_network(
         modality,
         stores[0].channels,

@@ -71,6 +71,14 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
         "3,8 at its defaults); default: the samples, as released",
     )
     parser.add_argument(
+        "--recurrence-radii",
+        type=parse_radii,
+        default=(),
+        metavar="R1,R2,...",
+        help="with --delay-embedding: beside each point's coordinates, the density of the "
+        "cloud's points within each radius (default: none)",
+    )
+    parser.add_argument(
         "--value-bins",
         type=int,
         default=defaults.value_bins,
@@ -254,3 +262,14 @@ def parse_delay_embedding(text: str) -> tuple[int, int]:
             f"expected DIMENSION,DELAY, a dimension >= 2 and a delay >= 1, like 3,8: {text}"
         )
     return dimension, delay
+
+
+def parse_radii(text: str) -> tuple[float, ...]:
+    """`--recurrence-radii R1,R2,...`: positive distances, comma-separated."""
+    try:
+        radii = tuple(float(part) for part in text.split(","))
+    except ValueError:
+        radii = ()
+    if not radii or not all(0 < radius < float("inf") for radius in radii):
+        raise argparse.ArgumentTypeError(f"expected positive distances like 0.25,0.5,1: {text}")
+    return radii

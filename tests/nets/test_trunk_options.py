@@ -1,7 +1,7 @@
-"""The trunk's options beyond the release, `delay_embedding`, `value_bins`, `multiscale_pool`
-and `norm`: what they compute, that a card records and rebuilds them, that training,
-`--init` and the ONNX graph carry them, and what refuses group normalisation (frozen
-BatchNorm statistics, resizing, statistics taken from a store)."""
+"""The trunk's options beyond the release, `delay_embedding`, `recurrence_radii`,
+`value_bins`, `multiscale_pool` and `norm`: what they compute, that a card records and
+rebuilds them, that training, `--init` and the ONNX graph carry them, and what refuses group
+normalisation (frozen BatchNorm statistics, resizing, statistics taken from a store)."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from pinet.nets.base import VALUE_RANGES
 from pinet.nets.layers import (
     DelayEncoding,
     PINetTrunk,
+    RecurrenceDensity,
     ValueEncoding,
     group_count,
     normalisation,
@@ -94,12 +95,40 @@ def test_a_delay_embedding_takes_signals_and_lengthens_the_shortest_one() -> Non
     assert embedded(torch.randn(1, 3, 24)).shape == (1, 3, 50, 50)
 
 
+def test_each_points_densities_count_its_neighbours_at_every_radius() -> None:
+    x = torch.randn(2, 2, 30)
+    encoded = RecurrenceDensity(3, (0.5, 1.0, 2.0))(DelayEncoding(3, 4)(x))
+    assert encoded.shape == (2, 2 * (3 + 3), 22)
+    torch.testing.assert_close(encoded[:, :6], DelayEncoding(3, 4)(x))  # coordinates first
+    for n, c in itertools.product(range(2), range(2)):
+        points = delay_embedding(x[n, c].double().numpy(), dimension=3, delay=4, stride=1)
+        squared = ((points[:, None] - points[None]) ** 2).sum(-1)
+        for k, radius in enumerate((0.5, 1.0, 2.0)):
+            expected = np.clip(1 - squared / radius**2, 0, None).mean(-1)
+            np.testing.assert_allclose(encoded[n, 6 + 3 * c + k].numpy(), expected, atol=1e-5)
+    # A reversed channel is an isometric cloud in reverse order: the densities reverse too.
+    reversed_encoding = RecurrenceDensity(3, (0.5, 1.0, 2.0))(DelayEncoding(3, 4)(x.flip(-1)))
+    torch.testing.assert_close(reversed_encoding[:, 6:], encoded[:, 6:].flip(-1))
+
+
+def test_bad_radii_or_no_embedding_are_named() -> None:
+    for radii in [(), (0.5, 0.0), (-1.0,)]:
+        with pytest.raises(ValueError, match="radii must be positive distances"):
+            RecurrenceDensity(3, radii)
+    with pytest.raises(ValueError, match="of a delay embedding's points: give one"):
+        build_network("signal", 3, family="lowrank", recurrence_radii=(0.5,))
+
+
 @pytest.mark.parametrize("family", ["pinet", "lowrank"])
 def test_a_delay_embedding_is_recorded_rebuilt_and_computed_by_the_onnx_graph(
     family: str,
 ) -> None:
-    network = seeded_network("signal", family, delay_embedding=(3, 4), value_bins=3).eval()
+    network = seeded_network(
+        "signal", family, delay_embedding=(3, 4), recurrence_radii=(0.5, 1.0), value_bins=3
+    ).eval()
     assert network.architecture["delay_embedding"] == [3, 4]
+    assert network.architecture["recurrence_radii"] == [0.5, 1.0]
+    assert network.trunk.blocks[0].conv.in_channels == (3 + 2) * (1 + 3)
     assert "delay_embedding" not in seeded_network("signal", family).architecture
     rebuilt = build_network("signal", 3, family=family, per_channel=True, **network.architecture)
     rebuilt.load_state_dict(network.state_dict())  # the encoding holds no weights
@@ -194,10 +223,13 @@ def test_training_records_a_delay_embedding_and_the_cli_names_a_bad_one(
 ) -> None:
     argv = ["train", "--data", str(signal_run.store), "--model", "signal", "--epochs", "1"]
     argv += ["--widths", ",".join(map(str, TINY_WIDTHS)), "--device", "cpu", "--no-progress"]
-    for bad in ("3", "1,8", "3,0", "a,b"):
+    for option, bad, problem in [
+        *[("--delay-embedding", bad, "expected DIMENSION,DELAY") for bad in ("3", "1,8", "a,b")],
+        *[("--recurrence-radii", bad, "expected positive distances") for bad in ("0", "a", "")],
+    ]:
         with pytest.raises(SystemExit):
-            main([*argv, "--out", str(tmp_path / "bad"), "--delay-embedding", bad])
-        assert "expected DIMENSION,DELAY" in capsys.readouterr().err
+            main([*argv, "--out", str(tmp_path / "bad"), option, bad])
+        assert problem in capsys.readouterr().err
     assert not (tmp_path / "bad").exists()
     assert main([*argv, "--out", str(tmp_path / "run"), "--delay-embedding", "3,2"]) == 0
     capsys.readouterr()
