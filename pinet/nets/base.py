@@ -92,6 +92,7 @@ class PINet(nn.Module, ABC):
         norm: Normalisation = "batch",
         delay_embedding: tuple[int, int] | None = None,
         recurrence_radii: tuple[float, ...] = (),
+        recurrence_stride: int = 1,
     ) -> None:
         super().__init__()
         if isinstance(in_channels, bool) or not isinstance(in_channels, int) or in_channels < 1:
@@ -118,6 +119,7 @@ class PINet(nn.Module, ABC):
             norm=norm,
             delay_embedding=None if delay_embedding is None else tuple(delay_embedding),
             recurrence_radii=tuple(recurrence_radii),
+            recurrence_stride=recurrence_stride,
         )
         # The trunk reads the input's axes as `trunk_spatial_dims` axes (a raster network:
         # an image's rows one after the other), so each input side is the root of a length.
@@ -137,14 +139,14 @@ class PINet(nn.Module, ABC):
         """The family's options this network was built with, as JSON values: with the family,
         the modality, `in_channels` and `per_channel`, what a checkpoint card records to
         rebuild it (`pinet.nets.build_network`). The trunk's `delay_embedding`,
-        `value_bins`, `multiscale_pool` and `norm` appear only when they leave the release,
-        so that every card written before they existed still describes its network."""
-        delays = self.trunk.delays
+        `recurrence_radii`, `recurrence_stride`, `value_bins`, `multiscale_pool` and `norm`
+        appear only when they leave the release, so that every card written before they
+        existed still describes its network."""
+        delays, recurrence = self.trunk.delays, self.trunk.recurrence
         trunk_options = {
             "delay_embedding": [delays.dimension, delays.delay] if delays else None,
-            "recurrence_radii": list(self.trunk.recurrence.radii)
-            if self.trunk.recurrence
-            else None,
+            "recurrence_radii": list(recurrence.radii) if recurrence else None,
+            "recurrence_stride": recurrence.stride if recurrence and recurrence.stride > 1 else 0,
             "value_bins": self.trunk.encoding.bins if self.trunk.encoding else 0,
             "multiscale_pool": self.trunk.multiscale_pool,
             "norm": self.trunk.norm if self.trunk.norm != "batch" else None,

@@ -228,29 +228,47 @@ class RecurrenceDensity(nn.Module):
     (N, C dimension, n) coordinates (`DelayEncoding`) -> (N, C (dimension + K), n), the
     coordinates, then K densities of channel 1, of channel 2, ...
 
-    Density k of point i is the mean over every point j of max(1 - |p_i - p_j|^2 / r_k^2, 0),
-    r_k the k-th of `radii`. Why: most of a `signal-takens` PI's mass is short H1 bars,
-    the small loops between strands of the cloud that a periodic signal lays down cycle
-    after cycle, and their births and deaths are distances between points far apart in
-    time, which a convolution along the signal relates only through its pooled features.
-    The densities count those neighbours for it, at every scale of `radii`. Fixed, not
-    learned. In an ONNX graph the products of coordinates are an Einsum and the cut-off a
-    Clip, operators an int8 graph leaves in float: its steps would round every distance.
+    Density k of point i is the mean over every `stride`-th point j of
+    max(1 - |p_i - p_j|^2 / r_k^2, 0), r_k the k-th of `radii`. Why: most of a
+    `signal-takens` PI's mass is short H1 bars, the small loops between strands of the cloud
+    that a periodic signal lays down cycle after cycle, and their births and deaths are
+    distances between points far apart in time, which a convolution along the signal
+    relates only through its pooled features. The densities count those neighbours for it,
+    at every scale of `radii`; a `stride` above 1 counts a sample of them, at that fraction
+    of the cost, the densities' one: n x n / stride pairs per radius and channel.
+
+    |p - q|^2 is the product of (p, |p|^2, 1) and (-2 q, 1, |q|^2), so one Einsum gives
+    every pair; in an int8 graph it and the cut-off (a Clip) stay in float, where 8-bit
+    steps would round every distance. Fixed, not learned.
     """
 
-    def __init__(self, dimension: int, radii: tuple[float, ...]) -> None:
+    def __init__(self, dimension: int, radii: tuple[float, ...], stride: int = 1) -> None:
         super().__init__()
         if not radii or min(radii) <= 0:
             raise ValueError(f"recurrence radii must be positive distances; got {radii!r}")
+        if isinstance(stride, bool) or not isinstance(stride, int) or stride < 1:
+            raise ValueError(f"a recurrence stride must be a positive integer; got {stride!r}")
         self.dimension = dimension
         self.radii = tuple(float(radius) for radius in radii)
+        self.stride = stride
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         count, length = x.shape[0], x.shape[-1]
         points = x.view(count, -1, self.dimension, length)  # (N, C, dimension, n)
-        norms = (points * points).sum(dim=2)  # (N, C, n)
-        products = torch.einsum("ncdi,ncdj->ncij", points, points)
-        squared = norms.unsqueeze(-1) + norms.unsqueeze(-2) - 2 * products  # (N, C, n, n)
+        others = points[..., :: self.stride]  # (N, C, dimension, m)
+        queries = torch.cat(
+            [points, (points * points).sum(2, keepdim=True), torch.ones_like(points[:, :, :1])],
+            dim=2,
+        )
+        keys = torch.cat(
+            [
+                -2 * others,
+                torch.ones_like(others[:, :, :1]),
+                (others * others).sum(2, keepdim=True),
+            ],
+            dim=2,
+        )
+        squared = torch.einsum("ncai,ncaj->ncij", queries, keys)  # (N, C, n, m)
         densities = [
             (1 - squared / (radius * radius)).clamp(min=0).mean(dim=-1) for radius in self.radii
         ]
@@ -269,7 +287,7 @@ class PINetTrunk(nn.Module):
     - `delay_embedding` (dimension, delay), signals only, hands the first block each
       channel's delay-embedding coordinates (`DelayEncoding`) instead of its samples;
     - `recurrence_radii`, with `delay_embedding`, adds each point's `RecurrenceDensity` at
-      those radii to its coordinates;
+      those radii (among every `recurrence_stride`-th point) to its coordinates;
     - `value_bins` > 0 puts a `ValueEncoding` of that many bins over `value_range` before
       the first block (of each coordinate, with `delay_embedding`);
     - `multiscale_pool` averages every block's output, not only the last one's, and
@@ -292,6 +310,7 @@ class PINetTrunk(nn.Module):
         norm: Normalisation = "batch",
         delay_embedding: tuple[int, int] | None = None,
         recurrence_radii: tuple[float, ...] = (),
+        recurrence_stride: int = 1,
     ) -> None:
         super().__init__()
         self.delays = None
@@ -304,7 +323,9 @@ class PINetTrunk(nn.Module):
         if recurrence_radii:
             if self.delays is None:
                 raise ValueError("recurrence densities are of a delay embedding's points: give one")
-            self.recurrence = RecurrenceDensity(self.delays.dimension, tuple(recurrence_radii))
+            self.recurrence = RecurrenceDensity(
+                self.delays.dimension, tuple(recurrence_radii), recurrence_stride
+            )
             in_channels += in_channels // self.delays.dimension * len(recurrence_radii)
         self.encoding = ValueEncoding(value_bins, value_range) if value_bins else None
         widths = (in_channels * (1 + value_bins), *widths)

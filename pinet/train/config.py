@@ -43,8 +43,10 @@ class TrainConfig:
     # Each channel handed to the trunk as its delay embedding's (dimension, delay)
     # coordinates (`pinet.nets.layers.DelayEncoding`); None: its samples, as released.
     delay_embedding: tuple[int, int] | None = None
-    # With it, each point's density of neighbours at these radii (`RecurrenceDensity`).
+    # With it, each point's density of neighbours at these radii, among every
+    # `recurrence_stride`-th point (`pinet.nets.layers.RecurrenceDensity`).
     recurrence_radii: tuple[float, ...] = ()
+    recurrence_stride: int = 1
     # How each block normalises (`pinet.nets.layers.Normalisation`): "batch" as released,
     # "group" by each sample's own statistics.
     norm: str = "batch"

@@ -169,6 +169,7 @@ def _fit(
         options["delay_embedding"] = config.delay_embedding
     if config.recurrence_radii:
         options["recurrence_radii"] = config.recurrence_radii
+        options["recurrence_stride"] = config.recurrence_stride
     model = build_network(
         modality,
         stores[0].channels,

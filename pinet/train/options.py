@@ -79,6 +79,14 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
         "cloud's points within each radius (default: none)",
     )
     parser.add_argument(
+        "--recurrence-stride",
+        type=int,
+        default=defaults.recurrence_stride,
+        metavar="S",
+        help="count the --recurrence-radii densities among every S-th point only: 1/S of "
+        "their cost (default 1: all points)",
+    )
+    parser.add_argument(
         "--value-bins",
         type=int,
         default=defaults.value_bins,

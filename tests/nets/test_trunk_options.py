@@ -106,6 +106,12 @@ def test_each_points_densities_count_its_neighbours_at_every_radius() -> None:
         for k, radius in enumerate((0.5, 1.0, 2.0)):
             expected = np.clip(1 - squared / radius**2, 0, None).mean(-1)
             np.testing.assert_allclose(encoded[n, 6 + 3 * c + k].numpy(), expected, atol=1e-5)
+    # Among every other point only: the same means over half the pairs.
+    sampled = RecurrenceDensity(3, (1.0,), stride=2)(DelayEncoding(3, 4)(x))
+    points = delay_embedding(x[1, 0].double().numpy(), dimension=3, delay=4, stride=1)
+    squared = ((points[:, None] - points[None, ::2]) ** 2).sum(-1)
+    expected = np.clip(1 - squared, 0, None).mean(-1)
+    np.testing.assert_allclose(sampled[1, 6].numpy(), expected, atol=1e-5)
     # A reversed channel is an isometric cloud in reverse order: the densities reverse too.
     reversed_encoding = RecurrenceDensity(3, (0.5, 1.0, 2.0))(DelayEncoding(3, 4)(x.flip(-1)))
     torch.testing.assert_close(reversed_encoding[:, 6:], encoded[:, 6:].flip(-1))
@@ -115,6 +121,9 @@ def test_bad_radii_or_no_embedding_are_named() -> None:
     for radii in [(), (0.5, 0.0), (-1.0,)]:
         with pytest.raises(ValueError, match="radii must be positive distances"):
             RecurrenceDensity(3, radii)
+    for stride in (0, 1.5, True):
+        with pytest.raises(ValueError, match="stride must be a positive integer"):
+            RecurrenceDensity(3, (0.5,), stride)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="of a delay embedding's points: give one"):
         build_network("signal", 3, family="lowrank", recurrence_radii=(0.5,))
 
@@ -124,10 +133,16 @@ def test_a_delay_embedding_is_recorded_rebuilt_and_computed_by_the_onnx_graph(
     family: str,
 ) -> None:
     network = seeded_network(
-        "signal", family, delay_embedding=(3, 4), recurrence_radii=(0.5, 1.0), value_bins=3
+        "signal",
+        family,
+        delay_embedding=(3, 4),
+        recurrence_radii=(0.5, 1.0),
+        recurrence_stride=3,
+        value_bins=3,
     ).eval()
     assert network.architecture["delay_embedding"] == [3, 4]
     assert network.architecture["recurrence_radii"] == [0.5, 1.0]
+    assert network.architecture["recurrence_stride"] == 3
     assert network.trunk.blocks[0].conv.in_channels == (3 + 2) * (1 + 3)
     assert "delay_embedding" not in seeded_network("signal", family).architecture
     rebuilt = build_network("signal", 3, family=family, per_channel=True, **network.architecture)
