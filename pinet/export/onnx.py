@@ -59,6 +59,12 @@ QUANTIZED_OPERATORS = ["Conv", "Gemm", "MatMul", "Relu", "GlobalAveragePool"]
 # 0.511 -> 0.509, image student 0.1794 -> 0.1793 (onnxruntime's Percentile calibration gave
 # 0.323, 0.307, 0.508 and 0.1801).
 CALIBRATION = "minmax-moving-average"
+# The node of a trunk's first convolution in a graph (`onnx_graph`). With recurrence
+# densities (`pinet.nets.layers.RecurrenceDensity`) it stays float in an int8 graph: its
+# input holds coordinates (z-scores, up to +-4) beside densities of a few hundredths, and
+# one uint8 scale for the whole tensor (activations are quantized per tensor) rounded the
+# densities to a few steps.
+FIRST_CONVOLUTION = "/trunk/blocks.0/conv/Conv"
 # What an int8 graph's card records of its quantization (`quantized`), beside the number
 # of calibration samples.
 QUANTIZATION = {
@@ -96,8 +102,9 @@ def export_onnx(
     train = StoreSamples(store, store.usable_indices("train")[:calibration_samples], card.modality)
     graph = onnx_graph(network, train.batch(list(range(min(len(train), 8))))[0])
     precision = "float32"
+    float_nodes = kept_in_float(network)
     if int8:
-        graph, precision = quantized(graph, _batches(train)), "int8"
+        graph, precision = quantized(graph, _batches(train), float_nodes), "int8"
     backend = OnnxRuntimeBackend(graph, precision)
     loaded = LoadedModel(card, backend)
     test = StoreSamples(store, store.usable_indices("test")[:256], card.modality)
@@ -118,7 +125,11 @@ def export_onnx(
         evaluate_by_source(loaded, sources) if sources else None,
         format="onnx",
         precision=precision,
-        quantization=QUANTIZATION | {"calibration_samples": len(train)} if int8 else None,
+        quantization=QUANTIZATION
+        | {"calibration_samples": len(train)}
+        | ({"float_nodes": float_nodes} if float_nodes else {})
+        if int8
+        else None,
         max_abs_difference_to_torch=difference,
     )
     save_checkpoint(network, card, out, dtype=torch.float16, runtime=(runtime, graph))
@@ -150,9 +161,18 @@ def onnx_graph(network: PINet, example: torch.Tensor) -> bytes:
     return buffer.getvalue()
 
 
-def quantized(graph: bytes, calibration: Iterable[np.ndarray]) -> bytes:
+def kept_in_float(network: PINet) -> list[str]:
+    """The nodes of `network`'s graph that an int8 graph keeps in float: the first
+    convolution of a trunk given recurrence densities (see FIRST_CONVOLUTION), else none."""
+    return [FIRST_CONVOLUTION] if network.trunk.recurrence is not None else []
+
+
+def quantized(
+    graph: bytes, calibration: Iterable[np.ndarray], float_nodes: Sequence[str] = ()
+) -> bytes:
     """`graph` with int8 weights and uint8 activations (QDQ), their ranges calibrated on
-    the batches of network inputs of `calibration`."""
+    the batches of network inputs of `calibration`; the nodes named in `float_nodes` stay
+    float."""
     import onnx
     from onnxruntime.quantization import (
         CalibrationDataReader,
@@ -180,6 +200,7 @@ def quantized(graph: bytes, calibration: Iterable[np.ndarray]) -> bytes:
             per_channel=True,
             activation_type=QuantType.QUInt8,  # QUANTIZATION's, see QUANTIZED_OPERATORS
             op_types_to_quantize=QUANTIZED_OPERATORS,
+            nodes_to_exclude=list(float_nodes),
             extra_options={"CalibMovingAverage": True},  # CALIBRATION
         )
         onnx.checker.check_model(str(target))

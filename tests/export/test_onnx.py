@@ -14,7 +14,7 @@ import torch
 
 from pinet.checkpoint import CheckpointError, read_card
 from pinet.export import export_onnx
-from pinet.export.onnx import onnx_graph, quantized
+from pinet.export.onnx import kept_in_float, onnx_graph, quantized
 from pinet.inference import OnnxRuntimeBackend, default_backend, load_model, predict
 from pinet.nets import build_network
 from tests.helpers import TrainedRun
@@ -144,6 +144,24 @@ def test_int8_runs_between_convolutions_in_8_bits(signal_run: TrainedRun, tmp_pa
     assert "Pad" not in int8 and int8.count("MaxPool") == blocks - 1
 
 
+def optimized_int8_operators(network: torch.nn.Module, tmp_path: Path) -> list[str]:
+    """The operators onnxruntime runs for `network`'s int8 graph (as `export_onnx` quantizes
+    it), calibrated on random walks of 64 samples after its BatchNorm statistics were
+    gathered from them, as a trained network's are."""
+    calibration = [torch.randn(8, 1, 64).cumsum(-1).numpy() for _ in range(2)]
+    network.train()
+    with torch.no_grad():
+        for batch in calibration:
+            network(torch.from_numpy(batch))
+    graph = onnx_graph(network.eval(), torch.from_numpy(calibration[0]))
+    graph = quantized(graph, calibration, kept_in_float(network))
+    options = onnxruntime.SessionOptions()
+    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+    options.optimized_model_filepath = str(tmp_path / "optimized.onnx")
+    onnxruntime.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+    return [node.op_type for node in onnx.load(tmp_path / "optimized.onnx").graph.node]
+
+
 @pytest.mark.parametrize("multiscale_pool", [False, True])
 def test_every_convolution_of_an_int8_graph_runs_in_8_bits(
     multiscale_pool: bool, tmp_path: Path
@@ -156,17 +174,26 @@ def test_every_convolution_of_an_int8_graph_runs_in_8_bits(
     network = build_network(
         "signal", 1, per_channel=True, widths=widths, multiscale_pool=multiscale_pool
     )
-    calibration = [torch.randn(8, 1, 64).cumsum(-1).numpy() for _ in range(2)]
-    network.train()
-    with torch.no_grad():  # BatchNorm statistics of such inputs, as a trained network has
-        for batch in calibration:
-            network(torch.from_numpy(batch))
-    graph = quantized(onnx_graph(network.eval(), torch.from_numpy(calibration[0])), calibration)
-    options = onnxruntime.SessionOptions()
-    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
-    options.optimized_model_filepath = str(tmp_path / "optimized.onnx")
-    onnxruntime.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
-    operators = [node.op_type for node in onnx.load(tmp_path / "optimized.onnx").graph.node]
+    operators = optimized_int8_operators(network, tmp_path)
     assert operators.count("QLinearConv") == len(widths) and "Conv" not in operators
     pooled_blocks = len(widths) if multiscale_pool else 1
     assert operators.count("QLinearGlobalAveragePool") == pooled_blocks
+
+
+def test_recurrence_densities_and_their_first_convolution_stay_float(tmp_path: Path) -> None:
+    """One uint8 scale for coordinates and densities would round the densities away: the
+    first convolution reads them in float, and the distances are never 8-bit."""
+    torch.manual_seed(3)
+    widths = (4, 8, 8)
+    network = build_network(
+        "signal",
+        1,
+        per_channel=True,
+        widths=widths,
+        delay_embedding=(3, 2),
+        recurrence_radii=(0.5, 2.0),
+    )
+    assert kept_in_float(build_network("signal", 1, per_channel=True, widths=widths)) == []
+    operators = optimized_int8_operators(network, tmp_path)
+    assert operators.count("Conv") == 1 and operators.count("QLinearConv") == len(widths) - 1
+    assert "Einsum" in operators and "Clip" in operators  # not QLinear operators
