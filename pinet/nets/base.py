@@ -11,8 +11,8 @@ channel c's PI from channel c alone), `average_reversed` (the mean of the predic
 the input and for the input reversed along every spatial axis, which every recipe but
 `signal-takens` at a stride above 1 maps to the same PIs (`Recipe.spatial_symmetries`): a
 prediction with that exact symmetry, and never a larger squared error than the mean of the
-two), and the trunk's `delay_embedding`, `value_bins`, `multiscale_pool` and `norm`
-(`pinet.nets.layers.PINetTrunk`).
+two), and the trunk's `delay_embedding`, `recurrence_radii`, `recurrence_stride`,
+`value_bins`, `multiscale_pool` and `norm` (`pinet.nets.layers.PINetTrunk`).
 """
 
 from __future__ import annotations

@@ -113,9 +113,8 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
         "--init",
         metavar="CHECKPOINT",
         help="start from this checkpoint's weights (folder or bundled name) to fine-tune it; "
-        "repeat its --family, --widths, --head, --rank, --delay-embedding, --value-bins, "
-        "--multiscale-pool, "
-        "--norm and --per-channel",
+        "repeat its --family, --widths, --head, --rank, --delay-embedding, --recurrence-radii, "
+        "--recurrence-stride, --value-bins, --multiscale-pool, --norm and --per-channel",
     )
     parser.add_argument("--device", default=defaults.device, help="auto, cpu or cuda")
     parser.add_argument("--seed", type=int, default=defaults.seed)

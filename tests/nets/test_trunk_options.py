@@ -245,6 +245,15 @@ def test_training_records_a_delay_embedding_and_the_cli_names_a_bad_one(
         with pytest.raises(SystemExit):
             main([*argv, "--out", str(tmp_path / "bad"), option, bad])
         assert problem in capsys.readouterr().err
+    for options, problem in [
+        (["--recurrence-radii", "0.5"], "densities are of a delay embedding's points"),
+        (
+            ["--delay-embedding", "3,2", "--recurrence-radii", "0.5", "--recurrence-stride", "0"],
+            "recurrence stride must be a positive integer; got 0",
+        ),
+    ]:
+        assert main([*argv, "--out", str(tmp_path / "bad"), *options]) == EXIT_USAGE
+        assert problem in capsys.readouterr().err
     assert not (tmp_path / "bad").exists()
     assert main([*argv, "--out", str(tmp_path / "run"), "--delay-embedding", "3,2"]) == 0
     capsys.readouterr()
