@@ -117,8 +117,8 @@ class PINet(nn.Module, ABC):
             value_range=VALUE_RANGES[self.modality],
             multiscale_pool=multiscale_pool,
             norm=norm,
-            delay_embedding=None if delay_embedding is None else tuple(delay_embedding),
-            recurrence_radii=tuple(recurrence_radii),
+            delay_embedding=delay_embedding,
+            recurrence_radii=recurrence_radii,
             recurrence_stride=recurrence_stride,
         )
         # The trunk reads the input's axes as `trunk_spatial_dims` axes (a raster network:

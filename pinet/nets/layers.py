@@ -327,7 +327,7 @@ class PINetTrunk(nn.Module):
             if self.delays is None:
                 raise ValueError("recurrence densities are of a delay embedding's points: give one")
             self.recurrence = RecurrenceDensity(
-                self.delays.dimension, tuple(recurrence_radii), recurrence_stride
+                self.delays.dimension, recurrence_radii, recurrence_stride
             )
             in_channels += in_channels // self.delays.dimension * len(recurrence_radii)
         self.encoding = ValueEncoding(value_bins, value_range) if value_bins else None

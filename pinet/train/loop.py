@@ -162,14 +162,12 @@ def _fit(
         "value_bins": config.value_bins,
         "multiscale_pool": config.multiscale_pool,
         "norm": config.norm,
+        "delay_embedding": config.delay_embedding,
+        "recurrence_radii": config.recurrence_radii,
+        "recurrence_stride": config.recurrence_stride,
     }
     if config.rank is not None:
         options["rank"] = config.rank
-    if config.delay_embedding is not None:
-        options["delay_embedding"] = config.delay_embedding
-    if config.recurrence_radii:
-        options["recurrence_radii"] = config.recurrence_radii
-        options["recurrence_stride"] = config.recurrence_stride
     model = build_network(
         modality,
         stores[0].channels,
