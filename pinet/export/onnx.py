@@ -65,6 +65,7 @@ CALIBRATION = "minmax-moving-average"
 # one uint8 scale for the whole tensor (activations are quantized per tensor) rounded the
 # densities to a few steps.
 FIRST_CONVOLUTION = "/trunk/blocks.0/conv/Conv"
+DENSITIES = "/trunk/recurrence/"  # the scope of the densities' nodes
 # What an int8 graph's card records of its quantization (`quantized`), beside the number
 # of calibration samples.
 QUANTIZATION = {
@@ -102,7 +103,7 @@ def export_onnx(
     train = StoreSamples(store, store.usable_indices("train")[:calibration_samples], card.modality)
     graph = onnx_graph(network, train.batch(list(range(min(len(train), 8))))[0])
     precision = "float32"
-    float_nodes = kept_in_float(network)
+    float_nodes = kept_in_float(network, graph)
     if int8:
         graph, precision = quantized(graph, _batches(train), float_nodes), "int8"
     backend = OnnxRuntimeBackend(graph, precision)
@@ -161,10 +162,17 @@ def onnx_graph(network: PINet, example: torch.Tensor) -> bytes:
     return buffer.getvalue()
 
 
-def kept_in_float(network: PINet) -> list[str]:
-    """The nodes of `network`'s graph that an int8 graph keeps in float: the first
-    convolution of a trunk given recurrence densities (see FIRST_CONVOLUTION), else none."""
-    return [FIRST_CONVOLUTION] if network.trunk.recurrence is not None else []
+def kept_in_float(network: PINet, graph: bytes) -> list[str]:
+    """The nodes of `network`'s graph that an int8 graph keeps in float: with recurrence
+    densities, every node that computes them (their MatMul and ReLUs would otherwise be
+    quantized, and 8-bit steps round the distances) and the trunk's first convolution
+    (FIRST_CONVOLUTION); else none."""
+    if network.trunk.recurrence is None:
+        return []
+    import onnx
+
+    nodes = onnx.load_from_string(graph).graph.node
+    return [FIRST_CONVOLUTION] + [node.name for node in nodes if node.name.startswith(DENSITIES)]
 
 
 def quantized(

@@ -14,8 +14,8 @@ from types import MappingProxyType
 from typing import Any
 
 from pinet.modality import Modality, check_modality
-from pinet.nets.base import HeadActivation, PINet, reversed_spatially
-from pinet.nets.layers import TRUNK_WIDTHS, Widths, minimum_input_size
+from pinet.nets.base import HeadActivation, PINet
+from pinet.nets.layers import TRUNK_WIDTHS, Widths, minimum_input_size, reversed_spatially
 from pinet.nets.lowrank import LowRankImagePINet, LowRankSignalPINet
 from pinet.nets.pinet import ImagePINet, SignalPINet
 from pinet.nets.raster import RasterImagePINet

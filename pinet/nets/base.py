@@ -52,14 +52,6 @@ HEAD_ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
 VALUE_RANGES: dict[Modality, tuple[float, float]] = {"signal": (-4.0, 4.0), "image": (0.0, 1.0)}
 
 
-def reversed_spatially(x: torch.Tensor) -> torch.Tensor:
-    """(N, C, *S) with every spatial axis reversed: a symmetry of every recipe whose
-    `spatial_symmetries` are not "none" (a reversed path has the same sublevel diagram, a
-    180-degree turn the same raster path reversed, the same cubical grid and an isometric
-    point cloud; a delay embedding subsampled with a stride is not always mirrored)."""
-    return x.flip(tuple(range(2, x.ndim)))
-
-
 def _smallest_side(length: int, axes: int) -> int:
     """The smallest side s of an input of `axes` equal axes that holds `length` values:
     s ** axes >= length (for one axis, the length itself)."""
@@ -164,20 +156,27 @@ class PINet(nn.Module, ABC):
         return sum(parameter.numel() for parameter in self.parameters())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, C, *S) -> (N, C, 50, 50)."""
-        self.check_input(x)
-        if not self.average_reversed:
-            return self._channel_images(x)
-        count = x.shape[0]
-        both = self._channel_images(torch.cat([x, reversed_spatially(x)]))
-        return (both[:count] + both[count:]) / 2
-
-    def _channel_images(self, x: torch.Tensor) -> torch.Tensor:
         """(N, C, *S) -> (N, C, 50, 50), channels folded into the batch when per_channel."""
+        self.check_input(x)
         count, channels = x.shape[:2]
         if self.per_channel:
             x = x.reshape(count * channels, 1, *x.shape[2:])
         return self.persistence_images(x).view(count, channels, PI_SIZE, PI_SIZE)
+
+    def persistence_images(self, x: torch.Tensor) -> torch.Tensor:
+        """(M, net_channels, *S) -> (M, net_channels, 50, 50): the network proper, averaged
+        with its PIs of the reversed inputs when `average_reversed` (the trunk encodes the
+        inputs once for both: `PINetTrunk.reversed_encoding`)."""
+        features = self.trunk(self.trunk_input(x), with_reversal=self.average_reversed)
+        images = self.head_images(features)
+        if not self.average_reversed:
+            return images
+        return (images[: x.shape[0]] + images[x.shape[0] :]) / 2
+
+    def trunk_input(self, x: torch.Tensor) -> torch.Tensor:
+        """(M, net_channels, *S) -> what the trunk reads: the inputs as they are (a family
+        may read them along other axes)."""
+        return x
 
     def check_input(self, x: torch.Tensor) -> None:
         """Raise ValueError naming the problem unless x is a float batch this model accepts:
@@ -205,5 +204,5 @@ class PINet(nn.Module, ABC):
         """Create the layers after the trunk; their kernels are then initialised like Keras'."""
 
     @abstractmethod
-    def persistence_images(self, x: torch.Tensor) -> torch.Tensor:
-        """(M, net_channels, *S) -> (M, net_channels, 50, 50): the network proper."""
+    def head_images(self, features: torch.Tensor) -> torch.Tensor:
+        """(M, trunk features) -> (M, net_channels, 50, 50): the family's head."""

@@ -135,6 +135,14 @@ def minimum_input_size(widths: Widths) -> int:
     return 2 ** (len(widths) - 1)
 
 
+def reversed_spatially(x: torch.Tensor) -> torch.Tensor:
+    """(N, C, *S) with every spatial axis reversed: a symmetry of every recipe whose
+    `spatial_symmetries` are not "none" (a reversed path has the same sublevel diagram, a
+    180-degree turn the same raster path reversed, the same cubical grid and an isometric
+    point cloud; a delay embedding subsampled with a stride is not always mirrored)."""
+    return x.flip(tuple(range(2, x.ndim)))
+
+
 class ConvBlock(nn.Module):
     """Conv(k=3, stride 1, same) -> BatchNorm (or GroupNorm) -> ReLU over 1 or 2 spatial dims.
 
@@ -229,8 +237,9 @@ class RecurrenceDensity(nn.Module):
     (N, C dimension, n) coordinates (`DelayEncoding`) -> (N, C (dimension + K), n), the
     coordinates, then K densities of channel 1, of channel 2, ...
 
-    Density k of point i is the mean over every `stride`-th point j of
-    max(1 - |p_i - p_j|^2 / r_k^2, 0), r_k the k-th of `radii`. Why: most of a
+    Density k of point i is the mean over the points j of `keys` (every point, or every
+    `stride`-th from each end) of max(1 - |p_i - p_j|^2 / r_k^2, 0), r_k the k-th of
+    `radii`. Why: most of a
     `signal-takens` PI's mass is short H1 bars, the small loops between strands of the cloud
     that a periodic signal lays down cycle after cycle, and their births and deaths are
     distances between points far apart in time, which a convolution along the signal
@@ -240,9 +249,10 @@ class RecurrenceDensity(nn.Module):
     on HAPT's takens PIs: 13% less validation error for the same network, at 5x its cost
     in an int8 graph (docs/studies.md, "Takens: recurrence densities").
 
-    |p - q|^2 is the product of (p, |p|^2, 1) and (-2 q, 1, |q|^2), so one Einsum gives
-    every pair; in an int8 graph it and the cut-off (a Clip) stay in float, where 8-bit
-    steps would round every distance. Fixed, not learned.
+    |p - q|^2 is the product of (p, |p|^2, 1) and (-2 q, 1, |q|^2), so one MatMul gives
+    every pair (5x faster than the same Einsum in onnxruntime), and max(1 - d / r^2, 0) is
+    computed as relu(r^2 - d) / r^2, one pass fewer over the pairs. In an int8 graph all of
+    it stays in float, where 8-bit steps would round every distance. Fixed, not learned.
     """
 
     def __init__(self, dimension: int, radii: tuple[float, ...], stride: int = 1) -> None:
@@ -258,11 +268,11 @@ class RecurrenceDensity(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         count, length = x.shape[0], x.shape[-1]
         points = x.view(count, -1, self.dimension, length)  # (N, C, dimension, n)
-        others = points[..., :: self.stride]  # (N, C, dimension, m)
+        others = self.keys(points)  # (N, C, dimension, m)
         queries = torch.cat(
             [points, (points * points).sum(2, keepdim=True), torch.ones_like(points[:, :, :1])],
             dim=2,
-        )
+        ).transpose(2, 3)  # (N, C, n, dimension + 2)
         keys = torch.cat(
             [
                 -2 * others,
@@ -270,12 +280,25 @@ class RecurrenceDensity(nn.Module):
                 (others * others).sum(2, keepdim=True),
             ],
             dim=2,
-        )
-        squared = torch.einsum("ncai,ncaj->ncij", queries, keys)  # (N, C, n, m)
+        )  # (N, C, dimension + 2, m)
+        squared = queries @ keys  # (N, C, n, m): |p_i - p_j|^2
         densities = [
-            (1 - squared / (radius * radius)).clamp(min=0).mean(dim=-1) for radius in self.radii
+            torch.relu(radius * radius - squared).mean(dim=-1) / (radius * radius)
+            for radius in self.radii
         ]
         return torch.cat([x, torch.stack(densities, dim=2).flatten(1, 2)], dim=1)
+
+    def keys(self, points: torch.Tensor) -> torch.Tensor:
+        """The points each density counts among, (..., n) -> (..., m): all of them, or every
+        `stride`-th one counted from each end of the cloud toward its middle (the middle
+        point of an odd count left out), a set that a reversed window maps onto itself, so
+        that a reversed window's densities are the window's reversed at any stride."""
+        if self.stride == 1:
+            return points
+        half = points.shape[-1] // 2
+        return torch.cat(
+            [points[..., : half : self.stride], points.flip(-1)[..., : half : self.stride]], dim=-1
+        )
 
 
 class PINetTrunk(nn.Module):
@@ -318,20 +341,21 @@ class PINetTrunk(nn.Module):
         super().__init__()
         self.delays = None
         self.recurrence = None
+        encoded_channels = in_channels
         if delay_embedding is not None:
             if spatial_dims != 1:
                 raise ValueError("a delay embedding takes signals (one spatial axis) only")
             self.delays = DelayEncoding(*delay_embedding)
-            in_channels *= self.delays.dimension
+            encoded_channels *= self.delays.dimension
         if recurrence_radii:
             if self.delays is None:
                 raise ValueError("recurrence densities are of a delay embedding's points: give one")
             self.recurrence = RecurrenceDensity(
                 self.delays.dimension, recurrence_radii, recurrence_stride
             )
-            in_channels += in_channels // self.delays.dimension * len(recurrence_radii)
+            encoded_channels += in_channels * len(recurrence_radii)
         self.encoding = ValueEncoding(value_bins, value_range) if value_bins else None
-        widths = (in_channels * (1 + value_bins), *widths)
+        widths = (encoded_channels * (1 + value_bins), *widths)
         self.blocks = nn.ModuleList(
             ConvBlock(c_in, c_out, spatial_dims, norm) for c_in, c_out in itertools.pairwise(widths)
         )
@@ -342,6 +366,25 @@ class PINetTrunk(nn.Module):
         self.minimum_length = minimum_input_size(widths[1:]) + (
             self.delays.span if self.delays else 0
         )
+        self.register_buffer("reversal_order", self._reversal_order(in_channels), persistent=False)
+
+    def _reversal_order(self, channels: int) -> torch.Tensor:
+        """For `channels` input channels, the encoded channel that each encoded channel of a
+        reversed input is, reversed: `reversed_encoding`'s permutation. A delay embedding's
+        points of a reversed signal are the signal's in reverse order with their coordinates
+        reversed (x[t + 2 d], x[t + d], x[t]); the densities keep their channels, and the
+        value encoding's bumps follow their value's channel."""
+        order = torch.arange(channels)
+        if self.delays is not None:
+            order = torch.arange(channels * self.delays.dimension).view(channels, -1).flip(-1)
+            order = order.flatten()
+        if self.recurrence is not None:
+            densities = channels * len(self.recurrence.radii)
+            order = torch.cat([order, torch.arange(len(order), len(order) + densities)])
+        if self.encoding is not None:
+            bins = torch.arange(self.encoding.bins)
+            order = torch.cat([order, len(order) + (order[:, None] * len(bins) + bins).flatten()])
+        return order
 
     def feature_offsets(self) -> list[int | None]:
         """Per block, where its filters start among the trunk's output features (None: the
@@ -350,13 +393,29 @@ class PINetTrunk(nn.Module):
             return list(itertools.accumulate([0] + [b.conv.out_channels for b in self.blocks]))[:-1]
         return [None] * (len(self.blocks) - 1) + [0]
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, C, *S) inputs -> (N, C', *S') what the first block reads: the input, or its
+        delay coordinates, densities and value bumps, as the options ask."""
         if self.delays is not None:
             x = self.delays(x)
         if self.recurrence is not None:
             x = self.recurrence(x)
         if self.encoding is not None:
             x = self.encoding(x)
+        return x
+
+    def reversed_encoding(self, encoded: torch.Tensor) -> torch.Tensor:
+        """`encode` of the inputs reversed along every spatial axis, from their own encoding:
+        reversed and its channels permuted, without computing an encoding (the densities'
+        pairs) again. Exact: every encoding commutes with reversal up to that permutation."""
+        return reversed_spatially(encoded)[:, self.reversal_order]
+
+    def forward(self, x: torch.Tensor, with_reversal: bool = False) -> torch.Tensor:
+        """(N, C, *S) -> (N, features); with `with_reversal`, (2 N, features): the inputs',
+        then the reversed inputs', from one encoding."""
+        x = self.encode(x)
+        if with_reversal:
+            x = torch.cat([x, self.reversed_encoding(x)])
         pooled = []
         for i, block in enumerate(self.blocks):
             x = block(x)

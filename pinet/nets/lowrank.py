@@ -81,9 +81,9 @@ class LowRankPINet(PINet):
         self.factors = nn.Linear(self.trunk.features, self.net_channels * 2 * self.rank * PI_SIZE)
         self.offset = nn.Parameter(torch.full((self.net_channels, 1, 1), INITIAL_OFFSET[self.head]))
 
-    def persistence_images(self, x: torch.Tensor) -> torch.Tensor:
-        factors = self.factors(self.trunk(x))
-        factors = factors.view(x.shape[0], self.net_channels, 2, self.rank, PI_SIZE)
+    def head_images(self, features: torch.Tensor) -> torch.Tensor:
+        factors = self.factors(features)
+        factors = factors.view(features.shape[0], self.net_channels, 2, self.rank, PI_SIZE)
         rows, columns = factors[:, :, 0], factors[:, :, 1]  # (M, C', R, 50) each
         maps = torch.einsum("mcri,mcrj->mcij", rows, columns) + self.offset
         return HEAD_ACTIVATIONS[self.head](maps)

@@ -57,9 +57,9 @@ class SignalPINet(PINet):
     def build_head(self) -> None:
         self.dense = nn.Linear(self.trunk.features, self.net_channels * PI_SIZE * PI_SIZE)
 
-    def persistence_images(self, x: torch.Tensor) -> torch.Tensor:
-        z = self.dense(self.trunk(x))  # (M, 2500 C')
-        z = z.view(x.shape[0], self.net_channels, PI_SIZE, PI_SIZE)
+    def head_images(self, features: torch.Tensor) -> torch.Tensor:
+        z = self.dense(features)  # (M, 2500 C')
+        z = z.view(features.shape[0], self.net_channels, PI_SIZE, PI_SIZE)
         return HEAD_ACTIVATIONS[self.head](z)
 
 
@@ -87,9 +87,9 @@ class ImagePINet(PINet):
         self.deconv_bn = batch_norm(self.net_channels, spatial_dims=2)
         nn.init.constant_(self.deconv_bn.weight, OUTPUT_BN_INITIAL_SCALE)  # kept by Keras' init
 
-    def persistence_images(self, x: torch.Tensor) -> torch.Tensor:
-        z = F.relu(self.dense(self.trunk(x)))  # (M, 2500)
-        z = z.view(x.shape[0], 1, PI_SIZE, PI_SIZE)
+    def head_images(self, features: torch.Tensor) -> torch.Tensor:
+        z = F.relu(self.dense(features))  # (M, 2500)
+        z = z.view(features.shape[0], 1, PI_SIZE, PI_SIZE)
         z = correlate_same(z, self.deconv.weight, self.deconv.bias)  # (M, C', 50, 50)
         return HEAD_ACTIVATIONS[self.head](self.deconv_bn(z))
 

@@ -39,5 +39,7 @@ class RasterImagePINet(LowRankPINet):
         fill one full stride of the trunk (8 x 8 for seven blocks)."""
         return 1
 
-    def persistence_images(self, x: torch.Tensor) -> torch.Tensor:
-        return super().persistence_images(x.flatten(2))
+    def trunk_input(self, x: torch.Tensor) -> torch.Tensor:
+        """Each channel's row-major path, (M, C', H, W) -> (M, C', H W): reversing both
+        image axes reverses it, so the trunk's reversal is the image's."""
+        return x.flatten(2)

@@ -260,11 +260,36 @@ def test_a_per_channel_model_is_one_network_applied_to_each_channel(modality, sh
     torch.testing.assert_close(together, apart)
 
 
-@pytest.mark.parametrize("modality, shape", [("signal", (4, 2, 40)), ("image", (4, 2, 16, 12))])
-def test_an_averaging_model_is_the_mean_over_the_input_and_its_reversal(modality, shape):
+AVERAGED_NETWORKS = {
+    "signal": ("pinet", (4, 2, 40), {}),
+    "image": ("pinet", (4, 2, 16, 12), {}),
+    "image, value bins": ("lowrank", (4, 2, 16, 12), {"value_bins": 3}),
+    "image, raster path": ("raster", (4, 2, 16, 12), {"value_bins": 3}),
+    "signal, densities": (
+        "lowrank",
+        (4, 2, 57),
+        {"delay_embedding": (3, 5), "recurrence_radii": (0.5, 1.0), "value_bins": 3},
+    ),
+    "signal, densities among every third point": (
+        "pinet",
+        (4, 2, 56),
+        {"delay_embedding": (4, 3), "recurrence_radii": (1.0,), "recurrence_stride": 3},
+    ),
+}
+
+
+@pytest.mark.parametrize("name", AVERAGED_NETWORKS)
+def test_an_averaging_model_is_the_mean_over_the_input_and_its_reversal(name: str) -> None:
+    # The averaging model encodes its inputs once (delay coordinates, densities, value
+    # bumps) and reverses the encoding; the plain model encodes the reversed inputs.
+    family, shape, options = AVERAGED_NETWORKS[name]
+    modality = "signal" if len(shape) == 3 else "image"
     torch.manual_seed(0)
-    averaging = build_network(modality, 2, widths=(4, 8, 8, 16), average_reversed=True).eval()
-    plain = build_network(modality, 2, widths=(4, 8, 8, 16)).eval()
+    widths = (4, 8, 8, 16)
+    averaging = build_network(
+        modality, 2, family=family, widths=widths, average_reversed=True, **options
+    ).eval()
+    plain = build_network(modality, 2, family=family, widths=widths, **options).eval()
     plain.load_state_dict(averaging.state_dict())  # the flag adds no weights
     x = torch.randn(shape)
     reversed_x = x.flip(tuple(range(2, x.ndim)))
@@ -273,6 +298,10 @@ def test_an_averaging_model_is_the_mean_over_the_input_and_its_reversal(modality
         torch.testing.assert_close(averaging(x), mean)
         torch.testing.assert_close(averaging(reversed_x), averaging(x))
         assert not torch.allclose(plain(reversed_x), plain(x))
+        trunk, path = averaging.trunk, averaging.trunk_input
+        torch.testing.assert_close(
+            trunk.reversed_encoding(trunk.encode(path(x))), trunk.encode(path(reversed_x))
+        )
 
 
 def test_a_per_channel_model_has_as_many_weights_for_any_channel_count():

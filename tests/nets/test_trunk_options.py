@@ -106,14 +106,23 @@ def test_each_points_densities_count_its_neighbours_at_every_radius() -> None:
         for k, radius in enumerate((0.5, 1.0, 2.0)):
             expected = np.clip(1 - squared / radius**2, 0, None).mean(-1)
             np.testing.assert_allclose(encoded[n, 6 + 3 * c + k].numpy(), expected, atol=1e-5)
-    # Among every other point only: the same means over half the pairs.
+    # Among every other point only, counted from each end: 0, 2, ..., 10 and 21, 19, ..., 11.
     sampled = RecurrenceDensity(3, (1.0,), stride=2)(DelayEncoding(3, 4)(x))
     points = delay_embedding(x[1, 0].double().numpy(), dimension=3, delay=4, stride=1)
-    squared = ((points[:, None] - points[None, ::2]) ** 2).sum(-1)
+    keys = points[[0, 2, 4, 6, 8, 10, 21, 19, 17, 15, 13, 11]]
+    squared = ((points[:, None] - keys[None]) ** 2).sum(-1)
     expected = np.clip(1 - squared, 0, None).mean(-1)
     np.testing.assert_allclose(sampled[1, 6].numpy(), expected, atol=1e-5)
-    # A reversed channel is an isometric cloud in reverse order: the densities reverse too.
-    reversed_encoding = RecurrenceDensity(3, (0.5, 1.0, 2.0))(DelayEncoding(3, 4)(x.flip(-1)))
+
+
+@pytest.mark.parametrize("stride, length", [(1, 30), (2, 30), (2, 31), (3, 30), (4, 33)])
+def test_a_reversed_windows_densities_are_the_windows_reversed(stride: int, length: int) -> None:
+    # A reversed channel is an isometric cloud in reverse order, and the points counted
+    # among are the same set from either end: the densities reverse exactly, at any stride.
+    x = torch.randn(2, 2, length)
+    densities = RecurrenceDensity(3, (0.5, 1.0, 2.0), stride)
+    encoded = densities(DelayEncoding(3, 4)(x))
+    reversed_encoding = densities(DelayEncoding(3, 4)(x.flip(-1)))
     torch.testing.assert_close(reversed_encoding[:, 6:], encoded[:, 6:].flip(-1))
 
 

@@ -44,7 +44,7 @@ class Recipe(ABC):
     resolution: ClassVar[int] = PI_SIZE
     # The spatial symmetries that leave its PIs unchanged, which `--augment` trains on and
     # `average_reversed` relies on: "reversal", every spatial axis reversed at once
-    # (`pinet.nets.base.reversed_spatially`); "grid", for images, every symmetry of the pixel
+    # (`pinet.nets.layers.reversed_spatially`); "grid", for images, every symmetry of the pixel
     # grid (either axis flipped alone, a square image transposed); "none".
     spatial_symmetries: ClassVar[SpatialSymmetries] = "reversal"
     # Whether its PIs are also unchanged when a channel's values are reflected as a network
