@@ -121,6 +121,13 @@ class TorchBackend(Backend):
         return pis.float().clamp_(0.0, 1.0).cpu().numpy()
 
 
+# The most inputs one onnxruntime run takes: a larger batch runs in slices. A graph's
+# intermediate tensors grow with its batch (a density network's pairs by 330 kB per
+# HAPT window), and slices that stay in cache ran faster per input than whole batches of 256
+# (docs/benchmarks.md, "Inference").
+RUN_INPUTS = 64
+
+
 class OnnxRuntimeBackend(Backend):
     """The checkpoint's ONNX graph (`pinet export --format onnx`, float32 or int8) run by
     onnxruntime on the CPU, with as many threads as torch uses in the loading thread."""
@@ -171,8 +178,13 @@ class OnnxRuntimeBackend(Backend):
         return self._session.get_session_options().get_session_config_entry(entry) == "1"
 
     def forward(self, inputs: torch.Tensor) -> np.ndarray:
-        feed = {self._input: inputs.detach().cpu().numpy()}
-        return np.clip(self._session.run(None, feed)[0], 0.0, 1.0)
+        """PIs of a batch, run RUN_INPUTS inputs at a time."""
+        batch = inputs.detach().cpu().numpy()
+        pis = [
+            self._session.run(None, {self._input: batch[start : start + RUN_INPUTS]})[0]
+            for start in range(0, len(batch), RUN_INPUTS)
+        ]
+        return np.clip(np.concatenate(pis), 0.0, 1.0)
 
 
 # Backends by name: `load_model(..., backend=name)`.

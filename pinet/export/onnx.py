@@ -164,8 +164,8 @@ def onnx_graph(network: PINet, example: torch.Tensor) -> bytes:
 
 def kept_in_float(network: PINet, graph: bytes) -> list[str]:
     """The nodes of `network`'s graph that an int8 graph keeps in float: with recurrence
-    densities, every node that computes them (their MatMul and ReLUs would otherwise be
-    quantized, and 8-bit steps round the distances) and the trunk's first convolution
+    densities, every node that computes them (their MatMul would otherwise be quantized,
+    and 8-bit steps round the distances) and the trunk's first convolution
     (FIRST_CONVOLUTION); else none."""
     if network.trunk.recurrence is None:
         return []
