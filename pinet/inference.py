@@ -126,6 +126,13 @@ class TorchBackend(Backend):
 # HAPT window), and slices that stay in cache ran faster per input than whole batches of 256
 # (docs/benchmarks.md, "Inference").
 RUN_INPUTS = 64
+# onnxruntime optimizers a session leaves out. QDQ propagation moves an int8 graph's
+# quantization of a convolution's input up through the max-pool before it, which then runs
+# on uint8 in NCHW layout, 3x slower than in float where no 8-bit convolution feeds it in
+# NHWC (a density network's first block, float); without it, batches of 256 HAPT windows ran
+# 4% faster per window through the bundled takens graph and 11-20% through density graphs
+# (docs/benchmarks.md, "Inference"). The outputs are the same: a max commutes with rounding.
+DISABLED_OPTIMIZERS = ["QDQPropagationTransformer"]
 
 
 class OnnxRuntimeBackend(Backend):
@@ -143,7 +150,10 @@ class OnnxRuntimeBackend(Backend):
         options.inter_op_num_threads = 1
         options.add_session_config_entry("session.intra_op.allow_spinning", str(int(spinning)))
         self._session = onnxruntime.InferenceSession(
-            graph, options, providers=["CPUExecutionProvider"]
+            graph,
+            options,
+            providers=["CPUExecutionProvider"],
+            disabled_optimizers=DISABLED_OPTIMIZERS,
         )
         self._input = self._session.get_inputs()[0].name
         self._precision = precision

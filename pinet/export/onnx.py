@@ -164,15 +164,20 @@ def onnx_graph(network: PINet, example: torch.Tensor) -> bytes:
 
 def kept_in_float(network: PINet, graph: bytes) -> list[str]:
     """The nodes of `network`'s graph that an int8 graph keeps in float: with recurrence
-    densities, every node that computes them (their MatMul would otherwise be quantized,
-    and 8-bit steps round the distances) and the trunk's first convolution
+    densities, every node of theirs that would otherwise be quantized (the MatMul of the
+    distances, whose 8-bit steps would round them) and the trunk's first convolution
     (FIRST_CONVOLUTION); else none."""
     if network.trunk.recurrence is None:
         return []
     import onnx
 
     nodes = onnx.load_from_string(graph).graph.node
-    return [FIRST_CONVOLUTION] + [node.name for node in nodes if node.name.startswith(DENSITIES)]
+    densities = [
+        node.name
+        for node in nodes
+        if node.name.startswith(DENSITIES) and node.op_type in QUANTIZED_OPERATORS
+    ]
+    return [FIRST_CONVOLUTION, *densities]
 
 
 def quantized(

@@ -239,13 +239,13 @@ class RecurrenceDensity(nn.Module):
 
     Density k of point i is the mean over the points j of `keys` (every point, or every
     `stride`-th from each end) of max(1 - |p_i - p_j|^2 / r_k^2, 0), r_k the k-th of
-    `radii`. Why: most of a
-    `signal-takens` PI's mass is short H1 bars, the small loops between strands of the cloud
-    that a periodic signal lays down cycle after cycle, and their births and deaths are
-    distances between points far apart in time, which a convolution along the signal
-    relates only through its pooled features. The densities count those neighbours for it,
-    at every scale of `radii`; a `stride` above 1 counts a sample of them, at that fraction
-    of the cost, the densities' one: n x n / stride pairs per radius and channel. Measured
+    `radii`. Why: most of a `signal-takens` PI's mass is short H1 bars, the small loops
+    between strands of the cloud that a periodic signal lays down cycle after cycle, and
+    their births and deaths are distances between points far apart in time, which a
+    convolution along the signal relates only through its pooled features. The densities
+    count those neighbours for it, at every scale of `radii`; a `stride` above 1 counts a
+    sample of them, at that fraction of the cost, the densities' one: n x n / stride pairs
+    per radius and channel. Measured
     on HAPT's takens PIs: 13% less validation error for the same network, at 5x its cost
     in an int8 graph (docs/studies.md, "Takens: recurrence densities").
 
