@@ -60,7 +60,7 @@ QUANTIZED_OPERATORS = ["Conv", "Gemm", "MatMul", "Relu", "GlobalAveragePool"]
 # 0.323, 0.307, 0.508 and 0.1801).
 CALIBRATION = "minmax-moving-average"
 # The node of a trunk's first convolution in a graph (`onnx_graph`). With recurrence
-# densities (`pinet.nets.layers.RecurrenceDensity`) it stays float in an int8 graph: its
+# densities (`pinet.nets.encodings.RecurrenceDensity`) it stays float in an int8 graph: its
 # input holds coordinates (z-scores, up to +-4) beside densities of a few hundredths, and
 # one uint8 scale for the whole tensor (activations are quantized per tensor) rounded the
 # densities to a few steps.

@@ -3,7 +3,9 @@
 Layer hyper-parameters follow the release (github.com/anirudhsom/PI-Net, `pi_net.py`):
 padding, pooling windows and BatchNorm epsilon match Keras' definitions, so Keras weights
 ported tensor by tensor give the same outputs (checked once against Keras 3 to float32
-rounding), and initialisation is Keras' too (glorot-uniform kernels, zero biases).
+rounding), and initialisation is Keras' too (glorot-uniform kernels, zero biases). The
+trunk every family shares (`PINetTrunk`) puts its options' encodings
+(`pinet.nets.encodings`) before its first block.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from typing import Any, Literal, get_args
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from pinet.nets.encodings import DelayEncoding, RecurrenceDensity, ValueEncoding
 
 Widths = tuple[int, ...]  # filters of each conv block; the release has four
 TRUNK_WIDTHS: Widths = (128, 256, 512, 1024)  # filters of the released conv blocks (SPEC 3)
@@ -164,142 +168,6 @@ class ConvBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.relu(self.bn(self.conv(x)))
-
-
-class ValueEncoding(nn.Module):
-    """Each input value beside `bins` Gaussian bumps of it: (N, C, *S) -> (N, C (1 + bins), *S).
-
-    Channels: the C inputs, then the bumps of input 1, of input 2, ... Bump k of value x is
-    exp(-((x - c_k) / w)^2 / 2), centres c_k evenly spaced over `value_range`, w their
-    spacing. Why: a PI places each diagram point by value (a sublevel bar is born at a local
-    minimum's value), and convolutions turn a value into a place on the PI's grid only
-    through many thresholds; the bumps hand the trunk that place. Values outside the range
-    still reach it through the raw channels. Fixed, not learned: a function of the options
-    alone, so checkpoints hold no weights for it.
-    """
-
-    def __init__(self, bins: int, value_range: tuple[float, float]) -> None:
-        super().__init__()
-        low, high = value_range
-        if isinstance(bins, bool) or not isinstance(bins, int) or bins < 2 or not low < high:
-            raise ValueError(
-                f"value encoding needs at least 2 bins over a range low < high; "
-                f"got {bins!r} over {value_range!r}"
-            )
-        self.bins = bins
-        self.register_buffer("centres", torch.linspace(low, high, bins), persistent=False)
-        self.spacing = (high - low) / (bins - 1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        shape = (1, 1, self.bins) + (1,) * (x.ndim - 2)
-        distance = (x.unsqueeze(2) - self.centres.view(shape)) / self.spacing
-        bumps = torch.exp(-0.5 * distance * distance).flatten(1, 2)
-        return torch.cat([x, bumps], dim=1)
-
-
-class DelayEncoding(nn.Module):
-    """Each channel of a signal as the coordinates of its delay embedding:
-    (N, C, T) -> (N, C dimension, T - (dimension - 1) delay).
-
-    Channel c dimension + k holds x_c[t + k delay], so position t of the output is the
-    point (x_c[t], x_c[t + delay], ...) of `signal-takens`' cloud (`delay_embedding` at
-    stride 1), in time order. Why: that recipe's diagram is a function of the distances
-    between these points, whose coordinates lie `(dimension - 1) delay` samples apart (16
-    at its defaults); a kernel-3 convolution of the raw signal relates samples that far
-    apart only after three blocks and as many poolings, when its positions are 8 samples
-    wide, where the first block handed the coordinates reads three consecutive points at
-    full resolution. Alone it changed nothing measurable on HAPT's takens PIs; it is what
-    `RecurrenceDensity` reads (docs/studies.md, "Takens: recurrence densities"). Fixed, not
-    learned: a function of the options alone, so checkpoints hold no weights for it.
-    """
-
-    def __init__(self, dimension: int, delay: int) -> None:
-        super().__init__()
-        for name, value, least in (("dimension", dimension, 2), ("delay", delay, 1)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < least:
-                raise ValueError(
-                    f"a delay embedding's {name} must be an integer >= {least}; got {value!r}"
-                )
-        self.dimension = dimension
-        self.delay = delay
-        self.span = (dimension - 1) * delay  # samples the embedding takes off a signal
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        length = x.shape[-1] - self.span
-        coordinates = [
-            x[..., k * self.delay : k * self.delay + length] for k in range(self.dimension)
-        ]
-        return torch.stack(coordinates, dim=2).flatten(1, 2)
-
-
-class RecurrenceDensity(nn.Module):
-    """Beside each point of a delay embedding, how many of the cloud's points lie near it:
-    (N, C dimension, n) coordinates (`DelayEncoding`) -> (N, C (dimension + K), n), the
-    coordinates, then K densities of channel 1, of channel 2, ...
-
-    Density k of point i is the mean over the points j of `keys` (every point, or every
-    `stride`-th from each end) of max(1 - |p_i - p_j|^2 / r_k^2, 0), r_k the k-th of
-    `radii`. Why: most of a `signal-takens` PI's mass is short H1 bars, the small loops
-    between strands of the cloud that a periodic signal lays down cycle after cycle, and
-    their births and deaths are distances between points far apart in time, which a
-    convolution along the signal relates only through its pooled features. The densities
-    count those neighbours for it, at every scale of `radii`; a `stride` above 1 counts a
-    sample of them, at that fraction of the cost, the densities' one: n x n / stride pairs
-    per radius and channel. Measured
-    on HAPT's takens PIs: 13% less validation error for the same network, at 5x its cost
-    in an int8 graph (docs/studies.md, "Takens: recurrence densities").
-
-    |p - q|^2 is the product of (p, |p|^2, 1) and (-2 q, 1, |q|^2), so one MatMul gives
-    every pair (5x faster than the same Einsum in onnxruntime), and the mean of
-    max(1 - d / r^2, 0) is computed as 1 - mean(min(d, r^2)) / r^2: two passes over the
-    pairs (a Clip and a mean) instead of four. In an int8 graph all of it stays in float,
-    where 8-bit steps would round every distance. Fixed, not learned.
-    """
-
-    def __init__(self, dimension: int, radii: tuple[float, ...], stride: int = 1) -> None:
-        super().__init__()
-        if not radii or min(radii) <= 0:
-            raise ValueError(f"recurrence radii must be positive distances; got {radii!r}")
-        if isinstance(stride, bool) or not isinstance(stride, int) or stride < 1:
-            raise ValueError(f"a recurrence stride must be a positive integer; got {stride!r}")
-        self.dimension = dimension
-        self.radii = tuple(float(radius) for radius in radii)
-        self.stride = stride
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        count, length = x.shape[0], x.shape[-1]
-        points = x.view(count, -1, self.dimension, length)  # (N, C, dimension, n)
-        others = self.keys(points)  # (N, C, dimension, m)
-        queries = torch.cat(
-            [points, (points * points).sum(2, keepdim=True), torch.ones_like(points[:, :, :1])],
-            dim=2,
-        ).transpose(2, 3)  # (N, C, n, dimension + 2)
-        keys = torch.cat(
-            [
-                -2 * others,
-                torch.ones_like(others[:, :, :1]),
-                (others * others).sum(2, keepdim=True),
-            ],
-            dim=2,
-        )  # (N, C, dimension + 2, m)
-        squared = queries @ keys  # (N, C, n, m): |p_i - p_j|^2
-        densities = [
-            1 - squared.clamp(max=radius * radius).mean(dim=-1) / (radius * radius)
-            for radius in self.radii
-        ]
-        return torch.cat([x, torch.stack(densities, dim=2).flatten(1, 2)], dim=1)
-
-    def keys(self, points: torch.Tensor) -> torch.Tensor:
-        """The points each density counts among, (..., n) -> (..., m): all of them, or every
-        `stride`-th one counted from each end of the cloud toward its middle (the middle
-        point of an odd count left out), a set that a reversed window maps onto itself, so
-        that a reversed window's densities are the window's reversed at any stride."""
-        if self.stride == 1:
-            return points
-        half = points.shape[-1] // 2
-        return torch.cat(
-            [points[..., : half : self.stride], points.flip(-1)[..., : half : self.stride]], dim=-1
-        )
 
 
 class PINetTrunk(nn.Module):

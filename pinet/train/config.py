@@ -41,10 +41,10 @@ class TrainConfig:
     value_bins: int = 0
     multiscale_pool: bool = False
     # Each channel handed to the trunk as its delay embedding's (dimension, delay)
-    # coordinates (`pinet.nets.layers.DelayEncoding`); None: its samples, as released.
+    # coordinates (`pinet.nets.encodings.DelayEncoding`); None: its samples, as released.
     delay_embedding: tuple[int, int] | None = None
     # With it, each point's density of neighbours at these radii, among every
-    # `recurrence_stride`-th point (`pinet.nets.layers.RecurrenceDensity`).
+    # `recurrence_stride`-th point (`pinet.nets.encodings.RecurrenceDensity`).
     recurrence_radii: tuple[float, ...] = ()
     recurrence_stride: int = 1
     # How each block normalises (`pinet.nets.layers.Normalisation`): "batch" as released,

@@ -22,14 +22,8 @@ from pinet.cli import EXIT_USAGE, main
 from pinet.export.onnx import onnx_graph
 from pinet.nets import PINet, build_network
 from pinet.nets.base import VALUE_RANGES
-from pinet.nets.layers import (
-    DelayEncoding,
-    PINetTrunk,
-    RecurrenceDensity,
-    ValueEncoding,
-    group_count,
-    normalisation,
-)
+from pinet.nets.encodings import DelayEncoding, RecurrenceDensity, ValueEncoding
+from pinet.nets.layers import PINetTrunk, group_count, normalisation
 from pinet.tda.recipes.takens import delay_embedding
 from pinet.train import train
 from tests.helpers import TINY_WIDTHS, TrainedRun
