@@ -7,6 +7,7 @@ batch 256 and at batch 1, with the exact recipe timed beside it.
 
 A Rips recipe costs seconds per input, and no less per input in a batch (its threads work
 inside one diagram), so `--exact-inputs` times it on the first few inputs of the batch.
+`--run-inputs 8 64` times each ONNX graph's batch run 8 and 64 inputs at a time, a row each.
 
 Models are checkpoint folders or bundled names, run on the backend their card names (torch,
 or onnxruntime for an ONNX export). The MSE ratio is the card's test metric when the
@@ -26,7 +27,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import pinet
-from pinet.inference import LoadedModel, find_checkpoint
+from pinet.inference import LoadedModel, OnnxRuntimeBackend, find_checkpoint
 from pinet.store import GroundTruthStore
 from pinet.train import evaluate_on_store
 
@@ -67,7 +68,17 @@ def main() -> None:
         default=BATCH,
         help=f"inputs the exact recipe is timed on, 1..{BATCH} (default: the whole batch)",
     )
+    parser.add_argument(
+        "--run-inputs",
+        type=int,
+        nargs="+",
+        metavar="K",
+        help="onnxruntime models: a row per K, each batch run K inputs at a time "
+        "(default: the backend's RUN_INPUTS)",
+    )
     args = parser.parse_args()
+    if args.run_inputs and min(args.run_inputs) < 1:
+        parser.error(f"--run-inputs must be >= 1, got {args.run_inputs}")
     if not 1 <= args.exact_inputs <= BATCH:
         parser.error(f"--exact-inputs must be within 1..{BATCH}, got {args.exact_inputs}")
     store = GroundTruthStore.open(args.data)
@@ -88,13 +99,19 @@ def main() -> None:
     for name in args.models:
         folder = find_checkpoint(name)
         model = pinet.load_model(folder, "cpu")
-        batch = median_seconds(lambda m=model: pinet.predict(m, inputs), args.repeats) / BATCH
         one = median_seconds(lambda m=model: pinet.predict(m, inputs[0]), 4 * args.repeats)
-        print(
-            f"| {name} | {model.backend.name} {model.backend.precision} "
-            f"| {mse_ratio(model, args.data):.3f} | {file_megabytes(folder, model):.2f} "
-            f"| {batch * 1e3:.3f} | {one * 1e3:.3f} | {exact / batch:.2f}x |"
-        )
+        sliced = isinstance(model.backend, OnnxRuntimeBackend) and args.run_inputs
+        for run_inputs in args.run_inputs if sliced else [None]:
+            label = name
+            if run_inputs is not None:
+                model.backend.run_inputs = run_inputs
+                label = f"{name} (runs of {run_inputs})"
+            batch = median_seconds(lambda m=model: pinet.predict(m, inputs), args.repeats) / BATCH
+            print(
+                f"| {label} | {model.backend.name} {model.backend.precision} "
+                f"| {mse_ratio(model, args.data):.3f} | {file_megabytes(folder, model):.2f} "
+                f"| {batch * 1e3:.3f} | {one * 1e3:.3f} | {exact / batch:.2f}x |"
+            )
 
 
 if __name__ == "__main__":

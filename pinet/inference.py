@@ -122,10 +122,11 @@ class TorchBackend(Backend):
 
 
 # The most inputs one onnxruntime run takes: a larger batch runs in slices. A graph's
-# intermediate tensors grow with its batch (a density network's pairs by 330 kB per
-# HAPT window), and slices that stay in cache ran faster per input than whole batches of 256
-# (docs/benchmarks.md, "Inference").
-RUN_INPUTS = 64
+# intermediate tensors grow with its batch (a density network's pairs by 330 kB per HAPT
+# window), and slices that stay near the core's cache run faster per input: at batch 256,
+# slices of 8 took the bundled takens graph 1.7x less time per window than slices of 64,
+# and the other int8 graphs the same within noise (docs/benchmarks.md, "Inference").
+RUN_INPUTS = 8
 # onnxruntime optimizers a session leaves out. QDQ propagation moves an int8 graph's
 # quantization of a convolution's input up through the max-pool before it, which then runs
 # on uint8 in NCHW layout, 3x slower than in float where no 8-bit convolution feeds it in
@@ -144,6 +145,9 @@ class OnnxRuntimeBackend(Backend):
 
     def __init__(self, graph: bytes, precision: str, *, spinning: bool = True) -> None:
         import onnxruntime
+
+        # The most inputs one run takes; benchmarks/students.py --run-inputs sets others.
+        self.run_inputs = RUN_INPUTS
 
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = torch.get_num_threads()
@@ -188,11 +192,11 @@ class OnnxRuntimeBackend(Backend):
         return self._session.get_session_options().get_session_config_entry(entry) == "1"
 
     def forward(self, inputs: torch.Tensor) -> np.ndarray:
-        """PIs of a batch, run RUN_INPUTS inputs at a time."""
+        """PIs of a batch, run `run_inputs` inputs at a time."""
         batch = inputs.detach().cpu().numpy()
         pis = [
-            self._session.run(None, {self._input: batch[start : start + RUN_INPUTS]})[0]
-            for start in range(0, len(batch), RUN_INPUTS)
+            self._session.run(None, {self._input: batch[start : start + self.run_inputs]})[0]
+            for start in range(0, len(batch), self.run_inputs)
         ]
         return np.clip(np.concatenate(pis), 0.0, 1.0)
 

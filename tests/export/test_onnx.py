@@ -54,6 +54,11 @@ def test_the_graph_is_the_network_on_inputs_of_any_size(
         np.testing.assert_allclose(
             predict(graph, x), predict(network, x), rtol=0, atol=FLOAT32_TOLERANCE
         )
+    # Any slice size gives each input its own PIs, one input per run included.
+    sliced = predict(graph, x)
+    for run_inputs in (1, len(x) + 1):
+        graph.backend.run_inputs = run_inputs
+        np.testing.assert_allclose(predict(graph, x), sliced, rtol=0, atol=FLOAT32_TOLERANCE)
     # Both are the trained network with its weights rounded to float16, as bundled models
     # ship: a change of a few thousandths at most.
     trained = load_model(signal_run.out / "best", "cpu")
