@@ -124,7 +124,7 @@ class TorchBackend(Backend):
 # The most inputs one onnxruntime run takes: a larger batch runs in slices. A graph's
 # intermediate tensors grow with its batch (a density network's pairs by 330 kB per HAPT
 # window), and slices that stay near the core's cache run faster per input: at batch 256,
-# slices of 8 took the bundled takens graph 1.7x less time per window than slices of 64,
+# slices of 8 ran the bundled takens graph 1.2-1.7x faster per window than slices of 64,
 # and the other int8 graphs the same within noise (docs/benchmarks.md, "Inference").
 RUN_INPUTS = 8
 # onnxruntime optimizers a session leaves out. QDQ propagation moves an int8 graph's
