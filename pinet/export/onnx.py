@@ -103,7 +103,7 @@ def export_onnx(
     train = StoreSamples(store, store.usable_indices("train")[:calibration_samples], card.modality)
     graph = onnx_graph(network, train.batch(list(range(min(len(train), 8))))[0])
     precision = "float32"
-    float_nodes = kept_in_float(network, graph)
+    float_nodes = kept_in_float(graph)
     if int8:
         graph, precision = quantized(graph, _batches(train), float_nodes), "int8"
     backend = OnnxRuntimeBackend(graph, precision)
@@ -162,22 +162,19 @@ def onnx_graph(network: PINet, example: torch.Tensor) -> bytes:
     return buffer.getvalue()
 
 
-def kept_in_float(network: PINet, graph: bytes) -> list[str]:
-    """The nodes of `network`'s graph that an int8 graph keeps in float: with recurrence
-    densities, every node of theirs that would otherwise be quantized (the MatMul of the
-    distances, whose 8-bit steps would round them) and the trunk's first convolution
-    (FIRST_CONVOLUTION); else none."""
-    if network.trunk.recurrence is None:
-        return []
+def kept_in_float(graph: bytes) -> list[str]:
+    """The nodes of an ONNX `graph` (`onnx_graph`) that its int8 graph keeps in float: where
+    it holds recurrence densities, every node of theirs that would otherwise be quantized
+    (the MatMul of the distances, whose 8-bit steps would round them) and the trunk's first
+    convolution (FIRST_CONVOLUTION); else none."""
     import onnx
 
-    nodes = onnx.load_from_string(graph).graph.node
     densities = [
         node.name
-        for node in nodes
+        for node in onnx.load_from_string(graph).graph.node
         if node.name.startswith(DENSITIES) and node.op_type in QUANTIZED_OPERATORS
     ]
-    return [FIRST_CONVOLUTION, *densities]
+    return [FIRST_CONVOLUTION, *densities] if densities else []
 
 
 def quantized(

@@ -92,9 +92,8 @@ class RecurrenceDensity(nn.Module):
     convolution along the signal relates only through its pooled features. The densities
     count those neighbours for it, at every scale of `radii`; a `stride` above 1 counts a
     sample of them, at that fraction of the cost, the densities' one: n x n / stride pairs
-    per radius and channel. Measured
-    on HAPT's takens PIs: 13% less validation error for the same network, at 5x its cost
-    in an int8 graph (docs/studies.md, "Takens: recurrence densities").
+    per radius and channel. Measured on HAPT's takens PIs: 13% less validation error for
+    the same network (docs/studies.md, "Takens: recurrence densities").
 
     |p - q|^2 is the product of (p, |p|^2, 1) and (-2 q, 1, |q|^2), so one MatMul gives
     every pair (5x faster than the same Einsum in onnxruntime), and the mean of

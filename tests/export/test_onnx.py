@@ -166,7 +166,7 @@ def optimized_int8_operators(network: torch.nn.Module, tmp_path: Path) -> list[s
         for batch in calibration:
             network(torch.from_numpy(batch))
     graph = onnx_graph(network.eval(), torch.from_numpy(calibration[0]))
-    graph = quantized(graph, calibration, kept_in_float(network, graph))
+    graph = quantized(graph, calibration, kept_in_float(graph))
     options = onnxruntime.SessionOptions()
     options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
     options.optimized_model_filepath = str(tmp_path / "optimized.onnx")
@@ -206,7 +206,7 @@ def test_recurrence_densities_and_their_first_convolution_stay_float(tmp_path: P
         recurrence_radii=(0.5, 2.0),
     )
     plain = build_network("signal", 1, per_channel=True, widths=widths)
-    assert kept_in_float(plain, onnx_graph(plain.eval(), torch.randn(2, 1, 64))) == []
+    assert kept_in_float(onnx_graph(plain.eval(), torch.randn(2, 1, 64))) == []
     operators = optimized_int8_operators(network, tmp_path)
     assert operators.count("Conv") == 1 and operators.count("QLinearConv") == len(widths) - 1
     densities = operators[: operators.index("Conv")]  # nothing quantized before it
