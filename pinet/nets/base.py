@@ -85,6 +85,7 @@ class PINet(nn.Module, ABC):
         delay_embedding: tuple[int, int] | None = None,
         recurrence_radii: tuple[float, ...] = (),
         recurrence_stride: int = 1,
+        recurrence_gap: int = 0,
     ) -> None:
         super().__init__()
         if isinstance(in_channels, bool) or not isinstance(in_channels, int) or in_channels < 1:
@@ -112,6 +113,7 @@ class PINet(nn.Module, ABC):
             delay_embedding=delay_embedding,
             recurrence_radii=recurrence_radii,
             recurrence_stride=recurrence_stride,
+            recurrence_gap=recurrence_gap,
         )
         # The trunk reads the input's axes as `trunk_spatial_dims` axes (a raster network:
         # an image's rows one after the other), so each input side is the root of a length.
@@ -131,7 +133,8 @@ class PINet(nn.Module, ABC):
         """The family's options this network was built with, as JSON values: with the family,
         the modality, `in_channels` and `per_channel`, what a checkpoint card records to
         rebuild it (`pinet.nets.build_network`). The trunk's `delay_embedding`,
-        `recurrence_radii`, `recurrence_stride`, `value_bins`, `multiscale_pool` and `norm`
+        `recurrence_radii`, `recurrence_stride`, `recurrence_gap`, `value_bins`,
+        `multiscale_pool` and `norm`
         appear only when they leave the release, so that every card written before they
         existed still describes its network."""
         delays, recurrence = self.trunk.delays, self.trunk.recurrence
@@ -139,6 +142,7 @@ class PINet(nn.Module, ABC):
             "delay_embedding": [delays.dimension, delays.delay] if delays else None,
             "recurrence_radii": list(recurrence.radii) if recurrence else None,
             "recurrence_stride": recurrence.stride if recurrence and recurrence.stride > 1 else 0,
+            "recurrence_gap": recurrence.gap if recurrence else 0,
             "value_bins": self.trunk.encoding.bins if self.trunk.encoding else 0,
             "multiscale_pool": self.trunk.multiscale_pool,
             "norm": self.trunk.norm if self.trunk.norm != "batch" else None,

@@ -4,7 +4,8 @@ would otherwise have to learn from raw samples.
 
     ValueEncoding       each value beside Gaussian bumps of it   (`--value-bins`)
     DelayEncoding       a signal as its delay-embedding points   (`--delay-embedding`)
-    RecurrenceDensity   beside each point, its neighbours' share (`--recurrence-radii`)
+    RecurrenceDensity   beside each point, its neighbours' share (`--recurrence-radii`,
+                        `--recurrence-stride`, `--recurrence-gap`)
 """
 
 from __future__ import annotations
@@ -95,6 +96,13 @@ class RecurrenceDensity(nn.Module):
     per radius and channel. Measured on HAPT's takens PIs: 13% less validation error for
     the same network (docs/studies.md, "Takens: recurrence densities").
 
+    A `gap` G above 0 counts only the points at least G samples away in time: 1 leaves out
+    each point itself, which at the smallest radii is most of its density (82% of the mass at
+    radius 0.125 on HAPT's z-scored windows) and, at a stride above 1, says little more than
+    whether the point is one of those counted among; more leaves out the points next to it
+    on its own strand, so that what remains is where the cloud comes back to it (docs/
+    studies.md, "Takens: densities without each point's own strand").
+
     |p - q|^2 is the product of (p, |p|^2, 1) and (-2 q, 1, |q|^2), so one MatMul gives
     every pair (5x faster than the same Einsum in onnxruntime), and the mean of
     max(1 - d / r^2, 0) is computed as 1 - mean(min(d, r^2)) / r^2: two passes over the
@@ -102,15 +110,20 @@ class RecurrenceDensity(nn.Module):
     where 8-bit steps would round every distance. Fixed, not learned.
     """
 
-    def __init__(self, dimension: int, radii: tuple[float, ...], stride: int = 1) -> None:
+    def __init__(
+        self, dimension: int, radii: tuple[float, ...], stride: int = 1, gap: int = 0
+    ) -> None:
         super().__init__()
         if not radii or min(radii) <= 0:
             raise ValueError(f"recurrence radii must be positive distances; got {radii!r}")
         if isinstance(stride, bool) or not isinstance(stride, int) or stride < 1:
             raise ValueError(f"a recurrence stride must be a positive integer; got {stride!r}")
+        if isinstance(gap, bool) or not isinstance(gap, int) or gap < 0:
+            raise ValueError(f"a recurrence gap must be an integer >= 0; got {gap!r}")
         self.dimension = dimension
         self.radii = tuple(float(radius) for radius in radii)
         self.stride = stride
+        self.gap = gap
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         count, length = x.shape[0], x.shape[-1]
@@ -129,11 +142,23 @@ class RecurrenceDensity(nn.Module):
             dim=2,
         )  # (N, C, dimension + 2, m)
         squared = queries @ keys  # (N, C, n, m): |p_i - p_j|^2
+        if self.gap:
+            squared = squared + self.too_close_in_time(length, squared.device)
         densities = [
             1 - squared.clamp(max=radius * radius).mean(dim=-1) / (radius * radius)
             for radius in self.radii
         ]
         return torch.cat([x, torch.stack(densities, dim=2).flatten(1, 2)], dim=1)
+
+    def too_close_in_time(self, length: int, device: torch.device) -> torch.Tensor:
+        """(n, m): the largest radius squared where key j lies fewer than `gap` samples from
+        point i, 0 elsewhere. Added to the squared distances, it takes those pairs out of
+        every density (max(1 - d / r^2, 0) is 0 from d = r^2 on) and keeps the rest as they
+        were; the pairs left out are as symmetric as the keys, so the densities still
+        reverse with the window."""
+        times = torch.arange(length, device=device)
+        apart = (times[:, None] - self.keys(times)[None]).abs()
+        return (apart < self.gap) * max(self.radii) ** 2
 
     def keys(self, points: torch.Tensor) -> torch.Tensor:
         """The points each density counts among, (..., n) -> (..., m): all of them, or every

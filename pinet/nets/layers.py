@@ -182,7 +182,8 @@ class PINetTrunk(nn.Module):
     - `delay_embedding` (dimension, delay), signals only, hands the first block each
       channel's delay-embedding coordinates (`DelayEncoding`) instead of its samples;
     - `recurrence_radii`, with `delay_embedding`, adds each point's `RecurrenceDensity` at
-      those radii (among every `recurrence_stride`-th point) to its coordinates;
+      those radii (among every `recurrence_stride`-th point, those at least
+      `recurrence_gap` samples away) to its coordinates;
     - `value_bins` > 0 puts a `ValueEncoding` of that many bins over `value_range` before
       the first block (of each coordinate, with `delay_embedding`);
     - `multiscale_pool` averages every block's output, not only the last one's, and
@@ -206,6 +207,7 @@ class PINetTrunk(nn.Module):
         delay_embedding: tuple[int, int] | None = None,
         recurrence_radii: tuple[float, ...] = (),
         recurrence_stride: int = 1,
+        recurrence_gap: int = 0,
     ) -> None:
         super().__init__()
         self.delays = None
@@ -220,7 +222,7 @@ class PINetTrunk(nn.Module):
             if self.delays is None:
                 raise ValueError("recurrence densities are of a delay embedding's points: give one")
             self.recurrence = RecurrenceDensity(
-                self.delays.dimension, recurrence_radii, recurrence_stride
+                self.delays.dimension, recurrence_radii, recurrence_stride, recurrence_gap
             )
             encoded_channels += in_channels * len(recurrence_radii)
         self.encoding = ValueEncoding(value_bins, value_range) if value_bins else None

@@ -55,6 +55,7 @@ class LowRankPINet(PINet):
         delay_embedding: tuple[int, int] | None = None,
         recurrence_radii: tuple[float, ...] = (),
         recurrence_stride: int = 1,
+        recurrence_gap: int = 0,
     ) -> None:
         if isinstance(rank, bool) or not isinstance(rank, int) or not 1 <= rank <= PI_SIZE:
             raise ValueError(f"rank must be an integer from 1 to {PI_SIZE}; got {rank!r}")
@@ -71,6 +72,7 @@ class LowRankPINet(PINet):
             delay_embedding=delay_embedding,
             recurrence_radii=recurrence_radii,
             recurrence_stride=recurrence_stride,
+            recurrence_gap=recurrence_gap,
         )
 
     @property

@@ -44,9 +44,11 @@ class TrainConfig:
     # coordinates (`pinet.nets.encodings.DelayEncoding`); None: its samples, as released.
     delay_embedding: tuple[int, int] | None = None
     # With it, each point's density of neighbours at these radii, among every
-    # `recurrence_stride`-th point (`pinet.nets.encodings.RecurrenceDensity`).
+    # `recurrence_stride`-th point, those at least `recurrence_gap` samples away in time
+    # (`pinet.nets.encodings.RecurrenceDensity`).
     recurrence_radii: tuple[float, ...] = ()
     recurrence_stride: int = 1
+    recurrence_gap: int = 0
     # How each block normalises (`pinet.nets.layers.Normalisation`): "batch" as released,
     # "group" by each sample's own statistics.
     norm: str = "batch"

@@ -165,6 +165,7 @@ def _fit(
         "delay_embedding": config.delay_embedding,
         "recurrence_radii": config.recurrence_radii,
         "recurrence_stride": config.recurrence_stride,
+        "recurrence_gap": config.recurrence_gap,
     }
     if config.rank is not None:
         options["rank"] = config.rank

@@ -87,6 +87,15 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
         "their cost (default 1: all points)",
     )
     parser.add_argument(
+        "--recurrence-gap",
+        type=int,
+        default=defaults.recurrence_gap,
+        metavar="G",
+        help="count the --recurrence-radii densities among the points at least G samples "
+        "away in time only: 1 leaves out each point itself, more its own strand (default 0: "
+        "every point)",
+    )
+    parser.add_argument(
         "--value-bins",
         type=int,
         default=defaults.value_bins,
@@ -114,7 +123,8 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="CHECKPOINT",
         help="start from this checkpoint's weights (folder or bundled name) to fine-tune it; "
         "repeat its --family, --widths, --head, --rank, --delay-embedding, --recurrence-radii, "
-        "--recurrence-stride, --value-bins, --multiscale-pool, --norm and --per-channel",
+        "--recurrence-stride, --recurrence-gap, --value-bins, --multiscale-pool, --norm and "
+        "--per-channel",
     )
     parser.add_argument("--device", default=defaults.device, help="auto, cpu or cuda")
     parser.add_argument("--seed", type=int, default=defaults.seed)

@@ -143,7 +143,7 @@ def start_from(model: PINet, checkpoint: str) -> None:
             f"--init {checkpoint}: its network ({card.name}) differs in "
             f"{', '.join(differing)}: {', '.join(f'{theirs[k]}' for k in differing)}; "
             "give the same --family, --widths, --head, --rank, --delay-embedding, "
-            "--recurrence-radii, --recurrence-stride, --value-bins, --multiscale-pool, --norm "
-            "and --per-channel"
+            "--recurrence-radii, --recurrence-stride, --recurrence-gap, --value-bins, "
+            "--multiscale-pool, --norm and --per-channel"
         )
     model.load_state_dict(trained.state_dict())

@@ -192,9 +192,13 @@ def test_every_convolution_of_an_int8_graph_runs_in_8_bits(
     assert operators.count("QLinearGlobalAveragePool") == pooled_blocks
 
 
-def test_recurrence_densities_and_their_first_convolution_stay_float(tmp_path: Path) -> None:
+@pytest.mark.parametrize("gap", [0, 3])
+def test_recurrence_densities_and_their_first_convolution_stay_float(
+    tmp_path: Path, gap: int
+) -> None:
     """One uint8 scale for coordinates and densities would round the densities away: the
-    first convolution reads them in float, and the distances are never 8-bit."""
+    first convolution reads them in float, and the distances are never 8-bit, nor are the
+    pairs a gap leaves out."""
     torch.manual_seed(3)
     widths = (4, 8, 8)
     network = build_network(
@@ -204,6 +208,7 @@ def test_recurrence_densities_and_their_first_convolution_stay_float(tmp_path: P
         widths=widths,
         delay_embedding=(3, 2),
         recurrence_radii=(0.5, 2.0),
+        recurrence_gap=gap,
     )
     plain = build_network("signal", 1, per_channel=True, widths=widths)
     assert kept_in_float(onnx_graph(plain.eval(), torch.randn(2, 1, 64))) == []

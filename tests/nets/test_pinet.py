@@ -275,6 +275,11 @@ AVERAGED_NETWORKS = {
         (4, 2, 56),
         {"delay_embedding": (4, 3), "recurrence_radii": (1.0,), "recurrence_stride": 3},
     ),
+    "signal, densities of the points two samples away and more": (
+        "lowrank",
+        (4, 2, 57),
+        {"delay_embedding": (3, 5), "recurrence_radii": (0.5, 1.0), "recurrence_gap": 2},
+    ),
 }
 
 

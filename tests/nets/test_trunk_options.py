@@ -1,7 +1,8 @@
-"""The trunk's options beyond the release, `delay_embedding`, `recurrence_radii`,
-`value_bins`, `multiscale_pool` and `norm`: what they compute, that a card records and
-rebuilds them, that training, `--init` and the ONNX graph carry them, and what refuses group
-normalisation (frozen BatchNorm statistics, resizing, statistics taken from a store)."""
+"""The trunk's options beyond the release, `delay_embedding`, `recurrence_radii` (with
+`recurrence_stride` and `recurrence_gap`), `value_bins`, `multiscale_pool` and `norm`: what
+they compute, that a card records and rebuilds them, that training, `--init` and the ONNX
+graph carry them, and what refuses group normalisation (frozen BatchNorm statistics,
+resizing, statistics taken from a store)."""
 
 from __future__ import annotations
 
@@ -109,12 +110,36 @@ def test_each_points_densities_count_its_neighbours_at_every_radius() -> None:
     np.testing.assert_allclose(sampled[1, 6].numpy(), expected, atol=1e-5)
 
 
-@pytest.mark.parametrize("stride, length", [(1, 30), (2, 30), (2, 31), (3, 30), (4, 33)])
-def test_a_reversed_windows_densities_are_the_windows_reversed(stride: int, length: int) -> None:
+@pytest.mark.parametrize("stride", [1, 2])
+def test_a_gap_leaves_out_the_points_too_close_in_time(stride: int) -> None:
+    x = torch.randn(2, 1, 30)
+    points = delay_embedding(x[1, 0].double().numpy(), dimension=3, delay=4, stride=1)
+    times = np.arange(len(points))
+    keys = times if stride == 1 else np.array([0, 2, 4, 6, 8, 10, 21, 19, 17, 15, 13, 11])
+    squared = ((points[:, None] - points[keys][None]) ** 2).sum(-1)
+    near = np.abs(times[:, None] - keys[None]) < 3  # itself and two samples either side
+    assert near.sum() > len(points)
+    for radius in (0.5, 2.0):
+        encoded = RecurrenceDensity(3, (0.5, 2.0), stride, gap=3)(DelayEncoding(3, 4)(x))
+        contributions = np.clip(1 - squared / radius**2, 0, None)
+        expected = np.where(near, 0, contributions).mean(-1)
+        k = 3 + (0.5, 2.0).index(radius)
+        np.testing.assert_allclose(encoded[1, k].numpy(), expected, atol=1e-5)
+        itself = np.isin(times, keys) / len(keys)  # a key's own pair counts 1
+        assert (contributions.mean(-1) >= expected + itself - 1e-6).all()
+
+
+@pytest.mark.parametrize(
+    "stride, length, gap", [(1, 30, 0), (2, 30, 0), (2, 31, 1), (3, 30, 5), (4, 33, 2)]
+)
+def test_a_reversed_windows_densities_are_the_windows_reversed(
+    stride: int, length: int, gap: int
+) -> None:
     # A reversed channel is an isometric cloud in reverse order, and the points counted
-    # among are the same set from either end: the densities reverse exactly, at any stride.
+    # among are the same set from either end: the densities reverse exactly, at any stride
+    # and gap.
     x = torch.randn(2, 2, length)
-    densities = RecurrenceDensity(3, (0.5, 1.0, 2.0), stride)
+    densities = RecurrenceDensity(3, (0.5, 1.0, 2.0), stride, gap)
     encoded = densities(DelayEncoding(3, 4)(x))
     reversed_encoding = densities(DelayEncoding(3, 4)(x.flip(-1)))
     torch.testing.assert_close(reversed_encoding[:, 6:], encoded[:, 6:].flip(-1))
@@ -127,6 +152,9 @@ def test_bad_radii_or_no_embedding_are_named() -> None:
     for stride in (0, 1.5, True):
         with pytest.raises(ValueError, match="stride must be a positive integer"):
             RecurrenceDensity(3, (0.5,), stride)  # type: ignore[arg-type]
+    for gap in (-1, 0.5, True):
+        with pytest.raises(ValueError, match="gap must be an integer >= 0"):
+            RecurrenceDensity(3, (0.5,), 1, gap)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="of a delay embedding's points: give one"):
         build_network("signal", 3, family="lowrank", recurrence_radii=(0.5,))
 
@@ -141,20 +169,25 @@ def test_a_delay_embedding_is_recorded_rebuilt_and_computed_by_the_onnx_graph(
         delay_embedding=(3, 4),
         recurrence_radii=(0.5, 1.0),
         recurrence_stride=3,
+        recurrence_gap=2,
         value_bins=3,
     ).eval()
     assert network.architecture["delay_embedding"] == [3, 4]
     assert network.architecture["recurrence_radii"] == [0.5, 1.0]
     assert network.architecture["recurrence_stride"] == 3
+    assert network.architecture["recurrence_gap"] == 2
     assert network.trunk.blocks[0].conv.in_channels == (3 + 2) * (1 + 3)
     assert "delay_embedding" not in seeded_network("signal", family).architecture
+    ungapped = seeded_network("signal", family, delay_embedding=(3, 4), recurrence_radii=(0.5,))
+    assert "recurrence_gap" not in ungapped.architecture
     rebuilt = build_network("signal", 3, family=family, per_channel=True, **network.architecture)
     rebuilt.load_state_dict(network.state_dict())  # the encoding holds no weights
     x = torch.randn(INPUT_SHAPES["signal"]).clamp(-4, 4)
+    longer = torch.randn(2, 3, 91).clamp(-4, 4)  # the points left out follow the length
     with torch.no_grad():
         expected = network(x)
         torch.testing.assert_close(rebuilt.eval()(x), expected)
-    assert_the_onnx_graph_computes(network, x, expected)
+        assert_the_onnx_graph_computes(network, x, expected, (longer, network(longer)))
 
 
 @pytest.mark.parametrize("spatial_dims, shape", [(1, (3, 2, 64)), (2, (3, 2, 16, 16))])
@@ -208,14 +241,19 @@ def test_the_architecture_records_the_options_and_the_onnx_graph_computes_them(
 
 
 def assert_the_onnx_graph_computes(
-    network: torch.nn.Module, x: torch.Tensor, expected: torch.Tensor
+    network: torch.nn.Module,
+    x: torch.Tensor,
+    expected: torch.Tensor,
+    *others: tuple[torch.Tensor, torch.Tensor],
 ) -> None:
-    """The network's ONNX graph, traced on two inputs, gives `expected` for all of `x`."""
+    """The network's ONNX graph, traced on two inputs, gives `expected` for all of `x`, and
+    for each (inputs, expected) of `others`, inputs of other lengths or sizes."""
     session = onnxruntime.InferenceSession(
         onnx_graph(network, x[:2]), providers=["CPUExecutionProvider"]
     )
-    (got,) = session.run(None, {session.get_inputs()[0].name: x.numpy()})
-    np.testing.assert_allclose(got, expected.numpy(), rtol=0, atol=1e-5)
+    for inputs, outputs in [(x, expected), *others]:
+        (got,) = session.run(None, {session.get_inputs()[0].name: inputs.numpy()})
+        np.testing.assert_allclose(got, outputs.numpy(), rtol=0, atol=1e-5)
 
 
 def test_training_records_the_options_and_init_requires_them(
@@ -253,6 +291,10 @@ def test_training_records_a_delay_embedding_and_the_cli_names_a_bad_one(
         (
             ["--delay-embedding", "3,2", "--recurrence-radii", "0.5", "--recurrence-stride", "0"],
             "recurrence stride must be a positive integer; got 0",
+        ),
+        (
+            ["--delay-embedding", "3,2", "--recurrence-radii", "0.5", "--recurrence-gap", "-1"],
+            "recurrence gap must be an integer >= 0; got -1",
         ),
     ]:
         assert main([*argv, "--out", str(tmp_path / "bad"), *options]) == EXIT_USAGE
