@@ -134,9 +134,8 @@ class PINet(nn.Module, ABC):
         the modality, `in_channels` and `per_channel`, what a checkpoint card records to
         rebuild it (`pinet.nets.build_network`). The trunk's `delay_embedding`,
         `recurrence_radii`, `recurrence_stride`, `recurrence_gap`, `value_bins`,
-        `multiscale_pool` and `norm`
-        appear only when they leave the release, so that every card written before they
-        existed still describes its network."""
+        `multiscale_pool` and `norm` appear only when they leave the release, so that every
+        card written before they existed still describes its network."""
         delays, recurrence = self.trunk.delays, self.trunk.recurrence
         trunk_options = {
             "delay_embedding": [delays.dimension, delays.delay] if delays else None,

@@ -100,8 +100,10 @@ class RecurrenceDensity(nn.Module):
     each point itself, which at the smallest radii is most of its density (82% of the mass at
     radius 0.125 on HAPT's z-scored windows) and, at a stride above 1, says little more than
     whether the point is one of those counted among; more leaves out the points next to it
-    on its own strand, so that what remains is where the cloud comes back to it (docs/
-    studies.md, "Takens: densities without each point's own strand").
+    on its own strand, so that what remains is where the cloud comes back to it. Measured on
+    HAPT's takens PIs: 1% less validation error with a gap of 1, 1.9% more with 9 (docs/
+    studies.md, "Takens: densities without each point's own strand, and five networks
+    distilled into one").
 
     |p - q|^2 is the product of (p, |p|^2, 1) and (-2 q, 1, |q|^2), so one MatMul gives
     every pair (5x faster than the same Einsum in onnxruntime), and the mean of

@@ -218,6 +218,11 @@ class PINetTrunk(nn.Module):
                 raise ValueError("a delay embedding takes signals (one spatial axis) only")
             self.delays = DelayEncoding(*delay_embedding)
             encoded_channels *= self.delays.dimension
+        if not recurrence_radii and (recurrence_stride != 1 or recurrence_gap):
+            raise ValueError(
+                "a recurrence stride or gap says which points the densities count among: "
+                "give recurrence radii"
+            )
         if recurrence_radii:
             if self.delays is None:
                 raise ValueError("recurrence densities are of a delay embedding's points: give one")

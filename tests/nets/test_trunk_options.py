@@ -157,6 +157,9 @@ def test_bad_radii_or_no_embedding_are_named() -> None:
             RecurrenceDensity(3, (0.5,), 1, gap)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="of a delay embedding's points: give one"):
         build_network("signal", 3, family="lowrank", recurrence_radii=(0.5,))
+    for option in ({"recurrence_stride": 2}, {"recurrence_gap": 1}):
+        with pytest.raises(ValueError, match="count among: give recurrence radii"):
+            build_network("signal", 3, family="lowrank", delay_embedding=(3, 2), **option)
 
 
 @pytest.mark.parametrize("family", ["pinet", "lowrank"])
