@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import numpy as np
+import psutil
 import pytest
 import torch
 
 from pinet.inference import network_inputs
 from pinet.store import GroundTruthStore
 from pinet.tda import RECIPES, get_recipe
-from pinet.train.data import exact_symmetries, split_by_group
+from pinet.train.data import available_memory, exact_symmetries, split_by_group
 
 
 @pytest.fixture(scope="module", params=["signal", "image"])
@@ -106,3 +107,11 @@ def test_grid_symmetries_draw_all_eight_symmetries_of_a_square() -> None:
     moved, _ = exact_symmetries(rectangle, pis[:64], torch.Generator().manual_seed(0), "grid")
     assert moved.shape == rectangle.shape
     assert len({tuple(image.flatten().tolist()) for image in moved}) == 4  # no transpose
+
+
+def test_available_memory_counts_the_page_cache_as_the_kernel_does() -> None:
+    """--preload's check reads what the kernel could hand out, reclaimable cache included:
+    free pages alone refused preloads that fitted once reading stores had filled the cache."""
+    ours = available_memory(torch.device("cpu"))
+    kernel = psutil.virtual_memory().available  # an independent reading of MemAvailable
+    assert abs(ours - kernel) <= max(0.05 * kernel, 256e6)
