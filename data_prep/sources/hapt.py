@@ -59,6 +59,7 @@ SIGNAL_COLUMNS = SENSOR_COLUMNS["both"]
 
 # The official UCI HAR/HAPT split: these 9 of the 30 volunteers (30%) form the test set.
 TEST_USERS = frozenset({2, 4, 9, 10, 12, 13, 18, 20, 24})
+TRAINING_USERS = tuple(user for user in range(1, 31) if user not in TEST_USERS)  # the 21 others
 
 
 # ---------------------------------------------------------------------------------------
@@ -254,6 +255,9 @@ class HaptWindows(Source):
     place; acc and gyro turned alike), ids suffixed `/r1`..`/rn`: the motion as a phone worn
     at another angle records it. Each axis of a copy is a new real-looking series for the
     per-channel models, of the same user and split; its topology is the recipe's to compute.
+
+    `train_users` n > 0 keeps only the first n of the 21 training users (lowest ids first)
+    and every test user: fewer distinct people, for a learning curve over them.
     """
 
     name: ClassVar[str] = "hapt"
@@ -265,6 +269,7 @@ class HaptWindows(Source):
     decimate: int = 1  # 50 Hz as recorded
     rotations: int = 0  # the windows as recorded
     seed: int = 0  # of the rotations
+    train_users: int = 0  # every training user
 
     def __post_init__(self) -> None:
         if min(self.window, self.stride, self.decimate) < 1:
@@ -274,12 +279,19 @@ class HaptWindows(Source):
             )
         if self.rotations < 0:
             raise ValueError(f"rotations must be >= 0, got {self.rotations}")
+        if not 0 <= self.train_users <= len(TRAINING_USERS):
+            raise ValueError(
+                f"train_users must be 0 (all) to {len(TRAINING_USERS)}, got {self.train_users}"
+            )
         if self.sensor not in SENSOR_COLUMNS:
             raise ValueError(f"sensor must be one of {sorted(SENSOR_COLUMNS)}, got {self.sensor!r}")
 
     def samples(self) -> Iterator[Sample]:
         rows = [SIGNAL_COLUMNS.index(name) for name in SENSOR_COLUMNS[self.sensor]]
+        kept_training_users = TRAINING_USERS[: self.train_users or None]
         for recording in load_recordings(locate_hapt_pickle()):
+            if recording.user not in TEST_USERS and recording.user not in kept_training_users:
+                continue
             split = "test" if recording.user in TEST_USERS else "train"
             group = f"user{recording.user:02d}"
             prefix = f"hapt/exp{recording.experiment:02d}/{group}"

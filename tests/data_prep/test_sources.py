@@ -210,6 +210,16 @@ def test_hapt_rotations_turn_both_sensors_alike_and_keep_each_sample_norm() -> N
         HaptWindows(rotations=-1)
 
 
+def test_hapt_train_users_keeps_the_first_training_users_and_every_test_user() -> None:
+    groups = {sample.group for sample in HaptWindows(stride=250, train_users=3).samples()}
+    first_three = {"user01", "user03", "user05"}  # users 2 and 4 are test users
+    assert groups == first_three | {f"user{user:02d}" for user in TEST_USERS}
+    every = {sample.group for sample in HaptWindows(stride=250).samples()}
+    assert len(every) == 30
+    with pytest.raises(ValueError, match="train_users must be 0 \\(all\\) to 21"):
+        HaptWindows(train_users=22)
+
+
 def test_random_rotations_are_uniform_on_the_sphere() -> None:
     rng = np.random.default_rng(0)
     pole = np.array([0.0, 0.0, 1.0])
