@@ -288,9 +288,9 @@ class HaptWindows(Source):
 
     def samples(self) -> Iterator[Sample]:
         rows = [SIGNAL_COLUMNS.index(name) for name in SENSOR_COLUMNS[self.sensor]]
-        kept_training_users = TRAINING_USERS[: self.train_users or None]
+        kept_users = TEST_USERS.union(TRAINING_USERS[: self.train_users or None])
         for recording in load_recordings(locate_hapt_pickle()):
-            if recording.user not in TEST_USERS and recording.user not in kept_training_users:
+            if recording.user not in kept_users:
                 continue
             split = "test" if recording.user in TEST_USERS else "train"
             group = f"user{recording.user:02d}"
