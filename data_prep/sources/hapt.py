@@ -256,6 +256,16 @@ class HaptWindows(Source):
     at another angle records it. Each axis of a copy is a new real-looking series for the
     per-channel models, of the same user and split; its topology is the recipe's to compute.
 
+    `tempos` n > 0 follows each window, after its turned copies, with n copies of the
+    recorded motion played at another tempo: the activity run read `s` times as fast, s
+    drawn log-uniformly from [1 / tempo_range, tempo_range] (seeded like the rotations,
+    drawn after them), by linear interpolation, about the window's centre and moved inside
+    the run where it would leave it; ids suffixed `/t1`..`/tn`. People walk, climb and sit
+    down at their own cadence, and a channel's delay embedding depends on it (the delay is
+    fixed in samples). A copy whose run is too short for its tempo is skipped. Read faster
+    (s > 1), a 50 Hz run's content above 25 / s Hz folds over (above 20 Hz at 1.25x): no
+    filter is applied, and `tempo_range` stops at 2.
+
     `train_users` n > 0 keeps only the first n of the 21 training users (lowest ids first)
     and every test user: fewer distinct people, for a learning curve over them.
     """
@@ -268,7 +278,9 @@ class HaptWindows(Source):
     sensor: str = "acc"
     decimate: int = 1  # 50 Hz as recorded
     rotations: int = 0  # the windows as recorded
-    seed: int = 0  # of the rotations
+    seed: int = 0  # of the rotations and tempos
+    tempos: int = 0  # the windows at their recorded tempo
+    tempo_range: float = 1.25  # fastest and (inverse) slowest tempo of a copy
     train_users: int = 0  # every training user
 
     def __post_init__(self) -> None:
@@ -277,8 +289,12 @@ class HaptWindows(Source):
                 "window, stride and decimate must be >= 1, "
                 f"got {self.window}, {self.stride}, {self.decimate}"
             )
-        if self.rotations < 0:
-            raise ValueError(f"rotations must be >= 0, got {self.rotations}")
+        if self.rotations < 0 or self.tempos < 0:
+            raise ValueError(
+                f"rotations and tempos must be >= 0, got {self.rotations}, {self.tempos}"
+            )
+        if not 1.0 <= self.tempo_range <= 2.0:
+            raise ValueError(f"tempo_range must be in [1, 2], got {self.tempo_range}")
         if not 0 <= self.train_users <= len(TRAINING_USERS):
             raise ValueError(
                 f"train_users must be 0 (all) to {len(TRAINING_USERS)}, got {self.train_users}"
@@ -305,12 +321,17 @@ class HaptWindows(Source):
                     recorded_at = start + first * self.decimate
                     window_id = f"{prefix}/{recorded_at:06d}"
                     yield Sample(window_id, window, label, group, split)
-                    if not self.rotations:
+                    if not (self.rotations or self.tempos):
                         continue
                     rng = np.random.default_rng([self.seed, recording.experiment, recorded_at])
                     for turn in range(1, self.rotations + 1):
                         turned = rotated_axes(window, random_rotation(rng))
                         yield Sample(f"{window_id}/r{turn}", turned, label, group, split)
+                    for copy in range(1, self.tempos + 1):
+                        tempo = float(np.exp(rng.uniform(-1, 1) * np.log(self.tempo_range)))
+                        played = played_at_tempo(run, first, self.window, tempo)
+                        if played is not None:
+                            yield Sample(f"{window_id}/t{copy}", played, label, group, split)
 
 
 def random_rotation(rng: np.random.Generator) -> np.ndarray:
@@ -328,6 +349,21 @@ def rotated_axes(window: np.ndarray, rotation: np.ndarray) -> np.ndarray:
     `rotation` `(3, 3)`: the same motion in a turned frame."""
     sensors = window.reshape(-1, 3, window.shape[1])
     return np.einsum("ij,sjt->sit", rotation, sensors).reshape(window.shape)
+
+
+def played_at_tempo(run: np.ndarray, first: int, window: int, tempo: float) -> np.ndarray | None:
+    """`window` samples of `run` `(C, T)` read `tempo` times as fast, by linear
+    interpolation, centred where `run[:, first : first + window]` is and moved inside the
+    run where they would leave it; None when the run is shorter than `tempo * (window - 1)`
+    samples plus one."""
+    span = tempo * (window - 1)
+    last_start = run.shape[1] - 1 - span
+    if last_start < 0:
+        return None
+    start = min(max(first + (window - 1 - span) / 2, 0.0), last_start)
+    times = np.minimum(start + tempo * np.arange(window), run.shape[1] - 1)
+    recorded = np.arange(run.shape[1])
+    return np.stack([np.interp(times, recorded, channel) for channel in run])
 
 
 def decimated(signals: np.ndarray, factor: int) -> np.ndarray:

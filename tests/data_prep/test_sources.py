@@ -39,6 +39,7 @@ from data_prep.sources.hapt import (
     activity_runs,
     load_recordings,
     locate_hapt_pickle,
+    played_at_tempo,
     random_rotation,
 )
 from data_prep.sources.photos import CROP_SIZE, PHOTO_NAMES, PhotoCrops, load_photo, split_boundary
@@ -206,8 +207,58 @@ def test_hapt_rotations_turn_both_sensors_alike_and_keep_each_sample_norm() -> N
     reseeded = HaptWindows(sensor="both", rotations=2, seed=1).samples()
     reseeded = collect(itertools.islice(reseeded, 2))
     assert not np.allclose(reseeded[1].input, turned[1].input)
-    with pytest.raises(ValueError, match="rotations must be >= 0"):
+    with pytest.raises(ValueError, match="rotations and tempos must be >= 0"):
         HaptWindows(rotations=-1)
+
+
+def test_hapt_tempos_follow_each_window_with_the_run_played_faster_or_slower() -> None:
+    plain = collect(itertools.islice(HaptWindows().samples(), 20))
+    played = collect(itertools.islice(HaptWindows(tempos=1).samples(), 40))
+    assert [s.id for s in played[::2]] == [s.id for s in plain]
+    assert [s.id for s in played[1::2]] == [f"{s.id}/t1" for s in plain]
+    for original, copy in zip(played[::2], played[1::2], strict=True):
+        assert (copy.label, copy.group, copy.split) == (
+            original.label,
+            original.group,
+            original.split,
+        )
+        assert copy.input.shape == original.input.shape
+        assert not np.allclose(copy.input, original.input)
+    assert_same(played, collect(itertools.islice(HaptWindows(tempos=1).samples(), 40)))
+    reseeded = collect(itertools.islice(HaptWindows(tempos=1, seed=1).samples(), 2))
+    assert not np.allclose(reseeded[1].input, played[1].input)
+    # Rotations are drawn first, so asking for tempos leaves the turned copies as they were.
+    turned = collect(itertools.islice(HaptWindows(rotations=1).samples(), 2))
+    both = collect(itertools.islice(HaptWindows(rotations=1, tempos=1).samples(), 3))
+    assert [s.id for s in both] == [turned[0].id, turned[1].id, f"{turned[0].id}/t1"]
+    np.testing.assert_array_equal(both[1].input, turned[1].input)
+    with pytest.raises(ValueError, match="rotations and tempos must be >= 0"):
+        HaptWindows(tempos=-1)
+    with pytest.raises(ValueError, match="tempo_range must be in \\[1, 2\\]"):
+        HaptWindows(tempos=1, tempo_range=0.8)
+
+
+@pytest.mark.parametrize("tempo", [0.8, 1.0, 1.25])
+def test_played_at_tempo_reads_the_run_tempo_times_as_fast_about_the_window(tempo: float) -> None:
+    recorded = np.arange(1000.0)
+    run = np.stack([np.sin(2 * np.pi * recorded / 37), recorded])
+    copy = played_at_tempo(run, first=400, window=250, tempo=tempo)
+    times = copy[1]  # the ramp channel returns the (fractional) times it was read at
+    np.testing.assert_allclose(np.diff(times), tempo, rtol=1e-9)
+    assert (times[0] + times[-1]) / 2 == pytest.approx(400 + 249 / 2)
+    # Linear interpolation errs by at most (2 pi / 37)^2 / 8 = 3.6e-3 on this sine.
+    np.testing.assert_allclose(copy[0], np.sin(2 * np.pi * times / 37), atol=3.7e-3)
+    if tempo == 1.0:
+        np.testing.assert_array_equal(copy, run[:, 400:650])
+
+
+def test_played_at_tempo_stays_inside_the_run_and_skips_runs_too_short() -> None:
+    run = np.arange(300.0)[None]
+    at_the_end = played_at_tempo(run, first=50, window=250, tempo=1.2)
+    assert at_the_end[0, -1] == pytest.approx(299) and at_the_end[0, 0] >= 0
+    at_the_start = played_at_tempo(run, first=0, window=250, tempo=1.1)
+    assert at_the_start[0, 0] == 0
+    assert played_at_tempo(run, first=50, window=250, tempo=1.25) is None  # needs 312.25
 
 
 def test_hapt_train_users_keeps_the_first_training_users_and_every_test_user() -> None:
