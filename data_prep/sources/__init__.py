@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import typing
 
+from data_prep.sources.aeon_archives import UeaUcrSeries
 from data_prep.sources.base import Sample, Source
 from data_prep.sources.basicmotions import BasicMotions
 from data_prep.sources.cifar10 import Cifar10
@@ -34,6 +35,7 @@ SOURCES: dict[str, type[Source]] = {
     for source in (
         HaptWindows,
         BasicMotions,
+        UeaUcrSeries,
         FashionMnist,
         Cifar10,
         FileFolder,

