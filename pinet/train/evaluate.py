@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from pinet.inference import LoadedModel, load_model, predict
+from pinet.inference import LoadedModel, check_against_card, load_model, predict
 from pinet.store import GroundTruthStore
 from pinet.tda.reference import REFERENCE_SAMPLES, reference_samples
 from pinet.train.batch_norm import recompute_batch_norm, statistics_batches
@@ -104,6 +104,9 @@ def evaluate_on_store(
             f"{store_path} holds {store.recipe.name} ground truth; "
             f"the model was trained on {card.recipe.name}"
         )
+    # The card's checks, as a request meets them: an exported graph, unlike a torch network,
+    # runs on inputs its card refuses, and would be scored on what it was never meant to take.
+    check_against_card(np.zeros((1, *store["inputs"].shape[1:]), store["inputs"].dtype), card)
     indices = store.usable_indices(split)
     if not len(indices):
         raise ValueError(f"{store_path} has no usable samples in its {split!r} split")

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from data_prep.sources.aeon_archives import UeaUcrSeries
 from data_prep.sources.synthetic import SyntheticSignals
 from pinet.cli import main
 from pinet.inference import load_model, network_inputs, predict
@@ -16,7 +17,7 @@ from pinet.store import GroundTruthStore
 from pinet.tda.reference import reference_samples
 from pinet.train import evaluate_checkpoint
 from pinet.train.batch_norm import recompute_batch_norm
-from pinet.train.evaluate import evaluate_by_source
+from pinet.train.evaluate import evaluate_by_source, evaluate_on_store
 from tests.helpers import TrainedRun, tiny_store
 
 
@@ -164,3 +165,13 @@ def test_batch_norm_statistics_of_another_modality_are_refused(
         evaluate_checkpoint(
             signal_run.out / "best", signal_run.store, device="cpu", batch_norm_store=image_store
         )
+
+
+def test_a_graph_is_not_scored_on_inputs_its_card_refuses(tmp_path: Path) -> None:
+    """The bundled int8 student's graph would run on 24-sample series (ItalyPowerDemand);
+    its card takes 64 samples and more, so evaluation refuses the store as a request would."""
+    store = tiny_store(tmp_path / "short.zarr", UeaUcrSeries("ItalyPowerDemand"), "signal-sublevel")
+    model = load_model("signal-hapt-student", device="cpu")
+    assert model.card.runtime is not None and model.card.min_input_size == 64
+    with pytest.raises(ValueError, match=r"signal length is 24; .* needs at least 64"):
+        evaluate_on_store(model, store)
