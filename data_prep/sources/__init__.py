@@ -17,7 +17,7 @@ from data_prep.sources.errors import SourceUnavailable
 from data_prep.sources.fashion_mnist import FashionMnist
 from data_prep.sources.files import FileFolder
 from data_prep.sources.hapt import HaptWindows
-from data_prep.sources.photos import PhotoCrops
+from data_prep.sources.photos import GreyPictureCrops, PhotoCrops
 from data_prep.sources.synthetic import SyntheticImages, SyntheticSignals
 from pinet.modality import Modality
 
@@ -40,6 +40,7 @@ SOURCES: dict[str, type[Source]] = {
         Cifar10,
         FileFolder,
         PhotoCrops,
+        GreyPictureCrops,
         SyntheticSignals,
         SyntheticImages,
     )

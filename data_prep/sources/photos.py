@@ -1,5 +1,6 @@
 """CIFAR-shaped 32 x 32 RGB crops of real colour photos that ship with scikit-image and
-scikit-learn, so an image data set exists on a machine with no internet.
+scikit-learn, so an image data set exists on a machine with no internet; and crops of the
+real grey pictures scikit-image ships, to evaluate on (`grey-pictures`).
 
 Photos (all colour; all load from the installed packages, none needs a download):
 astronaut, chelsea, coffee, hubble_deep_field, immunohistochemistry, retina, rocket,
@@ -36,6 +37,21 @@ SKIMAGE_PHOTOS = (
 SKLEARN_PHOTOS = ("china", "flower")
 # Label i is the crop's photo PHOTO_NAMES[i].
 PHOTO_NAMES = tuple(sorted(SKIMAGE_PHOTOS + SKLEARN_PHOTOS))
+# The grey pictures of `skimage.data` that load without a download and are wide enough for
+# a test band: textures (brick, grass, gravel), a microscope's cells, coins, a clock, the
+# cameraman, the moon, printed text and a scanned page. None is one of the photos.
+GREY_PICTURE_NAMES = (
+    "brick",
+    "camera",
+    "cell",
+    "clock",
+    "coins",
+    "grass",
+    "gravel",
+    "moon",
+    "page",
+    "text",
+)
 
 CROP_SIZE = 32  # CIFAR-10's image size, the Image PI-Net's input: the default crop side
 # Right fifth of each photo for test, matching the default 400 train : 100 test crops.
@@ -64,15 +80,41 @@ def load_photo(name: str) -> np.ndarray:
     return photo
 
 
-@functools.lru_cache(maxsize=len(PHOTO_NAMES))
+@functools.lru_cache(maxsize=len(GREY_PICTURE_NAMES))
+def load_grey_picture(name: str) -> np.ndarray:
+    """Grey picture `name` of `skimage.data` as `(H, W, 1)` uint8, read-only, loaded once."""
+    if name not in GREY_PICTURE_NAMES:
+        raise ValueError(f"unknown grey picture {name!r}; known: {', '.join(GREY_PICTURE_NAMES)}")
+    try:
+        import skimage.data
+    except ImportError as exc:
+        raise SourceUnavailable(f"grey pictures need {exc.name}; run `{INSTALL_COMMAND}`") from exc
+    picture = getattr(skimage.data, name)()
+    if picture.dtype != np.uint8 or picture.ndim != 2:
+        raise ValueError(f"picture {name!r} is {picture.shape} {picture.dtype}, not (H, W) uint8")
+    picture = picture[:, :, None]
+    picture.setflags(write=False)
+    return picture
+
+
+def load_picture(name: str) -> np.ndarray:
+    """Photo or grey picture `name` as `(H, W, channels)` uint8, read-only."""
+    return load_grey_picture(name) if name in GREY_PICTURE_NAMES else load_photo(name)
+
+
+@functools.lru_cache(maxsize=len(PHOTO_NAMES) + len(GREY_PICTURE_NAMES))
 def downscaled_photo(name: str, factor: int) -> np.ndarray:
-    """Photo `name` shrunk `factor` times on each side, each pixel the rounded mean of a
-    `factor` x `factor` block (rows and columns past the last whole block are dropped)."""
-    photo = load_photo(name)
+    """Photo or grey picture `name` shrunk `factor` times on each side, each pixel the
+    rounded mean of a `factor` x `factor` block (rows and columns past the last whole block
+    are dropped)."""
+    photo = load_picture(name)
     if factor == 1:
         return photo
     height, width = photo.shape[0] // factor, photo.shape[1] // factor
-    blocks = photo[: height * factor, : width * factor].reshape(height, factor, width, factor, 3)
+    channels = photo.shape[2]
+    blocks = photo[: height * factor, : width * factor].reshape(
+        height, factor, width, factor, channels
+    )
     shrunk = np.rint(blocks.mean(axis=(1, 3))).astype(np.uint8)
     shrunk.setflags(write=False)
     return shrunk
@@ -119,6 +161,8 @@ class PhotoCrops(Source):
 
     name: ClassVar[str] = "photos"
     modality: ClassVar[Modality] = "image"
+    # The pictures cropped, in label order.
+    pictures: ClassVar[tuple[str, ...]] = PHOTO_NAMES
 
     seed: int = 0
     train_per_photo: int = 400
@@ -141,9 +185,9 @@ class PhotoCrops(Source):
     def crops(self) -> list[Crop]:
         """Every crop's position, in yield order."""
         crops = []
-        for label, photo in enumerate(PHOTO_NAMES):
+        for label, photo in enumerate(self.pictures):
             height, width, _ = self.photo(photo).shape
-            train_end, test_start = split_columns(load_photo(photo).shape[1], self.downscale)
+            train_end, test_start = split_columns(load_picture(photo).shape[1], self.downscale)
             rng = np.random.default_rng([self.seed, label])
             regions: dict[Split, tuple[int, int, int]] = {
                 "train": (0, train_end - self.size, self.train_per_photo),
@@ -169,9 +213,23 @@ class PhotoCrops(Source):
                 crop.top : crop.top + self.size, crop.left : crop.left + self.size
             ]
             yield Sample(
-                id=f"photos/{crop.photo}/{crop.split}/{crop.index:04d}",
+                id=f"{self.name}/{crop.photo}/{crop.split}/{crop.index:04d}",
                 input=np.ascontiguousarray(pixels.transpose(2, 0, 1)),
-                label=PHOTO_NAMES.index(crop.photo),
+                label=self.pictures.index(crop.photo),
                 group=f"{crop.photo}/{crop.split}",
                 split=crop.split,
             )
+
+
+@dataclass(frozen=True)
+class GreyPictureCrops(PhotoCrops):
+    """Crops of the ten grey pictures GREY_PICTURE_NAMES, as PhotoCrops crops the photos:
+    input `(1, size, size)` uint8, label the picture's index there, id
+    `grey-pictures/brick/test/0042`, the right fifth of each picture for test. Real images
+    of kinds no model trains on (textures, microscopy, print, the moon): a source to
+    evaluate on."""
+
+    name: ClassVar[str] = "grey-pictures"
+    pictures: ClassVar[tuple[str, ...]] = GREY_PICTURE_NAMES
+
+    train_per_photo: int = 100

