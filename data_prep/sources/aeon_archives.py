@@ -25,21 +25,18 @@ from pinet.modality import Modality
 INSTALL_COMMAND = "pip install --no-deps aeon"
 DATA_FOLDER = ("datasets", "data")
 
-# The equal-length problems aeon bundles, by name: (folder, file stem, what the series are).
-# PickupGestureWiimoteZ and JapaneseVowels ship padded to one length in their `_eq` files.
-PROBLEMS: dict[str, tuple[str, str, str]] = {
-    "ACSF1": ("ACSF1", "ACSF1", "appliance power consumption, 1 x 1460"),
-    "ArrowHead": ("ArrowHead", "ArrowHead", "arrowhead outlines as distances, 1 x 251"),
-    "BasicMotions": ("BasicMotions", "BasicMotions", "smartwatch motion at 10 Hz, 6 x 100"),
-    "GunPoint": ("GunPoint", "GunPoint", "a hand's x position from video, 1 x 150"),
-    "ItalyPowerDemand": ("ItalyPowerDemand", "ItalyPowerDemand", "daily power demand, 1 x 24"),
-    "JapaneseVowels": ("JapaneseVowels", "JapaneseVowels_eq", "speech cepstra, 12 x 25"),
-    "OSULeaf": ("OSULeaf", "OSULeaf", "leaf outlines as distances, 1 x 427"),
-    "PickupGestureWiimoteZ": (
-        "PickupGestureWiimoteZ",
-        "PickupGestureWiimoteZ_eq",
-        "a Wiimote's z acceleration, 1 x 361",
-    ),
+# The equal-length problems aeon bundles, by name: (folder, file stem). PickupGestureWiimoteZ
+# and JapaneseVowels ship padded to one length in their `_eq` files.
+PROBLEMS: dict[str, tuple[str, str]] = {
+    "ACSF1": ("ACSF1", "ACSF1"),  # appliance power consumption, 1 x 1460
+    "ArrowHead": ("ArrowHead", "ArrowHead"),  # arrowhead outlines as distances, 1 x 251
+    "BasicMotions": ("BasicMotions", "BasicMotions"),  # smartwatch motion, 10 Hz, 6 x 100
+    "GunPoint": ("GunPoint", "GunPoint"),  # a hand's x position from video, 1 x 150
+    "ItalyPowerDemand": ("ItalyPowerDemand", "ItalyPowerDemand"),  # daily demand, 1 x 24
+    "JapaneseVowels": ("JapaneseVowels", "JapaneseVowels_eq"),  # speech cepstra, 12 x 25
+    "OSULeaf": ("OSULeaf", "OSULeaf"),  # leaf outlines as distances, 1 x 427
+    # a Wiimote's z acceleration, 1 x 361
+    "PickupGestureWiimoteZ": ("PickupGestureWiimoteZ", "PickupGestureWiimoteZ_eq"),
 }
 
 
@@ -116,7 +113,7 @@ def problem_series(dataset: str) -> Iterator[tuple[Split, int, np.ndarray, int]]
     """`(split, index in its file, series (C, T) float64, label)` for every series of a
     bundled problem (one of PROBLEMS), train file first, in file order. The label is the
     class's index among the declared classes, numbers in numeric order."""
-    folder_name, file_stem, _ = PROBLEMS[dataset]
+    folder_name, file_stem = PROBLEMS[dataset]
     for split, path in locate_problem(folder_name, file_stem).items():
         data = read_ts(path)
         classes = sorted(data.declared_classes or set(data.class_names), key=_class_order)
@@ -133,10 +130,10 @@ class UeaUcrSeries(Source):
     """The series of one bundled UEA/UCR problem (`dataset`, one of PROBLEMS), train file
     first, in file order.
 
-    input: `(C, T)` float64, as the archive holds it (most UCR problems z-normalised per
-    series). label: the class's index among the declared classes, numbers in numeric order.
-    group: the sample id, as the files carry no subject. split: from the file. id:
-    `uea-ucr/GunPoint/train/0007`.
+    input: `(C, T)` float64, as the archive holds it (ArrowHead, GunPoint, ItalyPowerDemand
+    and OSULeaf z-normalised per series, the others not). label: the class's index among
+    the declared classes, numbers in numeric order. group: the sample id, as the files
+    carry no subject. split: from the file. id: `uea-ucr/GunPoint/train/0007`.
     """
 
     name: ClassVar[str] = "uea-ucr"
