@@ -171,7 +171,7 @@ def test_the_multirate_teacher_holds_on_smartwatch_series_it_never_saw() -> None
     before synthetic signals, 0.74 before frozen statistics, crops and other rates). Its
     card says where it stops holding: HAPT at 64 samples 0.365 (the issue's ceiling for a
     real series is 0.35), and the UEA/UCR problems, never trained on, 0.71-0.89: better
-    than a constant, where every model before it was worse on three of them (1.17-2.15)."""
+    than a constant, where every model before it was worse on three of them (1.13-2.15)."""
     model = pinet.load_model("signal-hapt-multirate", device="cpu")
     card = model.card
     recipe = get_recipe(card.recipe.name, card.recipe.params)

