@@ -34,22 +34,22 @@ EXPENSIVE_RECIPES = {"image-photos-rips": "image", "signal-hapt-takens": "signal
 MULTIRATE = {"signal-hapt-multirate": "signal"}
 EXPECTED = TEACHERS | STUDENTS | EXPENSIVE_RECIPES | MULTIRATE
 # Test MSE over the mean-PI predictor's. The teachers: the issue's target is 0.2; a re-
-# bundled model may only do better than the one it replaces (signal 0.188, 0.192 before it;
-# image 0.040, 0.047 before it trained 13 more epochs on the photos and synthetic images, 0.054 for
-# a raster network with GroupNorm averaging each image with its 180-degree
-# rotation, after the 2-D Image PI-Net's 0.128 averaged and 0.132 in one pass). The
-# multirate teacher pays on HAPT for the other series (0.226 when bundled, 0.218 before it
-# learned more smooth, piecewise and spiky synthetic series, 0.196 before any synthetic
-# signals; the issue asks 0.25). The signal student trades
-# accuracy for speed: 0.2383 (the issue's 0.25; 0.2391, 0.2393, 0.2424, 0.2441, 0.2436 and
-# 0.2496 before it) when bundled. The image student, a
-# `raster` network reading each channel's row-major path, is faster than the exact recipe:
-# 0.093 when bundled (0.103 before it, and 0.145, 0.147, 0.150, 0.157, 0.160 and 0.171 for
-# the 2-D students before that). The Rips model: the issue's target is 0.3; 0.048 when
-# bundled with GroupNorm (0.060 before it). The takens model misses that target: 0.338 when
-# bundled with recurrence densities (0.366 and 0.383 before it at the recipe's stride 1;
-# 0.477, 0.497 and 0.511 for the models before that, at stride 2, whose PIs move by 0.9x
-# the mean PI's error when a window moves by one sample).
+# bundled model may only do better than the one it replaces (signal 0.188, 0.192 before
+# it; image 0.040, 0.047 before it trained 13 more epochs on the photos and synthetic
+# images, 0.054 for a raster network with GroupNorm averaging each image with its
+# 180-degree rotation, after the 2-D Image PI-Net's 0.128 averaged and 0.132 in one pass).
+# The multirate teacher pays on HAPT for the other series (0.226 when bundled, 0.218
+# before it learned more smooth, piecewise and spiky synthetic series, 0.196 before any
+# synthetic signals; the issue asks 0.25). The signal student trades accuracy for speed:
+# 0.2383 (the issue's 0.25; 0.2391, 0.2393, 0.2424, 0.2441, 0.2436 and 0.2496 before it)
+# when bundled. The image student, a `raster` network reading each channel's row-major
+# path, is faster than the exact recipe: 0.093 when bundled (0.103 before it, and 0.145,
+# 0.147, 0.150, 0.157, 0.160 and 0.171 for the 2-D students before that). The Rips model:
+# the issue's target is 0.3; 0.048 when bundled with GroupNorm (0.060 before it). The
+# takens model misses that target: 0.338 when bundled with recurrence densities (0.366 and
+# 0.383 before it at the recipe's stride 1; 0.477, 0.497 and 0.511 for the models before
+# that, at stride 2, whose PIs move by 0.9x the mean PI's error when a window moves by one
+# sample).
 MAX_RATIO_TO_MEAN_PI = {
     "signal-hapt": 0.2,
     "signal-hapt-multirate": 0.23,
