@@ -13,6 +13,7 @@ import pinet
 from data_prep.sources.basicmotions import BasicMotions
 from data_prep.sources.hapt import HaptWindows
 from data_prep.sources.photos import PhotoCrops
+from data_prep.sources.ppg import PpgWindows
 from pinet.checkpoint import read_card
 from pinet.inference import BUNDLED_MODELS_DIR, bundled_model_names
 from pinet.tda import get_recipe
@@ -189,6 +190,23 @@ def test_the_multirate_teacher_holds_on_smartwatch_series_it_never_saw() -> None
     ratios = {name: card.source_metrics[name]["mse_vs_mean_pi"] for name in REAL_SERIES}
     assert max(ratios.values()) == pytest.approx(ratios["hapt-w64"]) and ratios["hapt-w64"] < 0.44
     assert all(card.source_metrics[name]["mse_vs_mean_pi"] < 0.8 for name in UEA_UCR_SERIES)
+
+
+@pytest.mark.parametrize(
+    ("name", "ceiling"), [("signal-hapt", 0.3), ("signal-hapt-multirate", 0.32)]
+)
+def test_the_signal_teachers_hold_pulse_waves_they_never_saw(name: str, ceiling: float) -> None:
+    """The 270 test windows of heartpy's photoplethysmograms (a pulse wave, a kind of series
+    no model trains on; exact PIs computed here): both teachers are under the issue's 0.35
+    for a real series (0.290 and 0.307 when scored; the int8 student 0.422)."""
+    model = pinet.load_model(name, device="cpu")
+    recipe = get_recipe(model.card.recipe.name, model.card.recipe.params)
+    samples = list(PpgWindows().samples())
+    train, test = ([s.input for s in samples if s.split == split] for split in ("train", "test"))
+    mean_pi = recipe.images_batch(np.stack(train)).mean(axis=0)
+    exact = recipe.images_batch(np.stack(test))
+    mse = np.mean((pinet.predict(model, np.stack(test)) - exact) ** 2)
+    assert mse < ceiling * np.mean((exact - mean_pi) ** 2)
 
 
 def test_the_image_student_learned_crops_smaller_than_its_store() -> None:

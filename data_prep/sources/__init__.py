@@ -18,6 +18,7 @@ from data_prep.sources.fashion_mnist import FashionMnist
 from data_prep.sources.files import FileFolder
 from data_prep.sources.hapt import HaptWindows
 from data_prep.sources.photos import GreyPictureCrops, PhotoCrops
+from data_prep.sources.ppg import PpgWindows
 from data_prep.sources.synthetic import SyntheticImages, SyntheticSignals
 from pinet.modality import Modality
 
@@ -36,6 +37,7 @@ SOURCES: dict[str, type[Source]] = {
         HaptWindows,
         BasicMotions,
         UeaUcrSeries,
+        PpgWindows,
         FashionMnist,
         Cifar10,
         FileFolder,

