@@ -10,6 +10,7 @@ the recordings also hold the sensor's dropouts (values of 0), kept as recorded.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,9 +31,9 @@ RECORDINGS = (("data.csv", 0), ("data2.csv", 1), ("data3.csv", 1))
 TRAIN_SHARE = 0.6
 
 
-def read_recordings() -> list[np.ndarray]:
-    """The three recordings as float64 vectors, in RECORDINGS order; SourceUnavailable,
-    naming the install command, where heartpy's data files are absent."""
+def read_recordings() -> tuple[np.ndarray, ...]:
+    """The three recordings as read-only float64 vectors, in RECORDINGS order;
+    SourceUnavailable, naming the install command, where heartpy's data files are absent."""
     spec = importlib.util.find_spec("heartpy")
     if spec is None or not spec.submodule_search_locations:
         raise SourceUnavailable(f"PPG recordings not installed; run `{INSTALL_COMMAND}`")
@@ -42,10 +43,19 @@ def read_recordings() -> list[np.ndarray]:
         raise SourceUnavailable(
             f"{folder} lacks {', '.join(missing)}; reinstall with `{INSTALL_COMMAND}`"
         )
-    return [
+    return parse_recordings(folder)
+
+
+@functools.lru_cache(maxsize=1)
+def parse_recordings(folder: Path) -> tuple[np.ndarray, ...]:
+    """The recordings of `folder`, parsed once per process (the longest has 68,476 rows)."""
+    recordings = tuple(
         np.loadtxt(folder / name, delimiter=",", skiprows=header, usecols=-1, dtype=np.float64)
         for name, header in RECORDINGS
-    ]
+    )
+    for values in recordings:
+        values.flags.writeable = False
+    return recordings
 
 
 @dataclass(frozen=True)
@@ -77,10 +87,11 @@ class PpgWindows(Source):
             boundary = int(TRAIN_SHARE * len(values))
             for start in range(0, len(values) - self.window + 1, self.stride):
                 end = start + self.window
-                split: Split | None = (
-                    "train" if end <= boundary else "test" if start >= boundary else None
-                )
-                if split is None:
+                if end <= boundary:
+                    split: Split = "train"
+                elif start >= boundary:
+                    split = "test"
+                else:
                     continue
                 yield Sample(
                     f"ppg/{recording}/{start:06d}",
