@@ -10,6 +10,7 @@ import dataclasses
 import typing
 
 from data_prep.sources.aeon_archives import UeaUcrSeries
+from data_prep.sources.aeon_recordings import AeonRecordingWindows
 from data_prep.sources.base import Sample, Source
 from data_prep.sources.basicmotions import BasicMotions
 from data_prep.sources.cifar10 import Cifar10
@@ -37,6 +38,7 @@ SOURCES: dict[str, type[Source]] = {
         HaptWindows,
         BasicMotions,
         UeaUcrSeries,
+        AeonRecordingWindows,
         PpgWindows,
         FashionMnist,
         Cifar10,

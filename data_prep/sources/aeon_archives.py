@@ -11,7 +11,7 @@ evaluate on.
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -86,22 +86,27 @@ def read_ts(path: Path) -> TsDataset:
     return TsDataset(np.array(rows), tuple(class_names), tuple(declared[1:]))
 
 
-def locate_problem(folder_name: str, file_stem: str) -> dict[Split, Path]:
-    """The train and test `.ts` files of one problem inside the installed aeon package
-    (aeon is not imported); SourceUnavailable, naming the install command, if absent."""
+def locate_aeon_files(folder_name: str, names: Iterable[str]) -> list[Path]:
+    """The files `names` of one data folder inside the installed aeon package (aeon is not
+    imported), in order; SourceUnavailable, naming the install command, if any is absent."""
     spec = importlib.util.find_spec("aeon")
     if spec is None or not spec.submodule_search_locations:
         raise SourceUnavailable(f"{folder_name} data not installed; run `{INSTALL_COMMAND}`")
     folder = Path(next(iter(spec.submodule_search_locations))).joinpath(*DATA_FOLDER, folder_name)
-    files: dict[Split, Path] = {
-        split: folder / f"{file_stem}_{split.upper()}.ts" for split in ("train", "test")
-    }
-    missing = [path.name for path in files.values() if not path.is_file()]
+    paths = [folder / name for name in names]
+    missing = [path.name for path in paths if not path.is_file()]
     if missing:
         raise SourceUnavailable(
             f"{folder} lacks {', '.join(missing)}; reinstall with `{INSTALL_COMMAND}`"
         )
-    return files
+    return paths
+
+
+def locate_problem(folder_name: str, file_stem: str) -> dict[Split, Path]:
+    """The train and test `.ts` files of one problem inside the installed aeon package."""
+    splits: tuple[Split, Split] = ("train", "test")
+    names = [f"{file_stem}_{split.upper()}.ts" for split in splits]
+    return dict(zip(splits, locate_aeon_files(folder_name, names), strict=True))
 
 
 def _class_order(name: str) -> tuple[int, int | str]:

@@ -19,16 +19,14 @@ from typing import ClassVar
 
 import numpy as np
 
-from data_prep.sources.base import Sample, Source, Split
+from data_prep.sources.base import Sample, Source
 from data_prep.sources.errors import SourceUnavailable
+from data_prep.sources.windows import check_window, windows_split_by_time
 from pinet.modality import Modality
 
 INSTALL_COMMAND = "pip install --no-deps heartpy==1.2.7"
 # (file, header rows): the value is each row's last column.
 RECORDINGS = (("data.csv", 0), ("data2.csv", 1), ("data3.csv", 1))
-# Windows that start and end in the first TRAIN_SHARE of a recording train; those wholly
-# after it test; a window across the boundary is dropped, so no sample is in both.
-TRAIN_SHARE = 0.6
 
 
 def read_recordings() -> tuple[np.ndarray, ...]:
@@ -64,7 +62,7 @@ class PpgWindows(Source):
 
     input: `(1, window)` float64. label: the recording (0, 1, 2). group: the recording and
     its part (`data2/train`), which never straddles the split. split: by time within each
-    recording (TRAIN_SHARE). id: `ppg/data2/000125`, the window's first sample.
+    recording (`windows_split_by_time`). id: `ppg/data2/000125`, the window's first sample.
     """
 
     name: ClassVar[str] = "ppg"
@@ -74,28 +72,17 @@ class PpgWindows(Source):
     stride: int = 125
 
     def __post_init__(self) -> None:
-        if self.window < 2 or self.stride < 1:
-            raise ValueError(
-                f"window must be at least 2 and stride at least 1; got {self.window}, {self.stride}"
-            )
+        check_window(self.window, self.stride)
 
     def samples(self) -> Iterator[Sample]:
         for label, ((file, _), values) in enumerate(
             zip(RECORDINGS, read_recordings(), strict=True)
         ):
             recording = file.removesuffix(".csv")
-            boundary = int(TRAIN_SHARE * len(values))
-            for start in range(0, len(values) - self.window + 1, self.stride):
-                end = start + self.window
-                if end <= boundary:
-                    split: Split = "train"
-                elif start >= boundary:
-                    split = "test"
-                else:
-                    continue
+            for start, split in windows_split_by_time(len(values), self.window, self.stride):
                 yield Sample(
                     f"ppg/{recording}/{start:06d}",
-                    values[None, start:end].copy(),
+                    values[None, start : start + self.window].copy(),
                     label,
                     f"{recording}/{split}",
                     split,

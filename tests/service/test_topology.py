@@ -260,4 +260,6 @@ def test_an_over_budget_rips_request_is_cut_off_and_the_server_stays_responsive(
         # 1 s of budget plus the upload and the pool's cancellation; 2.5 s was once exceeded
         # (2.67 s) on a loaded 2-core CI machine, while the full computation takes longer.
         assert time.perf_counter() - started < 4.0
-        assert client.get("/readyz", timeout=1.0).status_code == 200
+        # Within 2 s, not the seconds of computation left: 1 s was once exceeded while the
+        # full test suite loaded a 2-core machine.
+        assert client.get("/readyz", timeout=2.0).status_code == 200

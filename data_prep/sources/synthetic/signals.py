@@ -1,4 +1,4 @@
-"""`synthetic-signals`: ten families of signals, from random walks to bursts."""
+"""`synthetic-signals`: eleven families of signals, from random walks to exact periodic trains."""
 
 from __future__ import annotations
 
@@ -32,6 +32,8 @@ MAX_PIECES = 12
 MAX_SPIKE_DENSITY = 0.05  # spikes per sample, at most
 SPIKE_DECAY = (0.5, 10.0)  # samples for a spike to fall to 1/e: from an impulse to a transient
 MAX_BURSTS = 3
+MIN_REPEATS = 4  # a periodic signal shows at least this many whole periods
+MIN_PERIOD = 2  # samples: an alternation, the fastest pattern a sampled signal repeats
 SMOOTH_EXPONENT = (2.0, 5.0)  # power-law spectra from random-walk-like to very smooth
 # Per channel: scale log-uniform over four decades, offset a normal number of scales.
 SIGNAL_SCALE = (1e-2, 1e2)
@@ -142,6 +144,21 @@ def smooth(rng: np.random.Generator, channels: int, length: int) -> np.ndarray:
     return power_law_noise(rng, (channels, length), rng.uniform(*SMOOTH_EXPONENT), dims=1)
 
 
+def periodic(rng: np.random.Generator, channels: int, length: int) -> np.ndarray:
+    """One pattern repeated exactly, each channel its own (a rectangular pulse of random
+    width, or random values), at one period of MIN_PERIOD to length / MIN_REPEATS samples
+    and a random phase, plus noise: the hundreds of identical bars of machines and
+    mains-driven appliances, which noisy sines never make."""
+    period = int(log_uniform(rng, MIN_PERIOD, max(MIN_PERIOD, length / MIN_REPEATS)))
+    if rng.uniform() < 0.5:
+        on = rng.integers(1, period, (channels, 1))
+        pattern = (np.arange(period) < on).astype(float)
+    else:
+        pattern = rng.normal(size=(channels, period))
+    start = rng.integers(period)
+    return add_noise(rng, pattern[:, (start + np.arange(length)) % period])
+
+
 NOISE_DISTRIBUTIONS: dict[str, Callable[[np.random.Generator, tuple[int, int]], np.ndarray]] = {
     "normal": lambda rng, shape: rng.normal(size=shape),
     "uniform": lambda rng, shape: rng.uniform(-1.0, 1.0, shape),
@@ -167,6 +184,7 @@ SIGNAL_FAMILIES: dict[str, Family] = {
     "bursts": bursts,
     "smooth": smooth,
     "noise": noise,
+    "periodic": periodic,
 }
 
 
