@@ -11,6 +11,7 @@ import pytest
 from safetensors.torch import load_file
 
 import pinet
+from data_prep.sources.aeon_archives import UeaUcrSeries
 from data_prep.sources.base import Sample
 from data_prep.sources.basicmotions import BasicMotions
 from data_prep.sources.hapt import HaptWindows
@@ -35,7 +36,11 @@ EXPENSIVE_RECIPES = {"image-photos-rips": "image", "signal-hapt-takens": "signal
 # HAPT beside synthetic signals of 100-1,000 samples: the signal model for series unlike
 # HAPT's 250-sample windows at 50 Hz.
 MULTIRATE = {"signal-hapt-multirate": "signal"}
-EXPECTED = TEACHERS | STUDENTS | EXPENSIVE_RECIPES | MULTIRATE
+# A GroupNorm network of the student's widths trained from the start on HAPT beside
+# synthetic signals of every family, exact periodic trains among them: the signal model whose
+# worst real series is the least bad, at some cost on HAPT.
+BROAD = {"signal-broad": "signal"}
+EXPECTED = TEACHERS | STUDENTS | EXPENSIVE_RECIPES | MULTIRATE | BROAD
 # Test MSE over the mean-PI predictor's. The teachers: the issue's target is 0.2; a re-
 # bundled model may only do better than the one it replaces (signal 0.188, 0.192 before
 # it; image 0.040, 0.047 before it trained 13 more epochs on the photos and synthetic
@@ -52,10 +57,12 @@ EXPECTED = TEACHERS | STUDENTS | EXPENSIVE_RECIPES | MULTIRATE
 # takens model misses that target: 0.338 when bundled with recurrence densities (0.366 and
 # 0.383 before it at the recipe's stride 1; 0.477, 0.497 and 0.511 for the models before
 # that, at stride 2, whose PIs move by 0.9x the mean PI's error when a window moves by one
-# sample).
+# sample). The broad model: 0.256 when bundled, outside the issue's 0.25, which the
+# multirate teacher meets.
 MAX_RATIO_TO_MEAN_PI = {
     "signal-hapt": 0.2,
     "signal-hapt-multirate": 0.23,
+    "signal-broad": 0.26,
     "image-photos": 0.06,
     "signal-hapt-student": 0.245,
     "image-photos-student": 0.11,
@@ -215,6 +222,29 @@ def test_the_signal_teachers_hold_pulse_waves_they_never_saw(name: str, ceiling:
     model = pinet.load_model(name, device="cpu")
     mse, mean_pi_mse = mse_and_mean_pi_mse_on_test(model, PpgWindows().samples())
     assert mse < ceiling * mean_pi_mse
+
+
+# Real series of kinds no model trains on, scored after the multirate teacher was bundled:
+# heartpy's pulse waves and three long recordings the aeon wheel ships.
+LATER_REAL_SERIES = ("ppg", "rec-Daphnet", "rec-InternalBleeding16", "rec-ElectricDevices")
+
+
+def test_the_broad_model_holds_outlines_the_multirate_teacher_does_not() -> None:
+    """ArrowHead's 175 test outlines (never trained on; exact PIs computed here): the broad
+    model scores 0.359 of the mean PI's error, the multirate teacher 0.791. Its card's worst
+    real series, of all sixteen it was scored on, is Daphnet's gait at 0.621 (the
+    multirate teacher's ArrowHead 0.791; the issue asks 0.35); ACSF1's pulse trains 0.593,
+    2.35 for its twin trained without periodic signals."""
+    ratios = {}
+    for name in ("signal-broad", "signal-hapt-multirate"):
+        model = pinet.load_model(name, device="cpu")
+        mse, mean_pi_mse = mse_and_mean_pi_mse_on_test(model, UeaUcrSeries("ArrowHead").samples())
+        ratios[name] = mse / mean_pi_mse
+    assert ratios["signal-broad"] < 0.4 < 0.75 < ratios["signal-hapt-multirate"]
+    metrics = read_card(BUNDLED_MODELS_DIR / "signal-broad").source_metrics
+    assert metrics is not None
+    real = REAL_SERIES + UEA_UCR_SERIES + LATER_REAL_SERIES
+    assert max(metrics[name]["mse_vs_mean_pi"] for name in real) < 0.63
 
 
 def test_the_image_student_learned_crops_smaller_than_its_store() -> None:

@@ -122,7 +122,8 @@ def test_get_source_converts_string_options_to_field_types(tmp_path: Path) -> No
 
 
 def test_get_source_names_what_is_wrong() -> None:
-    with pytest.raises(ValueError, match="unknown source 'mnist'; known sources: aeon-recordings, basicmotions"):
+    known = "known sources: aeon-recordings, basicmotions"
+    with pytest.raises(ValueError, match=f"unknown source 'mnist'; {known}"):
         get_source("mnist", {})
     with pytest.raises(ValueError, match="no option colour; valid options: window, stride, sensor"):
         get_source("hapt", {"colour": "red"})
