@@ -232,7 +232,7 @@ LATER_REAL_SERIES = ("ppg", "rec-Daphnet", "rec-InternalBleeding16", "rec-Electr
 def test_the_broad_model_holds_outlines_the_multirate_teacher_does_not() -> None:
     """ArrowHead's 175 test outlines (never trained on; exact PIs computed here): the broad
     model scores 0.359 of the mean PI's error, the multirate teacher 0.791. Its card's worst
-    real series, of all sixteen it was scored on, is Daphnet's gait at 0.621 (the
+    real series, of all fifteen it was scored on, is Daphnet's gait at 0.621 (the
     multirate teacher's ArrowHead 0.791; the issue asks 0.35); ACSF1's pulse trains 0.593,
     2.35 for its twin trained without periodic signals."""
     ratios = {}
