@@ -30,7 +30,13 @@ from data_prep.sources import (
     SourceUnavailable,
     get_source,
 )
-from data_prep.sources.aeon_archives import PROBLEMS, UeaUcrSeries, locate_problem, read_ts
+from data_prep.sources.aeon_archives import (
+    PROBLEMS,
+    UeaUcrSeries,
+    locate_aeon_files,
+    locate_problem,
+    read_ts,
+)
 from data_prep.sources.aeon_recordings import RECORDINGS, AeonRecordingWindows, read_recording
 from data_prep.sources.basicmotions import CLASS_NAMES, BasicMotions
 from data_prep.sources.cifar10 import Cifar10
@@ -377,6 +383,16 @@ def test_uea_ucr_names_the_datasets_it_knows() -> None:
         UeaUcrSeries("Beef")
 
 
+def assert_window_split_by_time(sample: Sample, recording: np.ndarray, window: int) -> int:
+    """`sample` is the `window` samples of `recording` `(C, T)` from the start its id ends
+    with, and on the side of the TRAIN_SHARE boundary its split says; returns the start."""
+    start = int(sample.id.rsplit("/", 1)[1])
+    np.testing.assert_array_equal(sample.input, recording[:, start : start + window])
+    boundary = int(TRAIN_SHARE * recording.shape[1])
+    assert start + window <= boundary if sample.split == "train" else start >= boundary
+    return start
+
+
 def test_ppg_windows_split_each_recording_by_time_with_no_sample_in_both() -> None:
     """HeartPy's three recordings (2,483, 15,000 and 68,476 samples) in windows of 250
     every 125: those inside the first 60% of a recording train, those after it test."""
@@ -392,11 +408,7 @@ def test_ppg_windows_split_each_recording_by_time_with_no_sample_in_both() -> No
     recordings = read_recordings()
     assert [len(r) for r in recordings] == [2483, 15000, 68476]
     for s in samples:
-        recording = recordings[s.label]
-        start = int(s.id.rsplit("/", 1)[1])
-        np.testing.assert_array_equal(s.input, recording[None, start : start + 250])
-        boundary = int(TRAIN_SHARE * len(recording))
-        assert start + 250 <= boundary if s.split == "train" else start >= boundary
+        assert_window_split_by_time(s, recordings[s.label][None], window=250)
     assert_groups_within_one_split(samples)
     assert_same(samples, collect(PpgWindows().samples()))
     shorter = collect(PpgWindows(window=100, stride=100).samples())
@@ -420,10 +432,8 @@ def test_aeon_recordings_are_windowed_by_time_as_their_csv_holds_them(
     module, apart from the source's parser), labelled 1 where a sample in it is marked
     anomalous; windows before 60% of the recording train, those after it test."""
     file = RECORDINGS[recording]
-    spec = importlib.util.find_spec("aeon")
-    assert spec is not None and spec.submodule_search_locations
-    path = Path(next(iter(spec.submodule_search_locations)), "datasets", "data", file.folder)
-    rows = list(csv.reader((path / file.file).open()))[file.header_rows :]
+    (path,) = locate_aeon_files(file.folder, [file.file])
+    rows = list(csv.reader(path.open()))[file.header_rows :]
     expected = np.array([[float(row[c]) for c in file.value_columns] for row in rows]).T
     marked = [file.anomaly_column is not None and row[file.anomaly_column] != "0" for row in rows]
     values, anomalous = read_recording(recording)
@@ -433,11 +443,8 @@ def test_aeon_recordings_are_windowed_by_time_as_their_csv_holds_them(
     samples = collect(AeonRecordingWindows(recording).samples())
     assert Counter((s.split, s.label) for s in samples) == counts
     for s in samples:
-        start = int(s.id.rsplit("/", 1)[1])
-        np.testing.assert_array_equal(s.input, expected[:, start : start + 250])
+        start = assert_window_split_by_time(s, expected, window=250)
         assert s.label == any(marked[start : start + 250])
-        boundary = int(TRAIN_SHARE * length)
-        assert start + 250 <= boundary if s.split == "train" else start >= boundary
     assert_groups_within_one_split(samples)
     with pytest.raises(ValueError, match="recording must be one of Daphnet, "):
         AeonRecordingWindows("Lynx")
