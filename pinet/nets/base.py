@@ -11,8 +11,9 @@ channel c's PI from channel c alone), `average_reversed` (the mean of the predic
 the input and for the input reversed along every spatial axis, which every recipe but
 `signal-takens` at a stride above 1 maps to the same PIs (`Recipe.spatial_symmetries`): a
 prediction with that exact symmetry, and never a larger squared error than the mean of the
-two), and the trunk's `delay_embedding`, `recurrence_radii`, `recurrence_stride`,
-`value_bins`, `multiscale_pool` and `norm` (`pinet.nets.layers.PINetTrunk`).
+two), and the trunk's `turning_points`, `delay_embedding`, `recurrence_radii`,
+`recurrence_stride`, `value_bins`, `multiscale_pool` and `norm`
+(`pinet.nets.layers.PINetTrunk`).
 """
 
 from __future__ import annotations
@@ -86,6 +87,7 @@ class PINet(nn.Module, ABC):
         recurrence_radii: tuple[float, ...] = (),
         recurrence_stride: int = 1,
         recurrence_gap: int = 0,
+        turning_points: bool = False,
     ) -> None:
         super().__init__()
         if isinstance(in_channels, bool) or not isinstance(in_channels, int) or in_channels < 1:
@@ -114,6 +116,7 @@ class PINet(nn.Module, ABC):
             recurrence_radii=recurrence_radii,
             recurrence_stride=recurrence_stride,
             recurrence_gap=recurrence_gap,
+            turning_points=turning_points,
         )
         # The trunk reads the input's axes as `trunk_spatial_dims` axes (a raster network:
         # an image's rows one after the other), so each input side is the root of a length.
@@ -132,12 +135,13 @@ class PINet(nn.Module, ABC):
     def architecture(self) -> dict[str, Any]:
         """The family's options this network was built with, as JSON values: with the family,
         the modality, `in_channels` and `per_channel`, what a checkpoint card records to
-        rebuild it (`pinet.nets.build_network`). The trunk's `delay_embedding`,
-        `recurrence_radii`, `recurrence_stride`, `recurrence_gap`, `value_bins`,
+        rebuild it (`pinet.nets.build_network`). The trunk's `turning_points`,
+        `delay_embedding`, `recurrence_radii`, `recurrence_stride`, `recurrence_gap`, `value_bins`,
         `multiscale_pool` and `norm` appear only when they leave the release, so that every
         card written before they existed still describes its network."""
         delays, recurrence = self.trunk.delays, self.trunk.recurrence
         trunk_options = {
+            "turning_points": self.trunk.turning_points is not None,
             "delay_embedding": [delays.dimension, delays.delay] if delays else None,
             "recurrence_radii": list(recurrence.radii) if recurrence else None,
             "recurrence_stride": recurrence.stride if recurrence and recurrence.stride > 1 else 0,

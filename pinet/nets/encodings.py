@@ -6,6 +6,7 @@ would otherwise have to learn from raw samples.
     DelayEncoding       a signal as its delay-embedding points   (`--delay-embedding`)
     RecurrenceDensity   beside each point, its neighbours' share (`--recurrence-radii`,
                         `--recurrence-stride`, `--recurrence-gap`)
+    TurningPoints       a signal as its turning points, one per sample (`--turning-points`)
 """
 
 from __future__ import annotations
@@ -173,3 +174,43 @@ class RecurrenceDensity(nn.Module):
         return torch.cat(
             [points[..., : half : self.stride], points.flip(-1)[..., : half : self.stride]], dim=-1
         )
+
+
+class TurningPoints(nn.Module):
+    """Each channel of a signal as the sequence of its turning points, one per sample, the
+    last held to the end: (N, C, T) -> (N, C, T).
+
+    Runs of equal values become one value, then every value between two neighbours on
+    opposite sides of it (a local minimum or maximum) is kept, with the two ends. Why: a
+    path's 0-dim sublevel diagram is made of its local minima and maxima, in their order,
+    and of nothing else (a value on a monotone stretch joins a component without making or
+    merging one; a repeated value makes a bar of length 0, which a PI weights by 0), so the
+    network reads an input with the very same PI. What it no longer sees is what sources
+    differ in and the PI ignores: the sampling rate, how smooth a signal is between its
+    turns, and where in time they fall. Packed one per sample, every source turns at the
+    same pace, and a global average over the positions still sums over the turns, as a PI
+    sums over its pairs; the held tail makes no pair. Only a path's sublevel diagrams have
+    this invariance (`Recipe.turning_points_only`). Not symmetric under reversal: a reversed
+    signal's turning points are packed from its other end. Fixed, not learned.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        length = x.shape[-1]
+        positions = torch.arange(length, device=x.device)
+        end = torch.ones_like(x[..., :1], dtype=torch.bool)  # (no in-place ops: ONNX takes these)
+        runs, count = _compacted(x, torch.cat([end, x[..., 1:] != x[..., :-1]], dim=-1))
+        before, after = runs[..., 1:-1] - runs[..., :-2], runs[..., 2:] - runs[..., 1:-1]
+        inner = (before * after < 0) & (positions[1:-1] < count - 1)
+        turns = torch.cat([~end, inner, ~end], dim=-1)
+        turns = turns | (positions == 0) | (positions == count - 1)
+        points, kept = _compacted(runs, turns)
+        return points.gather(-1, torch.minimum(positions, kept - 1))
+
+
+def _compacted(x: torch.Tensor, keep: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The values of `x` where `keep`, moved to the front of the last axis in their order
+    (the rest of it unspecified), and how many there are, shape (..., 1)."""
+    length, counted = x.shape[-1], keep.long()  # ONNX counts integers only
+    target = torch.where(keep, counted.cumsum(-1) - 1, length)
+    spare = torch.zeros((*x.shape[:-1], length + 1), dtype=x.dtype, device=x.device)
+    return spare.scatter(-1, target, x)[..., :length], counted.sum(-1, keepdim=True)

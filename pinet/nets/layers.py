@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pinet.nets.encodings import DelayEncoding, RecurrenceDensity, ValueEncoding
+from pinet.nets.encodings import DelayEncoding, RecurrenceDensity, TurningPoints, ValueEncoding
 
 Widths = tuple[int, ...]  # filters of each conv block; the release has four
 TRUNK_WIDTHS: Widths = (128, 256, 512, 1024)  # filters of the released conv blocks (SPEC 3)
@@ -178,7 +178,9 @@ class PINetTrunk(nn.Module):
     positions, which is why any length / size at or above the minimum is accepted. More
     blocks see further: the release's last block sees 45 samples of a signal.
 
-    Five options leave the release (all off by default):
+    Six options leave the release (all off by default):
+    - `turning_points`, over one axis only, hands the first block each channel's turning
+      points (`TurningPoints`), one per sample, instead of its samples;
     - `delay_embedding` (dimension, delay), signals only, hands the first block each
       channel's delay-embedding coordinates (`DelayEncoding`) instead of its samples;
     - `recurrence_radii`, with `delay_embedding`, adds each point's `RecurrenceDensity` at
@@ -208,10 +210,19 @@ class PINetTrunk(nn.Module):
         recurrence_radii: tuple[float, ...] = (),
         recurrence_stride: int = 1,
         recurrence_gap: int = 0,
+        turning_points: bool = False,
     ) -> None:
         super().__init__()
         self.delays = None
         self.recurrence = None
+        self.turning_points = None
+        if turning_points:
+            if spatial_dims != 1 or delay_embedding is not None:
+                raise ValueError(
+                    "turning points are a path's: they take a trunk over one axis (signals, "
+                    "raster images), without a delay embedding (whose recipe reads every sample)"
+                )
+            self.turning_points = TurningPoints()
         encoded_channels = in_channels
         if delay_embedding is not None:
             if spatial_dims != 1:
@@ -271,7 +282,9 @@ class PINetTrunk(nn.Module):
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """(N, C, *S) inputs -> (N, C', *S') what the first block reads: the input, or its
-        delay coordinates, densities and value bumps, as the options ask."""
+        turning points or delay coordinates, densities and value bumps, as the options ask."""
+        if self.turning_points is not None:
+            x = self.turning_points(x)
         if self.delays is not None:
             x = self.delays(x)
         if self.recurrence is not None:
@@ -283,15 +296,20 @@ class PINetTrunk(nn.Module):
     def reversed_encoding(self, encoded: torch.Tensor) -> torch.Tensor:
         """`encode` of the inputs reversed along every spatial axis, from their own encoding:
         reversed and its channels permuted, without computing an encoding (the densities'
-        pairs) again. Exact: every encoding commutes with reversal up to that permutation."""
+        pairs) again. Exact: every encoding but turning points commutes with reversal up to
+        that permutation."""
         return reversed_spatially(encoded)[:, self.reversal_order]
 
     def forward(self, x: torch.Tensor, with_reversal: bool = False) -> torch.Tensor:
         """(N, C, *S) -> (N, features); with `with_reversal`, (2 N, features): the inputs',
-        then the reversed inputs', from one encoding."""
-        x = self.encode(x)
-        if with_reversal:
-            x = torch.cat([x, self.reversed_encoding(x)])
+        then the reversed inputs', from one encoding, or from encoding both with turning
+        points (the reversed inputs' are not their reversal)."""
+        if with_reversal and self.turning_points is not None:
+            x = self.encode(torch.cat([x, reversed_spatially(x)]))
+        else:
+            x = self.encode(x)
+            if with_reversal:
+                x = torch.cat([x, self.reversed_encoding(x)])
         pooled = []
         for i, block in enumerate(self.blocks):
             x = block(x)

@@ -56,6 +56,7 @@ class LowRankPINet(PINet):
         recurrence_radii: tuple[float, ...] = (),
         recurrence_stride: int = 1,
         recurrence_gap: int = 0,
+        turning_points: bool = False,
     ) -> None:
         if isinstance(rank, bool) or not isinstance(rank, int) or not 1 <= rank <= PI_SIZE:
             raise ValueError(f"rank must be an integer from 1 to {PI_SIZE}; got {rank!r}")
@@ -73,6 +74,7 @@ class LowRankPINet(PINet):
             recurrence_radii=recurrence_radii,
             recurrence_stride=recurrence_stride,
             recurrence_gap=recurrence_gap,
+            turning_points=turning_points,
         )
 
     @property

@@ -49,6 +49,9 @@ class TrainConfig:
     recurrence_radii: tuple[float, ...] = ()
     recurrence_stride: int = 1
     recurrence_gap: int = 0
+    # Each channel handed to the trunk as its turning points, one per sample
+    # (`pinet.nets.encodings.TurningPoints`): recipes whose diagrams depend on nothing else.
+    turning_points: bool = False
     # How each block normalises (`pinet.nets.layers.Normalisation`): "batch" as released,
     # "group" by each sample's own statistics.
     norm: str = "batch"

@@ -141,6 +141,11 @@ def _fit(
             f"{recipe.name}'s PIs change when an input is reversed, and this "
             "objective (self-distillation) trains on reversed inputs as if they did not"
         )
+    if config.turning_points and not recipe.turning_points_only:
+        raise ValueError(
+            f"{recipe.name}'s diagrams depend on more than a signal's turning points: "
+            "train its networks without --turning-points"
+        )
     splits = [split_by_group(store, config.val_fraction, config.seed) for store in stores]
     # A teacher-labelled store's PIs are never read, and its held-out groups go unused:
     # validation scores the exact PIs.
@@ -166,6 +171,7 @@ def _fit(
         "recurrence_radii": config.recurrence_radii,
         "recurrence_stride": config.recurrence_stride,
         "recurrence_gap": config.recurrence_gap,
+        "turning_points": config.turning_points,
     }
     if config.rank is not None:
         options["rank"] = config.rank

@@ -96,6 +96,13 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
         "every point)",
     )
     parser.add_argument(
+        "--turning-points",
+        action="store_true",
+        help="hand the trunk each channel's turning points (local minima and maxima, with "
+        "the ends), one per sample, instead of its samples: all a sublevel diagram depends "
+        "on (signal-sublevel recipes only; not in the release)",
+    )
+    parser.add_argument(
         "--value-bins",
         type=int,
         default=defaults.value_bins,
@@ -122,9 +129,9 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
         "--init",
         metavar="CHECKPOINT",
         help="start from this checkpoint's weights (folder or bundled name) to fine-tune it; "
-        "repeat its --family, --widths, --head, --rank, --delay-embedding, --recurrence-radii, "
-        "--recurrence-stride, --recurrence-gap, --value-bins, --multiscale-pool, --norm and "
-        "--per-channel",
+        "repeat its --family, --widths, --head, --rank, --turning-points, --delay-embedding, "
+        "--recurrence-radii, --recurrence-stride, --recurrence-gap, --value-bins, "
+        "--multiscale-pool, --norm and --per-channel",
     )
     parser.add_argument("--device", default=defaults.device, help="auto, cpu or cuda")
     parser.add_argument("--seed", type=int, default=defaults.seed)

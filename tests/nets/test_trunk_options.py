@@ -18,16 +18,19 @@ import pytest
 import torch
 from torch import nn
 
+from data_prep.sources.hapt import HaptWindows
 from pinet.checkpoint import load_checkpoint, read_card
 from pinet.cli import EXIT_USAGE, main
 from pinet.export.onnx import onnx_graph
 from pinet.nets import PINet, build_network
 from pinet.nets.base import VALUE_RANGES
-from pinet.nets.encodings import DelayEncoding, RecurrenceDensity, ValueEncoding
+from pinet.nets.encodings import DelayEncoding, RecurrenceDensity, TurningPoints, ValueEncoding
 from pinet.nets.layers import PINetTrunk, group_count, normalisation
+from pinet.tda.persistence import sublevel_diagrams
+from pinet.tda.recipes import get_recipe
 from pinet.tda.recipes.takens import delay_embedding
 from pinet.train import train
-from tests.helpers import TINY_WIDTHS, TrainedRun
+from tests.helpers import TINY_WIDTHS, TrainedRun, tiny_store
 
 INPUT_SHAPES = {"signal": (4, 3, 64), "image": (4, 3, 16, 16)}
 OPTIONS = {"value_bins": 5, "multiscale_pool": True}
@@ -384,3 +387,75 @@ def test_training_records_it_and_what_needs_batch_statistics_refuses_it(
     evaluated = ["eval", "--checkpoint", str(best), "--data", str(signal_run.store)]
     assert main([*evaluated, "--batch-norm-from", str(signal_run.store)]) == EXIT_USAGE
     assert "has no BatchNorm" in capsys.readouterr().err
+
+
+def test_turning_points_are_packed_first_and_the_last_is_held() -> None:
+    x = torch.tensor([[[0.0, 1.0, 2.0, 2.0, 1.0, 1.0, 3.0, 3.0, 3.0, 0.5]]])
+    # 0 up to the plateau at 2 (a maximum), down to the plateau at 1 (a minimum), up to 3
+    # (a maximum held three samples), down to the end at 0.5.
+    expected = [0.0, 2.0, 1.0, 3.0, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5]
+    assert TurningPoints()(x)[0, 0].tolist() == expected
+    assert TurningPoints()(torch.full((1, 1, 5), 2.5))[0, 0].tolist() == [2.5] * 5
+
+
+def positive_pairs(diagram: np.ndarray) -> np.ndarray:
+    """A diagram's pairs of positive persistence, sorted: all that a PI weighs."""
+    kept = diagram[diagram[:, 1] > diagram[:, 0]]
+    return kept[np.lexsort(kept.T[::-1])]
+
+
+def test_turning_points_have_the_signals_own_sublevel_diagram() -> None:
+    generator = np.random.default_rng(0)
+    signals = [
+        generator.standard_normal(200),
+        np.cumsum(generator.standard_normal(300)),
+        np.round(np.sin(np.linspace(0, 20, 250)) * 4),  # plateaus at every extremum
+        np.repeat(generator.integers(0, 3, 40), generator.integers(1, 6, 40)),  # ties only
+        np.where(generator.random(128) < 0.05, 8.0, 0.0),  # spikes on a flat line
+        np.linspace(-1, 1, 64),  # no turn at all
+    ]
+    for signal in signals:
+        values = torch.tensor(signal, dtype=torch.float32).view(1, 1, -1)
+        turning = TurningPoints()(values).view(1, -1).numpy()
+        (expected,), (got,) = (
+            sublevel_diagrams(values.view(1, -1).numpy()),
+            sublevel_diagrams(turning),
+        )
+        np.testing.assert_array_equal(positive_pairs(got), positive_pairs(expected))
+
+
+def test_a_network_of_turning_points_averages_its_reversal_and_onnx_computes_it() -> None:
+    network = seeded_network("signal", "pinet", turning_points=True, value_bins=3).eval()
+    assert network.architecture["turning_points"]
+    assert "turning_points" not in seeded_network("signal", "pinet").architecture
+    rebuilt = build_network("signal", 3, family="pinet", per_channel=True, **network.architecture)
+    rebuilt.load_state_dict(network.state_dict())
+    x = torch.randn(INPUT_SHAPES["signal"]).clamp(-4, 4)
+    longer = torch.randn(2, 3, 91).clamp(-4, 4)
+    with torch.no_grad():
+        expected = network(x)
+        torch.testing.assert_close(rebuilt.eval()(x), expected)
+        network.average_reversed = True
+        averaged = network(x)
+        network.average_reversed = False
+        torch.testing.assert_close(averaged, (expected + network(x.flip(-1))) / 2)
+        assert_the_onnx_graph_computes(network, x, expected, (longer, network(longer)))
+
+
+def test_turning_points_are_refused_where_the_diagram_needs_every_sample(
+    signal_run: TrainedRun, tmp_path: Path
+) -> None:
+    with pytest.raises(ValueError, match=r"a trunk over one axis .* without a delay embedding"):
+        build_network("signal", 3, turning_points=True, delay_embedding=(3, 2))
+    with pytest.raises(ValueError, match="a trunk over one axis"):
+        build_network("image", 3, turning_points=True)
+    raster = build_network("image", 3, family="raster", turning_points=True)
+    assert raster.architecture["turning_points"]
+    assert get_recipe("signal-sublevel").turning_points_only
+    assert get_recipe("image-raster").turning_points_only
+    assert not get_recipe("image-cubical").turning_points_only
+    takens = tiny_store(tmp_path / "takens.zarr", HaptWindows(), "signal-takens", 24)
+    config = dataclasses.replace(signal_run.config, epochs=1, turning_points=True)
+    with pytest.raises(ValueError, match="signal-takens's diagrams depend on more than"):
+        train(takens, "signal", tmp_path / "run", config, progress=False)
+    assert not (tmp_path / "run").exists()

@@ -50,6 +50,10 @@ class Recipe(ABC):
     # Whether its PIs are also unchanged when a channel's values are reflected as a network
     # sees them (a z-scored signal negated, an image's intensities v -> 1 - v in [0, 1]).
     value_reflection: ClassVar[bool] = False
+    # Whether its diagrams depend on a signal's turning points alone, in their order (a
+    # path's sublevel persistence), so that a network may read those instead of the samples
+    # (`pinet.nets.encodings.TurningPoints`).
+    turning_points_only: ClassVar[bool] = False
 
     spread: float
     min_bd: float

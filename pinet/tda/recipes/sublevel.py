@@ -25,6 +25,7 @@ class SignalSublevel(Recipe):
 
     name: ClassVar[str] = "signal-sublevel"
     modality: ClassVar[Modality] = "signal"
+    turning_points_only: ClassVar[bool] = True
 
     spread: float = 0.25
     min_bd: float = -10.0
@@ -52,6 +53,7 @@ class ImageRaster(Recipe):
 
     name: ClassVar[str] = "image-raster"
     modality: ClassVar[Modality] = "image"
+    turning_points_only: ClassVar[bool] = True
 
     spread: float = 0.05
     min_bd: float = 0.0
@@ -90,6 +92,7 @@ class SignalSublevelTPKD(Recipe):
 
     name: ClassVar[str] = "signal-sublevel-tpkd"
     modality: ClassVar[Modality] = "signal"
+    turning_points_only: ClassVar[bool] = True
 
     spread: float = 0.015
     min_bd: float = -1.0
