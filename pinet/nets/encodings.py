@@ -191,13 +191,16 @@ class TurningPoints(nn.Module):
     same pace, and a global average over the positions still sums over the turns, as a PI
     sums over its pairs; the held tail makes no pair. Only a path's sublevel diagrams have
     this invariance (`Recipe.turning_points_only`). Not symmetric under reversal: a reversed
-    signal's turning points are packed from its other end. Fixed, not learned.
+    signal's turning points are packed from its other end. Fixed, not learned. Measured
+    worse than the samples, in training and on every real series held out (docs/
+    studies.md, "Turning points instead of samples").
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         length = x.shape[-1]
         positions = torch.arange(length, device=x.device)
-        end = torch.ones_like(x[..., :1], dtype=torch.bool)  # (no in-place ops: ONNX takes these)
+        # Built without in-place writes, which the ONNX export refuses.
+        end = torch.ones_like(x[..., :1], dtype=torch.bool)
         runs, count = _compacted(x, torch.cat([end, x[..., 1:] != x[..., :-1]], dim=-1))
         before, after = runs[..., 1:-1] - runs[..., :-2], runs[..., 2:] - runs[..., 1:-1]
         inner = (before * after < 0) & (positions[1:-1] < count - 1)
