@@ -99,8 +99,9 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
         "--turning-points",
         action="store_true",
         help="hand the trunk each channel's turning points (local minima and maxima, with "
-        "the ends), one per sample, instead of its samples: all a sublevel diagram depends "
-        "on (signal-sublevel recipes only; not in the release)",
+        "the ends), one per sample, instead of its samples: all a path's sublevel diagram "
+        "depends on (signal-sublevel, signal-sublevel-tpkd and image-raster only; measured "
+        "worse than the samples; not in the release)",
     )
     parser.add_argument(
         "--value-bins",
