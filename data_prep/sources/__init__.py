@@ -17,6 +17,7 @@ from data_prep.sources.cifar10 import Cifar10
 from data_prep.sources.errors import SourceUnavailable
 from data_prep.sources.fashion_mnist import FashionMnist
 from data_prep.sources.files import FileFolder
+from data_prep.sources.gaitpy_walk import GaitpyWalkWindows
 from data_prep.sources.hapt import HaptWindows
 from data_prep.sources.photos import GreyPictureCrops, PhotoCrops
 from data_prep.sources.ppg import PpgWindows
@@ -40,6 +41,7 @@ SOURCES: dict[str, type[Source]] = {
         UeaUcrSeries,
         AeonRecordingWindows,
         PpgWindows,
+        GaitpyWalkWindows,
         FashionMnist,
         Cifar10,
         FileFolder,

@@ -1,8 +1,8 @@
 """Time series classification problems of the UEA & UCR archives that ship inside the `aeon`
 wheel (`aeon/datasets/data/`), so that they exist on a machine with no internet.
 
-aeon's import needs dependencies we do not install, so the files are found with
-`importlib.util.find_spec`, which does not run the package, and parsed here (`read_ts`).
+aeon's import needs dependencies we do not install, so the files are found without running
+the package (`locate_package_files`) and parsed here (`read_ts`).
 They are real series of kinds our models never train on (motion captured from video, a
 Wiimote, leaf and arrowhead outlines, power demand, appliance consumption): sources to
 evaluate on.
@@ -10,7 +10,6 @@ evaluate on.
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +18,7 @@ from typing import ClassVar
 import numpy as np
 
 from data_prep.sources.base import Sample, Source, Split
-from data_prep.sources.errors import SourceUnavailable
+from data_prep.sources.package_files import locate_package_files
 from pinet.modality import Modality
 
 INSTALL_COMMAND = "pip install --no-deps aeon"
@@ -89,17 +88,7 @@ def read_ts(path: Path) -> TsDataset:
 def locate_aeon_files(folder_name: str, names: Iterable[str]) -> list[Path]:
     """The files `names` of one data folder inside the installed aeon package (aeon is not
     imported), in order; SourceUnavailable, naming the install command, if any is absent."""
-    spec = importlib.util.find_spec("aeon")
-    if spec is None or not spec.submodule_search_locations:
-        raise SourceUnavailable(f"{folder_name} data not installed; run `{INSTALL_COMMAND}`")
-    folder = Path(next(iter(spec.submodule_search_locations))).joinpath(*DATA_FOLDER, folder_name)
-    paths = [folder / name for name in names]
-    missing = [path.name for path in paths if not path.is_file()]
-    if missing:
-        raise SourceUnavailable(
-            f"{folder} lacks {', '.join(missing)}; reinstall with `{INSTALL_COMMAND}`"
-        )
-    return paths
+    return locate_package_files("aeon", (*DATA_FOLDER, folder_name), names, INSTALL_COMMAND)
 
 
 def locate_problem(folder_name: str, file_stem: str) -> dict[Split, Path]:

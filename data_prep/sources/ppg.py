@@ -11,7 +11,6 @@ the recordings also hold the sensor's dropouts (values of 0), kept as recorded.
 from __future__ import annotations
 
 import functools
-import importlib.util
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +19,7 @@ from typing import ClassVar
 import numpy as np
 
 from data_prep.sources.base import Sample, Source
-from data_prep.sources.errors import SourceUnavailable
+from data_prep.sources.package_files import locate_package_files
 from data_prep.sources.windows import check_window, windows_split_by_time
 from pinet.modality import Modality
 
@@ -32,16 +31,9 @@ RECORDINGS = (("data.csv", 0), ("data2.csv", 1), ("data3.csv", 1))
 def read_recordings() -> tuple[np.ndarray, ...]:
     """The three recordings as read-only float64 vectors, in RECORDINGS order;
     SourceUnavailable, naming the install command, where heartpy's data files are absent."""
-    spec = importlib.util.find_spec("heartpy")
-    if spec is None or not spec.submodule_search_locations:
-        raise SourceUnavailable(f"PPG recordings not installed; run `{INSTALL_COMMAND}`")
-    folder = Path(next(iter(spec.submodule_search_locations))) / "data"
-    missing = [name for name, _ in RECORDINGS if not (folder / name).is_file()]
-    if missing:
-        raise SourceUnavailable(
-            f"{folder} lacks {', '.join(missing)}; reinstall with `{INSTALL_COMMAND}`"
-        )
-    return parse_recordings(folder)
+    names = [name for name, _ in RECORDINGS]
+    first, *_ = locate_package_files("heartpy", ("data",), names, INSTALL_COMMAND)
+    return parse_recordings(first.parent)
 
 
 @functools.lru_cache(maxsize=1)

