@@ -18,9 +18,9 @@ from typing import ClassVar
 
 import numpy as np
 
-from data_prep.sources.base import Sample, Source
+from data_prep.sources.base import Sample
 from data_prep.sources.package_files import locate_package_files
-from data_prep.sources.windows import check_window, windows_split_by_time
+from data_prep.sources.windows import RecordingWindows, windows_split_by_time
 from pinet.modality import Modality
 
 INSTALL_COMMAND = "pip install --no-deps gaitpy==1.6.1"
@@ -50,7 +50,7 @@ def read_recording() -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class GaitpyWalkWindows(Source):
+class GaitpyWalkWindows(RecordingWindows):
     """Windows of `window` samples every `stride` of the demo walk.
 
     input: `(3, window)` float64, in g. label: 0 (one activity). group: the recording's
@@ -60,12 +60,6 @@ class GaitpyWalkWindows(Source):
 
     name: ClassVar[str] = "gaitpy-walk"
     modality: ClassVar[Modality] = "signal"
-
-    window: int = 250
-    stride: int = 125
-
-    def __post_init__(self) -> None:
-        check_window(self.window, self.stride)
 
     def samples(self) -> Iterator[Sample]:
         values = read_recording()

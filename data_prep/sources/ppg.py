@@ -18,9 +18,9 @@ from typing import ClassVar
 
 import numpy as np
 
-from data_prep.sources.base import Sample, Source
+from data_prep.sources.base import Sample
 from data_prep.sources.package_files import locate_package_files
-from data_prep.sources.windows import check_window, windows_split_by_time
+from data_prep.sources.windows import RecordingWindows, windows_split_by_time
 from pinet.modality import Modality
 
 INSTALL_COMMAND = "pip install --no-deps heartpy==1.2.7"
@@ -49,7 +49,7 @@ def parse_recordings(folder: Path) -> tuple[np.ndarray, ...]:
 
 
 @dataclass(frozen=True)
-class PpgWindows(Source):
+class PpgWindows(RecordingWindows):
     """Windows of `window` samples every `stride`, recording by recording.
 
     input: `(1, window)` float64. label: the recording (0, 1, 2). group: the recording and
@@ -59,12 +59,6 @@ class PpgWindows(Source):
 
     name: ClassVar[str] = "ppg"
     modality: ClassVar[Modality] = "signal"
-
-    window: int = 250
-    stride: int = 125
-
-    def __post_init__(self) -> None:
-        check_window(self.window, self.stride)
 
     def samples(self) -> Iterator[Sample]:
         for label, ((file, _), values) in enumerate(

@@ -8,8 +8,9 @@ window that straddles the boundary, so no sample is in both.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
-from data_prep.sources.base import Split
+from data_prep.sources.base import Source, Split
 
 # Windows that start and end in the first TRAIN_SHARE of a recording train; those wholly
 # after it test.
@@ -31,3 +32,15 @@ def windows_split_by_time(length: int, window: int, stride: int) -> Iterator[tup
             yield start, "train"
         elif start >= boundary:
             yield start, "test"
+
+
+@dataclass(frozen=True)
+class RecordingWindows(Source):
+    """What the sources that cut recordings into windows share: their `window` and `stride`
+    options, checked on construction. Subclasses yield `windows_split_by_time`'s windows."""
+
+    window: int = 250
+    stride: int = 125
+
+    def __post_init__(self) -> None:
+        check_window(self.window, self.stride)
