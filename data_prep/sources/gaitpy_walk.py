@@ -4,8 +4,9 @@ GaitPy (Czech & Patel 2019, "GaitPy: an open-source Python package for gait anal
 an accelerometer on the lower back", JOSS; MIT licence) ships `gaitpy/demo/demo_data.csv`
 in its wheel: a GENEActiv accelerometer worn at the back of a man walking, 3 axes in g at
 50 Hz, 8,400 samples (2.8 minutes), after the device's fixed 100-line header. It is read as
-a file, without importing gaitpy. Gait is a kind of motion no training store holds from the
-lower back: regular heel strikes that give heavy-tailed swings, a real series to evaluate on.
+a file, without importing gaitpy. HAPT's phones at the waist also record walking at 50 Hz,
+but this is another device (clipping at 8 g), person and placement, with heel strikes that
+give heavy-tailed swings: a real series of gait to evaluate on.
 """
 
 from __future__ import annotations
