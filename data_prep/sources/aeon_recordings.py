@@ -23,8 +23,8 @@ from typing import ClassVar, NamedTuple
 import numpy as np
 
 from data_prep.sources.aeon_archives import locate_aeon_files
-from data_prep.sources.base import Sample, Source
-from data_prep.sources.windows import check_window, windows_split_by_time
+from data_prep.sources.base import Sample
+from data_prep.sources.windows import RecordingWindows, windows_split_by_time
 from pinet.modality import Modality
 
 
@@ -75,7 +75,7 @@ def read_recording(name: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 @dataclass(frozen=True)
-class AeonRecordingWindows(Source):
+class AeonRecordingWindows(RecordingWindows):
     """Windows of `window` samples every `stride` of one recording (`recording`, one of
     RECORDINGS).
 
@@ -89,15 +89,13 @@ class AeonRecordingWindows(Source):
     modality: ClassVar[Modality] = "signal"
 
     recording: str = "Daphnet"
-    window: int = 250
-    stride: int = 125
 
     def __post_init__(self) -> None:
         if self.recording not in RECORDINGS:
             raise ValueError(
                 f"recording must be one of {', '.join(RECORDINGS)}, got {self.recording!r}"
             )
-        check_window(self.window, self.stride)
+        super().__post_init__()
 
     def samples(self) -> Iterator[Sample]:
         values, anomalous = read_recording(self.recording)

@@ -34,10 +34,11 @@ def windows_split_by_time(length: int, window: int, stride: int) -> Iterator[tup
             yield start, "test"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RecordingWindows(Source):
     """What the sources that cut recordings into windows share: their `window` and `stride`
-    options, checked on construction. Subclasses yield `windows_split_by_time`'s windows."""
+    options, checked on construction, and given by keyword so that a subclass's own options
+    come first. Subclasses yield `windows_split_by_time`'s windows."""
 
     window: int = 250
     stride: int = 125
