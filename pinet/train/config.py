@@ -76,6 +76,10 @@ class TrainConfig:
     # labelled by the recipe (`pinet.train.crops.RandomCrops`); 0: no crops.
     crop_min_size: int = 0
     crop_share: float = 0.5
+    # Samples drawn per epoch (`MixtureBatchSampler`); 0: as many as the training stores hold
+    # together. Fixing it keeps the budget (and the learning-rate schedule) of a mixture
+    # when a store is added to it.
+    epoch_samples: int = 0
 
 
 # Fields that change how a run executes but not what it computes: a resumed run may differ.

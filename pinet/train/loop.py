@@ -121,6 +121,8 @@ def _fit(
         )
     if config.bn_samples < 0:
         raise ValueError(f"--bn-samples must be 0 or more, not {config.bn_samples}")
+    if config.epoch_samples < 0:
+        raise ValueError(f"--epoch-samples must be 0 or more, not {config.epoch_samples}")
     if config.frozen_batch_norm and not config.bn_samples:
         raise ValueError("--frozen-batch-norm needs statistics to freeze: --bn-samples above 0")
     if config.frozen_batch_norm and config.norm != "batch":
@@ -205,7 +207,9 @@ def _fit(
 
     card = run_card(model, trained_on, config, objective, {}, 0, cluster)  # bad name: fail now
     evaluated = LoadedModel(card, TorchBackend(model, device))
-    sampler = MixtureBatchSampler(train_streams, weights, config.batch_size, config.seed)
+    sampler = MixtureBatchSampler(
+        train_streams, weights, config.batch_size, config.seed, config.epoch_samples
+    )
     train_parts: list[Samples] = list(train_streams)
     val_sets: list[Samples] = list(val_streams)
     if config.preload:

@@ -123,7 +123,8 @@ class MixtureSamples(Dataset):
 
 class MixtureBatchSampler(Sampler[list[int]]):
     """Batches of a `MixtureSamples`, each from one part chosen with probability `weights`;
-    as many samples per epoch as the parts hold together. Set `epoch` before iterating."""
+    `epoch_samples` samples per epoch, by default as many as the parts hold together. Set
+    `epoch` before iterating."""
 
     def __init__(
         self,
@@ -131,21 +132,23 @@ class MixtureBatchSampler(Sampler[list[int]]):
         weights: np.ndarray,
         batch_size: int,
         seed: int,
+        epoch_samples: int | None = None,
     ) -> None:
         self.orders = [ChunkWindowSampler(part, seed) for part in parts]
         self.offsets = np.cumsum([0, *(len(part) for part in parts)])
         self.weights = weights
         self.batch_size = batch_size
         self.seed = seed
+        self.epoch_samples = epoch_samples or int(self.offsets[-1])
         self.epoch = 0
 
     def __len__(self) -> int:
-        return math.ceil(int(self.offsets[-1]) / self.batch_size)
+        return math.ceil(self.epoch_samples / self.batch_size)
 
     def __iter__(self) -> Iterator[list[int]]:
         streams = [self._stream(k) for k in range(len(self.orders))]
         choices = np.random.default_rng([self.seed, self.epoch, len(self.orders)])
-        remaining = int(self.offsets[-1])
+        remaining = self.epoch_samples
         while remaining > 0:
             size = min(self.batch_size, remaining)
             part = int(choices.choice(len(self.orders), p=self.weights))

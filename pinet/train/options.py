@@ -192,6 +192,15 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
         help="the share of batches cropped by --crop-min-size (default %(default)s)",
     )
     parser.add_argument(
+        "--epoch-samples",
+        type=int,
+        default=defaults.epoch_samples,
+        metavar="N",
+        help="samples drawn per epoch (default 0: as many as the training stores hold "
+        "together); fix it to keep a mixture's budget and learning-rate schedule when a "
+        "store is added",
+    )
+    parser.add_argument(
         "--resume",
         action="store_true",
         help="continue an interrupted run in --out (same options: the learning-rate "

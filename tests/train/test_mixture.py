@@ -72,6 +72,30 @@ def test_batches_follow_the_weights(signal_store: Path, short_store: Path) -> No
     assert sum(len(b) for b in sampler) == len(parts[0]) + len(parts[1])
 
 
+def test_an_epoch_can_be_fixed_in_samples(signal_store: Path, short_store: Path) -> None:
+    """`epoch_samples` sets the budget whatever the stores hold: fewer samples than they
+    hold, or more (a part is drawn again in a further shuffled pass)."""
+    parts = streams(signal_store, short_store)
+    held = len(parts[0]) + len(parts[1])
+    for asked in (held // 3, 3 * held + 1):
+        sampler = MixtureBatchSampler(parts, np.array([0.5, 0.5]), 4, seed=0, epoch_samples=asked)
+        batches = list(sampler)
+        assert sum(len(b) for b in batches) == asked
+        assert len(sampler) == len(batches) == -(-asked // 4)
+        assert all(len(b) == 4 for b in batches[:-1])
+    # more than part 0 holds: every position recurs, none is drawn twice more than another
+    drawn = np.concatenate([b for b in batches if b[0] < len(parts[0])])
+    counts = np.bincount(drawn, minlength=len(parts[0]))
+    assert counts.min() >= 1 and counts.max() - counts.min() <= 1
+
+
+def test_a_negative_epoch_is_refused(signal_store: Path, tmp_path: Path) -> None:
+    config = TrainConfig(epochs=1, epoch_samples=-5, widths=TINY_WIDTHS, device="cpu")
+    with pytest.raises(ValueError, match="--epoch-samples must be 0 or more, not -5"):
+        train(signal_store, "signal", tmp_path / "run", config, progress=False)
+    assert not (tmp_path / "run").exists()
+
+
 def test_each_batch_has_one_shape_and_both_shapes_occur(
     signal_store: Path, short_store: Path
 ) -> None:
