@@ -57,12 +57,12 @@ EXPECTED = TEACHERS | STUDENTS | EXPENSIVE_RECIPES | MULTIRATE | BROAD
 # takens model misses that target: 0.338 when bundled with recurrence densities (0.366 and
 # 0.383 before it at the recipe's stride 1; 0.477, 0.497 and 0.511 for the models before
 # that, at stride 2, whose PIs move by 0.9x the mean PI's error when a window moves by one
-# sample). The broad model: 0.256 when bundled, outside the issue's 0.25, which the
-# multirate teacher meets.
+# sample). The broad model: 0.249 when bundled after ten more epochs (0.256 before them,
+# outside the issue's 0.25).
 MAX_RATIO_TO_MEAN_PI = {
     "signal-hapt": 0.2,
     "signal-hapt-multirate": 0.23,
-    "signal-broad": 0.26,
+    "signal-broad": 0.25,
     "image-photos": 0.06,
     "signal-hapt-student": 0.245,
     "image-photos-student": 0.11,
@@ -233,16 +233,22 @@ def test_the_signal_teachers_hold_pulse_waves_they_never_saw(name: str, ceiling:
 
 
 # Real series of kinds no model trains on, scored after the multirate teacher was bundled:
-# heartpy's pulse waves and three long recordings the aeon wheel ships.
-LATER_REAL_SERIES = ("ppg", "rec-Daphnet", "rec-InternalBleeding16", "rec-ElectricDevices")
+# heartpy's pulse waves, three long recordings the aeon wheel ships, and gaitpy's walk.
+LATER_REAL_SERIES = (
+    "ppg",
+    "rec-Daphnet",
+    "rec-InternalBleeding16",
+    "rec-ElectricDevices",
+    "gaitpy-walk",
+)
 
 
 def test_the_broad_model_holds_outlines_the_multirate_teacher_does_not() -> None:
     """ArrowHead's 175 test outlines (never trained on; exact PIs computed here): the broad
-    model scores 0.359 of the mean PI's error, the multirate teacher 0.791. Its card's worst
-    real series, of all fifteen it was scored on, is Daphnet's gait at 0.621 (the
-    multirate teacher's ArrowHead 0.791; the issue asks 0.35); ACSF1's pulse trains 0.593,
-    2.35 for its twin trained without periodic signals."""
+    model scores 0.324 of the mean PI's error, the multirate teacher 0.791. Its card's worst
+    real series, of all sixteen it was scored on, is Daphnet's gait at 0.613 (0.621 before
+    its last ten epochs; the multirate teacher's ArrowHead 0.791; the issue asks 0.35);
+    ACSF1's pulse trains 0.602, 2.35 for its twin trained without periodic signals."""
     names = ("signal-broad", "signal-hapt-multirate")
     models = [pinet.load_model(name, device="cpu") for name in names]
     # Both imitate signal-sublevel with the same parameters: one set of exact PIs serves both.
@@ -251,11 +257,11 @@ def test_the_broad_model_holds_outlines_the_multirate_teacher_does_not() -> None
         model.card.name: float(np.mean((pinet.predict(model, test) - exact) ** 2)) / mean_pi_mse
         for model in models
     }
-    assert ratios["signal-broad"] < 0.4 < 0.75 < ratios["signal-hapt-multirate"]
+    assert ratios["signal-broad"] < 0.35 < 0.75 < ratios["signal-hapt-multirate"]
     metrics = read_card(BUNDLED_MODELS_DIR / "signal-broad").source_metrics
     assert metrics is not None
     real = REAL_SERIES + UEA_UCR_SERIES + LATER_REAL_SERIES
-    assert max(metrics[name]["mse_vs_mean_pi"] for name in real) < 0.63
+    assert max(metrics[name]["mse_vs_mean_pi"] for name in real) < 0.62
 
 
 def test_the_image_student_learned_crops_smaller_than_its_store() -> None:
