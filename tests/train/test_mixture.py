@@ -83,7 +83,8 @@ def test_an_epoch_can_be_fixed_in_samples(signal_store: Path, short_store: Path)
         assert sum(len(b) for b in batches) == asked
         assert len(sampler) == len(batches) == -(-asked // 4)
         assert all(len(b) == 4 for b in batches[:-1])
-    # more than part 0 holds: every position recurs, none is drawn twice more than another
+    # more than part 0 holds: it is drawn in whole shuffled passes, so every position is
+    # drawn and no position more than once above any other
     drawn = np.concatenate([b for b in batches if b[0] < len(parts[0])])
     counts = np.bincount(drawn, minlength=len(parts[0]))
     assert counts.min() >= 1 and counts.max() - counts.min() <= 1
