@@ -123,8 +123,8 @@ class MixtureSamples(Dataset):
 
 class MixtureBatchSampler(Sampler[list[int]]):
     """Batches of a `MixtureSamples`, each from one part chosen with probability `weights`;
-    `epoch_samples` samples per epoch, by default as many as the parts hold together. Set
-    `epoch` before iterating."""
+    `epoch_samples` samples per epoch (0: as many as the parts hold together). Set `epoch`
+    before iterating."""
 
     def __init__(
         self,
@@ -132,7 +132,7 @@ class MixtureBatchSampler(Sampler[list[int]]):
         weights: np.ndarray,
         batch_size: int,
         seed: int,
-        epoch_samples: int | None = None,
+        epoch_samples: int = 0,
     ) -> None:
         self.orders = [ChunkWindowSampler(part, seed) for part in parts]
         self.offsets = np.cumsum([0, *(len(part) for part in parts)])
