@@ -88,6 +88,7 @@ class PINet(nn.Module, ABC):
         recurrence_stride: int = 1,
         recurrence_gap: int = 0,
         turning_points: bool = False,
+        value_range: tuple[float, float] | None = None,
     ) -> None:
         super().__init__()
         if isinstance(in_channels, bool) or not isinstance(in_channels, int) or in_channels < 1:
@@ -96,6 +97,11 @@ class PINet(nn.Module, ABC):
             raise ValueError(f"unknown head {head!r}; expected one of {sorted(HEAD_ACTIVATIONS)}")
         if not widths or min(widths) < 1:
             raise ValueError(f"widths must be positive filter counts, one per block: {widths!r}")
+        if value_range is not None and not value_bins:
+            raise ValueError(
+                f"a value range ({value_range[0]:g}..{value_range[1]:g}) is where value bins "
+                "are centred: give value bins too"
+            )
         self.in_channels = in_channels
         self.head = head
         self.widths = tuple(widths)
@@ -109,7 +115,7 @@ class PINet(nn.Module, ABC):
             self.trunk_spatial_dims,
             self.widths,
             value_bins=value_bins,
-            value_range=VALUE_RANGES[self.modality],
+            value_range=tuple(value_range or VALUE_RANGES[self.modality]),
             multiscale_pool=multiscale_pool,
             norm=norm,
             delay_embedding=delay_embedding,
@@ -137,16 +143,21 @@ class PINet(nn.Module, ABC):
         the modality, `in_channels` and `per_channel`, what a checkpoint card records to
         rebuild it (`pinet.nets.build_network`). The trunk's `turning_points`,
         `delay_embedding`, `recurrence_radii`, `recurrence_stride`, `recurrence_gap`, `value_bins`,
-        `multiscale_pool` and `norm` appear only when they leave the release, so that every
-        card written before they existed still describes its network."""
-        delays, recurrence = self.trunk.delays, self.trunk.recurrence
+        `multiscale_pool` and `norm` appear only when they leave the release, and
+        `value_range` only when it leaves the modality's default, so that every card written
+        before they existed still describes its network."""
+        delays, recurrence, encoding = self.trunk.delays, self.trunk.recurrence, self.trunk.encoding
+        default_range = VALUE_RANGES[self.modality]
         trunk_options = {
             "turning_points": self.trunk.turning_points is not None,
             "delay_embedding": [delays.dimension, delays.delay] if delays else None,
             "recurrence_radii": list(recurrence.radii) if recurrence else None,
             "recurrence_stride": recurrence.stride if recurrence and recurrence.stride > 1 else 0,
             "recurrence_gap": recurrence.gap if recurrence else 0,
-            "value_bins": self.trunk.encoding.bins if self.trunk.encoding else 0,
+            "value_bins": encoding.bins if encoding else 0,
+            "value_range": list(encoding.range)
+            if encoding and encoding.range != default_range
+            else None,
             "multiscale_pool": self.trunk.multiscale_pool,
             "norm": self.trunk.norm if self.trunk.norm != "batch" else None,
         }

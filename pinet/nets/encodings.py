@@ -36,6 +36,7 @@ class ValueEncoding(nn.Module):
                 f"got {bins!r} over {value_range!r}"
             )
         self.bins = bins
+        self.range = (float(low), float(high))
         self.register_buffer("centres", torch.linspace(low, high, bins), persistent=False)
         self.spacing = (high - low) / (bins - 1)
 

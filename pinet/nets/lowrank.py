@@ -57,6 +57,7 @@ class LowRankPINet(PINet):
         recurrence_stride: int = 1,
         recurrence_gap: int = 0,
         turning_points: bool = False,
+        value_range: tuple[float, float] | None = None,
     ) -> None:
         if isinstance(rank, bool) or not isinstance(rank, int) or not 1 <= rank <= PI_SIZE:
             raise ValueError(f"rank must be an integer from 1 to {PI_SIZE}; got {rank!r}")
@@ -75,6 +76,7 @@ class LowRankPINet(PINet):
             recurrence_stride=recurrence_stride,
             recurrence_gap=recurrence_gap,
             turning_points=turning_points,
+            value_range=value_range,
         )
 
     @property

@@ -39,6 +39,9 @@ class TrainConfig:
     # bins of each input value before the first block, every block's average pooled, and
     # the blocks' normalisation.
     value_bins: int = 0
+    # Where the bins' centres are spread (low, high); None: the modality's inputs' range
+    # (`pinet.nets.base.VALUE_RANGES`).
+    value_range: tuple[float, float] | None = None
     multiscale_pool: bool = False
     # Each channel handed to the trunk as its delay embedding's (dimension, delay)
     # coordinates (`pinet.nets.encodings.DelayEncoding`); None: its samples, as released.

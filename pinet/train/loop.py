@@ -167,6 +167,7 @@ def _fit(
     torch.manual_seed(config.seed)
     options = {
         "value_bins": config.value_bins,
+        "value_range": config.value_range,
         "multiscale_pool": config.multiscale_pool,
         "norm": config.norm,
         "delay_embedding": config.delay_embedding,

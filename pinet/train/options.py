@@ -113,6 +113,14 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
         + "; default 0: the raw values alone, as released",
     )
     parser.add_argument(
+        "--value-range",
+        type=parse_value_range,
+        default=defaults.value_range,
+        metavar="LOW,HIGH",
+        help="spread the --value-bins over LOW..HIGH instead (e.g. -8,8: signals' heavy "
+        "tails; write --value-range=-8,8, a leading minus being read as an option otherwise)",
+    )
+    parser.add_argument(
         "--multiscale-pool",
         action="store_true",
         help="the trunk's features are every block's global average, concatenated, not the "
@@ -132,7 +140,7 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
         help="start from this checkpoint's weights (folder or bundled name) to fine-tune it; "
         "repeat its --family, --widths, --head, --rank, --turning-points, --delay-embedding, "
         "--recurrence-radii, --recurrence-stride, --recurrence-gap, --value-bins, "
-        "--multiscale-pool, --norm and --per-channel",
+        "--value-range, --multiscale-pool, --norm and --per-channel",
     )
     parser.add_argument("--device", default=defaults.device, help="auto, cpu or cuda")
     parser.add_argument("--seed", type=int, default=defaults.seed)
@@ -296,6 +304,19 @@ def parse_delay_embedding(text: str) -> tuple[int, int]:
             f"expected DIMENSION,DELAY, a dimension >= 2 and a delay >= 1, like 3,8: {text}"
         )
     return dimension, delay
+
+
+def parse_value_range(text: str) -> tuple[float, float]:
+    """`--value-range LOW,HIGH`: two finite numbers, LOW below HIGH."""
+    try:
+        low, high = (float(part) for part in text.split(","))
+    except ValueError:
+        low, high = 0.0, 0.0
+    if not -float("inf") < low < high < float("inf"):
+        raise argparse.ArgumentTypeError(
+            f"expected LOW,HIGH, finite with LOW < HIGH, like -8,8: {text}"
+        )
+    return low, high
 
 
 def parse_radii(text: str) -> tuple[float, ...]:

@@ -144,6 +144,6 @@ def start_from(model: PINet, checkpoint: str) -> None:
             f"{', '.join(differing)}: {', '.join(f'{theirs[k]}' for k in differing)}; "
             "give the same --family, --widths, --head, --rank, --delay-embedding, "
             "--recurrence-radii, --recurrence-stride, --recurrence-gap, --value-bins, "
-            "--multiscale-pool, --norm and --per-channel"
+            "--value-range, --multiscale-pool, --norm and --per-channel"
         )
     model.load_state_dict(trained.state_dict())

@@ -1,7 +1,7 @@
 """The trunk's options beyond the release, `delay_embedding`, `recurrence_radii` (with
-`recurrence_stride` and `recurrence_gap`), `value_bins`, `multiscale_pool` and `norm`: what
-they compute, that a card records and rebuilds them, that training, `--init` and the ONNX
-graph carry them, and what refuses group normalisation (frozen BatchNorm statistics,
+`recurrence_stride` and `recurrence_gap`), `value_bins` (with `value_range`), `multiscale_pool`
+and `norm`: what they compute, that a card records and rebuilds them, that training, `--init`
+and the ONNX graph carry them, and what refuses group normalisation (frozen BatchNorm statistics,
 resizing, statistics taken from a store)."""
 
 from __future__ import annotations
@@ -246,6 +246,29 @@ def test_the_architecture_records_the_options_and_the_onnx_graph_computes_them(
     assert_the_onnx_graph_computes(network, x, expected)
 
 
+def test_a_value_range_moves_the_bins_is_recorded_only_when_set_and_rebuilt() -> None:
+    default = seeded_network("signal", "pinet", value_bins=5)
+    assert "value_range" not in default.architecture  # cards written before it still match
+    wide = seeded_network("signal", "pinet", value_bins=5, value_range=(-8.0, 8.0)).eval()
+    assert wide.architecture["value_range"] == [-8.0, 8.0]
+    assert wide.trunk.encoding.centres.tolist() == [-8.0, -4.0, 0.0, 4.0, 8.0]
+    rebuilt = build_network(
+        "signal", 3, per_channel=True, **json.loads(json.dumps(wide.architecture))
+    )
+    rebuilt.load_state_dict(wide.state_dict())
+    x = 3 * torch.randn(INPUT_SHAPES["signal"])
+    with torch.no_grad():
+        expected = wide(x)
+        torch.testing.assert_close(rebuilt.eval()(x), expected)
+        # Same weights, bins at the default centres: another network.
+        narrow = seeded_network("signal", "pinet", value_bins=5).eval()
+        narrow.load_state_dict(wide.state_dict())
+        assert not torch.allclose(narrow(x), expected)
+    assert_the_onnx_graph_computes(wide, x, expected)
+    with pytest.raises(ValueError, match="give value bins"):
+        build_network("signal", 3, value_range=(-8.0, 8.0))
+
+
 def assert_the_onnx_graph_computes(
     network: torch.nn.Module,
     x: torch.Tensor,
@@ -274,7 +297,7 @@ def test_training_records_the_options_and_init_requires_them(
     argv += ["--widths", ",".join(map(str, TINY_WIDTHS)), "--device", "cpu", "--no-progress"]
     argv += ["--init", str(tmp_path / "run" / "best")]
     assert main([*argv, "--out", str(tmp_path / "bare")]) == EXIT_USAGE
-    assert "--value-bins, --multiscale-pool" in capsys.readouterr().err
+    assert "--value-bins, --value-range, --multiscale-pool" in capsys.readouterr().err
     tuned = [*argv, "--out", str(tmp_path / "tuned"), "--value-bins", "5", "--multiscale-pool"]
     assert main(tuned) == 0
     assert json.loads(capsys.readouterr().out)["best_val_mse"] > 0
@@ -288,6 +311,7 @@ def test_training_records_a_delay_embedding_and_the_cli_names_a_bad_one(
     for option, bad, problem in [
         *[("--delay-embedding", bad, "expected DIMENSION,DELAY") for bad in ("3", "1,8", "a,b")],
         *[("--recurrence-radii", bad, "expected positive distances") for bad in ("0", "a", "")],
+        *[("--value-range", bad, "expected LOW,HIGH") for bad in ("8,-8", "1", "0,inf", "a,b")],
     ]:
         with pytest.raises(SystemExit):
             main([*argv, "--out", str(tmp_path / "bad"), option, bad])
