@@ -83,6 +83,10 @@ class ModelInfo(BaseModel):
     average_reversed: bool = Field(
         description="predicts each input and its reversal (the same exact PI) and averages"
     )
+    average_resampled: bool = Field(
+        description="signals: also predicts each window at twice its rate, linearly "
+        "interpolated (the same exact PI), and averages"
+    )
     input_shape: list[int] = Field(description="the training input: (C, T) or (C, H, W)")
     min_input_size: int = Field(description="smallest accepted length (signals) or side")
     recipe: RecipeInfo

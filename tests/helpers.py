@@ -63,6 +63,7 @@ def tiny_checkpoint(
     *,
     per_channel: bool = False,
     average_reversed: bool = False,
+    average_resampled: bool = False,
     metrics: dict[str, float] | None = None,
     onnx: bool = False,
     recipe_params: dict[str, Any] | None = None,
@@ -76,6 +77,7 @@ def tiny_checkpoint(
         per_channel=per_channel,
         widths=TINY_WIDTHS,
         average_reversed=average_reversed,
+        average_resampled=average_resampled,
     )
     card = ModelCard.describing(
         network,

@@ -28,16 +28,20 @@ def export_float16(
     average_reversed: bool = False,
     sources: Sequence[str | Path] = (),
     name: str | None = None,
+    average_resampled: bool = False,
 ) -> dict[str, Any]:
     """Write `checkpoint` to `out` with float16 weights, and a card whose metrics add the
     test split of `store_path` (and, for image-raster models, the authors' samples at
     `reference`), measured on those float16 weights. With `average_reversed`, the exported
     model averages its predictions for each input and for the input reversed (see
-    `pinet.nets.base`). The card also records the test metrics on each store of `sources`
+    `pinet.nets.base`); with `average_resampled`, for each signal and the signal at twice its
+    rate. The card also records the test metrics on each store of `sources`
     (`evaluate_by_source`). `name` renames the model in its card (a bundled model's is its
     folder's). Returns the full evaluation."""
     resolved = resolve_device(device)
-    network, card = network_to_export(checkpoint, resolved, average_reversed, name)
+    network, card = network_to_export(
+        checkpoint, resolved, average_reversed, name, average_resampled
+    )
     loaded = LoadedModel(card, TorchBackend(network, resolved))
     evaluation = evaluate_on_store(loaded, store_path, "test", reference)
     by_source = evaluate_by_source(loaded, sources) if sources else None
@@ -47,12 +51,16 @@ def export_float16(
 
 
 def network_to_export(
-    checkpoint: str | Path, device: torch.device, average_reversed: bool, name: str | None
+    checkpoint: str | Path,
+    device: torch.device,
+    average_reversed: bool,
+    name: str | None,
+    average_resampled: bool = False,
 ) -> tuple[PINet, ModelCard]:
     """`checkpoint`'s network as every export writes it, and its card: weights rounded to
     float16 (what is stored, so the measured metrics are theirs), averaging its predictions
-    over reversed inputs if asked (refused for a recipe whose PIs reversal changes), renamed
-    to `name` if given."""
+    over reversed inputs and over signals at twice their rate if asked (each refused for a
+    recipe whose PIs that changes), renamed to `name` if given."""
     network, card = load_checkpoint(find_checkpoint(checkpoint), device)
     recipe = get_recipe(card.recipe.name, card.recipe.params)
     if average_reversed and recipe.spatial_symmetries == "none":
@@ -60,7 +68,13 @@ def network_to_export(
             f"--average-reversed: {card.recipe.name}'s PIs change when an input is reversed, "
             "so averaging over reversed inputs would blur them"
         )
+    if average_resampled and not (recipe.modality == "signal" and recipe.turning_points_only):
+        raise ValueError(
+            f"--average-resampled: {card.recipe.name}'s PIs depend on more than a signal's "
+            "turning points, so a signal at twice its rate may have other PIs"
+        )
     network.average_reversed = network.average_reversed or average_reversed
+    network.average_resampled = network.average_resampled or average_resampled
     round_to_float16(network)
     return network, exported_card(card, network.architecture, name)
 

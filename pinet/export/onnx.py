@@ -88,17 +88,19 @@ def export_onnx(
     average_reversed: bool = False,
     sources: Sequence[str | Path] = (),
     name: str | None = None,
+    average_resampled: bool = False,
 ) -> dict[str, Any]:
     """Write `checkpoint` to `out` as a checkpoint whose card names an ONNX graph for
     onnxruntime: float32, or int8 (QDQ, static, calibrated on `calibration_samples` of the
     store's training split). With `average_reversed`, the graph averages its predictions for
-    each input and its reversal (see `pinet.nets.base`). The card also records the test
+    each input and its reversal (see `pinet.nets.base`), with `average_resampled` for each
+    signal and the signal at twice its rate. The card also records the test
     metrics on each store of `sources` (`evaluate_by_source`); `name` renames the model in
     it. Returns the test evaluation of the graph as written."""
     cpu = torch.device("cpu")
     # The torch weights stored beside the graph (what runs on CUDA) are float16, as bundled
     # models ship; the graph is built from the same rounded numbers, so the two agree.
-    network, card = network_to_export(checkpoint, cpu, average_reversed, name)
+    network, card = network_to_export(checkpoint, cpu, average_reversed, name, average_resampled)
     store = GroundTruthStore.open(store_path)
     train = StoreSamples(store, store.usable_indices("train")[:calibration_samples], card.modality)
     graph = onnx_graph(network, train.batch(list(range(min(len(train), 8))))[0])

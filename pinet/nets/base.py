@@ -11,7 +11,9 @@ channel c's PI from channel c alone), `average_reversed` (the mean of the predic
 the input and for the input reversed along every spatial axis, which every recipe but
 `signal-takens` at a stride above 1 maps to the same PIs (`Recipe.spatial_symmetries`): a
 prediction with that exact symmetry, and never a larger squared error than the mean of the
-two), and the trunk's `turning_points`, `delay_embedding`, `recurrence_radii`,
+two), `average_resampled` (signals: the mean with the prediction for the window at twice its
+rate, linearly interpolated, which recipes of a path's turning points map to the same PIs),
+and the trunk's `turning_points`, `delay_embedding`, `recurrence_radii`,
 `recurrence_stride`, `value_bins`, `multiscale_pool` and `norm`
 (`pinet.nets.layers.PINetTrunk`).
 """
@@ -38,6 +40,7 @@ from pinet.nets.layers import (
     PINetTrunk,
     Widths,
     init_like_keras,
+    interpolated_twice,
 )
 from pinet.tda.images import PI_SIZE
 
@@ -89,6 +92,7 @@ class PINet(nn.Module, ABC):
         recurrence_gap: int = 0,
         turning_points: bool = False,
         value_range: tuple[float, float] | None = None,
+        average_resampled: bool = False,
     ) -> None:
         super().__init__()
         if isinstance(in_channels, bool) or not isinstance(in_channels, int) or in_channels < 1:
@@ -108,8 +112,11 @@ class PINet(nn.Module, ABC):
         self.per_channel = per_channel
         # Channels the layers see: one at a time when per_channel folds them into the batch.
         self.net_channels = 1 if per_channel else in_channels
-        # A flag, not a layer: it changes what forward computes, never the weights.
+        if average_resampled and self.modality != "signal":
+            raise ValueError(f"averaging over resampled inputs takes signals, not {self.modality}s")
+        # Flags, not layers: they change what forward computes, never the weights.
         self.average_reversed = average_reversed
+        self.average_resampled = average_resampled
         self.trunk = PINetTrunk(
             self.net_channels,
             self.trunk_spatial_dims,
@@ -165,7 +172,13 @@ class PINet(nn.Module, ABC):
             "head": self.head,
             "widths": list(self.widths),
             "average_reversed": self.average_reversed,
-        } | {option: value for option, value in trunk_options.items() if value}
+        } | {
+            option: value
+            for option, value in (
+                {"average_resampled": self.average_resampled} | trunk_options
+            ).items()
+            if value
+        }
 
     @property
     def parameter_count(self) -> int:
@@ -183,6 +196,14 @@ class PINet(nn.Module, ABC):
 
     def persistence_images(self, x: torch.Tensor) -> torch.Tensor:
         """(M, net_channels, *S) -> (M, net_channels, 50, 50): the network proper, averaged
+        with its PIs of the signals at twice their rate when `average_resampled`."""
+        images = self.symmetrised_images(x)
+        if not self.average_resampled:
+            return images
+        return (images + self.symmetrised_images(interpolated_twice(x))) / 2
+
+    def symmetrised_images(self, x: torch.Tensor) -> torch.Tensor:
+        """(M, net_channels, *S) -> (M, net_channels, 50, 50): the network's PIs, averaged
         with its PIs of the reversed inputs when `average_reversed` (the trunk encodes the
         inputs once for both: `PINetTrunk.reversed_encoding`)."""
         features = self.trunk(self.trunk_input(x), with_reversal=self.average_reversed)

@@ -147,6 +147,16 @@ def reversed_spatially(x: torch.Tensor) -> torch.Tensor:
     return x.flip(tuple(range(2, x.ndim)))
 
 
+def interpolated_twice(x: torch.Tensor) -> torch.Tensor:
+    """(N, C, T) signals -> (N, C, 2T - 1): each sample, then the midpoint to the next. A path's
+    sublevel diagram is unchanged (a midpoint makes no local minimum or maximum), so every
+    recipe with `turning_points_only` maps the result to the same PIs: the same window, seen
+    at twice its rate."""
+    midpoints = (x[..., :-1] + x[..., 1:]) / 2
+    interleaved = torch.stack([x[..., :-1], midpoints], dim=-1).flatten(-2)
+    return torch.cat([interleaved, x[..., -1:]], dim=-1)
+
+
 class ConvBlock(nn.Module):
     """Conv(k=3, stride 1, same) -> BatchNorm (or GroupNorm) -> ReLU over 1 or 2 spatial dims.
 

@@ -58,6 +58,7 @@ class LowRankPINet(PINet):
         recurrence_gap: int = 0,
         turning_points: bool = False,
         value_range: tuple[float, float] | None = None,
+        average_resampled: bool = False,
     ) -> None:
         if isinstance(rank, bool) or not isinstance(rank, int) or not 1 <= rank <= PI_SIZE:
             raise ValueError(f"rank must be an integer from 1 to {PI_SIZE}; got {rank!r}")
@@ -77,6 +78,7 @@ class LowRankPINet(PINet):
             recurrence_gap=recurrence_gap,
             turning_points=turning_points,
             value_range=value_range,
+            average_resampled=average_resampled,
         )
 
     @property

@@ -152,7 +152,8 @@ def fine_tune_options(network: PINet, checkpoint: str | os.PathLike[str]) -> str
     if network.family != DEFAULT_FAMILY:
         options.append(f"--family {network.family}")
     options += [f"--widths {','.join(map(str, network.widths))}", f"--head {network.head}"]
-    shared = {"widths", "head", "average_reversed"}  # given above, or chosen at export
+    # Given above, or chosen at export.
+    shared = {"widths", "head", "average_reversed", "average_resampled"}
     for key, value in network.architecture.items():
         if key not in shared:
             flag = "--" + key.replace("_", "-")

@@ -130,13 +130,14 @@ def jsonable(values: dict[str, Any]) -> dict[str, Any]:
 
 def start_from(model: PINet, checkpoint: str) -> None:
     """Copy `checkpoint`'s weights into `model`, whose architecture must be the checkpoint's
-    (`average_reversed` aside: it changes what a forward computes, not the weights, and is
-    set again at export)."""
+    (`average_reversed` and `average_resampled` aside: they change what a forward computes,
+    not the weights, and are set again at export)."""
     trained, card = load_checkpoint(find_checkpoint(checkpoint))
     ours = network_fields(model) | {"min_input_size": model.min_input_size}
     theirs = network_fields(trained) | {"min_input_size": trained.min_input_size}
     for fields in (ours, theirs):
         fields["architecture"].pop("average_reversed", None)
+        fields["architecture"].pop("average_resampled", None)
     if ours != theirs:
         differing = sorted(k for k in ours if ours[k] != theirs[k])
         raise ValueError(

@@ -35,6 +35,7 @@ def model_info(served: ServedModel, default: bool) -> ModelInfo:
         channels=card.in_channels,
         per_channel=card.per_channel,
         average_reversed=bool(card.architecture.get("average_reversed", False)),
+        average_resampled=bool(card.architecture.get("average_resampled", False)),
         input_shape=list(card.input_shape),
         min_input_size=card.min_input_size,
         recipe=RecipeInfo(name=served.recipe.name, params=served.recipe.params),

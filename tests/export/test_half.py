@@ -48,6 +48,30 @@ def test_export_can_make_a_model_that_averages_reversed_inputs(
     assert card.metrics["test_mse"] == averaging["mse"] != plain["mse"]
 
 
+def test_export_can_make_a_model_that_averages_signals_at_twice_their_rate(
+    signal_run: TrainedRun, tmp_path: Path
+) -> None:
+    plain = export_float16(signal_run.out / "best", tmp_path / "plain", signal_run.store)
+    averaging = export_float16(
+        signal_run.out / "best", tmp_path / "resampling", signal_run.store, average_resampled=True
+    )
+    card = read_card(tmp_path / "resampling")
+    assert card.architecture["average_resampled"]
+    assert "average_resampled" not in read_card(tmp_path / "plain").architecture
+    assert load_model(tmp_path / "resampling", "cpu").backend.network.average_resampled
+    assert card.metrics["test_mse"] == averaging["mse"] != plain["mse"]
+
+
+def test_averaging_resampled_signals_is_refused_where_the_pis_need_every_sample(
+    tmp_path: Path,
+) -> None:
+    """A delay embedding of a window at twice its rate is another point cloud."""
+    checkpoint = tiny_checkpoint(tmp_path, "takens", "signal", (3, 250), "signal-takens")
+    with pytest.raises(ValueError, match="--average-resampled: signal-takens's PIs depend on more"):
+        export_float16(checkpoint, tmp_path / "out", tmp_path / "no-store", average_resampled=True)
+    assert not (tmp_path / "out").exists()
+
+
 def test_averaging_reversed_inputs_is_refused_for_signal_takens_at_stride_2(
     tmp_path: Path,
 ) -> None:

@@ -66,6 +66,20 @@ def test_the_graph_is_the_network_on_inputs_of_any_size(
     assert np.abs(predict(graph, x) - predict(trained, x)).max() < FLOAT16_TOLERANCE
 
 
+def test_a_resampling_graph_averages_each_signal_at_twice_its_rate(
+    signal_run: TrainedRun, tmp_path: Path
+) -> None:
+    out = tmp_path / "resampling"
+    export_onnx(signal_run.out / "best", out, signal_run.store, average_resampled=True)
+    graph = load_model(out, "cpu")
+    network = load_model(out, "cpu", backend="torch")
+    assert network.backend.network.average_resampled
+    x = np.random.default_rng(0).normal(size=(3, 3, 97)).cumsum(axis=-1)  # not the traced length
+    np.testing.assert_allclose(
+        predict(graph, x), predict(network, x), rtol=0, atol=FLOAT32_TOLERANCE
+    )
+
+
 def test_torch_runs_the_graphs_weights_where_onnxruntime_cannot(
     signal_graph: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -3,6 +3,7 @@ Keras-'same' semantics, and the family registry that builds them."""
 
 import math
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -11,9 +12,11 @@ from hypothesis import strategies as st
 from torch import nn
 
 from pinet.nets import TRUNK_WIDTHS, ImagePINet, SignalPINet, build_network, minimum_input_size
-from pinet.nets.layers import same_max_pool
+from pinet.nets.layers import interpolated_twice, same_max_pool
 from pinet.nets.pinet import DECONV_PADDING, correlate_same
 from pinet.tda import PI_SIZE
+from pinet.tda.persistence import sublevel_diagrams
+from pinet.tda.reference import finite_pairs
 
 # Parameter counts of the released Keras models for C = 3. Keras' summary counts BatchNorm's
 # moving mean and variance as (non-trainable) parameters, 4 per channel; PyTorch keeps those
@@ -307,6 +310,44 @@ def test_an_averaging_model_is_the_mean_over_the_input_and_its_reversal(name: st
         torch.testing.assert_close(
             trunk.reversed_encoding(trunk.encode(path(x))), trunk.encode(path(reversed_x))
         )
+
+
+def test_interpolating_a_signal_to_twice_its_rate_keeps_its_samples_and_its_diagrams() -> None:
+    torch.manual_seed(0)
+    x = torch.cat([torch.randn(3, 2, 40), torch.randn(3, 2, 40).round()])  # ties too
+    doubled = interpolated_twice(x)
+    assert doubled.shape == (6, 2, 79)
+    assert torch.equal(doubled[..., ::2], x)
+    torch.testing.assert_close(doubled[..., 1::2], (x[..., 1:] + x[..., :-1]) / 2)
+    for path, twice in zip(x.flatten(0, 1).double(), doubled.flatten(0, 1).double(), strict=True):
+        (ours,), (theirs,) = (
+            sublevel_diagrams(twice[None].numpy()),
+            sublevel_diagrams(path[None].numpy()),
+        )
+        np.testing.assert_array_equal(finite_pairs(ours), finite_pairs(theirs))
+
+
+@pytest.mark.parametrize("family", ["pinet", "lowrank"])
+def test_a_resampling_model_is_the_mean_over_the_signal_at_its_rate_and_at_twice_it(
+    family: str,
+) -> None:
+    torch.manual_seed(0)
+    options = {"widths": (4, 8, 8, 16), "average_reversed": True}
+    averaging = build_network("signal", 2, family=family, average_resampled=True, **options).eval()
+    assert averaging.architecture["average_resampled"]
+    plain = build_network("signal", 2, family=family, **options).eval()
+    assert "average_resampled" not in plain.architecture  # cards written before it still match
+    plain.load_state_dict(averaging.state_dict())  # the flag adds no weights
+    rebuilt = build_network("signal", 2, family=family, **averaging.architecture).eval()
+    rebuilt.load_state_dict(averaging.state_dict())
+    x = torch.randn(3, 2, 37)
+    with torch.no_grad():
+        mean = (plain(x) + plain(interpolated_twice(x))) / 2
+        torch.testing.assert_close(averaging(x), mean)
+        torch.testing.assert_close(rebuilt(x), mean)
+        assert not torch.allclose(plain(x), mean)
+    with pytest.raises(ValueError, match="resampled inputs takes signals, not images"):
+        build_network("image", 2, average_resampled=True)
 
 
 def test_a_per_channel_model_has_as_many_weights_for_any_channel_count():

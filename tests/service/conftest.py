@@ -44,6 +44,7 @@ def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "signal-sublevel",
         per_channel=True,
         average_reversed=True,
+        average_resampled=True,
         metrics=TINY_METRICS,
     )
     return folder

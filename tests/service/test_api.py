@@ -31,6 +31,8 @@ def test_models_lists_every_checkpoint(client: httpx.Client) -> None:
     assert signal["average_reversed"] is False
     assert models["tiny-signal-per-channel"]["per_channel"] is True
     assert models["tiny-signal-per-channel"]["average_reversed"] is True
+    assert signal["average_resampled"] is False
+    assert models["tiny-signal-per-channel"]["average_resampled"] is True
     assert signal["input_shape"] == [3, 250]
     assert signal["recipe"]["name"] == "signal-sublevel"
     assert signal["recipe"]["params"] == get_recipe("signal-sublevel").params
