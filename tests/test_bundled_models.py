@@ -245,10 +245,11 @@ LATER_REAL_SERIES = (
 
 def test_the_broad_model_holds_outlines_the_multirate_teacher_does_not() -> None:
     """ArrowHead's 175 test outlines (never trained on; exact PIs computed here): the broad
-    model scores 0.324 of the mean PI's error, the multirate teacher 0.791. Its card's worst
-    real series, of all sixteen it was scored on, is Daphnet's gait at 0.613 (0.621 before
-    its last ten epochs; the multirate teacher's ArrowHead 0.791; the issue asks 0.35);
-    ACSF1's pulse trains 0.602, 2.35 for its twin trained without periodic signals."""
+    model scores 0.335 of the mean PI's error, the multirate teacher 0.791. Its card's worst
+    real series, of all sixteen it was scored on, is Daphnet's gait at 0.586 (0.613 before it
+    averaged each window with the window at twice its rate, 0.621 before its last ten epochs;
+    the multirate teacher's ArrowHead 0.791; the issue asks 0.35); ACSF1's pulse trains 0.397
+    (0.602 at their own rate alone), 2.35 for its twin trained without periodic signals."""
     names = ("signal-broad", "signal-hapt-multirate")
     models = [pinet.load_model(name, device="cpu") for name in names]
     # Both imitate signal-sublevel with the same parameters: one set of exact PIs serves both.
@@ -261,7 +262,9 @@ def test_the_broad_model_holds_outlines_the_multirate_teacher_does_not() -> None
     metrics = read_card(BUNDLED_MODELS_DIR / "signal-broad").source_metrics
     assert metrics is not None
     real = REAL_SERIES + UEA_UCR_SERIES + LATER_REAL_SERIES
-    assert max(metrics[name]["mse_vs_mean_pi"] for name in real) < 0.62
+    assert max(metrics[name]["mse_vs_mean_pi"] for name in real) < 0.59
+    assert metrics["ucr-ACSF1"]["mse_vs_mean_pi"] < 0.4
+    assert models[0].card.architecture["average_resampled"]
 
 
 def test_the_image_student_learned_crops_smaller_than_its_store() -> None:
