@@ -157,5 +157,10 @@ def fine_tune_options(network: PINet, checkpoint: str | os.PathLike[str]) -> str
     for key, value in network.architecture.items():
         if key not in shared:
             flag = "--" + key.replace("_", "-")
-            options.append(flag if value is True else f"{flag} {value}")  # True: a switch
+            if value is True:  # a switch
+                options.append(flag)
+            elif isinstance(value, list):  # comma-separated, after "=": it may start with "-"
+                options.append(f"{flag}={','.join(map(str, value))}")
+            else:
+                options.append(f"{flag} {value}")
     return " ".join(options + (["--per-channel"] if network.per_channel else []))

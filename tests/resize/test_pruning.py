@@ -7,6 +7,7 @@ import copy
 import json
 import math
 import re
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +16,11 @@ import torch
 
 from pinet.card import DataSourceRef, ModelCard, RecipeRef
 from pinet.checkpoint import load_checkpoint, read_card, save_checkpoint
-from pinet.cli import EXIT_USAGE, main
+from pinet.cli import EXIT_USAGE, build_parser, main
 from pinet.inference import load_model
 from pinet.nets import PINet, build_network
 from pinet.resize import filters_to_keep, prune_checkpoint, prune_network, pruned_widths
+from pinet.resize.resized import fine_tune_options
 from tests.helpers import TINY_WIDTHS, TrainedRun
 from tests.resize.networks import (
     INPUT_SHAPES,
@@ -105,6 +107,28 @@ def test_a_pruned_checkpoint_loads_from_its_card(trained_run: TrainedRun, tmp_pa
         "parameters_after": result["parameters_after"],
     }
     assert card.training["source_training"] == source_card.training
+
+
+def test_the_printed_options_give_back_every_trunk_option_the_training_cli_reads() -> None:
+    """Options holding lists (a delay embedding, radii, a value range starting with a minus)
+    are printed as the training CLI parses them back."""
+    network = build_network(
+        "signal",
+        1,
+        per_channel=True,
+        widths=(4, 8),
+        delay_embedding=(3, 8),
+        recurrence_radii=(0.5, 1.0),
+        value_bins=4,
+        value_range=(-8.0, 8.0),
+        average_resampled=True,
+    )
+    printed = fine_tune_options(network, "ck")
+    assert "--average-resampled" not in printed  # chosen at export, not in training
+    argv = ["train", "--data", "store", "--model", "signal", "--out", "run", *shlex.split(printed)]
+    args = build_parser().parse_args(argv)
+    assert args.delay_embedding == (3, 8) and args.recurrence_radii == (0.5, 1.0)
+    assert (args.value_bins, args.value_range, args.widths) == (4, (-8.0, 8.0), (4, 8))
 
 
 def test_the_printed_options_fine_tune_the_pruned_network(
