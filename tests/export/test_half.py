@@ -34,31 +34,20 @@ def test_export_writes_float16_with_the_metrics_of_those_weights(
     assert {t.dtype for t in weights.values() if t.is_floating_point()} == {torch.float16}
 
 
-def test_export_can_make_a_model_that_averages_reversed_inputs(
-    signal_run: TrainedRun, tmp_path: Path
+@pytest.mark.parametrize("average", ["average_reversed", "average_resampled"])
+def test_export_can_make_a_model_that_averages_over_a_symmetry(
+    average: str, signal_run: TrainedRun, tmp_path: Path
 ) -> None:
+    """Each window with its reversal, or with itself at twice its rate: the flag reaches the
+    card and the loaded network, and the card's metrics are the averaging model's."""
     plain = export_float16(signal_run.out / "best", tmp_path / "plain", signal_run.store)
     averaging = export_float16(
-        signal_run.out / "best", tmp_path / "averaging", signal_run.store, average_reversed=True
+        signal_run.out / "best", tmp_path / "averaging", signal_run.store, **{average: True}
     )
     card = read_card(tmp_path / "averaging")
-    assert card.architecture["average_reversed"]
-    assert not read_card(tmp_path / "plain").architecture["average_reversed"]
-    assert load_model(tmp_path / "averaging", "cpu").backend.network.average_reversed
-    assert card.metrics["test_mse"] == averaging["mse"] != plain["mse"]
-
-
-def test_export_can_make_a_model_that_averages_signals_at_twice_their_rate(
-    signal_run: TrainedRun, tmp_path: Path
-) -> None:
-    plain = export_float16(signal_run.out / "best", tmp_path / "plain", signal_run.store)
-    averaging = export_float16(
-        signal_run.out / "best", tmp_path / "resampling", signal_run.store, average_resampled=True
-    )
-    card = read_card(tmp_path / "resampling")
-    assert card.architecture["average_resampled"]
-    assert "average_resampled" not in read_card(tmp_path / "plain").architecture
-    assert load_model(tmp_path / "resampling", "cpu").backend.network.average_resampled
+    assert card.architecture[average]
+    assert not read_card(tmp_path / "plain").architecture.get(average, False)
+    assert getattr(load_model(tmp_path / "averaging", "cpu").backend.network, average)
     assert card.metrics["test_mse"] == averaging["mse"] != plain["mse"]
 
 
