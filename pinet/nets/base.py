@@ -150,12 +150,14 @@ class PINet(nn.Module, ABC):
         the modality, `in_channels` and `per_channel`, what a checkpoint card records to
         rebuild it (`pinet.nets.build_network`). The trunk's `turning_points`,
         `delay_embedding`, `recurrence_radii`, `recurrence_stride`, `recurrence_gap`, `value_bins`,
-        `multiscale_pool` and `norm` appear only when they leave the release, and
-        `value_range` only when it leaves the modality's default, so that every card written
-        before they existed still describes its network."""
+        `multiscale_pool` and `norm`, and `average_resampled`, appear only when they leave the
+        release, and `value_range` only when it leaves the modality's default, so that every
+        card written before they existed still describes its network."""
         delays, recurrence, encoding = self.trunk.delays, self.trunk.recurrence, self.trunk.encoding
         default_range = VALUE_RANGES[self.modality]
-        trunk_options = {
+        # Recorded only when set: the resampled average, then the trunk's options.
+        optional = {
+            "average_resampled": self.average_resampled,
             "turning_points": self.trunk.turning_points is not None,
             "delay_embedding": [delays.dimension, delays.delay] if delays else None,
             "recurrence_radii": list(recurrence.radii) if recurrence else None,
@@ -172,13 +174,7 @@ class PINet(nn.Module, ABC):
             "head": self.head,
             "widths": list(self.widths),
             "average_reversed": self.average_reversed,
-        } | {
-            option: value
-            for option, value in (
-                {"average_resampled": self.average_resampled} | trunk_options
-            ).items()
-            if value
-        }
+        } | {option: value for option, value in optional.items() if value}
 
     @property
     def parameter_count(self) -> int:
