@@ -13,7 +13,7 @@ the input and for the input reversed along every spatial axis, which every recip
 prediction with that exact symmetry, and never a larger squared error than the mean of the
 two), `average_resampled` (signals: the mean with the prediction for the window at twice its
 rate, linearly interpolated, which recipes of a path's turning points map to the same PIs),
-and the trunk's `turning_points`, `delay_embedding`, `recurrence_radii`,
+and the trunk's `turning_points`, `running_extremes`, `delay_embedding`, `recurrence_radii`,
 `recurrence_stride`, `value_bins`, `multiscale_pool` and `norm`
 (`pinet.nets.layers.PINetTrunk`).
 """
@@ -93,6 +93,7 @@ class PINet(nn.Module, ABC):
         turning_points: bool = False,
         value_range: tuple[float, float] | None = None,
         average_resampled: bool = False,
+        running_extremes: bool = False,
     ) -> None:
         super().__init__()
         if isinstance(in_channels, bool) or not isinstance(in_channels, int) or in_channels < 1:
@@ -130,6 +131,7 @@ class PINet(nn.Module, ABC):
             recurrence_stride=recurrence_stride,
             recurrence_gap=recurrence_gap,
             turning_points=turning_points,
+            running_extremes=running_extremes,
         )
         # The trunk reads the input's axes as `trunk_spatial_dims` axes (a raster network:
         # an image's rows one after the other), so each input side is the root of a length.
@@ -148,7 +150,7 @@ class PINet(nn.Module, ABC):
     def architecture(self) -> dict[str, Any]:
         """The family's options this network was built with, as JSON values: with the family,
         the modality, `in_channels` and `per_channel`, what a checkpoint card records to
-        rebuild it (`pinet.nets.build_network`). The trunk's `turning_points`,
+        rebuild it (`pinet.nets.build_network`). The trunk's `turning_points`, `running_extremes`,
         `delay_embedding`, `recurrence_radii`, `recurrence_stride`, `recurrence_gap`, `value_bins`,
         `multiscale_pool` and `norm`, and `average_resampled`, appear only when they leave the
         release, and `value_range` only when it leaves the modality's default, so that every
@@ -159,6 +161,7 @@ class PINet(nn.Module, ABC):
         optional = {
             "average_resampled": self.average_resampled,
             "turning_points": self.trunk.turning_points is not None,
+            "running_extremes": self.trunk.extremes is not None,
             "delay_embedding": [delays.dimension, delays.delay] if delays else None,
             "recurrence_radii": list(recurrence.radii) if recurrence else None,
             "recurrence_stride": recurrence.stride if recurrence and recurrence.stride > 1 else 0,

@@ -7,11 +7,16 @@ would otherwise have to learn from raw samples.
     RecurrenceDensity   beside each point, its neighbours' share (`--recurrence-radii`,
                         `--recurrence-stride`, `--recurrence-gap`)
     TurningPoints       a signal as its turning points, one per sample (`--turning-points`)
+    RunningExtremes     beside each value, the lowest and highest so far from either end
+                        (`--running-extremes`)
 """
 
 from __future__ import annotations
 
+import math
+
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -218,3 +223,50 @@ def _compacted(x: torch.Tensor, keep: torch.Tensor) -> tuple[torch.Tensor, torch
     target = torch.where(keep, counted.cumsum(-1) - 1, length)
     spare = torch.zeros((*x.shape[:-1], length + 1), dtype=x.dtype, device=x.device)
     return spare.scatter(-1, target, x)[..., :length], counted.sum(-1, keepdim=True)
+
+
+# The longest path an exported graph scans in full: the service's default limits, 100,000
+# samples for a signal and 2048 x 2048 pixels for an image read as its raster path
+# (PINET_MAX_SIGNAL_LENGTH, PINET_MAX_IMAGE_PIXELS), within 2 ** 22.
+EXPORTED_SCAN_LENGTH = 2**22
+
+
+class RunningExtremes(nn.Module):
+    """Beside each value of a path, the lowest and highest values from its start up to it and
+    from it to its end: (N, C, T) -> (N, 5 C, T), the C inputs, then for each channel its
+    prefix minimum, suffix minimum, prefix maximum and suffix maximum.
+
+    Why: a 0-dim sublevel bar born at a local minimum dies at the lower of its two barriers,
+    the highest value between it and the nearest lower value on each side, and never on a
+    side with no lower value. Whether a side is open, and how high the path has climbed on
+    it, are facts about the whole path to one side, which convolutions reach only after
+    several poolings; the longest bars, where heavy-tailed windows' errors lie, hang on them
+    (docs/studies.md, "Running extremes"). The four reverse with the path: a reversed path's
+    prefix minimum is its suffix minimum, reversed. Fixed, not learned.
+
+    Computed as a scan of doubling shifts (each position takes the extreme of itself and the
+    position 1, 2, 4, ... before it): ceil(log2 T) steps of a padding and a maximum, which an
+    ONNX graph holds (it has no cumulative maximum); an exported graph takes enough steps
+    for paths of EXPORTED_SCAN_LENGTH samples, whatever length it was traced at.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        flipped = x.flip(-1)
+        extremes = [
+            -self.prefix_max(-x),
+            -self.prefix_max(-flipped).flip(-1),
+            self.prefix_max(x),
+            self.prefix_max(flipped).flip(-1),
+        ]
+        return torch.cat([x, torch.stack(extremes, dim=2).flatten(1, 2)], dim=1)
+
+    @staticmethod
+    def prefix_max(x: torch.Tensor) -> torch.Tensor:
+        """(N, C, T) -> the maximum of x[..., :t + 1] at each t."""
+        length = x.shape[-1]
+        longest = EXPORTED_SCAN_LENGTH if torch.onnx.is_in_onnx_export() else length
+        for step in range(max(0, math.ceil(math.log2(max(longest, 1))))):
+            shift = 2**step
+            shifted = F.pad(x, (shift, 0), mode="replicate")[..., :length]
+            x = torch.maximum(x, shifted)
+        return x

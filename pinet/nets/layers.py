@@ -17,7 +17,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pinet.nets.encodings import DelayEncoding, RecurrenceDensity, TurningPoints, ValueEncoding
+from pinet.nets.encodings import (
+    DelayEncoding,
+    RecurrenceDensity,
+    RunningExtremes,
+    TurningPoints,
+    ValueEncoding,
+)
 
 Widths = tuple[int, ...]  # filters of each conv block; the release has four
 TRUNK_WIDTHS: Widths = (128, 256, 512, 1024)  # filters of the released conv blocks (SPEC 3)
@@ -188,9 +194,11 @@ class PINetTrunk(nn.Module):
     positions, which is why any length / size at or above the minimum is accepted. More
     blocks see further: the release's last block sees 45 samples of a signal.
 
-    Six options leave the release (all off by default):
+    Seven options leave the release (all off by default):
     - `turning_points`, over one axis only, hands the first block each channel's turning
       points (`TurningPoints`), one per sample, instead of its samples;
+    - `running_extremes`, over one axis only, adds each channel's running minima and maxima
+      from either end (`RunningExtremes`) beside its values;
     - `delay_embedding` (dimension, delay), signals only, hands the first block each
       channel's delay-embedding coordinates (`DelayEncoding`) instead of its samples;
     - `recurrence_radii`, with `delay_embedding`, adds each point's `RecurrenceDensity` at
@@ -221,11 +229,13 @@ class PINetTrunk(nn.Module):
         recurrence_stride: int = 1,
         recurrence_gap: int = 0,
         turning_points: bool = False,
+        running_extremes: bool = False,
     ) -> None:
         super().__init__()
         self.delays = None
         self.recurrence = None
         self.turning_points = None
+        self.extremes = None
         if turning_points:
             if spatial_dims != 1 or delay_embedding is not None:
                 raise ValueError(
@@ -234,6 +244,14 @@ class PINetTrunk(nn.Module):
                 )
             self.turning_points = TurningPoints()
         encoded_channels = in_channels
+        if running_extremes:
+            if spatial_dims != 1 or delay_embedding is not None:
+                raise ValueError(
+                    "running extremes are a path's: they take a trunk over one axis (signals, "
+                    "raster images), without a delay embedding"
+                )
+            self.extremes = RunningExtremes()
+            encoded_channels *= 5
         if delay_embedding is not None:
             if spatial_dims != 1:
                 raise ValueError("a delay embedding takes signals (one spatial axis) only")
@@ -269,8 +287,9 @@ class PINetTrunk(nn.Module):
         """For `channels` input channels, the encoded channel that each encoded channel of a
         reversed input is, reversed: `reversed_encoding`'s permutation. A delay embedding's
         points of a reversed signal are the signal's in reverse order with their coordinates
-        reversed (x[t + 2 d], x[t + d], x[t]); the densities keep their channels, and the
-        value encoding's bumps follow their value's channel."""
+        reversed (x[t + 2 d], x[t + d], x[t]); the densities keep their channels, running
+        extremes from the start and from the end trade places, and the value encoding's bumps
+        follow their value's channel."""
         order = torch.arange(channels)
         if self.delays is not None:
             order = torch.arange(channels * self.delays.dimension).view(channels, -1).flip(-1)
@@ -278,6 +297,10 @@ class PINetTrunk(nn.Module):
         if self.recurrence is not None:
             densities = channels * len(self.recurrence.radii)
             order = torch.cat([order, torch.arange(len(order), len(order) + densities)])
+        if self.extremes is not None:
+            # Prefix and suffix swap: (min from the start, from the end, max ..., ...).
+            swapped = torch.tensor([1, 0, 3, 2]) + len(order) + 4 * torch.arange(channels)[:, None]
+            order = torch.cat([order, swapped.flatten()])
         if self.encoding is not None:
             bins = torch.arange(self.encoding.bins)
             order = torch.cat([order, len(order) + (order[:, None] * len(bins) + bins).flatten()])
@@ -292,9 +315,12 @@ class PINetTrunk(nn.Module):
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """(N, C, *S) inputs -> (N, C', *S') what the first block reads: the input, or its
-        turning points or delay coordinates, densities and value bumps, as the options ask."""
+        turning points or delay coordinates, running extremes, densities and value bumps, as
+        the options ask."""
         if self.turning_points is not None:
             x = self.turning_points(x)
+        if self.extremes is not None:
+            x = self.extremes(x)
         if self.delays is not None:
             x = self.delays(x)
         if self.recurrence is not None:

@@ -59,6 +59,7 @@ class LowRankPINet(PINet):
         turning_points: bool = False,
         value_range: tuple[float, float] | None = None,
         average_resampled: bool = False,
+        running_extremes: bool = False,
     ) -> None:
         if isinstance(rank, bool) or not isinstance(rank, int) or not 1 <= rank <= PI_SIZE:
             raise ValueError(f"rank must be an integer from 1 to {PI_SIZE}; got {rank!r}")
@@ -79,6 +80,7 @@ class LowRankPINet(PINet):
             turning_points=turning_points,
             value_range=value_range,
             average_resampled=average_resampled,
+            running_extremes=running_extremes,
         )
 
     @property

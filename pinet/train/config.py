@@ -55,6 +55,9 @@ class TrainConfig:
     # Each channel handed to the trunk as its turning points, one per sample
     # (`pinet.nets.encodings.TurningPoints`): recipes whose diagrams depend on nothing else.
     turning_points: bool = False
+    # Beside each value, the running minima and maxima from either end of its channel
+    # (`pinet.nets.encodings.RunningExtremes`).
+    running_extremes: bool = False
     # How each block normalises (`pinet.nets.layers.Normalisation`): "batch" as released,
     # "group" by each sample's own statistics.
     norm: str = "batch"

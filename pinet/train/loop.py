@@ -175,6 +175,7 @@ def _fit(
         "recurrence_stride": config.recurrence_stride,
         "recurrence_gap": config.recurrence_gap,
         "turning_points": config.turning_points,
+        "running_extremes": config.running_extremes,
     }
     if config.rank is not None:
         options["rank"] = config.rank

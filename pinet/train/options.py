@@ -104,6 +104,13 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
         "worse than the samples; not in the release)",
     )
     parser.add_argument(
+        "--running-extremes",
+        action="store_true",
+        help="hand the trunk, beside each channel's values, its running minima and maxima "
+        "from the start and from the end: whether a bar's barriers lie on either side "
+        "(signals and image-raster networks; not in the release)",
+    )
+    parser.add_argument(
         "--value-bins",
         type=int,
         default=defaults.value_bins,
@@ -138,7 +145,7 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
         "--init",
         metavar="CHECKPOINT",
         help="start from this checkpoint's weights (folder or bundled name) to fine-tune it; "
-        "repeat its --family, --widths, --head, --rank, --turning-points, --delay-embedding, "
+        "repeat its --family, --widths, --head, --rank, --turning-points, --running-extremes, "
         "--recurrence-radii, --recurrence-stride, --recurrence-gap, --value-bins, "
         "--value-range, --multiscale-pool, --norm and --per-channel",
     )

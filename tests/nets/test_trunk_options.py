@@ -1,8 +1,8 @@
 """The trunk's options beyond the release, `delay_embedding`, `recurrence_radii` (with
-`recurrence_stride` and `recurrence_gap`), `value_bins` (with `value_range`), `multiscale_pool`
-and `norm`: what they compute, that a card records and rebuilds them, that training, `--init`
-and the ONNX graph carry them, and what refuses group normalisation (frozen BatchNorm statistics,
-resizing, statistics taken from a store)."""
+`recurrence_stride` and `recurrence_gap`), `value_bins` (with `value_range`), `multiscale_pool`,
+`norm`, `turning_points` and `running_extremes`: what they compute, that a card records and
+rebuilds them, that training, `--init` and the ONNX graph carry them, and what refuses group
+normalisation (frozen BatchNorm statistics, resizing, statistics taken from a store)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,13 @@ from pinet.cli import EXIT_USAGE, main
 from pinet.export.onnx import onnx_graph
 from pinet.nets import PINet, build_network
 from pinet.nets.base import VALUE_RANGES
-from pinet.nets.encodings import DelayEncoding, RecurrenceDensity, TurningPoints, ValueEncoding
+from pinet.nets.encodings import (
+    DelayEncoding,
+    RecurrenceDensity,
+    RunningExtremes,
+    TurningPoints,
+    ValueEncoding,
+)
 from pinet.nets.layers import PINetTrunk, group_count, normalisation
 from pinet.tda.persistence import sublevel_diagrams
 from pinet.tda.recipes import get_recipe
@@ -476,3 +482,68 @@ def test_turning_points_are_refused_where_the_diagram_needs_every_sample(
     with pytest.raises(ValueError, match="signal-takens's diagrams depend on more than"):
         train(takens, "signal", tmp_path / "run", config, progress=False)
     assert not (tmp_path / "run").exists()
+
+
+def test_running_extremes_are_the_lowest_and_highest_values_from_either_end() -> None:
+    x = torch.tensor([[[2.0, 0.0, 3.0, -1.0, 1.0]], [[5.0, 5.0, 5.0, 5.0, 5.0]]])
+    encoded = RunningExtremes()(x)
+    assert encoded.shape == (2, 5, 5)
+    assert torch.equal(encoded[:, 0], x[:, 0])  # the values come first
+    assert encoded[0, 1].tolist() == [2.0, 0.0, 0.0, -1.0, -1.0]  # minimum from the start
+    assert encoded[0, 2].tolist() == [-1.0, -1.0, -1.0, -1.0, 1.0]  # minimum from the end
+    assert encoded[0, 3].tolist() == [2.0, 2.0, 3.0, 3.0, 3.0]  # maximum from the start
+    assert encoded[0, 4].tolist() == [3.0, 3.0, 3.0, 1.0, 1.0]  # maximum from the end
+    assert torch.equal(encoded[1], x[1].expand(5, 5))  # a constant path is its own extremes
+    # Four per channel, after all the values, at any length the scan must double over.
+    many = torch.randn(3, 2, 1000)
+    got = RunningExtremes()(many)
+    assert got.shape == (3, 2 + 2 * 4, 1000)
+    torch.testing.assert_close(got[:, 2 + 4], many[:, 1].cummin(-1).values, rtol=0, atol=0)
+    reversed_maxima = many[:, 1].flip(-1).cummax(-1).values.flip(-1)
+    torch.testing.assert_close(got[:, 2 + 7], reversed_maxima, rtol=0, atol=0)
+
+
+def test_a_network_of_running_extremes_averages_its_reversal_and_onnx_computes_it() -> None:
+    network = seeded_network("signal", "pinet", running_extremes=True, value_bins=3).eval()
+    assert network.architecture["running_extremes"]
+    assert "running_extremes" not in seeded_network("signal", "pinet").architecture
+    rebuilt = build_network("signal", 3, family="pinet", per_channel=True, **network.architecture)
+    rebuilt.load_state_dict(network.state_dict())
+    x = torch.randn(INPUT_SHAPES["signal"]).clamp(-4, 4)
+    longer = torch.randn(2, 3, 91).clamp(-4, 4)
+    trunk = network.trunk
+    with torch.no_grad():
+        # Reversing a path swaps its extremes from the start and from the end: the trunk
+        # reuses one encoding for both directions.
+        folded = x.reshape(-1, 1, x.shape[-1])
+        torch.testing.assert_close(
+            trunk.reversed_encoding(trunk.encode(folded)), trunk.encode(folded.flip(-1))
+        )
+        expected = network(x)
+        torch.testing.assert_close(rebuilt.eval()(x), expected)
+        network.average_reversed = True
+        averaged = network(x)
+        network.average_reversed = False
+        torch.testing.assert_close(averaged, (expected + network(x.flip(-1))) / 2)
+        # Traced at 64 samples, the graph scans a longer path in full.
+        assert_the_onnx_graph_computes(network, x, expected, (longer, network(longer)))
+
+
+def test_running_extremes_take_a_path_and_the_training_cli_records_them(
+    signal_run: TrainedRun, tmp_path: Path
+) -> None:
+    with pytest.raises(ValueError, match=r"running extremes are a path's: .* delay embedding"):
+        build_network("signal", 3, running_extremes=True, delay_embedding=(3, 2))
+    with pytest.raises(ValueError, match="running extremes are a path's"):
+        build_network("image", 3, running_extremes=True)
+    assert (
+        build_network("image", 3, family="raster", running_extremes=True).trunk.extremes is not None
+    )
+    out = tmp_path / "extremes"
+    argv = ["train", "--data", str(signal_run.store), "--model", "signal", "--epochs", "1"]
+    argv += ["--widths", ",".join(map(str, TINY_WIDTHS)), "--device", "cpu", "--no-progress"]
+    assert main([*argv, "--running-extremes", "--out", str(out)]) == 0
+    network, card = load_checkpoint(out / "best")
+    assert card.architecture["running_extremes"] is True
+    assert card.training["running_extremes"] is True
+    assert network.trunk.extremes is not None
