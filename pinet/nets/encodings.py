@@ -13,8 +13,6 @@ would otherwise have to learn from raw samples.
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -265,8 +263,7 @@ class RunningExtremes(nn.Module):
         """(N, C, T) -> the maximum of x[..., :t + 1] at each t."""
         length = x.shape[-1]
         longest = EXPORTED_SCAN_LENGTH if torch.onnx.is_in_onnx_export() else length
-        for step in range(max(0, math.ceil(math.log2(max(longest, 1))))):
-            shift = 2**step
-            shifted = F.pad(x, (shift, 0), mode="replicate")[..., :length]
+        for step in range((longest - 1).bit_length()):  # ceil(log2 longest) doublings
+            shifted = F.pad(x, (2**step, 0), mode="replicate")[..., :length]
             x = torch.maximum(x, shifted)
         return x
