@@ -82,6 +82,9 @@ class TrainConfig:
     # labelled by the recipe (`pinet.train.crops.RandomCrops`); 0: no crops.
     crop_min_size: int = 0
     crop_share: float = 0.5
+    # The share of training samples whose channels are rolled circularly to start at their
+    # minimum, labelled by the recipe (`pinet.train.rolls.MinimumRolls`); 0: none.
+    roll_to_minimum: float = 0.0
     # Samples drawn per epoch (`MixtureBatchSampler`); 0: as many as the training stores hold
     # together. Fixing it keeps the budget (and the learning-rate schedule) of a mixture
     # when a store is added to it.

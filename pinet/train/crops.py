@@ -68,10 +68,20 @@ class RandomCrops:
                 for sample, *at in zip(inputs.cpu(), *starts, strict=True)
             ]
         )
-        values = crops.numpy().astype(np.float64)
-        cropped = network_inputs(values, recipe.modality).to(inputs.device)
-        pis = torch.from_numpy(recipe.images_batch(values)).to(cropped)
-        return cropped, objective.relabelled(cropped, pis).to(targets)
+        return labelled_by_recipe(crops, recipe, objective, like=targets)
+
+
+def labelled_by_recipe(
+    transformed: torch.Tensor, recipe: Recipe, objective: Objective, like: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Transformed network inputs `(N, C, *S)`, made network inputs again on `like`'s
+    device, with the targets `objective` makes of the PIs `recipe` gives them
+    (`Objective.relabelled`), of `like`'s dtype: a transform that changes an input's
+    topology must change its label with it."""
+    values = transformed.cpu().numpy().astype(np.float64)
+    inputs = network_inputs(values, recipe.modality).to(like.device)
+    pis = torch.from_numpy(recipe.images_batch(values)).to(inputs)
+    return inputs, objective.relabelled(inputs, pis).to(like)
 
 
 def run_crops(config: TrainConfig, min_input_size: int, largest_side: int) -> RandomCrops | None:

@@ -60,6 +60,7 @@ from pinet.train.mixture import (
     open_stores,
 )
 from pinet.train.plots import plot_run
+from pinet.train.rolls import MinimumRolls, run_rolls
 from pinet.train.run_state import has_run, jsonable, restore, save_epoch, start_from
 
 # The draw of `--frozen-batch-norm`'s statistics before the first epoch: one no epoch's
@@ -189,6 +190,8 @@ def _fit(
         **options,
     ).to(device)
     crops = run_crops(config, model.min_input_size, trained_on.ranges().sizes[1])
+    rolls = run_rolls(config, modality)
+    relabelling = [t for t in (crops, rolls) if t is not None]
     if config.init is not None:
         start_from(model, config.init)
     if cluster.world_size > 1:
@@ -235,7 +238,16 @@ def _fit(
         for group in optimiser.param_groups:
             group["lr"] = learning_rate(config, epoch)
         train_mse = _train_epoch(
-            trained, loader, optimiser, objective, epoch, config, cluster, recipe, crops, progress
+            trained,
+            loader,
+            optimiser,
+            objective,
+            epoch,
+            config,
+            cluster,
+            recipe,
+            relabelling,
+            progress,
         )
         if config.bn_samples:
             recompute_statistics(epoch)
@@ -294,13 +306,14 @@ def _train_epoch(
     config: TrainConfig,
     cluster: Cluster,
     recipe: Recipe,
-    crops: RandomCrops | None,
+    relabelling: Sequence[RandomCrops | MinimumRolls],
     progress: bool,
 ) -> float:
     """One pass over `loader`; the mean training loss. Every process of `cluster` loads,
     transforms and prepares the whole batch alike, then steps on its shard of it.
     `recipe`: the stores', whose symmetries `--augment` draws (`exact_symmetries`) and which
-    labels `crops`."""
+    labels what the `relabelling` transforms (crops, then rolls) make of a batch before the
+    symmetries are drawn."""
     model.train()
     if config.frozen_batch_norm:
         freeze_batch_norm(model)
@@ -318,8 +331,8 @@ def _train_epoch(
     for inputs, targets in batches:
         inputs = inputs.to(device, non_blocking=True)
         targets = targets.to(device, non_blocking=True)
-        if crops is not None:
-            inputs, targets = crops.apply(inputs, targets, recipe, draws, objective)
+        for transform in relabelling:
+            inputs, targets = transform.apply(inputs, targets, recipe, draws, objective)
         if config.augment:
             inputs, targets = exact_symmetries(
                 inputs, targets, draws, recipe.spatial_symmetries, recipe.value_reflection

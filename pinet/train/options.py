@@ -207,6 +207,15 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
         help="the share of batches cropped by --crop-min-size (default %(default)s)",
     )
     parser.add_argument(
+        "--roll-to-minimum",
+        type=float,
+        default=defaults.roll_to_minimum,
+        metavar="P",
+        help="roll each training signal's channels, with probability P, circularly to start "
+        "at their minimum, labelled by the exact recipe on the fly: windows that start and "
+        "end at their minimum, as closed outlines do (default 0: none)",
+    )
+    parser.add_argument(
         "--epoch-samples",
         type=int,
         default=defaults.epoch_samples,

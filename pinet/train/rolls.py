@@ -1,0 +1,72 @@
+"""Signals rolled to start at their minimum, labelled by the exact recipe: training windows
+whose running minimum never moves.
+
+A closed outline sampled from its lowest point starts and ends at its minimum (57% of the
+UCR ArrowHead test windows do); a window cut at random from a longer recording rarely does
+(2% of HAPT's). A network handed each channel's running extremes (`--running-extremes`)
+sees, on such a window, a running minimum that is one constant from either end, a picture
+its training never showed, and doubled its error there ([docs/studies.md, Running
+extremes](../../docs/studies.md#running-extremes)). Rolling a channel circularly so that it
+starts at its minimum makes that picture of any window: the rolled channel ends on the
+sample before its minimum, and `--augment`'s reversal and value reflection then also put
+the minimum last, or a maximum first. A roll joins the window's two ends with a new step, so
+it has its own topology: the recipe labels the rolled samples, as it labels crops.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from pinet.modality import Modality
+from pinet.tda import Recipe
+from pinet.train.config import TrainConfig
+from pinet.train.crops import labelled_by_recipe
+from pinet.train.losses import Objective
+
+
+@dataclass(frozen=True)
+class MinimumRolls:
+    """Each training sample, with probability `share`, has every channel rolled circularly
+    to start at its minimum (the first, where several samples tie)."""
+
+    share: float
+
+    def __post_init__(self) -> None:
+        if not 0 < self.share <= 1:
+            raise ValueError(f"the share of rolled samples must be in (0, 1], not {self.share}")
+
+    def apply(
+        self,
+        inputs: torch.Tensor,
+        targets: torch.Tensor,
+        recipe: Recipe,
+        generator: torch.Generator,
+        objective: Objective,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The signal batch `(N, C, T)` of network inputs with its targets, the drawn
+        samples rolled and relabelled (`labelled_by_recipe`), the rest as they were. The
+        draws come from `generator` (on the CPU), so a resumed run rolls alike."""
+        chosen = (torch.rand(len(inputs), generator=generator) < self.share).to(inputs.device)
+        if not chosen.any():
+            return inputs, targets
+        picked = inputs[chosen]
+        length = picked.shape[-1]
+        positions = torch.arange(length, device=picked.device)
+        rolled = picked.gather(-1, (positions + picked.argmin(-1, keepdim=True)) % length)
+        rolled, labels = labelled_by_recipe(rolled, recipe, objective, like=targets)
+        inputs, targets = inputs.clone(), targets.clone()
+        inputs[chosen], targets[chosen] = rolled.to(inputs), labels
+        return inputs, targets
+
+
+def run_rolls(config: TrainConfig, modality: Modality) -> MinimumRolls | None:
+    """The run's `--roll-to-minimum` rolls, for signals only: None without them."""
+    if not config.roll_to_minimum:
+        return None
+    if modality != "signal":
+        raise ValueError(
+            f"--roll-to-minimum rolls signals, and these stores hold {modality} inputs"
+        )
+    return MinimumRolls(config.roll_to_minimum)
