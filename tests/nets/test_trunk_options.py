@@ -447,24 +447,6 @@ def test_turning_points_have_the_signals_own_sublevel_diagram() -> None:
         np.testing.assert_array_equal(finite_pairs(got), finite_pairs(expected))
 
 
-def test_a_network_of_turning_points_averages_its_reversal_and_onnx_computes_it() -> None:
-    network = seeded_network("signal", "pinet", turning_points=True, value_bins=3).eval()
-    assert network.architecture["turning_points"]
-    assert "turning_points" not in seeded_network("signal", "pinet").architecture
-    rebuilt = build_network("signal", 3, family="pinet", per_channel=True, **network.architecture)
-    rebuilt.load_state_dict(network.state_dict())
-    x = torch.randn(INPUT_SHAPES["signal"]).clamp(-4, 4)
-    longer = torch.randn(2, 3, 91).clamp(-4, 4)
-    with torch.no_grad():
-        expected = network(x)
-        torch.testing.assert_close(rebuilt.eval()(x), expected)
-        network.average_reversed = True
-        averaged = network(x)
-        network.average_reversed = False
-        torch.testing.assert_close(averaged, (expected + network(x.flip(-1))) / 2)
-        assert_the_onnx_graph_computes(network, x, expected, (longer, network(longer)))
-
-
 def test_turning_points_are_refused_where_the_diagram_needs_every_sample(
     signal_run: TrainedRun, tmp_path: Path
 ) -> None:
@@ -503,29 +485,35 @@ def test_running_extremes_are_the_lowest_and_highest_values_from_either_end() ->
     torch.testing.assert_close(got[:, 2 + 7], reversed_maxima, rtol=0, atol=0)
 
 
-def test_a_network_of_running_extremes_averages_its_reversal_and_onnx_computes_it() -> None:
-    network = seeded_network("signal", "pinet", running_extremes=True, value_bins=3).eval()
-    assert network.architecture["running_extremes"]
-    assert "running_extremes" not in seeded_network("signal", "pinet").architecture
+def test_reversing_a_path_swaps_its_running_extremes_from_either_end() -> None:
+    """What `average_reversed` relies on to reuse one encoding for both directions."""
+    trunk = seeded_network("signal", "pinet", running_extremes=True, value_bins=3).trunk
+    folded = torch.randn(6, 1, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(
+            trunk.reversed_encoding(trunk.encode(folded)), trunk.encode(folded.flip(-1))
+        )
+
+
+@pytest.mark.parametrize("option", ["turning_points", "running_extremes"])
+def test_a_network_of_a_path_encoding_averages_its_reversal_and_onnx_computes_it(
+    option: str,
+) -> None:
+    network = seeded_network("signal", "pinet", **{option: True}, value_bins=3).eval()
+    assert network.architecture[option]
+    assert option not in seeded_network("signal", "pinet").architecture
     rebuilt = build_network("signal", 3, family="pinet", per_channel=True, **network.architecture)
     rebuilt.load_state_dict(network.state_dict())
     x = torch.randn(INPUT_SHAPES["signal"]).clamp(-4, 4)
     longer = torch.randn(2, 3, 91).clamp(-4, 4)
-    trunk = network.trunk
     with torch.no_grad():
-        # Reversing a path swaps its extremes from the start and from the end: the trunk
-        # reuses one encoding for both directions.
-        folded = x.reshape(-1, 1, x.shape[-1])
-        torch.testing.assert_close(
-            trunk.reversed_encoding(trunk.encode(folded)), trunk.encode(folded.flip(-1))
-        )
         expected = network(x)
         torch.testing.assert_close(rebuilt.eval()(x), expected)
         network.average_reversed = True
         averaged = network(x)
         network.average_reversed = False
         torch.testing.assert_close(averaged, (expected + network(x.flip(-1))) / 2)
-        # Traced at 64 samples, the graph scans a longer path in full.
+        # Traced at 64 samples, the graph encodes a longer path in full.
         assert_the_onnx_graph_computes(network, x, expected, (longer, network(longer)))
 
 
