@@ -236,20 +236,24 @@ class PINetTrunk(nn.Module):
         self.recurrence = None
         self.turning_points = None
         self.extremes = None
+        path_encodings = [
+            name
+            for name, asked in (
+                ("turning points", turning_points),
+                ("running extremes", running_extremes),
+            )
+            if asked
+        ]
+        if path_encodings and (spatial_dims != 1 or delay_embedding is not None):
+            raise ValueError(
+                f"{' and '.join(path_encodings)} are a path's: they take a trunk over one axis "
+                "(signals, raster images), without a delay embedding (whose recipe reads every "
+                "sample)"
+            )
         if turning_points:
-            if spatial_dims != 1 or delay_embedding is not None:
-                raise ValueError(
-                    "turning points are a path's: they take a trunk over one axis (signals, "
-                    "raster images), without a delay embedding (whose recipe reads every sample)"
-                )
             self.turning_points = TurningPoints()
         encoded_channels = in_channels
         if running_extremes:
-            if spatial_dims != 1 or delay_embedding is not None:
-                raise ValueError(
-                    "running extremes are a path's: they take a trunk over one axis (signals, "
-                    "raster images), without a delay embedding"
-                )
             self.extremes = RunningExtremes()
             encoded_channels *= 5
         if delay_embedding is not None:

@@ -522,8 +522,8 @@ def test_running_extremes_take_a_path_and_the_training_cli_records_them(
 ) -> None:
     with pytest.raises(ValueError, match=r"running extremes are a path's: .* delay embedding"):
         build_network("signal", 3, running_extremes=True, delay_embedding=(3, 2))
-    with pytest.raises(ValueError, match="running extremes are a path's"):
-        build_network("image", 3, running_extremes=True)
+    with pytest.raises(ValueError, match="turning points and running extremes are a path's"):
+        build_network("image", 3, running_extremes=True, turning_points=True)
     assert (
         build_network("image", 3, family="raster", running_extremes=True).trunk.extremes is not None
     )
