@@ -24,6 +24,10 @@ PI_SIZE = 50
 # The largest side a grid may have: a recipe's resolution is a parameter a service client
 # may set, and an image costs memory and time in its square (3 x 512^2 float64 is 6 MB).
 MAX_RESOLUTION = 512
+# The widest Gaussian, in spans of the grid (`max_bd - min(min_bd, 0)`): at this width it
+# paints every pixel alike to a part in 10^4, and far wider ones underflow to an all-zero
+# image, so a wider `spread` is a mistake worth naming rather than an image worth rendering.
+MAX_SPREAD_IN_SPANS = 100.0
 
 
 @dataclass(frozen=True)
@@ -37,10 +41,25 @@ class PersistenceImageGrid:
     resolution: int = PI_SIZE
 
     def __post_init__(self) -> None:
+        for name in ("spread", "min_bd", "max_bd"):
+            if not math.isfinite(getattr(self, name)):
+                raise ValueError(f"{name} must be finite, got {getattr(self, name)}")
         if not self.spread > 0:
             raise ValueError(f"spread must be positive, got {self.spread}")
         if not self.max_bd > 0:
             raise ValueError(f"max_bd must be positive, got {self.max_bd}")
+        span = self.max_bd - min(self.min_bd, 0.0)
+        if not math.isfinite(span):
+            raise ValueError(
+                f"the grid's span max_bd - min(min_bd, 0) overflows ({self.max_bd} - "
+                f"{self.min_bd}); choose bounds whose difference is a finite number"
+            )
+        if self.spread > MAX_SPREAD_IN_SPANS * span:
+            raise ValueError(
+                f"spread {self.spread} is more than {MAX_SPREAD_IN_SPANS:g} times the grid's "
+                f"span {span:g} (max_bd - min(min_bd, 0)): such a Gaussian paints every pixel "
+                "alike, or underflows to zeros"
+            )
         resolution = self.resolution
         if isinstance(resolution, bool) or not isinstance(resolution, int | np.integer):
             raise ValueError(f"resolution must be an integer, got {resolution!r}")

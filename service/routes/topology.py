@@ -19,6 +19,7 @@ from fastapi import APIRouter, Request, Response
 
 from pinet.modality import PLURALS, Modality, layout
 from pinet.tda import RECIPES, RELEASED_RECIPES, Recipe, recipe_from_json
+from pinet.tda.recipes import SignalTakens
 from service.deps import ReadyRegistryDep, SettingsDep
 from service.errors import InputError
 from service.limits import check_topology_cost, input_limits
@@ -90,8 +91,28 @@ async def read_topology_request(
         name, params = _form_text(form.get("recipe"), "recipe"), _form_params(form.get("params"))
         x, notes = asked.x, asked.notes
     recipe = _recipe(name or RELEASED_RECIPES[modality], params, modality)
-    check_topology_cost(recipe, recipe_input_shape(x, modality), settings)
-    return TopologyRequest(x, recipe, notes)
+    shape = recipe_input_shape(x, modality)
+    check_topology_cost(recipe, shape, settings)
+    return TopologyRequest(x, recipe, [*notes, *_too_few_points(recipe, shape)])
+
+
+# The fewest points whose Rips filtration can hold a cycle (a square's four corners).
+FEWEST_POINTS_FOR_H1 = 4
+
+
+def _too_few_points(recipe: Recipe, shape: tuple[int, ...]) -> list[str]:
+    """A note when a delay embedding leaves each channel too few points for any H1 pair, so
+    that all-zero PIs read as the parameters' doing, not the signal's."""
+    if not isinstance(recipe, SignalTakens):
+        return []
+    points = recipe.embedded_points(shape[-1])
+    if points >= FEWEST_POINTS_FOR_H1:
+        return []
+    return [
+        f"signal-takens embeds each channel of {shape[-1]} samples as {points} point(s), too "
+        f"few for a cycle (at least {FEWEST_POINTS_FOR_H1}): its diagrams are empty and its "
+        "PIs zero; a smaller dimension, delay or stride embeds more"
+    ]
 
 
 def _form_text(value: object, field: str) -> str | None:

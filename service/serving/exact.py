@@ -18,7 +18,7 @@ import numpy as np
 
 from pinet.tda import Recipe
 from pinet.tda.recipes import Diagrams
-from service.errors import QueueFull
+from service.errors import InputError, QueueFull
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,8 @@ class ExactPool:
 
     async def compute(self, recipe: Recipe, x: np.ndarray) -> ExactResult:
         """`recipe`'s diagrams and PIs of one raw input, on a worker thread; QueueFull (503)
-        when `queue_size` computations are pending already."""
+        when `queue_size` computations are pending already, InputError (422) when the
+        recipe cannot take the input."""
         with self._lock:
             if self._pending >= self._queue_size:
                 raise QueueFull(
@@ -78,7 +79,12 @@ class ExactPool:
             self._pending += 1
         future = self._executor.submit(exact_pis, recipe, x)
         future.add_done_callback(self._release)
-        return await asyncio.wrap_future(future)
+        try:
+            return await asyncio.wrap_future(future)
+        except ValueError as error:
+            # A recipe raises ValueError for an input it cannot take, naming why (values that
+            # overflow its filtration at its parameters): the client's to change, a 422.
+            raise InputError(str(error)) from None
 
     def _release(self, _: object) -> None:
         with self._lock:

@@ -129,6 +129,27 @@ def test_a_signal_upload_takes_recipe_and_params_as_form_fields(client: httpx.Cl
     assert_exact(response.json(), "signal-takens", params, SHORT_SIGNAL)
 
 
+THREE_POINTS_NOTE = (
+    "signal-takens embeds each channel of 120 samples as 3 point(s), too few for a cycle (at "
+    "least 4): its diagrams are empty and its PIs zero; a smaller dimension, delay or stride "
+    "embeds more"
+)
+
+
+@pytest.mark.parametrize(("stride", "expected_notes"), [(4, [THREE_POINTS_NOTE]), (3, [])])
+def test_an_embedding_too_small_for_a_cycle_is_noted(
+    client: httpx.Client, stride: int, expected_notes: list[str]
+) -> None:
+    """120 samples embedded at dimension 2 and delay 110 leave ten starts: three points at
+    stride 4, too few for any loop, four at stride 3."""
+    params = {"dimension": 2, "delay": 110, "stride": stride}
+    response = client.post("/v1/signals/topology", json=signal_json("signal-takens", params))
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert_exact(body, "signal-takens", params, SHORT_SIGNAL)
+    assert body["notes"] == expected_notes
+
+
 def signal_json(recipe: str, params: dict | None = None, signal: np.ndarray = SHORT_SIGNAL) -> dict:
     return {"signal": signal.tolist(), "recipe": recipe, "params": params or {}}
 
@@ -143,6 +164,18 @@ def signal_json(recipe: str, params: dict | None = None, signal: np.ndarray = SH
         (signal_json("signal-takens", {"delay": 10**30}), 422, ["64-bit"]),
         (signal_json("signal-sublevel", {"spread": "wide"}), 422, ["spread"]),
         (signal_json("signal-sublevel", {"spread": -1.0}), 422, ["spread"]),
+        (signal_json("signal-sublevel", {"spread": 1e308}), 422, ["spread", "100 times"]),
+        (
+            signal_json("signal-sublevel", {"min_bd": -1e308, "max_bd": 1e308}),
+            422,
+            ["span", "overflows"],
+        ),
+        # Finite values that overflow the float32 filtration at the default scale.
+        (
+            signal_json("signal-sublevel-tpkd", signal=np.array([[1e39, 0.0, 3.0] * 30])),
+            422,
+            ["scale", "overflow"],
+        ),
         ({"signal": [[1.0, 2.0], [3.0]]}, 422, ["channel 1"]),
         ({"signal": SHORT_SIGNAL.tolist(), "model": "tiny-signal"}, 422, ["model"]),
         # 1,099 embedded points per channel, over the default 1,024.

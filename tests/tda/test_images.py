@@ -145,12 +145,30 @@ def test_non_finite_diagram_is_rejected(bad):
 
 
 @pytest.mark.parametrize(
-    ("spread", "max_bd", "message"),
-    [(0.0, 1.0, "spread"), (-0.1, 1.0, "spread"), (0.05, 0.0, "max_bd"), (0.05, -1.0, "max_bd")],
+    ("spread", "min_bd", "max_bd", "message"),
+    [
+        (0.0, 0.0, 1.0, "spread must be positive"),
+        (-0.1, 0.0, 1.0, "spread must be positive"),
+        (0.05, 0.0, 0.0, "max_bd must be positive"),
+        (0.05, 0.0, -1.0, "max_bd must be positive"),
+        (np.inf, 0.0, 1.0, "spread must be finite"),
+        (np.nan, 0.0, 1.0, "spread must be finite"),
+        (0.05, -np.inf, 1.0, "min_bd must be finite"),
+        (0.05, 0.0, np.nan, "max_bd must be finite"),
+        (0.05, -1e308, 1e308, "span .* overflows"),
+        (1e308, 0.0, 1.0, "more than 100 times the grid's span"),
+        (2001.0, -10.0, 10.0, "more than 100 times the grid's span 20"),
+    ],
 )
-def test_bad_grid_is_rejected(spread, max_bd, message):
+def test_bad_grid_is_rejected(spread, min_bd, max_bd, message):
     with pytest.raises(ValueError, match=message):
-        PersistenceImageGrid(spread, 0.0, max_bd)
+        PersistenceImageGrid(spread, min_bd, max_bd)
+
+
+def test_widest_allowed_spread_renders_a_flat_image_not_zeros():
+    (image,) = PersistenceImageGrid(100.0, 0.0, 1.0).render([np.array([[0.2, 0.7]])])
+    assert image.max() == 1.0
+    assert image.min() > 0.999
 
 
 def test_render_is_pure():
