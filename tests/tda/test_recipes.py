@@ -309,6 +309,12 @@ def test_cubical_pairs_of_two_dark_blobs():
     np.testing.assert_array_equal(get_recipe("image-cubical").diagrams(image)[0], [[0.2, 1.0]])
 
 
+@pytest.mark.parametrize("cut", [-0.1, float("nan"), float("inf")])
+def test_raster_refuses_a_cut_that_is_negative_or_not_finite(cut):
+    with pytest.raises(ValueError, match="min_persistence must be >= 0 and finite"):
+        get_recipe("image-raster", {"min_persistence": cut})
+
+
 def test_cubical_bad_homology_dimensions():
     for bad in ([], [2], [0, 0]):
         with pytest.raises(ValueError, match="homology_dimensions"):

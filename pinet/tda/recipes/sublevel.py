@@ -61,10 +61,14 @@ class ImageRaster(Recipe):
     min_persistence: float = RASTER_NOISE_CUT
     float32_filtration: bool = True
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_min_persistence(self.min_persistence)
+
     def _channel_diagrams(self, channels: np.ndarray) -> Diagrams:
         signals = channels.reshape(len(channels), -1)
         diagrams = sublevel_diagrams(filtration_values(signals, self.float32_filtration))
-        return [d[d[:, 1] - d[:, 0] > self.min_persistence] for d in diagrams]
+        return persistent_pairs(diagrams, self.min_persistence)
 
 
 # HAPT's accelerometer (g): the largest |x - window mean| over the 3,363 windows of the
@@ -107,8 +111,7 @@ class SignalSublevelTPKD(Recipe):
         object.__setattr__(self, "resolution", int(self.resolution))  # plain: params stay JSON
         if not (np.isfinite(self.scale) and self.scale > 0):
             raise ValueError(f"scale must be positive and finite, got {self.scale}")
-        if not (np.isfinite(self.min_persistence) and self.min_persistence >= 0):
-            raise ValueError(f"min_persistence must be >= 0 and finite, got {self.min_persistence}")
+        check_min_persistence(self.min_persistence)
 
     def _channel_diagrams(self, channels: np.ndarray) -> Diagrams:
         centred = channels - channels.mean(axis=-1, keepdims=True)
@@ -118,5 +121,15 @@ class SignalSublevelTPKD(Recipe):
                 f"signal values far beyond the data scale {self.scale:g} overflow the "
                 "filtration (float32 when float32_filtration); pass a larger scale"
             )
-        diagrams = sublevel_diagrams(values)
-        return [d[d[:, 1] - d[:, 0] > self.min_persistence] for d in diagrams]
+        return persistent_pairs(sublevel_diagrams(values), self.min_persistence)
+
+
+def check_min_persistence(min_persistence: float) -> None:
+    """ValueError unless the cut is finite and >= 0: a NaN cut would keep no pair, silently."""
+    if not (np.isfinite(min_persistence) and min_persistence >= 0):
+        raise ValueError(f"min_persistence must be >= 0 and finite, got {min_persistence}")
+
+
+def persistent_pairs(diagrams: Diagrams, min_persistence: float) -> Diagrams:
+    """Each diagram's pairs of persistence above `min_persistence`."""
+    return [d[d[:, 1] - d[:, 0] > min_persistence] for d in diagrams]
