@@ -27,7 +27,7 @@ from pinet.io import (
     read_npy,
     signal_from_csv,
 )
-from pinet.modality import Modality, input_ndim, layout
+from pinet.modality import PLURALS, Modality, input_ndim, layout
 from pinet.tda.inputs import as_images, as_signals
 from pinet.validation import describe_validation_error
 from service.errors import InputError
@@ -74,7 +74,8 @@ async def read_pi_request(
     else:
         form = await _read_form(request, _UPLOADS[modality])
         x, notes = _DECODERS[modality](form.data, form.filename, limits)
-        asked = PIRequest(x, form.model, form.compare, notes)
+        x, read_as = _one_input(x, modality)
+        asked = PIRequest(x, form.model, form.compare, [*notes, *read_as])
     if format == "png":
         check_png_channels(asked.x.shape[0] if asked.x.ndim > 1 else 1, settings)
     return asked
@@ -227,6 +228,22 @@ _DECODERS: dict[Modality, Callable[[bytes, str, ShapeCheck], tuple[np.ndarray, l
     "signal": signal_from_upload,
     "image": image_from_upload,
 }
+
+
+def _one_input(x: np.ndarray, modality: Modality) -> tuple[np.ndarray, list[str]]:
+    """The upload as one input `(C, ...)`, with a note when it was adapted: an array of one
+    dimension fewer is one channel, as the recipes read it (`pinet.tda.inputs`); InputError
+    for any other rank, pointing a batch to the batch route."""
+    rank = input_ndim(modality)
+    if x.ndim == rank - 1:
+        one_channel = x[None]
+        return one_channel, [f"the {x.ndim}-D upload was read as one channel, {one_channel.shape}"]
+    if x.ndim != rank:
+        batch_route = f"; send a batch to /v1/{PLURALS[modality]}/pi:batch" if x.ndim > rank else ""
+        raise InputError(
+            f"one {modality} is an array {layout(modality)}; got shape {x.shape}{batch_route}"
+        )
+    return x, []
 
 
 def _check_batch_shape(x: np.ndarray, modality: Modality) -> None:

@@ -14,7 +14,9 @@ def as_signals(x: np.ndarray, *, batched: bool) -> np.ndarray:
     x = _as_real_array(x, "signal")
     if not batched and x.ndim == 1:
         x = x[None, :]
-    _check_ndim(x, 3 if batched else 2, "signal batch (N, C, T)" if batched else "signal (C, T)")
+    _check_ndim(
+        x, 3 if batched else 2, "a signal batch (N, C, T)" if batched else "a signal (C, T)"
+    )
     _check_finite(x, "signal")
     return x.astype(np.float64, copy=False)
 
@@ -29,7 +31,7 @@ def as_images(x: np.ndarray, *, batched: bool) -> np.ndarray:
     if not batched and x.ndim == 2:
         x = x[None]
     _check_ndim(
-        x, 4 if batched else 3, "image batch (N, C, H, W)" if batched else "image (C, H, W)"
+        x, 4 if batched else 3, "an image batch (N, C, H, W)" if batched else "an image (C, H, W)"
     )
     if x.dtype == np.uint8:
         return x / 255.0
@@ -58,7 +60,7 @@ def _as_real_array(x: np.ndarray, what: str) -> np.ndarray:
 
 def _check_ndim(x: np.ndarray, ndim: int, expected: str) -> None:
     if x.ndim != ndim:
-        raise ValueError(f"expected a {expected} array with {ndim} dimensions, got shape {x.shape}")
+        raise ValueError(f"expected {expected} array with {ndim} dimensions, got shape {x.shape}")
 
 
 def _check_finite(x: np.ndarray, what: str) -> None:

@@ -106,6 +106,34 @@ def test_unsupported_content_type(client: httpx.Client, route: str) -> None:
     assert "multipart/form-data" in detail(response, 415)
 
 
+def test_a_bare_signal_upload_is_one_channel(client: httpx.Client) -> None:
+    """A 1-D .npy signal is read as one channel, as the recipes read it, and the answer says
+    so: a per-channel model answers, a three-channel one names the channel count."""
+    upload = {"file": ("s.npy", npy(SIGNAL[0]))}
+    answered = client.post(SIGNAL_ROUTE, files=upload, data={"model": "tiny-signal-per-channel"})
+    assert answered.status_code == 200, answered.text
+    assert answered.json()["shape"] == [1, 50, 50]
+    assert "the 1-D upload was read as one channel, (1, 250)" in answered.json()["notes"]
+    refused = client.post(SIGNAL_ROUTE, files=upload, data={"model": "tiny-signal"})
+    assert "1 channels" in detail(refused, 422)
+
+
+@pytest.mark.parametrize(
+    ("route", "x", "words"),
+    [
+        (SIGNAL_ROUTE, np.stack([SIGNAL, SIGNAL]), ["(C, T)", "(2, 3, 250)", "pi:batch"]),
+        (SIGNAL_ROUTE, np.float64(1.0), ["(C, T)", "shape ()"]),
+        (IMAGE_ROUTE, IMAGE[None], ["(C, H, W)", "(1, 3, 32, 32)", "/v1/images/pi:batch"]),
+        (IMAGE_ROUTE, IMAGE[0, 0], ["(C, H, W)", "shape (32,)"]),
+    ],
+)
+def test_an_upload_of_another_rank_names_its_shape(
+    client: httpx.Client, route: str, x: np.ndarray, words: list[str]
+) -> None:
+    message = detail(client.post(route, files={"file": ("x.npy", npy(x))}), 422)
+    assert all(word in message for word in words), message
+
+
 def test_unknown_model(client: httpx.Client) -> None:
     response = client.post(SIGNAL_ROUTE, json={"signal": SIGNAL.tolist(), "model": "nope"})
     message = detail(response, 404)
