@@ -33,6 +33,7 @@ from safetensors.torch import save as safetensors_bytes
 from pinet.atomic import write_atomically
 from pinet.card import ModelCard, RuntimeRef, StoredDtype, network_fields
 from pinet.nets import PINet
+from pinet.validation import describe_validation_error
 
 WEIGHTS_FILE = "model.safetensors"
 CARD_FILE = "card.json"
@@ -120,7 +121,8 @@ def read_card(directory: str | os.PathLike[str]) -> ModelCard:
     try:
         return ModelCard.model_validate_json(path.read_bytes())
     except ValidationError as error:
-        raise CheckpointError(f"{path} is not a valid model card: {error}") from error
+        detail = describe_validation_error(error.errors())
+        raise CheckpointError(f"{path} is not a valid model card: {detail}") from error
 
 
 def load_checkpoint(
@@ -151,11 +153,15 @@ def load_checkpoint(
             "overwrite; save the checkpoint again"
         )
     try:
-        model = card.build_network()
-        check_model_matches_card(model, card)
+        # Shapes only, on the meta device: the card's architecture is checked against the
+        # file before any memory is spent on it (a card claiming 10^9 filters fails here).
+        with torch.device("meta"):
+            skeleton = card.build_network()
+        check_model_matches_card(skeleton, card)
     except ValueError as error:
         raise CheckpointError(f"{directory / CARD_FILE}: {error}") from error
-    _check_tensors_match(model, stored, card, weights_path)
+    _check_tensors_match(skeleton, stored, card, weights_path)
+    model = card.build_network()
     model.load_state_dict(
         {key: t.float() if t.is_floating_point() else t for key, t in stored.items()}
     )

@@ -209,6 +209,16 @@ def test_card_describing_another_architecture_names_the_tensors(signal_model, tm
     assert "dense.weight stored (2500, 1024), expected (7500, 1024)" in message
 
 
+def test_a_card_claiming_a_huge_network_is_refused_before_building_it(signal_model, tmp_path):
+    """A terabyte of filters is compared with the file's shapes, never allocated."""
+    card = save_checkpoint(signal_model, make_card(), tmp_path)
+    widths = [10**12, *card.architecture["widths"][1:]]
+    _tamper_card(tmp_path, architecture={**card.architecture, "widths": widths})
+    with pytest.raises(CheckpointError, match=r"does not match the architecture") as caught:
+        load_checkpoint(tmp_path)
+    assert f"expected ({10**12}, 1, 3)" in str(caught.value)
+
+
 def test_missing_and_unexpected_tensors_are_named(signal_model, saved, tmp_path):
     directory, _ = saved
     with safe_open(directory / WEIGHTS_FILE, framework="pt") as f:
@@ -228,6 +238,16 @@ def test_unknown_modality_is_refused(signal_model, tmp_path):
     _tamper_card(tmp_path, modality="audio")
     with pytest.raises(CheckpointError, match=r"(?s)not a valid model card.*modality.*'signal'"):
         load_checkpoint(tmp_path)
+
+
+def test_a_truncated_card_is_named_in_one_line(signal_model, tmp_path):
+    save_checkpoint(signal_model, make_card(), tmp_path)
+    path = tmp_path / CARD_FILE
+    path.write_text(path.read_text()[:100])
+    with pytest.raises(CheckpointError) as caught:
+        load_checkpoint(tmp_path)
+    assert "\n" not in str(caught.value)
+    assert str(caught.value).startswith(f"{path} is not a valid model card: Invalid JSON: EOF")
 
 
 def test_missing_files_are_reported(signal_model, tmp_path):
