@@ -289,9 +289,14 @@ def default_backend(card: ModelCard, device: str) -> str:
 
 def predict(model: LoadedModel, x: np.ndarray) -> np.ndarray:
     """`(C, 50, 50)` float32 PIs for one input `(C, T)` / `(C, H, W)`, or `(N, C, 50, 50)`
-    for a batch; inputs are checked against the model card first."""
-    single = np.ndim(x) == input_ndim(model.card.modality)
-    batch = np.asarray(x)[None] if single else np.asarray(x)
+    for a batch; inputs are checked against the model card first. An input of one dimension
+    fewer, `(T,)` / `(H, W)`, is one channel, as the recipes read it."""
+    x = np.asarray(x)
+    rank = input_ndim(model.card.modality)
+    if x.ndim == rank - 1:
+        x = x[None]
+    single = x.ndim == rank
+    batch = x[None] if single else x
     pis = model.forward(model.prepare(batch))
     return pis[0] if single else pis
 

@@ -168,4 +168,15 @@ def test_an_input_of_the_wrong_rank_is_refused(
     signal_model: LoadedModel, windows: np.ndarray
 ) -> None:
     with pytest.raises(ValueError, match=r"takes a signal \(C, T\) or a batch of them"):
+        predict(signal_model, windows[None])
+
+
+def test_a_bare_signal_is_one_channel(signal_model: LoadedModel, windows: np.ndarray) -> None:
+    """As the recipes read it: a per-channel model answers it as `(1, T)`, a three-channel
+    model names the count it was given."""
+    per_channel = load_model("signal-hapt-student")
+    np.testing.assert_array_equal(
+        predict(per_channel, windows[0, 0]), predict(per_channel, windows[0, :1])
+    )
+    with pytest.raises(ValueError, match="1 channels"):
         predict(signal_model, windows[0, 0])
