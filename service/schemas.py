@@ -5,7 +5,15 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, StrictFloat, WithJsonSchema
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    StrictBool,
+    StrictFloat,
+    WithJsonSchema,
+)
 
 from pinet.modality import Modality
 
@@ -45,13 +53,14 @@ class SignalRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    signal: list[list[float]] = Field(
+    # Strict types: true and "1.5" are no samples, and "yes" is no JSON boolean.
+    signal: list[list[StrictFloat]] = Field(
         description="(C, T): one list of samples per channel", examples=[[[0.0, 1.0, 0.5]]]
     )
     model: str | None = Field(
         default=None, description="model name; default: the first signal model"
     )
-    compare: bool = Field(
+    compare: StrictBool = Field(
         default=False, description="also compute the exact PI with the model's recipe"
     )
 
@@ -206,8 +215,7 @@ class SignalTopologyRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    # Strict numbers: true and "1.5" are no samples (the PI routes' model refuses a short
-    # signal anyway; a recipe would take a one-sample [[true]]).
+    # Strict numbers, as the PI routes' (`SignalRequest`).
     signal: list[list[StrictFloat]] = Field(
         description="(C, T): one list of samples per channel", examples=[[[0.0, 1.0, 0.5]]]
     )

@@ -52,6 +52,21 @@ def test_malformed_json(client: httpx.Client, content: bytes) -> None:
     detail(client.post(SIGNAL_ROUTE, content=content, headers=headers), 422)
 
 
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        ({"signal": [[True, False] * 125] * 3}, ["signal.0.0", "valid number"]),
+        ({"signal": [["1.5"] * 250] * 3}, ["signal.0.0", "valid number"]),
+        ({"signal": SIGNAL.tolist(), "compare": "yes"}, ["compare", "valid boolean"]),
+    ],
+)
+def test_json_values_of_the_wrong_type_are_refused_not_coerced(
+    client: httpx.Client, body: dict, words: list[str]
+) -> None:
+    message = detail(client.post(SIGNAL_ROUTE, json=body), 422)
+    assert all(word in message for word in words), message
+
+
 def test_body_too_large(client: httpx.Client) -> None:
     response = client.post(SIGNAL_ROUTE, files={"file": ("s.npy", bytes(2_100_000))})
     assert "PINET_MAX_BODY_BYTES" in detail(response, 413)
