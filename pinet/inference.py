@@ -25,7 +25,13 @@ import torch
 from pinet.card import ModelCard
 from pinet.checkpoint import load_checkpoint, read_card, runtime_file
 from pinet.device import autocast, precision, resolve_device
-from pinet.modality import Modality, check_channels_and_size, input_ndim, layout
+from pinet.modality import (
+    Modality,
+    check_channels_and_size,
+    input_ndim,
+    layout,
+    with_channel_axis,
+)
 from pinet.nets import PINet
 from pinet.tda.inputs import as_images, as_signals, standardise
 
@@ -291,11 +297,8 @@ def predict(model: LoadedModel, x: np.ndarray) -> np.ndarray:
     """`(C, 50, 50)` float32 PIs for one input `(C, T)` / `(C, H, W)`, or `(N, C, 50, 50)`
     for a batch; inputs are checked against the model card first. An input of one dimension
     fewer, `(T,)` / `(H, W)`, is one channel, as the recipes read it."""
-    x = np.asarray(x)
-    rank = input_ndim(model.card.modality)
-    if x.ndim == rank - 1:
-        x = x[None]
-    single = x.ndim == rank
+    x = with_channel_axis(np.asarray(x), model.card.modality)
+    single = x.ndim == input_ndim(model.card.modality)
     batch = x[None] if single else x
     pis = model.forward(model.prepare(batch))
     return pis[0] if single else pis

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Literal, get_args
 
+import numpy as np
+
 Modality = Literal["signal", "image"]
 MODALITIES: tuple[Modality, ...] = get_args(Modality)
 
@@ -37,6 +39,13 @@ def layout(modality: Modality, *, batched: bool = False) -> str:
 def input_ndim(modality: Modality, *, batched: bool = False) -> int:
     """Axes of one input (2 for a signal, 3 for an image), one more for a batch."""
     return len(INPUT_AXES[modality]) + int(batched)
+
+
+def with_channel_axis(x: np.ndarray, modality: Modality) -> np.ndarray:
+    """One input of one axis fewer, a `(T,)` signal or an `(H, W)` image, as one channel,
+    `(1, T)` / `(1, H, W)`; any other array as it is. What the recipes, `pinet.predict` and
+    the service all read a bare input as."""
+    return x[None] if x.ndim == input_ndim(modality) - 1 else x
 
 
 def check_channels_and_size(

@@ -27,7 +27,7 @@ from pinet.io import (
     read_npy,
     signal_from_csv,
 )
-from pinet.modality import PLURALS, Modality, input_ndim, layout
+from pinet.modality import PLURALS, Modality, input_ndim, layout, with_channel_axis
 from pinet.tda.inputs import as_images, as_signals
 from pinet.validation import describe_validation_error
 from service.errors import InputError
@@ -235,8 +235,7 @@ def _one_input(x: np.ndarray, modality: Modality) -> tuple[np.ndarray, list[str]
     dimension fewer is one channel, as the recipes read it (`pinet.tda.inputs`); InputError
     for any other rank, pointing a batch to the batch route."""
     rank = input_ndim(modality)
-    if x.ndim == rank - 1:
-        one_channel = x[None]
+    if (one_channel := with_channel_axis(x, modality)) is not x:
         return one_channel, [f"the {x.ndim}-D upload was read as one channel, {one_channel.shape}"]
     if x.ndim != rank:
         batch_route = f"; send a batch to /v1/{PLURALS[modality]}/pi:batch" if x.ndim > rank else ""

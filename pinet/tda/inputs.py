@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from pinet.modality import with_channel_axis
+
 
 def as_signals(x: np.ndarray, *, batched: bool) -> np.ndarray:
     """`(C, T)` (or `(N, C, T)` when batched) finite float64 signals, copied only if needed.
@@ -12,8 +14,8 @@ def as_signals(x: np.ndarray, *, batched: bool) -> np.ndarray:
     A 1-D array is one channel; a batch must be 3-D, so channels are never taken for samples.
     """
     x = _as_real_array(x, "signal")
-    if not batched and x.ndim == 1:
-        x = x[None, :]
+    if not batched:
+        x = with_channel_axis(x, "signal")
     _check_ndim(
         x, 3 if batched else 2, "a signal batch (N, C, T)" if batched else "a signal (C, T)"
     )
@@ -28,8 +30,8 @@ def as_images(x: np.ndarray, *, batched: bool) -> np.ndarray:
     `(H, W)` is one channel.
     """
     x = _as_real_array(x, "image")
-    if not batched and x.ndim == 2:
-        x = x[None]
+    if not batched:
+        x = with_channel_axis(x, "image")
     _check_ndim(
         x, 4 if batched else 3, "an image batch (N, C, H, W)" if batched else "an image (C, H, W)"
     )
