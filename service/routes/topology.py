@@ -20,6 +20,7 @@ from fastapi import APIRouter, Request, Response
 from pinet.modality import PLURALS, Modality, layout
 from pinet.tda import RECIPES, RELEASED_RECIPES, Recipe, recipe_from_json
 from pinet.tda.recipes import SignalTakens
+from pinet.tda.recipes.takens import FEWEST_POINTS_FOR_H1
 from service.deps import ReadyRegistryDep, SettingsDep
 from service.errors import InputError
 from service.limits import check_topology_cost, input_limits
@@ -96,18 +97,12 @@ async def read_topology_request(
     return TopologyRequest(x, recipe, [*notes, *_too_few_points(recipe, shape)])
 
 
-# The fewest points whose Rips filtration can hold a cycle (a square's four corners).
-FEWEST_POINTS_FOR_H1 = 4
-
-
 def _too_few_points(recipe: Recipe, shape: tuple[int, ...]) -> list[str]:
     """A note when a delay embedding leaves each channel too few points for any H1 pair, so
     that all-zero PIs read as the parameters' doing, not the signal's."""
-    if not isinstance(recipe, SignalTakens):
+    if not isinstance(recipe, SignalTakens) or recipe.has_room_for_cycles(shape[-1]):
         return []
     points = recipe.embedded_points(shape[-1])
-    if points >= FEWEST_POINTS_FOR_H1:
-        return []
     return [
         f"signal-takens embeds each channel of {shape[-1]} samples as {points} point(s), too "
         f"few for a cycle (at least {FEWEST_POINTS_FOR_H1}): its diagrams are empty and its "

@@ -424,6 +424,13 @@ def test_takens_counts_the_points_it_embeds(stride):
         assert recipe.embedded_points(length) == len(points)
 
 
+def test_takens_has_room_for_cycles_from_four_embedded_points():
+    recipe = get_recipe("signal-takens", {"dimension": 2, "delay": 5, "stride": 1})
+    assert [recipe.has_room_for_cycles(length) for length in (8, 9)] == [False, True]
+    square = np.array([[0.0, 1.0, 1.0, 0.0, 0.5, 0.0, 0.0, 1.0, 1.0]])  # (x[t], x[t + 5]): a square
+    assert len(recipe.diagrams(square)[0]) == 1
+
+
 def test_takens_noisy_sine_has_one_dominant_loop_and_noise_none():
     rng = np.random.default_rng(19)
     recipe = get_recipe("signal-takens")

@@ -12,6 +12,9 @@ from pinet.tda.inputs import standardise
 from pinet.tda.persistence import rips_h1_diagram
 from pinet.tda.recipes.base import Diagrams, Recipe, SpatialSymmetries
 
+# The fewest points whose Rips filtration can hold a cycle (a square's four corners).
+FEWEST_POINTS_FOR_H1 = 4
+
 
 def delay_embedding(signal: np.ndarray, dimension: int, delay: int, stride: int) -> np.ndarray:
     """The `(n, dimension)` points (x[t], x[t + delay], ..., x[t + (dimension - 1) delay]) for
@@ -29,8 +32,9 @@ class SignalTakens(Recipe):
 
     The standard persistent-homology feature for periodicity in time series: a periodic
     signal traces a loop in its delay embedding, one long H1 bar; noise gives short ones.
-    A channel with fewer than 4 embedded points (`T < (dimension - 1) delay + 1 + 3 stride`),
-    or a constant one (all points equal), has no H1 pair, hence an all-zero PI.
+    A channel with fewer than 4 embedded points (`T < (dimension - 1) delay + 1 + 3 stride`:
+    `has_room_for_cycles`), or a constant one (all points equal), has no H1 pair, hence an
+    all-zero PI.
 
     Defaults, for 50 Hz accelerometer windows of 250 samples (HAPT), measured on HAPT
     windows (docs/ground-truth.md): `dimension` 3, `delay` 8 (0.16 s, about a third of a
@@ -80,6 +84,11 @@ class SignalTakens(Recipe):
         the cost of its Rips filtration grows with."""
         span = (self.dimension - 1) * self.delay
         return len(range(0, max(length - span, 0), self.stride))
+
+    def has_room_for_cycles(self, length: int) -> bool:
+        """Whether a channel of `length` samples embeds as enough points for any H1 pair;
+        without, its diagram is empty and its PI zero, whatever the signal."""
+        return self.embedded_points(length) >= FEWEST_POINTS_FOR_H1
 
     def _channel_diagrams(self, channels: np.ndarray) -> Diagrams:
         return [
