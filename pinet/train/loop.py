@@ -14,7 +14,6 @@ import json
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,13 +23,11 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from pinet.card import DataSourceRef, ModelCard, RecipeRef, TrainingRanges
 from pinet.checkpoint import save_checkpoint
 from pinet.device import autocast
 from pinet.inference import LoadedModel, TorchBackend
 from pinet.modality import Modality
 from pinet.nets import PINet, build_network
-from pinet.store import GroundTruthStore
 from pinet.tda import Recipe
 from pinet.train.batch_norm import freeze_batch_norm, recompute_batch_norm, statistics_batches
 from pinet.train.config import TrainConfig
@@ -61,7 +58,8 @@ from pinet.train.mixture import (
 )
 from pinet.train.plots import plot_run
 from pinet.train.rolls import MinimumRolls, run_rolls
-from pinet.train.run_state import has_run, jsonable, restore, save_epoch, start_from
+from pinet.train.run_card import TrainedOn, run_card
+from pinet.train.run_state import has_run, restore, save_epoch, start_from
 
 # The draw of `--frozen-batch-norm`'s statistics before the first epoch: one no epoch's
 # draw (its index) shares.
@@ -351,62 +349,3 @@ def _train_epoch(
             batches.set_postfix(loss=f"{total.item() / max(count, 1):.5f}")
     total, count = cluster.summed(torch.stack([total, torch.tensor(float(count), device=device)]))
     return total.item() / max(count.item(), 1)
-
-
-@dataclass(frozen=True)
-class TrainedOn:
-    """The stores a model is trained on, and what its card records of them."""
-
-    stores: Sequence[GroundTruthStore]
-    mixture: list[dict[str, Any]]  # `describe_mixture`
-    smallest_crop: int = 0  # `--crop-min-size`: crops reach down to it; 0, none
-
-    def data_source(self) -> DataSourceRef:
-        """The source of a single store; for a mixture, every component's."""
-        if len(self.stores) == 1:
-            return DataSourceRef(**self.stores[0].job["source"])
-        return DataSourceRef(name="mixture", params={"components": self.mixture})
-
-    def ranges(self) -> TrainingRanges:
-        """The channel counts and lengths or sides of the training inputs, crops included."""
-        shapes = [tuple(store.attrs["input_shape"]) for store in self.stores]
-        smallest = min(min(s[1:]) for s in shapes)
-        if self.smallest_crop:
-            smallest = min(smallest, self.smallest_crop)
-        return TrainingRanges(
-            channels=(min(s[0] for s in shapes), max(s[0] for s in shapes)),
-            sizes=(smallest, max(max(s[1:]) for s in shapes)),
-        )
-
-
-def run_card(
-    model: PINet,
-    trained_on: TrainedOn,
-    config: TrainConfig,
-    objective: Objective,
-    metrics: dict[str, float],
-    epochs_done: int,
-    cluster: Cluster,
-) -> ModelCard:
-    """The card of `model` after `epochs_done` epochs on `trained_on`: what it is, what it
-    was trained on and how (config, objective, the processes that trained it), and its
-    validation metrics."""
-    first = trained_on.stores[0]
-    training = {
-        **asdict(config),
-        "objective": objective.describe(),
-        "epochs_done": epochs_done,
-        "distributed": cluster.describe(),
-        "stores": [str(store.path) for store in trained_on.stores],
-        "train_samples": sum(part["train_samples"] for part in trained_on.mixture),
-    }
-    return ModelCard.describing(
-        model,
-        name=config.name,
-        input_shape=tuple(first.attrs["input_shape"]),
-        recipe=RecipeRef(**first.job["recipe"]),
-        data_source=trained_on.data_source(),
-        training_ranges=trained_on.ranges(),
-        metrics=metrics,
-        training=jsonable(training),
-    )
