@@ -22,7 +22,7 @@ from pinet.store import GroundTruthStore
 from pinet.tda import get_recipe
 from pinet.train import TrainConfig, train
 from pinet.train import data as training_data
-from pinet.train.loop import learning_rate, make_optimiser
+from pinet.train.loop import autotunes_convolutions, learning_rate, make_optimiser
 from pinet.train.losses import Objective
 from tests.helpers import TINY_WIDTHS, TrainedRun, tiny_store
 from tests.train.helpers import (
@@ -254,6 +254,15 @@ def test_released_optimiser_stages_the_rate_as_the_authors_and_adam_follows_a_co
     rates = [learning_rate(default, e) for e in range(10)]
     assert rates[0] == pytest.approx(1e-3) and rates[5] == pytest.approx(5e-4)
     assert all(later < earlier for earlier, later in itertools.pairwise(rates))
+
+
+def test_cudnn_autotunes_only_when_each_store_keeps_one_shape() -> None:
+    cuda, cpu = torch.device("cuda"), torch.device("cpu")
+    assert autotunes_convolutions(cuda, TrainConfig())
+    # crops draw a new length for nearly every batch: one tuning each would cost more
+    # than the steps (0.35 s a step on an H200)
+    assert not autotunes_convolutions(cuda, TrainConfig(crop_min_size=64))
+    assert not autotunes_convolutions(cpu, TrainConfig())
 
 
 @pytest.mark.parametrize("changes", [{"augment": True}, {"crop_min_size": 100}])
