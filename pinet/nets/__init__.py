@@ -48,6 +48,7 @@ FAMILIES: Mapping[str, Mapping[Modality, type[PINet]]] = MappingProxyType(
 )
 # What every family's constructor takes besides its own options: the input contract.
 _CONTRACT = ("self", "in_channels", "per_channel")
+_NAMED = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
 
 
 def network_class(family: str, modality: str) -> type[PINet]:
@@ -62,6 +63,18 @@ def network_class(family: str, modality: str) -> type[PINet]:
             f"it has {', '.join(sorted(by_modality))}"
         )
     return by_modality[modality]
+
+
+def _family_options(network: type[PINet]) -> list[str]:
+    """The options `network`'s constructor takes besides the input contract: its own, then
+    those its family passes on to the classes above it (`PINet`'s, which every family takes)."""
+    options: dict[str, None] = {}
+    for cls in network.__mro__:
+        if issubclass(cls, PINet) and "__init__" in vars(cls):
+            for parameter in inspect.signature(cls.__init__).parameters.values():
+                if parameter.kind in _NAMED and parameter.name not in _CONTRACT:
+                    options.setdefault(parameter.name)
+    return list(options)
 
 
 def build_network(
@@ -81,7 +94,7 @@ def build_network(
     all channels, sees C times the examples, and takes inputs of any channel count.
     """
     network = network_class(family, modality)
-    options = [p for p in inspect.signature(network.__init__).parameters if p not in _CONTRACT]
+    options = _family_options(network)
     unknown = sorted(set(architecture) - set(options))
     if unknown:
         raise ValueError(

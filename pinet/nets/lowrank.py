@@ -26,7 +26,6 @@ from torch import nn
 
 from pinet.modality import Modality
 from pinet.nets.base import HEAD_ACTIVATIONS, HeadActivation, PINet
-from pinet.nets.layers import TRUNK_WIDTHS, Normalisation, Widths
 from pinet.tda.images import PI_SIZE
 
 DEFAULT_RANK = 4
@@ -45,43 +44,15 @@ class LowRankPINet(PINet):
         self,
         in_channels: int,
         head: HeadActivation = "sigmoid",
-        widths: Widths = TRUNK_WIDTHS,
-        per_channel: bool = False,
-        average_reversed: bool = False,
-        value_bins: int = 0,
-        multiscale_pool: bool = False,
         rank: int = DEFAULT_RANK,
-        norm: Normalisation = "batch",
-        delay_embedding: tuple[int, int] | None = None,
-        recurrence_radii: tuple[float, ...] = (),
-        recurrence_stride: int = 1,
-        recurrence_gap: int = 0,
-        turning_points: bool = False,
-        value_range: tuple[float, float] | None = None,
-        average_resampled: bool = False,
-        running_extremes: bool = False,
+        **options: Any,
     ) -> None:
+        """`rank` outer products per channel; `options` are those of every family
+        (`PINet`), passed on as they are."""
         if isinstance(rank, bool) or not isinstance(rank, int) or not 1 <= rank <= PI_SIZE:
             raise ValueError(f"rank must be an integer from 1 to {PI_SIZE}; got {rank!r}")
         self.rank = rank  # read by build_head, which PINet.__init__ calls
-        super().__init__(
-            in_channels,
-            head,
-            widths,
-            per_channel,
-            average_reversed,
-            value_bins,
-            multiscale_pool,
-            norm=norm,
-            delay_embedding=delay_embedding,
-            recurrence_radii=recurrence_radii,
-            recurrence_stride=recurrence_stride,
-            recurrence_gap=recurrence_gap,
-            turning_points=turning_points,
-            value_range=value_range,
-            average_resampled=average_resampled,
-            running_extremes=running_extremes,
-        )
+        super().__init__(in_channels, head, **options)
 
     @property
     def architecture(self) -> dict[str, Any]:
