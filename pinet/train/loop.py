@@ -190,14 +190,16 @@ def _fit(
     crops = run_crops(config, model.min_input_size, trained_on.ranges().sizes[1])
     rolls = run_rolls(config, modality)
     relabelling = [t for t in (crops, rolls) if t is not None]
-    if config.init is not None:
-        start_from(model, config.init)
+    init_checkpoint_id = None if config.init is None else start_from(model, config.init)
     if cluster.world_size > 1:
         synchronise_batch_norms(model)  # BatchNorm of the global batch, saved as plain
     optimiser = make_optimiser(model, config)
     history: list[dict[str, Any]] = []
     if resume:
-        history = restore(out, model, optimiser, config, trained_on.data_source())
+        # the weights it started from, as they were then: a bundled --init may be others now
+        history, init_checkpoint_id = restore(
+            out, model, optimiser, config, trained_on.data_source()
+        )
     elif has_run(out):
         raise ValueError(f"{out} already holds a training run; pass --resume or another --out")
     if cluster.is_main:
@@ -208,7 +210,8 @@ def _fit(
         device_ids = None if device.type == "cpu" else [device]
         trained = DistributedDataParallel(model, device_ids, broadcast_buffers=False)
 
-    card = run_card(model, trained_on, config, objective, {}, 0, cluster)  # bad name: fail now
+    # A bad name fails now, before the first epoch.
+    card = run_card(model, trained_on, config, objective, {}, 0, cluster, init_checkpoint_id)
     evaluated = LoadedModel(card, TorchBackend(model, device))
     sampler = MixtureBatchSampler(
         train_streams, weights, config.batch_size, config.seed, config.epoch_samples
@@ -263,7 +266,9 @@ def _fit(
         }
         history.append(entry)
         metrics = {"val_mse": val["val_mse"], "val_mae": val["val_mae"]}
-        card = run_card(model, trained_on, config, objective, metrics, epoch + 1, cluster)
+        card = run_card(
+            model, trained_on, config, objective, metrics, epoch + 1, cluster, init_checkpoint_id
+        )
         improved, best = val["val_mse"] < best, min(best, val["val_mse"])
         if cluster.is_main:  # the one writer of the run's folder
             if improved:

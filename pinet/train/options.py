@@ -147,7 +147,9 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
         help="start from this checkpoint's weights (folder or bundled name) to fine-tune it; "
         "repeat its --family, --widths, --head, --rank, --turning-points, --running-extremes, "
         "--recurrence-radii, --recurrence-stride, --recurrence-gap, --value-bins, "
-        "--value-range, --multiscale-pool, --norm and --per-channel",
+        "--value-range, --multiscale-pool, --norm and --per-channel; the card records its "
+        "checkpoint id (init_checkpoint_id), which still names those weights after a bundled "
+        "name has come to mean others",
     )
     parser.add_argument("--device", default=defaults.device, help="auto, cpu or cuda")
     parser.add_argument("--seed", type=int, default=defaults.seed)

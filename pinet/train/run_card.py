@@ -51,10 +51,11 @@ def run_card(
     metrics: dict[str, float],
     epochs_done: int,
     cluster: Cluster,
+    init_checkpoint_id: str | None = None,
 ) -> ModelCard:
     """The card of `model` after `epochs_done` epochs on `trained_on`: what it is, what it
-    was trained on and how (config, objective, the processes that trained it), and its
-    validation metrics."""
+    was trained on and how (config, objective, the processes that trained it, and with
+    `--init` the id of the checkpoint it started from), and its validation metrics."""
     first = trained_on.stores[0]
     training = {
         **asdict(config),
@@ -64,6 +65,8 @@ def run_card(
         "stores": [str(store.path) for store in trained_on.stores],
         "train_samples": sum(part["train_samples"] for part in trained_on.mixture),
     }
+    if init_checkpoint_id is not None:
+        training["init_checkpoint_id"] = init_checkpoint_id
     return ModelCard.describing(
         model,
         name=config.name,

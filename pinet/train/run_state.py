@@ -70,10 +70,11 @@ def restore(
     optimiser: torch.optim.Optimizer,
     config: TrainConfig,
     data_source: DataSourceRef,
-) -> list[dict[str, Any]]:
-    """Load the newest complete epoch of `out` into `model` and `optimiser`; its history.
-    Refuses a configuration that would compute something else (`EXECUTION_ONLY` may differ),
-    and data from other sources or another mixture."""
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Load the newest complete epoch of `out` into `model` and `optimiser`; its history and
+    the id of the checkpoint the run started from (`start_from`; None if none). Refuses a
+    configuration that would compute something else (`EXECUTION_ONLY` may differ), and data
+    from other sources or another mixture."""
     if not has_run(out):
         raise ValueError(f"nothing to resume in {out}: no completed epoch")
     folder = out / (out / LAST).read_text().strip()
@@ -98,7 +99,7 @@ def restore(
     device = next(model.parameters()).device
     tensors = load_file(folder / "optimiser.safetensors", device=str(device))
     optimiser.load_state_dict(_unflatten_optimiser(tensors, state["optimiser_layout"]))
-    return state["history"]
+    return state["history"], card.training.get("init_checkpoint_id")
 
 
 def _flatten_optimiser(optimiser: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:
@@ -128,10 +129,11 @@ def jsonable(values: dict[str, Any]) -> dict[str, Any]:
     return json.loads(json.dumps(values))
 
 
-def start_from(model: PINet, checkpoint: str) -> None:
+def start_from(model: PINet, checkpoint: str) -> str:
     """Copy `checkpoint`'s weights into `model`, whose architecture must be the checkpoint's
     (`average_reversed` and `average_resampled` aside: they change what a forward computes,
-    not the weights, and are set again at export)."""
+    not the weights, and are set again at export); the checkpoint's id, which names those
+    weights after a bundled name has come to mean others."""
     trained, card = load_checkpoint(find_checkpoint(checkpoint))
     ours = network_fields(model) | {"min_input_size": model.min_input_size}
     theirs = network_fields(trained) | {"min_input_size": trained.min_input_size}
@@ -148,3 +150,4 @@ def start_from(model: PINet, checkpoint: str) -> None:
             "--value-range, --multiscale-pool, --norm and --per-channel"
         )
     model.load_state_dict(trained.state_dict())
+    return card.checkpoint_id

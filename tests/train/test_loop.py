@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from PIL import Image
 
 from data_prep.sources.photos import PhotoCrops
 from pinet.card import TrainingRanges
-from pinet.checkpoint import load_checkpoint, read_card
+from pinet.checkpoint import load_checkpoint, read_card, save_checkpoint
 from pinet.inference import load_model
 from pinet.nets import build_network
 from pinet.store import GroundTruthStore
@@ -329,6 +330,26 @@ def test_init_starts_from_a_checkpoints_weights(signal_run: TrainedRun, tmp_path
     for name, tensor in tuned.named_parameters():
         assert torch.equal(tensor, weights[name]), name
     assert card.training["init"] == str(start)
+    # the weights it started from stay named when the name later means others
+    assert card.training["init_checkpoint_id"] == read_card(start).checkpoint_id
+
+
+def test_a_resumed_run_keeps_the_checkpoint_it_started_from(
+    signal_run: TrainedRun, tmp_path: Path
+) -> None:
+    """A run resumed after its --init checkpoint was replaced (a bundled model retrained
+    under the same name) still names the weights it started from."""
+    start = tmp_path / "start"
+    shutil.copytree(signal_run.out / "best", start)
+    first = read_card(start).checkpoint_id
+    config = replace(signal_run.config, epochs=2, init=str(start), name="tuned")
+    with pytest.raises(Interrupted), contextlib.redirect_stdout(InterruptAfterEpochs(1)):
+        train(signal_run.store, "signal", tmp_path / "tuned", config, progress=True)
+    model, card = load_checkpoint(start)
+    save_checkpoint(model, card, start)  # the same name, a new save
+    assert read_card(start).checkpoint_id != first
+    train(signal_run.store, "signal", tmp_path / "tuned", config, resume=True, progress=False)
+    assert read_card(last_checkpoint(tmp_path / "tuned")).training["init_checkpoint_id"] == first
 
 
 def test_init_refuses_another_architecture(signal_run: TrainedRun, tmp_path: Path) -> None:
