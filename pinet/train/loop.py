@@ -113,22 +113,7 @@ def _fit(
     progress: bool,
 ) -> dict[str, Any]:
     """`train` in one process of `cluster` (maybe the only one) training on `device`."""
-    if config.batch_size < cluster.world_size:
-        raise ValueError(
-            f"--batch-size {config.batch_size} is the global batch, shared by "
-            f"{cluster.world_size} processes: give at least one sample to each"
-        )
-    if config.bn_samples < 0:
-        raise ValueError(f"--bn-samples must be 0 or more, not {config.bn_samples}")
-    if config.epoch_samples < 0:
-        raise ValueError(f"--epoch-samples must be 0 or more, not {config.epoch_samples}")
-    if config.frozen_batch_norm and not config.bn_samples:
-        raise ValueError("--frozen-batch-norm needs statistics to freeze: --bn-samples above 0")
-    if config.frozen_batch_norm and config.norm != "batch":
-        raise ValueError(
-            f"--frozen-batch-norm freezes BatchNorm statistics; a --norm {config.norm} "
-            "network has none"
-        )
+    _refuse_inconsistent_options(config, cluster)
     progress = progress and cluster.is_main
     components = [Component(Path(data))] if isinstance(data, str | Path) else list(data)
     stores = open_stores(components, modality)
@@ -137,16 +122,7 @@ def _fit(
             "the stores have different channel counts; a mixture of them needs --per-channel"
         )
     recipe = stores[0].recipe  # one recipe per run (`open_stores`)
-    if recipe.spatial_symmetries == "none" and objective.reverses_inputs:
-        raise ValueError(
-            f"{recipe.name}'s PIs change when an input is reversed, and this "
-            "objective (self-distillation) trains on reversed inputs as if they did not"
-        )
-    if config.turning_points and not recipe.turning_points_only:
-        raise ValueError(
-            f"{recipe.name}'s diagrams depend on more than a signal's turning points: "
-            "train its networks without --turning-points"
-        )
+    _refuse_what_the_recipe_breaks(recipe, config, objective)
     splits = [split_by_group(store, config.val_fraction, config.seed) for store in stores]
     # A teacher-labelled store's PIs are never read, and its held-out groups go unused:
     # validation scores the exact PIs.
@@ -164,29 +140,7 @@ def _fit(
     trained_on = TrainedOn(stores, mixture, config.crop_min_size)
     torch.backends.cudnn.benchmark = autotunes_convolutions(device, config)
     torch.manual_seed(config.seed)
-    options = {
-        "value_bins": config.value_bins,
-        "value_range": config.value_range,
-        "multiscale_pool": config.multiscale_pool,
-        "norm": config.norm,
-        "delay_embedding": config.delay_embedding,
-        "recurrence_radii": config.recurrence_radii,
-        "recurrence_stride": config.recurrence_stride,
-        "recurrence_gap": config.recurrence_gap,
-        "turning_points": config.turning_points,
-        "running_extremes": config.running_extremes,
-    }
-    if config.rank is not None:
-        options["rank"] = config.rank
-    model = build_network(
-        modality,
-        stores[0].channels,
-        family=config.family,
-        per_channel=config.per_channel,
-        head=config.head,
-        widths=config.widths,
-        **options,
-    ).to(device)
+    model = _configured_network(config, modality, stores[0].channels).to(device)
     crops = run_crops(config, model.min_input_size, trained_on.ranges().sizes[1])
     rolls = run_rolls(config, modality)
     relabelling = [t for t in (crops, rolls) if t is not None]
@@ -280,6 +234,70 @@ def _fit(
     if cluster.is_main:
         plot_run(out, history, evaluated, val_streams[0])
     return {"last": history[-1] if history else None, "best_val_mse": best}
+
+
+def _refuse_inconsistent_options(config: TrainConfig, cluster: Cluster) -> None:
+    """ValueError naming the options that contradict each other or the processes."""
+    if config.batch_size < cluster.world_size:
+        raise ValueError(
+            f"--batch-size {config.batch_size} is the global batch, shared by "
+            f"{cluster.world_size} processes: give at least one sample to each"
+        )
+    if config.bn_samples < 0:
+        raise ValueError(f"--bn-samples must be 0 or more, not {config.bn_samples}")
+    if config.epoch_samples < 0:
+        raise ValueError(f"--epoch-samples must be 0 or more, not {config.epoch_samples}")
+    if config.frozen_batch_norm and not config.bn_samples:
+        raise ValueError("--frozen-batch-norm needs statistics to freeze: --bn-samples above 0")
+    if config.frozen_batch_norm and config.norm != "batch":
+        raise ValueError(
+            f"--frozen-batch-norm freezes BatchNorm statistics; a --norm {config.norm} "
+            "network has none"
+        )
+
+
+def _refuse_what_the_recipe_breaks(
+    recipe: Recipe, config: TrainConfig, objective: Objective
+) -> None:
+    """ValueError where training would assume a symmetry or an encoding that the stores'
+    recipe does not have."""
+    if recipe.spatial_symmetries == "none" and objective.reverses_inputs:
+        raise ValueError(
+            f"{recipe.name}'s PIs change when an input is reversed, and this "
+            "objective (self-distillation) trains on reversed inputs as if they did not"
+        )
+    if config.turning_points and not recipe.turning_points_only:
+        raise ValueError(
+            f"{recipe.name}'s diagrams depend on more than a signal's turning points: "
+            "train its networks without --turning-points"
+        )
+
+
+def _configured_network(config: TrainConfig, modality: Modality, channels: int) -> PINet:
+    """A fresh network of the family and options `config` names, for `channels` inputs."""
+    options = {
+        "value_bins": config.value_bins,
+        "value_range": config.value_range,
+        "multiscale_pool": config.multiscale_pool,
+        "norm": config.norm,
+        "delay_embedding": config.delay_embedding,
+        "recurrence_radii": config.recurrence_radii,
+        "recurrence_stride": config.recurrence_stride,
+        "recurrence_gap": config.recurrence_gap,
+        "turning_points": config.turning_points,
+        "running_extremes": config.running_extremes,
+    }
+    if config.rank is not None:
+        options["rank"] = config.rank
+    return build_network(
+        modality,
+        channels,
+        family=config.family,
+        per_channel=config.per_channel,
+        head=config.head,
+        widths=config.widths,
+        **options,
+    )
 
 
 def _validate(
