@@ -31,6 +31,8 @@ step() {  # step NAME SECONDS COMMAND...: run it, keep its output, show its tail
     tail -n 15 "$OUT/$name.txt"
 }
 
+# Every declared dependency this machine lacks, named at once before a step needs it.
+step dependencies 30 python benchmarks/dependencies.py
 step environment 60 python -c "
 import torch, onnxruntime, pinet, service
 print('torch', torch.__version__, 'cuda', torch.version.cuda, 'available', torch.cuda.is_available())
