@@ -78,6 +78,10 @@ class TrainConfig:
     # batches each hold one store, so batch statistics teach the weights a per-source
     # normalisation that evaluation, with statistics averaged over the mixture, never gives.
     frozen_batch_norm: bool = False
+    # Validate and save (best/, what is exported) an exponential moving average of the
+    # weights, updated after every step with this decay (`torch.optim.swa_utils`), instead
+    # of the weights the optimiser steps; 0: off.
+    weight_average: float = 0.0
     # A share `crop_share` of the batches cropped to random sizes from `crop_min_size` up,
     # labelled by the recipe (`pinet.train.crops.RandomCrops`); 0: no crops.
     crop_min_size: int = 0

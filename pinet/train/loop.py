@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel
+from torch.optim.swa_utils import AveragedModel
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
@@ -29,6 +30,7 @@ from pinet.inference import LoadedModel, TorchBackend
 from pinet.modality import Modality
 from pinet.nets import PINet, build_network
 from pinet.tda import Recipe
+from pinet.train.averaging import averaged_weights
 from pinet.train.batch_norm import freeze_batch_norm, recompute_batch_norm, statistics_batches
 from pinet.train.config import TrainConfig
 from pinet.train.crops import RandomCrops, run_crops
@@ -145,6 +147,9 @@ def _fit(
     rolls = run_rolls(config, modality)
     relabelling = [t for t in (crops, rolls) if t is not None]
     init_checkpoint_id = None if config.init is None else start_from(model, config.init)
+    averaged = averaged_weights(model, config.weight_average)
+    # The network validated, saved as best/ and exported: the weights, or their average.
+    kept = model if averaged is None else averaged.module
     if cluster.world_size > 1:
         synchronise_batch_norms(model)  # BatchNorm of the global batch, saved as plain
     optimiser = make_optimiser(model, config)
@@ -152,7 +157,7 @@ def _fit(
     if resume:
         # the weights it started from, as they were then: a bundled --init may be others now
         history, init_checkpoint_id = restore(
-            out, model, optimiser, config, trained_on.data_source()
+            out, model, optimiser, config, trained_on.data_source(), averaged
         )
     elif has_run(out):
         raise ValueError(f"{out} already holds a training run; pass --resume or another --out")
@@ -165,8 +170,8 @@ def _fit(
         trained = DistributedDataParallel(model, device_ids, broadcast_buffers=False)
 
     # A bad name fails now, before the first epoch.
-    card = run_card(model, trained_on, config, objective, {}, 0, cluster, init_checkpoint_id)
-    evaluated = LoadedModel(card, TorchBackend(model, device))
+    card = run_card(kept, trained_on, config, objective, {}, 0, cluster, init_checkpoint_id)
+    evaluated = LoadedModel(card, TorchBackend(kept, device))
     sampler = MixtureBatchSampler(
         train_streams, weights, config.batch_size, config.seed, config.epoch_samples
     )
@@ -183,7 +188,7 @@ def _fit(
     def recompute_statistics(draw: int) -> None:
         # Every process: synced BatchNorm sums their shards.
         batches = statistics_batches(train_parts, weights, config.bn_samples, config.seed, draw)
-        recompute_batch_norm(model, (cluster.shard(b, b)[0] for b in batches))
+        recompute_batch_norm(kept, (cluster.shard(b, b)[0] for b in batches))
 
     if config.frozen_batch_norm and not history:
         recompute_statistics(_FIRST_STATISTICS_DRAW)  # later epochs: those of the last one
@@ -202,11 +207,12 @@ def _fit(
             cluster,
             recipe,
             relabelling,
+            averaged,
             progress,
         )
         if config.bn_samples:
             recompute_statistics(epoch)
-        model.eval()
+        kept.eval()
         # Rank 0 validates; the others wait for its metrics, then go on to the next epoch.
         val = cluster.from_main(
             _validate(evaluated, val_sets, val_labels) if cluster.is_main else None
@@ -221,13 +227,13 @@ def _fit(
         history.append(entry)
         metrics = {"val_mse": val["val_mse"], "val_mae": val["val_mae"]}
         card = run_card(
-            model, trained_on, config, objective, metrics, epoch + 1, cluster, init_checkpoint_id
+            kept, trained_on, config, objective, metrics, epoch + 1, cluster, init_checkpoint_id
         )
         improved, best = val["val_mse"] < best, min(best, val["val_mse"])
         if cluster.is_main:  # the one writer of the run's folder
             if improved:
-                save_checkpoint(model, card, out / "best")
-            save_epoch(out, model, optimiser, card, history, config)
+                save_checkpoint(kept, card, out / "best")
+            save_epoch(out, model, optimiser, card, history, config, averaged)
         if progress:
             tqdm.write(json.dumps(entry))
     model.eval()
@@ -249,6 +255,15 @@ def _refuse_inconsistent_options(config: TrainConfig, cluster: Cluster) -> None:
         raise ValueError(f"--epoch-samples must be 0 or more, not {config.epoch_samples}")
     if config.frozen_batch_norm and not config.bn_samples:
         raise ValueError("--frozen-batch-norm needs statistics to freeze: --bn-samples above 0")
+    if not 0 <= config.weight_average < 1:
+        raise ValueError(
+            f"--weight-average is a decay per step in [0, 1), not {config.weight_average}"
+        )
+    if config.weight_average and config.frozen_batch_norm:
+        raise ValueError(
+            "--weight-average averages BatchNorm statistics with the weights; "
+            "--frozen-batch-norm trains on recomputed ones: use one of them"
+        )
     if config.frozen_batch_norm and config.norm != "batch":
         raise ValueError(
             f"--frozen-batch-norm freezes BatchNorm statistics; a --norm {config.norm} "
@@ -336,13 +351,14 @@ def _train_epoch(
     cluster: Cluster,
     recipe: Recipe,
     relabelling: Sequence[RandomCrops | MinimumRolls],
+    averaged: AveragedModel | None,
     progress: bool,
 ) -> float:
     """One pass over `loader`; the mean training loss. Every process of `cluster` loads,
     transforms and prepares the whole batch alike, then steps on its shard of it.
     `recipe`: the stores', whose symmetries `--augment` draws (`exact_symmetries`) and which
     labels what the `relabelling` transforms (crops, then rolls) make of a batch before the
-    symmetries are drawn."""
+    symmetries are drawn. `averaged`, if any, follows the weights after every step."""
     model.train()
     if config.frozen_batch_norm:
         freeze_batch_norm(model)
@@ -373,6 +389,8 @@ def _train_epoch(
         optimiser.zero_grad(set_to_none=True)
         (loss * weight).backward()
         optimiser.step()
+        if averaged is not None:
+            averaged.update_parameters(getattr(model, "module", model))  # unwrapped from DDP
         if len(inputs):  # an empty shard's loss is NaN (see `Cluster.shard`)
             total += loss.detach() * len(inputs)
             count += len(inputs)

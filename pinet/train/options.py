@@ -191,6 +191,15 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
         "each hold one store, so that training normalises as evaluation does",
     )
     parser.add_argument(
+        "--weight-average",
+        type=float,
+        default=defaults.weight_average,
+        metavar="DECAY",
+        help="validate and save an exponential moving average of the weights, updated after "
+        "every step with this decay (e.g. 0.999: about the last thousand steps), instead of "
+        "the weights themselves (default 0: off)",
+    )
+    parser.add_argument(
         "--crop-min-size",
         type=int,
         default=defaults.crop_min_size,

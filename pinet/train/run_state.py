@@ -20,6 +20,7 @@ from typing import Any
 
 import torch
 from safetensors.torch import load_file, save
+from torch.optim.swa_utils import AveragedModel
 
 from pinet.atomic import write_atomically, write_text_atomically
 from pinet.card import DataSourceRef, ModelCard, network_fields
@@ -29,6 +30,7 @@ from pinet.nets import PINet
 from pinet.train.config import EXECUTION_ONLY, TrainConfig
 
 LAST = "last"  # file naming the newest complete epoch checkpoint
+AVERAGED = "averaged.safetensors"  # an epoch's average of the weights (--weight-average)
 # What runs made before an option existed computed, where its default computes otherwise.
 _BEFORE_ADDED = {"bn_samples": 0, "frozen_batch_norm": False}
 
@@ -45,18 +47,23 @@ def save_epoch(
     card: ModelCard,
     history: list[dict[str, Any]],
     config: TrainConfig,
+    averaged: AveragedModel | None = None,
 ) -> None:
-    """Write epoch N's full state into its own folder, then point `last` at it (atomic)."""
+    """Write epoch N's full state into its own folder (with `averaged`, the weights'
+    average too), then point `last` at it (atomic)."""
     folder = out / f"epoch-{len(history):04d}"
     save_checkpoint(model, card, folder)
     tensors, layout = _flatten_optimiser(optimiser)
     state = {"history": history, "config": asdict(config), "optimiser_layout": layout}
-    write_atomically(
-        {
-            folder / "optimiser.safetensors": save(tensors),
-            folder / "state.json": json.dumps(state, indent=1).encode(),
-        }
-    )
+    files = {
+        folder / "optimiser.safetensors": save(tensors),
+        folder / "state.json": json.dumps(state, indent=1).encode(),
+    }
+    if averaged is not None:
+        files[folder / AVERAGED] = save(
+            {name: t.detach().cpu().contiguous() for name, t in averaged.state_dict().items()}
+        )
+    write_atomically(files)
     write_text_atomically(out / "metrics.jsonl", "".join(json.dumps(h) + "\n" for h in history))
     previous = (out / LAST).read_text().strip() if has_run(out) else None
     write_text_atomically(out / LAST, folder.name + "\n")
@@ -70,6 +77,7 @@ def restore(
     optimiser: torch.optim.Optimizer,
     config: TrainConfig,
     data_source: DataSourceRef,
+    averaged: AveragedModel | None = None,
 ) -> tuple[list[dict[str, Any]], str | None]:
     """Load the newest complete epoch of `out` into `model` and `optimiser`; its history and
     the id of the checkpoint the run started from (`start_from`; None if none). Refuses a
@@ -99,6 +107,8 @@ def restore(
     device = next(model.parameters()).device
     tensors = load_file(folder / "optimiser.safetensors", device=str(device))
     optimiser.load_state_dict(_unflatten_optimiser(tensors, state["optimiser_layout"]))
+    if averaged is not None:
+        averaged.load_state_dict(load_file(folder / AVERAGED, device=str(device)))
     return state["history"], card.training.get("init_checkpoint_id")
 
 

@@ -283,6 +283,49 @@ def test_training_on_symmetries_or_crops_changes_the_run_and_still_resumes_bit_f
     )
 
 
+def test_weight_average_is_what_is_validated_and_kept_and_resumes_bit_for_bit(
+    signal_run: TrainedRun, tmp_path: Path
+) -> None:
+    config = replace(signal_run.config, weight_average=0.9)
+    train(signal_run.store, "signal", tmp_path / "whole", config, progress=False)
+    whole, plain = history(tmp_path / "whole"), history(signal_run.out)
+    # the optimiser steps the same weights; validation sees their average
+    assert [h["train_mse"] for h in whole] == [h["train_mse"] for h in plain]
+    assert [h["val_mse"] for h in whole] != [h["val_mse"] for h in plain]
+    best, _ = load_checkpoint(tmp_path / "whole" / "best")
+    stepped, _ = load_checkpoint(last_checkpoint(signal_run.out))
+    assert any(
+        not torch.equal(a, b) for a, b in zip(best.parameters(), stepped.parameters(), strict=True)
+    )
+    assert read_card(tmp_path / "whole" / "best").training["weight_average"] == 0.9
+    with pytest.raises(Interrupted), contextlib.redirect_stdout(InterruptAfterEpochs(1)):
+        train(signal_run.store, "signal", tmp_path / "cut", config, progress=True)
+    train(signal_run.store, "signal", tmp_path / "cut", config, resume=True, progress=False)
+    assert without_timing(history(tmp_path / "cut")) == without_timing(whole)
+    for folder in ("best", last_checkpoint(tmp_path / "cut").name):
+        assert_same_tensors(
+            tmp_path / "cut" / folder / "model.safetensors",
+            tmp_path / "whole" / folder / "model.safetensors",
+        )
+
+
+@pytest.mark.parametrize(
+    ("changes", "refusal"),
+    [
+        ({"weight_average": 1.0}, r"decay per step in \[0, 1\), not 1\.0"),
+        ({"weight_average": -0.1}, r"decay per step in \[0, 1\), not -0\.1"),
+        ({"weight_average": 0.99, "frozen_batch_norm": True}, "use one of them"),
+    ],
+)
+def test_a_weight_average_that_cannot_be_is_refused(
+    signal_run: TrainedRun, tmp_path: Path, changes: dict[str, object], refusal: str
+) -> None:
+    config = replace(signal_run.config, **changes)
+    with pytest.raises(ValueError, match=refusal):
+        train(signal_run.store, "signal", tmp_path / "run", config, progress=False)
+    assert not (tmp_path / "run").exists()
+
+
 def test_preloaded_samples_train_exactly_as_streamed_ones(
     signal_run: TrainedRun, tmp_path: Path
 ) -> None:
