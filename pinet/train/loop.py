@@ -147,11 +147,11 @@ def _fit(
     rolls = run_rolls(config, modality)
     relabelling = [t for t in (crops, rolls) if t is not None]
     init_checkpoint_id = None if config.init is None else start_from(model, config.init)
-    averaged = averaged_weights(model, config.weight_average)
-    # The network validated, saved as best/ and exported: the weights, or their average.
-    kept = model if averaged is None else averaged.module
     if cluster.world_size > 1:
         synchronise_batch_norms(model)  # BatchNorm of the global batch, saved as plain
+    averaged = averaged_weights(model, config.weight_average)  # a copy: synced likewise
+    # The network validated, saved as best/ and exported: the weights, or their average.
+    kept = model if averaged is None else averaged.module
     optimiser = make_optimiser(model, config)
     history: list[dict[str, Any]] = []
     if resume:

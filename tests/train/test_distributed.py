@@ -95,6 +95,20 @@ def test_two_processes_train_as_one_on_exact_symmetries(signal_store: Path, tmp_
     assert_same_run(tmp_path / "two", tmp_path / "one")
 
 
+def test_two_processes_average_the_weights_as_one(signal_store: Path, tmp_path: Path) -> None:
+    """With --weight-average each process keeps the average of the same weights, its
+    BatchNorm statistics synced like the network's: validation and best/ agree with one
+    process's."""
+    train(signal_store, "signal", tmp_path / "one", replace(CONFIG, weight_average=0.5))
+    torchrun_train(signal_store, tmp_path / "two", "--batch-size", "12", "--weight-average", "0.5")
+    assert_same_run(tmp_path / "two", tmp_path / "one")
+    averaged = load_file(tmp_path / "two" / "best" / WEIGHTS_FILE)
+    for name, tensor in load_file(tmp_path / "one" / "best" / WEIGHTS_FILE).items():
+        torch.testing.assert_close(
+            averaged[name], tensor, rtol=WEIGHTS_RELATIVE, atol=WEIGHTS_ABSOLUTE, msg=name
+        )
+
+
 def test_a_run_of_one_process_resumes_on_two(
     one_process: Path, signal_store: Path, tmp_path: Path
 ) -> None:
