@@ -44,10 +44,11 @@ def missing(requirements: list[str], seen: set[tuple[str, str]] | None = None) -
 
 
 def _required_by(name: str, extra: str) -> list[str]:
-    """What the installed `name` requires ("") or what its `extra` adds, markers dropped."""
+    """What the installed `name` requires on this machine (`extra` ""), or what its `extra`
+    adds to that, markers dropped."""
     needed = []
     for requirement in map(Requirement, requires(name) or []):
-        if _applies(requirement, extra) and (requirement.marker is not None) == bool(extra):
+        if _applies(requirement, extra) and not (extra and _applies(requirement, "")):
             requirement.marker = None
             needed.append(str(requirement))
     return needed
