@@ -146,7 +146,9 @@ def _fit(
     crops = run_crops(config, model.min_input_size, trained_on.ranges().sizes[1])
     rolls = run_rolls(config, modality)
     relabelling = [t for t in (crops, rolls) if t is not None]
-    init_checkpoint_id = None if config.init is None else start_from(model, config.init)
+    init_checkpoint_id = None  # a resumed run restores it with its weights, below
+    if config.init is not None and not resume:
+        init_checkpoint_id = start_from(model, config.init)
     if cluster.world_size > 1:
         synchronise_batch_norms(model)  # BatchNorm of the global batch, saved as plain
     averaged = averaged_weights(model, config.weight_average)  # a copy: synced likewise
