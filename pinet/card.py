@@ -33,7 +33,7 @@ from pinet.provenance import library_versions
 # A model's name and a checkpoint's file names: one path component, never hidden or "..".
 SAFE_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 
-StoredDtype = Literal["float32", "float16"]
+StoredDtype = Literal["float32", "float16", "int8"]
 # Format 1 cards kept the "pinet" family's options at the top level, with these defaults.
 _V1_ARCHITECTURE = {"head": "relu", "widths": list(TRUNK_WIDTHS), "average_reversed": False}
 

@@ -3,7 +3,10 @@
 A checkpoint is a directory holding two files, and maybe a third:
 
     model.safetensors  every tensor of the model's state_dict: parameters and the BatchNorm
-                       running statistics, stored as float32 or float16
+                       running statistics, stored as float32 or float16; or as int8 weights,
+                       where every weight matrix (a convolution's or the head's) is int8
+                       with a float32 scale per output row beside it (`ROW_SCALES_SUFFIX`)
+                       and every other tensor float16: about half a float16 file
     card.json          a ModelCard (`pinet.card`): which network (family, modality,
                        channels, the family's architecture options), what it was trained on
                        (recipe, data source, input shape), how well it does (metrics), how
@@ -43,7 +46,11 @@ CHECKPOINT_ID_KEY = "pinet.checkpoint_id"
 _STORED_DTYPES: dict[torch.dtype, StoredDtype] = {
     torch.float32: "float32",
     torch.float16: "float16",
+    torch.int8: "int8",
 }
+# In an int8 checkpoint, the key of a matrix's per-row scales is the matrix's key + this.
+ROW_SCALES_SUFFIX = ".row_scales"
+INT8_LEVELS = 127  # symmetric: a row's largest |weight| becomes +-127
 _MAX_LISTED = 8  # tensor names listed per kind of mismatch before "... and N more"
 
 
@@ -63,13 +70,14 @@ def save_checkpoint(
     reference and the bytes of its file) stored beside them when given.
 
     Every state_dict tensor is stored, BatchNorm running statistics included; floating-point
-    tensors are cast to `dtype` (float32 or float16), integer ones (BatchNorm's batch counter)
-    kept as they are. Everything is checked and serialised before the first byte is written,
+    tensors are cast to `dtype` (float32 or float16; int8: weight matrices quantized per row
+    by `quantize_rows`, the rest float16), integer ones (BatchNorm's batch counter) kept as they
+    are. Everything is checked and serialised before the first byte is written,
     and each file appears under its final name only once complete, so an error or a kill
     never leaves a half-written file. An existing checkpoint in `directory` is replaced.
     """
     if dtype not in _STORED_DTYPES:
-        raise ValueError(f"weights can be stored as float32 or float16; got {dtype}")
+        raise ValueError(f"weights can be stored as float32, float16 or int8; got {dtype}")
     check_model_matches_card(model, card)
     card = card.model_copy(
         update={"dtype": _STORED_DTYPES[dtype], "checkpoint_id": uuid.uuid4().hex}
@@ -129,8 +137,9 @@ def load_checkpoint(
     directory: str | os.PathLike[str], device: str | torch.device = "cpu"
 ) -> tuple[PINet, ModelCard]:
     """Rebuild the network described by `directory`/card.json, fill it with the weights of
-    `directory`/model.safetensors (as float32) and return it in eval mode on `device`,
-    with its card. Reads only JSON and safetensors: nothing is unpickled.
+    `directory`/model.safetensors (as float32; int8 matrices times their row scales) and
+    return it in eval mode on `device`, with its card. Reads only JSON and safetensors:
+    nothing is unpickled.
     """
     directory = Path(directory)
     card = read_card(directory)
@@ -160,11 +169,10 @@ def load_checkpoint(
         check_model_matches_card(skeleton, card)
     except ValueError as error:
         raise CheckpointError(f"{directory / CARD_FILE}: {error}") from error
-    _check_tensors_match(skeleton, stored, card, weights_path)
+    tensors, wrong_dtype = _decoded(stored, card.dtype)
+    _check_tensors_match(skeleton, tensors, wrong_dtype, card, weights_path)
     model = card.build_network()
-    model.load_state_dict(
-        {key: t.float() if t.is_floating_point() else t for key, t in stored.items()}
-    )
+    model.load_state_dict(tensors)
     return model.to(device).eval(), card
 
 
@@ -190,16 +198,37 @@ def check_model_matches_card(model: PINet, card: ModelCard) -> None:
         )
 
 
+def quantize_rows(matrix: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """`matrix` `(rows, ...)` as int8 values and one float32 scale per row (its largest
+    |value| / 127; 1 for an all-zero row), so that values x scale approximate it: symmetric
+    per-output-channel weight quantization, exact for a row's largest entry."""
+    flat = matrix.detach().float().reshape(matrix.shape[0], -1)
+    largest = flat.abs().amax(dim=1)
+    scales = torch.where(largest > 0, largest / INT8_LEVELS, torch.ones_like(largest))
+    values = torch.round(flat / scales[:, None]).clamp_(-INT8_LEVELS, INT8_LEVELS)
+    return values.to(torch.int8).reshape(matrix.shape), scales
+
+
+def dequantize_rows(values: torch.Tensor, scales: torch.Tensor) -> torch.Tensor:
+    """The float32 matrix that int8 `values` and their per-row `scales` stand for."""
+    return values.float() * scales.float().reshape(-1, *([1] * (values.ndim - 1)))
+
+
 def _tensors_to_store(model: PINet, dtype: torch.dtype) -> dict[str, torch.Tensor]:
-    """The model's state_dict on the CPU, floating-point tensors cast to `dtype`."""
+    """The model's state_dict on the CPU, floating-point tensors cast to `dtype` (int8: each
+    weight matrix, a parameter of two or more dimensions, quantized per row, its scales
+    under its key + ROW_SCALES_SUFFIX; every other floating-point tensor float16)."""
+    matrices = {key for key, p in model.named_parameters() if p.ndim >= 2}
     tensors = {}
     for key, tensor in model.state_dict().items():
         tensor = tensor.detach().cpu()
-        if tensor.is_floating_point():
-            cast = tensor.to(dtype)
+        if dtype == torch.int8 and key in matrices:
+            tensor, tensors[key + ROW_SCALES_SUFFIX] = quantize_rows(tensor)
+        elif tensor.is_floating_point():
+            cast = tensor.to(torch.float16 if dtype == torch.int8 else dtype)
             if (torch.isfinite(tensor) & ~torch.isfinite(cast)).any():
                 raise ValueError(
-                    f"tensor {key!r} does not fit in {dtype} (max |x| = "
+                    f"tensor {key!r} does not fit in {cast.dtype} (max |x| = "
                     f"{tensor.abs().max().item():.4g}); save it as float32"
                 )
             tensor = cast
@@ -207,24 +236,61 @@ def _tensors_to_store(model: PINet, dtype: torch.dtype) -> dict[str, torch.Tenso
     return tensors
 
 
+def _decoded(
+    stored: dict[str, torch.Tensor], dtype: StoredDtype
+) -> tuple[dict[str, torch.Tensor], list[str]]:
+    """The state_dict tensors that `stored` (a file's tensors, saved as `dtype`) holds,
+    floating-point ones as float32, and each stored tensor that is not in the form `dtype`
+    says (an int8 matrix without its scales, scales without their matrix or of another
+    length, a float tensor in another dtype)."""
+    if dtype != "int8":
+        wrong = [
+            f"{key} stored as {t.dtype}"
+            for key, t in stored.items()
+            if t.is_floating_point() and _STORED_DTYPES.get(t.dtype) != dtype
+        ]
+        return {key: t.float() if t.is_floating_point() else t for key, t in stored.items()}, wrong
+    tensors, wrong = {}, []
+    for key, tensor in stored.items():
+        if key.endswith(ROW_SCALES_SUFFIX):
+            matrix = stored.get(key.removesuffix(ROW_SCALES_SUFFIX))
+            if matrix is None or matrix.dtype != torch.int8:
+                wrong.append(f"{key} scales no int8 matrix")
+            elif tensor.dtype != torch.float32 or tensor.shape != matrix.shape[:1]:
+                wrong.append(f"{key} is not {matrix.shape[0]} float32 scales")
+        elif tensor.dtype == torch.int8:
+            scales = stored.get(key + ROW_SCALES_SUFFIX)
+            if scales is None or scales.shape != tensor.shape[:1] or tensor.ndim < 2:
+                wrong.append(f"{key} stored as int8 without a scale per row")
+            else:
+                tensors[key] = dequantize_rows(tensor, scales)
+        elif tensor.is_floating_point():
+            if tensor.dtype != torch.float16:
+                wrong.append(f"{key} stored as {tensor.dtype}")
+            tensors[key] = tensor.float()
+        else:
+            tensors[key] = tensor
+    return tensors, wrong
+
+
 def _check_tensors_match(
-    model: PINet, stored: dict[str, torch.Tensor], card: ModelCard, weights_path: Path
+    model: PINet,
+    tensors: dict[str, torch.Tensor],
+    wrong_dtype: list[str],
+    card: ModelCard,
+    weights_path: Path,
 ) -> None:
     """Raise CheckpointError naming every tensor the card's architecture and the file
-    disagree on: missing, unexpected, wrong shape, or not in the card's dtype."""
+    disagree on: missing, unexpected, wrong shape, or (`wrong_dtype`, from `_decoded`) not
+    in the card's dtype."""
     expected = model.state_dict()
     problems = []
-    missing = [key for key in expected if key not in stored]
-    unexpected = [key for key in stored if key not in expected]
+    missing = [key for key in expected if key not in tensors]
+    unexpected = [key for key in tensors if key not in expected]
     wrong_shape = [
-        f"{key} stored {tuple(stored[key].shape)}, expected {tuple(t.shape)}"
+        f"{key} stored {tuple(tensors[key].shape)}, expected {tuple(t.shape)}"
         for key, t in expected.items()
-        if key in stored and stored[key].shape != t.shape
-    ]
-    wrong_dtype = [
-        f"{key} stored as {t.dtype}"
-        for key, t in stored.items()
-        if t.is_floating_point() and _STORED_DTYPES.get(t.dtype) != card.dtype
+        if key in tensors and tensors[key].shape != t.shape
     ]
     for label, names in (
         ("missing tensors", missing),

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from functools import partial
 
 from pinet.device import use_threads
-from pinet.export import export_float16, export_onnx
+from pinet.export import WEIGHT_FORMATS, export_onnx, export_weights
 from pinet.resize import prune_checkpoint, widen_checkpoint
 from pinet.resize.widening import DEFAULT_NOISE
 from pinet.train import evaluate_checkpoint, train
@@ -115,7 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     bundle = commands.add_parser(
         "export",
-        help="write a checkpoint as it ships: float16 weights, or an ONNX graph for "
+        help="write a checkpoint as it ships: float16 or int8 weights, or an ONNX graph for "
         "onnxruntime (float32 or int8); the test metrics of what is written in its card",
     )
     bundle.add_argument("--checkpoint", required=True, help="checkpoint folder")
@@ -149,10 +149,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bundle.add_argument(
         "--format",
-        choices=["float16", "onnx"],
+        choices=[*WEIGHT_FORMATS, "onnx"],
         default="float16",
-        help="float16 (default): safetensors weights for torch; onnx: a graph that the "
-        "onnxruntime backend runs by default, on the CPU",
+        help="float16 (default): safetensors weights for torch; int8-weights: the same with "
+        "each weight matrix stored as int8 and a scale per row (half the file, the same "
+        "compute once loaded); onnx: a graph that the onnxruntime backend runs by default, "
+        "on the CPU",
     )
     bundle.add_argument(
         "--int8",
@@ -244,7 +246,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.int8:
             raise ValueError("--int8 is a form of --format onnx")
         else:
-            result = export_float16(
+            result = export_weights(
                 args.checkpoint,
                 args.out,
                 args.data,
@@ -254,6 +256,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args.source,
                 args.name,
                 args.average_resampled,
+                WEIGHT_FORMATS[args.format],
             )
     except (ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)

@@ -15,9 +15,12 @@ from pinet.card import DataSourceRef, ModelCard, RecipeRef
 from pinet.checkpoint import (
     CARD_FILE,
     CHECKPOINT_ID_KEY,
+    ROW_SCALES_SUFFIX,
     WEIGHTS_FILE,
     CheckpointError,
+    dequantize_rows,
     load_checkpoint,
+    quantize_rows,
     read_card,
     save_checkpoint,
 )
@@ -117,6 +120,66 @@ def test_float16_round_trip_has_float16_rounding_error(signal_model, tmp_path):
         else:
             assert torch.equal(loaded, original), key
     assert worst > 0  # the weights really went through float16
+
+
+def test_quantize_rows_keeps_each_row_within_half_a_step():
+    torch.manual_seed(2)
+    matrix = torch.randn(6, 4, 3) * torch.logspace(-3, 2, 6)[:, None, None]
+    matrix[4] = 0.0  # an all-zero row
+    values, scales = quantize_rows(matrix)
+    assert values.dtype == torch.int8 and scales.shape == (6,)
+    assert values[4].eq(0).all() and scales[4] == 1.0
+    restored = dequantize_rows(values, scales)
+    for row in range(6):
+        assert (restored[row] - matrix[row]).abs().max() <= scales[row] / 2 + 1e-12
+        assert values[row].abs().max() == (0 if row == 4 else 127)  # each row's full range
+
+
+def test_int8_round_trip_stores_matrices_as_int8_and_the_rest_as_float16(signal_model, tmp_path):
+    card = save_checkpoint(signal_model, make_card(), tmp_path, dtype=torch.int8)
+    assert card.dtype == "int8"
+    with safe_open(tmp_path / WEIGHTS_FILE, framework="pt") as f:
+        stored = {key: f.get_tensor(key) for key in f.keys()}
+    float16 = save_checkpoint(signal_model, make_card(), tmp_path / "f16", dtype=torch.float16)
+    assert float16.dtype == "float16"
+    assert (tmp_path / WEIGHTS_FILE).stat().st_size < 0.6 * (
+        tmp_path / "f16" / WEIGHTS_FILE
+    ).stat().st_size
+
+    model, _ = load_checkpoint(tmp_path)
+    parameters = dict(signal_model.named_parameters())
+    for key, original in signal_model.state_dict().items():
+        loaded = model.state_dict()[key]
+        if key in parameters and original.ndim >= 2:
+            assert stored[key].dtype == torch.int8, key
+            values, scales = quantize_rows(original)
+            assert torch.equal(stored[key + ROW_SCALES_SUFFIX], scales), key
+            assert torch.equal(loaded, dequantize_rows(values, scales)), key
+        elif original.is_floating_point():
+            assert stored[key].dtype == torch.float16, key  # biases, norms, statistics
+            assert torch.equal(loaded, original.half().float()), key
+        else:
+            assert torch.equal(loaded, original), key
+
+
+def test_an_int8_file_out_of_form_is_named(signal_model, tmp_path):
+    source = tmp_path / "source"
+    save_checkpoint(signal_model, make_card(), source, dtype=torch.int8)
+    with safe_open(source / WEIGHTS_FILE, framework="pt") as f:
+        tensors = {key: f.get_tensor(key) for key in f.keys()}
+        metadata = f.metadata()
+    broken = dict(tensors)
+    del broken["dense.weight" + ROW_SCALES_SUFFIX]
+    broken["trunk.blocks.1.conv.weight" + ROW_SCALES_SUFFIX] = torch.ones(3)
+    broken["dense.bias"] = tensors["dense.bias"].float()
+    save_file(broken, tmp_path / WEIGHTS_FILE, metadata=metadata)
+    (tmp_path / CARD_FILE).write_bytes((source / CARD_FILE).read_bytes())
+    with pytest.raises(CheckpointError, match="not stored as int8 as the card says") as caught:
+        load_checkpoint(tmp_path)
+    message = str(caught.value)
+    assert "dense.weight stored as int8 without a scale per row" in message
+    assert "trunk.blocks.1.conv.weight.row_scales is not" in message
+    assert "dense.bias stored as torch.float32" in message
 
 
 def test_image_model_round_trip(tmp_path):
@@ -323,7 +386,7 @@ def test_save_refuses_a_card_for_another_model(tmp_path):
         save_checkpoint(SignalPINet(1), image_card, tmp_path)
     with pytest.raises(ValueError, match="describes a PINet but the model is a Linear"):
         save_checkpoint(torch.nn.Linear(2, 2), make_card(), tmp_path)  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="float32 or float16"):
+    with pytest.raises(ValueError, match=r"float32, float16 or int8; got torch\.bfloat16"):
         save_checkpoint(SignalPINet(1), make_card(), tmp_path, dtype=torch.bfloat16)
     assert list(tmp_path.iterdir()) == []
 

@@ -22,8 +22,8 @@ import torch
 
 from pinet.card import RuntimeRef
 from pinet.checkpoint import save_checkpoint
-from pinet.export.half import network_to_export
 from pinet.export.measure import measured_card
+from pinet.export.weights import network_to_export
 from pinet.inference import LoadedModel, OnnxRuntimeBackend, TorchBackend
 from pinet.modality import SPATIAL_DIMS
 from pinet.nets import PINet

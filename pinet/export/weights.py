@@ -1,5 +1,5 @@
-"""Float16 export: a checkpoint written as bundled models ship, with the test metrics of
-exactly those weights in its card."""
+"""Weights export: a checkpoint written as bundled models ship, float16 or int8 weights, with
+the test metrics of exactly those weights in its card."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 import torch
 
 from pinet.card import ModelCard
-from pinet.checkpoint import load_checkpoint, save_checkpoint
+from pinet.checkpoint import dequantize_rows, load_checkpoint, quantize_rows, save_checkpoint
 from pinet.device import resolve_device
 from pinet.export.measure import exported_card, measured_card
 from pinet.inference import LoadedModel, TorchBackend, find_checkpoint
@@ -18,8 +18,11 @@ from pinet.nets import PINet
 from pinet.tda import get_recipe
 from pinet.train.evaluate import evaluate_by_source, evaluate_on_store
 
+# What `export_weights` stores, by the name `pinet export --format` gives it.
+WEIGHT_FORMATS = {"float16": torch.float16, "int8-weights": torch.int8}
 
-def export_float16(
+
+def export_weights(
     checkpoint: str | Path,
     out: str | Path,
     store_path: str | Path,
@@ -29,10 +32,13 @@ def export_float16(
     sources: Sequence[str | Path] = (),
     name: str | None = None,
     average_resampled: bool = False,
+    dtype: torch.dtype = torch.float16,
 ) -> dict[str, Any]:
-    """Write `checkpoint` to `out` with float16 weights, and a card whose metrics add the
+    """Write `checkpoint` to `out` with float16 weights (`dtype` int8: int8 weight matrices,
+    a scale per row, the rest float16; half the file, the same compute once loaded), and a
+    card whose metrics add the
     test split of `store_path` (and, for image-raster models, the authors' samples at
-    `reference`), measured on those float16 weights. With `average_reversed`, the exported
+    `reference`), measured on those stored weights. With `average_reversed`, the exported
     model averages its predictions for each input and for the input reversed (see
     `pinet.nets.base`); with `average_resampled`, for each signal and the signal at twice its
     rate. The card also records the test metrics on each store of `sources`
@@ -40,13 +46,13 @@ def export_float16(
     folder's). Returns the full evaluation."""
     resolved = resolve_device(device)
     network, card = network_to_export(
-        checkpoint, resolved, average_reversed, name, average_resampled
+        checkpoint, resolved, average_reversed, name, average_resampled, dtype
     )
     loaded = LoadedModel(card, TorchBackend(network, resolved))
     evaluation = evaluate_on_store(loaded, store_path, "test", reference)
     by_source = evaluate_by_source(loaded, sources) if sources else None
     card = measured_card(card, evaluation, store_path, by_source)
-    save_checkpoint(network, card, out, dtype=torch.float16)
+    save_checkpoint(network, card, out, dtype=dtype)
     return evaluation
 
 
@@ -56,9 +62,11 @@ def network_to_export(
     average_reversed: bool,
     name: str | None,
     average_resampled: bool = False,
+    dtype: torch.dtype = torch.float16,
 ) -> tuple[PINet, ModelCard]:
     """`checkpoint`'s network as every export writes it, and its card: weights rounded to
-    float16 (what is stored, so the measured metrics are theirs), averaging its predictions
+    what a checkpoint of `dtype` stores (`round_to_stored`), so that the measured metrics
+    are theirs, averaging its predictions
     over reversed inputs and over signals at twice their rate if asked (each refused for a
     recipe whose PIs that changes), renamed to `name` if given."""
     network, card = load_checkpoint(find_checkpoint(checkpoint), device)
@@ -75,14 +83,21 @@ def network_to_export(
         )
     network.average_reversed = network.average_reversed or average_reversed
     network.average_resampled = network.average_resampled or average_resampled
-    round_to_float16(network)
+    round_to_stored(network, dtype)
     return network, exported_card(card, network.architecture, name)
 
 
 @torch.no_grad()
-def round_to_float16(network: PINet) -> None:
-    """Round every floating-point weight and buffer of `network` to its float16 value, in
-    place (the tensors keep their dtype): what a float16 checkpoint stores, measured as such."""
-    for tensor in network.state_dict().values():
-        if tensor.is_floating_point():
+def round_to_stored(network: PINet, dtype: torch.dtype) -> None:
+    """Round every floating-point weight and buffer of `network`, in place (the tensors keep
+    their dtype), to what a checkpoint of `dtype` stores (`pinet.checkpoint.save_checkpoint`):
+    float16 values; for int8, each weight matrix to its row-quantized int8 values times
+    their scales and the rest to float16."""
+    if dtype not in (torch.float16, torch.int8):
+        raise ValueError(f"exported weights are float16 or int8, not {dtype}")
+    matrices = {key for key, p in network.named_parameters() if p.ndim >= 2}
+    for key, tensor in network.state_dict().items():
+        if dtype == torch.int8 and key in matrices:
+            tensor.copy_(dequantize_rows(*quantize_rows(tensor)))
+        elif tensor.is_floating_point():
             tensor.copy_(tensor.half())
