@@ -39,7 +39,8 @@ MULTIRATE = {"signal-hapt-multirate": "signal"}
 # A GroupNorm network of signal-hapt's widths trained from the start on HAPT beside
 # synthetic signals of every family, exact periodic trains among them: the signal model whose
 # worst real series is the least bad. Its weight matrices are stored as int8 (a scale per
-# row), which halves its 12.4 MB of float16 for +0.07% on its sixteen real series.
+# row), which halves its 12.4 MB of float16 for +0.07% on its sixteen real series (measured
+# when first bundled).
 BROAD = {"signal-broad": "signal"}
 INT8_WEIGHTS = {"signal-broad"}
 EXPECTED = TEACHERS | STUDENTS | EXPENSIVE_RECIPES | MULTIRATE | BROAD
@@ -59,8 +60,8 @@ EXPECTED = TEACHERS | STUDENTS | EXPENSIVE_RECIPES | MULTIRATE | BROAD
 # takens model misses that target: 0.338 when bundled with recurrence densities (0.366 and
 # 0.383 before it at the recipe's stride 1; 0.477, 0.497 and 0.511 for the models before
 # that, at stride 2, whose PIs move by 0.9x the mean PI's error when a window moves by one
-# sample). The broad model: 0.223 when bundled four times as wide (0.243, 0.249 and 0.256
-# for the narrow networks before it).
+# sample). The broad model: 0.209 when bundled four times as wide and continued on a CPU
+# (0.223 before that; 0.243, 0.249 and 0.256 for the narrow networks before it).
 MAX_RATIO_TO_MEAN_PI = {
     "signal-hapt": 0.2,
     "signal-hapt-multirate": 0.23,
