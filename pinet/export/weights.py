@@ -37,10 +37,10 @@ def export_weights(
     """Write `checkpoint` to `out` with float16 weights (`dtype` int8: int8 weight matrices,
     a scale per row, the rest float16; half the file, the same compute once loaded), and a
     card whose metrics add the test split of `store_path` (and, for image-raster models, the
-    authors' samples at `reference`), measured on those stored weights. With `average_reversed`, the exported
-    model averages its predictions for each input and for the input reversed (see
-    `pinet.nets.base`); with `average_resampled`, for each signal and the signal at twice its
-    rate. The card also records the test metrics on each store of `sources`
+    authors' samples at `reference`), measured on those stored weights. With
+    `average_reversed`, the exported model averages its predictions for each input and for
+    the input reversed (see `pinet.nets.base`); with `average_resampled`, for each signal and
+    the signal at twice its rate. The card also records the test metrics on each store of `sources`
     (`evaluate_by_source`). `name` renames the model in its card (a bundled model's is its
     folder's). Returns the full evaluation."""
     resolved = resolve_device(device)
