@@ -214,6 +214,15 @@ def dequantize_rows(values: torch.Tensor, scales: torch.Tensor) -> torch.Tensor:
     return values.float() * scales.float().reshape(-1, *([1] * (values.ndim - 1)))
 
 
+def as_stored(model: PINet, dtype: torch.dtype) -> dict[str, torch.Tensor]:
+    """`model`'s state_dict as a checkpoint saved with `dtype` gives it back on load (on the
+    CPU, floating-point tensors float32): what an export measures, so that a card's metrics
+    are those of the weights it ships with. ValueError for a tensor `dtype` cannot hold."""
+    if dtype not in _STORED_DTYPES:
+        raise ValueError(f"weights can be stored as float32, float16 or int8; got {dtype}")
+    return _decoded(_tensors_to_store(model, dtype), _STORED_DTYPES[dtype])[0]
+
+
 def _tensors_to_store(model: PINet, dtype: torch.dtype) -> dict[str, torch.Tensor]:
     """The model's state_dict on the CPU, floating-point tensors cast to `dtype` (int8: each
     weight matrix, a parameter of two or more dimensions, quantized per row, its scales

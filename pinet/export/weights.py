@@ -10,7 +10,7 @@ from typing import Any
 import torch
 
 from pinet.card import ModelCard
-from pinet.checkpoint import dequantize_rows, load_checkpoint, quantize_rows, save_checkpoint
+from pinet.checkpoint import as_stored, load_checkpoint, save_checkpoint
 from pinet.device import resolve_device
 from pinet.export.measure import exported_card, measured_card
 from pinet.inference import LoadedModel, TorchBackend, find_checkpoint
@@ -40,9 +40,9 @@ def export_weights(
     authors' samples at `reference`), measured on those stored weights. With
     `average_reversed`, the exported model averages its predictions for each input and for
     the input reversed (see `pinet.nets.base`); with `average_resampled`, for each signal and
-    the signal at twice its rate. The card also records the test metrics on each store of `sources`
-    (`evaluate_by_source`). `name` renames the model in its card (a bundled model's is its
-    folder's). Returns the full evaluation."""
+    the signal at twice its rate. The card also records the test metrics on each store of
+    `sources` (`evaluate_by_source`). `name` renames the model in its card (a bundled model's
+    is its folder's). Returns the full evaluation."""
     resolved = resolve_device(device)
     network, card = network_to_export(
         checkpoint, resolved, average_reversed, name, average_resampled, dtype
@@ -65,9 +65,9 @@ def network_to_export(
 ) -> tuple[PINet, ModelCard]:
     """`checkpoint`'s network as every export writes it, and its card: weights rounded to
     what a checkpoint of `dtype` stores (`round_to_stored`), so that the measured metrics
-    are theirs, averaging its predictions
-    over reversed inputs and over signals at twice their rate if asked (each refused for a
-    recipe whose PIs that changes), renamed to `name` if given."""
+    are theirs, averaging its predictions over reversed inputs and over signals at twice
+    their rate if asked (each refused for a recipe whose PIs that changes), renamed to
+    `name` if given."""
     network, card = load_checkpoint(find_checkpoint(checkpoint), device)
     recipe = get_recipe(card.recipe.name, card.recipe.params)
     if average_reversed and recipe.spatial_symmetries == "none":
@@ -88,15 +88,8 @@ def network_to_export(
 
 @torch.no_grad()
 def round_to_stored(network: PINet, dtype: torch.dtype) -> None:
-    """Round every floating-point weight and buffer of `network`, in place (the tensors keep
-    their dtype), to what a checkpoint of `dtype` stores (`pinet.checkpoint.save_checkpoint`):
-    float16 values; for int8, each weight matrix to its row-quantized int8 values times
-    their scales and the rest to float16."""
+    """Round every floating-point weight and buffer of `network`, in place, to what a
+    checkpoint of `dtype` (float16 or int8) stores and loads back (`as_stored`)."""
     if dtype not in (torch.float16, torch.int8):
         raise ValueError(f"exported weights are float16 or int8, not {dtype}")
-    matrices = {key for key, p in network.named_parameters() if p.ndim >= 2}
-    for key, tensor in network.state_dict().items():
-        if dtype == torch.int8 and key in matrices:
-            tensor.copy_(dequantize_rows(*quantize_rows(tensor)))
-        elif tensor.is_floating_point():
-            tensor.copy_(tensor.half())
+    network.load_state_dict(as_stored(network, dtype))
