@@ -76,12 +76,9 @@ def save_checkpoint(
     and each file appears under its final name only once complete, so an error or a kill
     never leaves a half-written file. An existing checkpoint in `directory` is replaced.
     """
-    if dtype not in _STORED_DTYPES:
-        raise ValueError(f"weights can be stored as float32, float16 or int8; got {dtype}")
+    stored_dtype = _stored_dtype(dtype)
     check_model_matches_card(model, card)
-    card = card.model_copy(
-        update={"dtype": _STORED_DTYPES[dtype], "checkpoint_id": uuid.uuid4().hex}
-    )
+    card = card.model_copy(update={"dtype": stored_dtype, "checkpoint_id": uuid.uuid4().hex})
     weights = safetensors_bytes(
         _tensors_to_store(model, dtype), metadata={CHECKPOINT_ID_KEY: card.checkpoint_id}
     )
@@ -218,9 +215,14 @@ def as_stored(model: PINet, dtype: torch.dtype) -> dict[str, torch.Tensor]:
     """`model`'s state_dict as a checkpoint saved with `dtype` gives it back on load (on the
     CPU, floating-point tensors float32): what an export measures, so that a card's metrics
     are those of the weights it ships with. ValueError for a tensor `dtype` cannot hold."""
+    return _decoded(_tensors_to_store(model, dtype), _stored_dtype(dtype))[0]
+
+
+def _stored_dtype(dtype: torch.dtype) -> StoredDtype:
+    """The card's name for weights stored as `dtype`; ValueError for one never stored."""
     if dtype not in _STORED_DTYPES:
         raise ValueError(f"weights can be stored as float32, float16 or int8; got {dtype}")
-    return _decoded(_tensors_to_store(model, dtype), _STORED_DTYPES[dtype])[0]
+    return _STORED_DTYPES[dtype]
 
 
 def _tensors_to_store(model: PINet, dtype: torch.dtype) -> dict[str, torch.Tensor]:

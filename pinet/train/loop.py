@@ -59,6 +59,7 @@ from pinet.train.mixture import (
     open_stores,
 )
 from pinet.train.plots import plot_run
+from pinet.train.preflight import refuse_inconsistent_options, refuse_what_the_recipe_breaks
 from pinet.train.rolls import MinimumRolls, run_rolls
 from pinet.train.run_card import TrainedOn, run_card
 from pinet.train.run_state import has_run, restore, save_epoch, start_from
@@ -115,7 +116,7 @@ def _fit(
     progress: bool,
 ) -> dict[str, Any]:
     """`train` in one process of `cluster` (maybe the only one) training on `device`."""
-    _refuse_inconsistent_options(config, cluster)
+    refuse_inconsistent_options(config, cluster)
     progress = progress and cluster.is_main
     components = [Component(Path(data))] if isinstance(data, str | Path) else list(data)
     stores = open_stores(components, modality)
@@ -124,7 +125,7 @@ def _fit(
             "the stores have different channel counts; a mixture of them needs --per-channel"
         )
     recipe = stores[0].recipe  # one recipe per run (`open_stores`)
-    _refuse_what_the_recipe_breaks(recipe, config, objective)
+    refuse_what_the_recipe_breaks(recipe, config, objective)
     splits = [split_by_group(store, config.val_fraction, config.seed) for store in stores]
     # A teacher-labelled store's PIs are never read, and its held-out groups go unused:
     # validation scores the exact PIs.
@@ -242,52 +243,6 @@ def _fit(
     if cluster.is_main:
         plot_run(out, history, evaluated, val_streams[0])
     return {"last": history[-1] if history else None, "best_val_mse": best}
-
-
-def _refuse_inconsistent_options(config: TrainConfig, cluster: Cluster) -> None:
-    """ValueError naming the options that contradict each other or the processes."""
-    if config.batch_size < cluster.world_size:
-        raise ValueError(
-            f"--batch-size {config.batch_size} is the global batch, shared by "
-            f"{cluster.world_size} processes: give at least one sample to each"
-        )
-    if config.bn_samples < 0:
-        raise ValueError(f"--bn-samples must be 0 or more, not {config.bn_samples}")
-    if config.epoch_samples < 0:
-        raise ValueError(f"--epoch-samples must be 0 or more, not {config.epoch_samples}")
-    if config.frozen_batch_norm and not config.bn_samples:
-        raise ValueError("--frozen-batch-norm needs statistics to freeze: --bn-samples above 0")
-    if not 0 <= config.weight_average < 1:
-        raise ValueError(
-            f"--weight-average is a decay per step in [0, 1), not {config.weight_average}"
-        )
-    if config.weight_average and config.frozen_batch_norm:
-        raise ValueError(
-            "--weight-average averages BatchNorm statistics with the weights; "
-            "--frozen-batch-norm trains on recomputed ones: use one of them"
-        )
-    if config.frozen_batch_norm and config.norm != "batch":
-        raise ValueError(
-            f"--frozen-batch-norm freezes BatchNorm statistics; a --norm {config.norm} "
-            "network has none"
-        )
-
-
-def _refuse_what_the_recipe_breaks(
-    recipe: Recipe, config: TrainConfig, objective: Objective
-) -> None:
-    """ValueError where training would assume a symmetry or an encoding that the stores'
-    recipe does not have."""
-    if recipe.spatial_symmetries == "none" and objective.reverses_inputs:
-        raise ValueError(
-            f"{recipe.name}'s PIs change when an input is reversed, and this "
-            "objective (self-distillation) trains on reversed inputs as if they did not"
-        )
-    if config.turning_points and not recipe.turning_points_only:
-        raise ValueError(
-            f"{recipe.name}'s diagrams depend on more than a signal's turning points: "
-            "train its networks without --turning-points"
-        )
 
 
 def _configured_network(config: TrainConfig, modality: Modality, channels: int) -> PINet:
