@@ -60,12 +60,13 @@ EXPECTED = TEACHERS | STUDENTS | EXPENSIVE_RECIPES | MULTIRATE | BROAD
 # takens model misses that target: 0.338 when bundled with recurrence densities (0.366 and
 # 0.383 before it at the recipe's stride 1; 0.477, 0.497 and 0.511 for the models before
 # that, at stride 2, whose PIs move by 0.9x the mean PI's error when a window moves by one
-# sample). The broad model: 0.196 when bundled four times as wide and continued on a CPU
-# (0.209 and 0.223 before that; 0.243, 0.249 and 0.256 for the narrow networks before it).
+# sample). The broad model: 0.176 when bundled four times as wide and continued on a CPU
+# (0.196, 0.209 and 0.223 before that; 0.243, 0.249 and 0.256 for the narrow networks before
+# it), below `signal-hapt`'s 0.188 on the source that model trained on alone.
 MAX_RATIO_TO_MEAN_PI = {
     "signal-hapt": 0.2,
     "signal-hapt-multirate": 0.23,
-    "signal-broad": 0.25,
+    "signal-broad": 0.185,
     "image-photos": 0.06,
     "signal-hapt-student": 0.245,
     "image-photos-student": 0.11,
@@ -108,7 +109,8 @@ def test_students_and_the_takens_model_are_int8_graphs_for_onnxruntime(name: str
 
 
 def test_a_cpu_answers_with_the_students_and_cuda_with_the_most_accurate() -> None:
-    """On a CPU the int8 students; on CUDA the most accurate, the teachers."""
+    """On a CPU the int8 students; on CUDA the most accurate: for signals the broad model,
+    which now beats the HAPT-only teacher on HAPT's own test users too."""
     cards = {name: read_card(BUNDLED_MODELS_DIR / name) for name in EXPECTED}
     sizes = {name: card.build_network().parameter_count for name, card in cards.items()}
     assert default_models(cards, sizes, {}, cuda=False) == {
@@ -116,7 +118,7 @@ def test_a_cpu_answers_with_the_students_and_cuda_with_the_most_accurate() -> No
         "image": "image-photos-student",
     }
     assert default_models(cards, sizes, {}, cuda=True) == {
-        "signal": "signal-hapt",
+        "signal": "signal-broad",
         "image": "image-photos",
     }
 
@@ -252,11 +254,13 @@ LATER_REAL_SERIES = (
 
 def test_the_broad_model_holds_outlines_the_multirate_teacher_does_not() -> None:
     """ArrowHead's 175 test outlines (never trained on; exact PIs computed here): the broad
-    model scores 0.335 of the mean PI's error, the multirate teacher 0.791. Its card's worst
-    real series, of all sixteen it was scored on, is Daphnet's gait at 0.586 (0.613 before it
-    averaged each window with the window at twice its rate, 0.621 before its last ten epochs;
-    the multirate teacher's ArrowHead 0.791; the issue asks 0.35); ACSF1's pulse trains 0.397
-    (0.602 at their own rate alone), 2.35 for its twin trained without periodic signals."""
+    model scores 0.184 of the mean PI's error (0.335 for the narrow network), the multirate
+    teacher 0.791. Its card's worst real series, of all sixteen it was scored on, is
+    Daphnet's gait at 0.495 (0.529-0.564 for the four-times network before its last
+    continuations on a CPU, 0.586 for the narrow one; the multirate teacher's ArrowHead
+    0.791; the issue asks 0.35); ACSF1's pulse trains 0.276 (0.397 for the narrow network,
+    0.602 at their own rate alone), 2.35 for its narrow twin trained without periodic
+    signals."""
     names = ("signal-broad", "signal-hapt-multirate")
     models = [pinet.load_model(name, device="cpu") for name in names]
     # Both imitate signal-sublevel with the same parameters: one set of exact PIs serves both.
@@ -269,8 +273,8 @@ def test_the_broad_model_holds_outlines_the_multirate_teacher_does_not() -> None
     metrics = read_card(BUNDLED_MODELS_DIR / "signal-broad").source_metrics
     assert metrics is not None
     real = REAL_SERIES + UEA_UCR_SERIES + LATER_REAL_SERIES
-    assert max(metrics[name]["mse_vs_mean_pi"] for name in real) < 0.59
-    assert metrics["ucr-ACSF1"]["mse_vs_mean_pi"] < 0.4
+    assert max(metrics[name]["mse_vs_mean_pi"] for name in real) < 0.5
+    assert metrics["ucr-ACSF1"]["mse_vs_mean_pi"] < 0.3
     assert models[0].card.architecture["average_resampled"]
 
 
