@@ -51,6 +51,7 @@ _STORED_DTYPES: dict[torch.dtype, StoredDtype] = {
 # In an int8 checkpoint, the key of a matrix's per-row scales is the matrix's key + this.
 ROW_SCALES_SUFFIX = ".row_scales"
 INT8_LEVELS = 127  # symmetric: a row's largest |weight| becomes +-127
+_FLOATS_BESIDE_INT8 = torch.float16  # the dtype of an int8 checkpoint's other float tensors
 _MAX_LISTED = 8  # tensor names listed per kind of mismatch before "... and N more"
 
 
@@ -236,7 +237,7 @@ def _tensors_to_store(model: PINet, dtype: torch.dtype) -> dict[str, torch.Tenso
         if dtype == torch.int8 and key in matrices:
             tensor, tensors[key + ROW_SCALES_SUFFIX] = quantize_rows(tensor)
         elif tensor.is_floating_point():
-            cast = tensor.to(torch.float16 if dtype == torch.int8 else dtype)
+            cast = tensor.to(_FLOATS_BESIDE_INT8 if dtype == torch.int8 else dtype)
             if (torch.isfinite(tensor) & ~torch.isfinite(cast)).any():
                 raise ValueError(
                     f"tensor {key!r} does not fit in {cast.dtype} (max |x| = "
@@ -254,29 +255,24 @@ def _decoded(
     floating-point ones as float32, and each stored tensor that is not in the form `dtype`
     says (an int8 matrix without its scales, scales without their matrix or of another
     length, a float tensor in another dtype)."""
-    if dtype != "int8":
-        wrong = [
-            f"{key} stored as {t.dtype}"
-            for key, t in stored.items()
-            if t.is_floating_point() and _STORED_DTYPES.get(t.dtype) != dtype
-        ]
-        return {key: t.float() if t.is_floating_point() else t for key, t in stored.items()}, wrong
+    int8 = dtype == "int8"
+    float_dtype = _STORED_DTYPES[_FLOATS_BESIDE_INT8] if int8 else dtype
     tensors, wrong = {}, []
     for key, tensor in stored.items():
-        if key.endswith(ROW_SCALES_SUFFIX):
+        if int8 and key.endswith(ROW_SCALES_SUFFIX):
             matrix = stored.get(key.removesuffix(ROW_SCALES_SUFFIX))
             if matrix is None or matrix.dtype != torch.int8:
                 wrong.append(f"{key} scales no int8 matrix")
             elif tensor.dtype != torch.float32 or tensor.shape != matrix.shape[:1]:
                 wrong.append(f"{key} is not {matrix.shape[0]} float32 scales")
-        elif tensor.dtype == torch.int8:
+        elif int8 and tensor.dtype == torch.int8:
             scales = stored.get(key + ROW_SCALES_SUFFIX)
             if scales is None or scales.shape != tensor.shape[:1] or tensor.ndim < 2:
                 wrong.append(f"{key} stored as int8 without a scale per row")
             else:
                 tensors[key] = dequantize_rows(tensor, scales)
         elif tensor.is_floating_point():
-            if tensor.dtype != torch.float16:
+            if _STORED_DTYPES.get(tensor.dtype) != float_dtype:
                 wrong.append(f"{key} stored as {tensor.dtype}")
             tensors[key] = tensor.float()
         else:

@@ -90,6 +90,6 @@ def network_to_export(
 def round_to_stored(network: PINet, dtype: torch.dtype) -> None:
     """Round every floating-point weight and buffer of `network`, in place, to what a
     checkpoint of `dtype` (float16 or int8) stores and loads back (`as_stored`)."""
-    if dtype not in (torch.float16, torch.int8):
+    if dtype not in WEIGHT_FORMATS.values():
         raise ValueError(f"exported weights are float16 or int8, not {dtype}")
     network.load_state_dict(as_stored(network, dtype))
