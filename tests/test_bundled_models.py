@@ -26,8 +26,14 @@ from service.serving.registry import default_models
 # "bundled model files must stay small (fp16, a few MB each)"; CI refuses files over 8 MB.
 MAX_FILE_BYTES = 8 * 2**20
 TEACHERS = {"signal-hapt": "signal", "image-photos": "image"}
-# Int8 onnxruntime graphs, with their float16 torch weights beside them (what runs on CUDA).
-STUDENTS = {"signal-hapt-student": "signal", "image-photos-student": "image"}
+# Int8 onnxruntime graphs, with their float16 torch weights beside them (what runs on CUDA):
+# the HAPT-only signal student, the broad one continued from it on the broad mixture (the
+# CPU's default for signals since), and the image student.
+STUDENTS = {
+    "signal-hapt-student": "signal",
+    "signal-broad-student": "signal",
+    "image-photos-student": "image",
+}
 # Models of the recipes whose exact topology is the most expensive (image-rips: 0.1-0.5 s per
 # 32x32 RGB image, 200x the model; signal-takens: about 40 ms per HAPT window), the takens
 # one an int8 graph like the students.
@@ -53,8 +59,9 @@ EXPECTED = TEACHERS | STUDENTS | EXPENSIVE_RECIPES | MULTIRATE | BROAD
 # before it learned more smooth, piecewise and spiky synthetic series, 0.196 before any
 # synthetic signals; the issue asks 0.25). The signal student trades accuracy for speed:
 # 0.2383 (the issue's 0.25; 0.2391, 0.2393, 0.2424, 0.2441, 0.2436 and 0.2496 before it)
-# when bundled. The image student, a `raster` network reading each channel's row-major
-# path, is faster than the exact recipe: 0.093 when bundled (0.103 before it, and 0.145,
+# when bundled; the broad student continued from it 0.2359 when bundled. The image student,
+# a `raster` network reading each channel's row-major path, is faster than the exact
+# recipe: 0.093 when bundled (0.103 before it, and 0.145,
 # 0.147, 0.150, 0.157, 0.160 and 0.171 for the 2-D students before that). The Rips model:
 # the issue's target is 0.3; 0.048 when bundled with GroupNorm (0.060 before it). The
 # takens model misses that target: 0.338 when bundled with recurrence densities (0.366 and
@@ -69,6 +76,7 @@ MAX_RATIO_TO_MEAN_PI = {
     "signal-broad": 0.185,
     "image-photos": 0.06,
     "signal-hapt-student": 0.245,
+    "signal-broad-student": 0.24,
     "image-photos-student": 0.11,
     "image-photos-rips": 0.05,
     "signal-hapt-takens": 0.35,
@@ -109,12 +117,14 @@ def test_students_and_the_takens_model_are_int8_graphs_for_onnxruntime(name: str
 
 
 def test_a_cpu_answers_with_the_students_and_cuda_with_the_most_accurate() -> None:
-    """On a CPU the int8 students; on CUDA the most accurate: for signals the broad model,
-    which now beats the HAPT-only teacher on HAPT's own test users too."""
+    """On a CPU the int8 students, for signals the broad one (as cheap as the HAPT-only
+    student and less wrong on HAPT's test users, 0.2359 against 0.2383); on CUDA the most
+    accurate: for signals the broad model, which beats the HAPT-only teacher on HAPT's own
+    test users too."""
     cards = {name: read_card(BUNDLED_MODELS_DIR / name) for name in EXPECTED}
     sizes = {name: card.build_network().parameter_count for name, card in cards.items()}
     assert default_models(cards, sizes, {}, cuda=False) == {
-        "signal": "signal-hapt-student",
+        "signal": "signal-broad-student",
         "image": "image-photos-student",
     }
     assert default_models(cards, sizes, {}, cuda=True) == {
@@ -209,6 +219,17 @@ def mse_and_mean_pi_mse_on_test(
     return float(np.mean((pinet.predict(model, test) - exact) ** 2)), mean_pi_mse
 
 
+def ratios_to_mean_pi(names: Iterable[str], samples: Iterable[Sample]) -> dict[str, float]:
+    """Each named model's MSE on a source's test samples over that of the source's mean
+    training PI. The models imitate the same recipe: one set of exact PIs serves them all."""
+    models = [pinet.load_model(name, device="cpu") for name in names]
+    test, exact, mean_pi_mse = exact_test_set(models[0], samples)
+    return {
+        model.card.name: float(np.mean((pinet.predict(model, test) - exact) ** 2)) / mean_pi_mse
+        for model in models
+    }
+
+
 def test_the_multirate_teacher_holds_on_smartwatch_series_it_never_saw() -> None:
     """BasicMotions (a smartwatch at 10 Hz, 6 x 100), held out of its training: on the 40
     test series, exact PIs computed here, its error is under 0.3 of that of the 40 training
@@ -250,6 +271,7 @@ LATER_REAL_SERIES = (
     "rec-ElectricDevices",
     "gaitpy-walk",
 )
+ALL_REAL_SERIES = REAL_SERIES + UEA_UCR_SERIES + LATER_REAL_SERIES
 
 
 def test_the_broad_model_holds_outlines_the_multirate_teacher_does_not() -> None:
@@ -262,20 +284,31 @@ def test_the_broad_model_holds_outlines_the_multirate_teacher_does_not() -> None
     0.602 at their own rate alone), 2.35 for its narrow twin trained without periodic
     signals."""
     names = ("signal-broad", "signal-hapt-multirate")
-    models = [pinet.load_model(name, device="cpu") for name in names]
-    # Both imitate signal-sublevel with the same parameters: one set of exact PIs serves both.
-    test, exact, mean_pi_mse = exact_test_set(models[0], UeaUcrSeries("ArrowHead").samples())
-    ratios = {
-        model.card.name: float(np.mean((pinet.predict(model, test) - exact) ** 2)) / mean_pi_mse
-        for model in models
-    }
+    ratios = ratios_to_mean_pi(names, UeaUcrSeries("ArrowHead").samples())
     assert ratios["signal-broad"] < 0.35 < 0.75 < ratios["signal-hapt-multirate"]
-    metrics = read_card(BUNDLED_MODELS_DIR / "signal-broad").source_metrics
+    card = read_card(BUNDLED_MODELS_DIR / "signal-broad")
+    assert card.source_metrics is not None
+    assert max(card.source_metrics[name]["mse_vs_mean_pi"] for name in ALL_REAL_SERIES) < 0.5
+    assert card.source_metrics["ucr-ACSF1"]["mse_vs_mean_pi"] < 0.3
+    assert card.architecture["average_resampled"]
+
+
+def test_the_cpu_default_signal_student_holds_outlines_the_hapt_only_one_does_not() -> None:
+    """GunPoint's 150 test outlines (never trained on; exact PIs computed here): the broad
+    student, which a CPU answers with, scores 0.27 of the mean PI's error, the HAPT-only
+    student it was continued from 2.15, twice a constant's. Over the sixteen real series of
+    its card it averages 0.418 (0.780 for the HAPT-only student, worse than a constant on
+    five of them); it is still worse than a constant on one, ACSF1's pulse trains (1.07;
+    1.20 for the HAPT-only student)."""
+    ratios = ratios_to_mean_pi(
+        ("signal-broad-student", "signal-hapt-student"), UeaUcrSeries("GunPoint").samples()
+    )
+    assert ratios["signal-broad-student"] < 0.35 < 1.5 < ratios["signal-hapt-student"]
+    metrics = read_card(BUNDLED_MODELS_DIR / "signal-broad-student").source_metrics
     assert metrics is not None
-    real = REAL_SERIES + UEA_UCR_SERIES + LATER_REAL_SERIES
-    assert max(metrics[name]["mse_vs_mean_pi"] for name in real) < 0.5
-    assert metrics["ucr-ACSF1"]["mse_vs_mean_pi"] < 0.3
-    assert models[0].card.architecture["average_resampled"]
+    real = {name: metrics[name]["mse_vs_mean_pi"] for name in ALL_REAL_SERIES}
+    assert np.mean(list(real.values())) < 0.45
+    assert [name for name, ratio in real.items() if ratio > 1] == ["ucr-ACSF1"]
 
 
 def test_the_image_student_learned_crops_smaller_than_its_store() -> None:

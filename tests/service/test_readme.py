@@ -107,7 +107,7 @@ def test_signal_comparison_and_json_request(outputs: dict[str, object]) -> None:
     compared = json.loads((folder / "signal-pi.json").read_text())
     assert np.shape(compared["pi"]) == np.shape(compared["exact"]["pi"]) == (3, 50, 50)
     assert 0.0 <= compared["mse"] < 0.05 and compared["speedup"] > 0
-    assert compared["model"]["name"] == "signal-hapt-student"  # a CPU's default: the student
+    assert compared["model"]["name"] == "signal-broad-student"  # a CPU's default
     from_json = json.loads((folder / "json-pi.json").read_text())
     assert from_json["shape"] == [3, 50, 50]
 
@@ -125,8 +125,8 @@ def test_batch_of_signals_and_the_metric_it_leaves(outputs: dict[str, object]) -
     assert np.load(folder / "signals-pi.npy", allow_pickle=False).shape == (64, 3, 50, 50)
     lines = printed_by(outputs, "curl -s http://127.0.0.1:8000/metrics").splitlines()
     counts = dict(line.rsplit(maxsplit=1) for line in lines)
-    # the batch went to a CPU's default signal model, the student
-    assert float(counts['pinet_batch_size_count{model="signal-hapt-student"}']) >= 2
+    # the batch went to a CPU's default signal model, the broad student
+    assert float(counts['pinet_batch_size_count{model="signal-broad-student"}']) >= 2
 
 
 def test_exact_topology_of_the_example_photo(outputs: dict[str, object]) -> None:
