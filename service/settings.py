@@ -32,7 +32,8 @@ class Settings(BaseSettings):
     # The model that answers a request naming none, by modality, e.g.
     # PINET_DEFAULT_MODELS='{"signal": "signal-hapt"}'. A modality left out gets the
     # device's rule: on CUDA its most accurate model (lowest test MSE over the mean PI's),
-    # on a CPU its smallest (fewest stored weights: the cheapest forward pass).
+    # on a CPU its cheapest forward pass (an int8 graph, then the fewest weights), the most
+    # accurate of equally cheap ones.
     default_models: dict[Modality, str] = Field(default_factory=dict)
 
     # Dynamic batching: a forward pass starts when `max_batch_size` same-shaped requests

@@ -1,6 +1,6 @@
 """Which model answers a request that names none: the one PINET_DEFAULT_MODELS names, else,
 among the models of the released recipe, on a CPU an int8 graph, then the smallest network,
-and on CUDA the most accurate; GET /v1/models says which."""
+then the most accurate, and on CUDA the most accurate; GET /v1/models says which."""
 
 from __future__ import annotations
 
@@ -57,6 +57,26 @@ def test_on_a_cpu_an_int8_graph_answers_before_smaller_weights_for_torch(
         "large": cards["large"].model_copy(update={"runtime": float_graph}),
     }
     assert default_models(with_float_graph, counts, {}, cuda=False)["signal"] == "small"
+
+
+def test_on_a_cpu_the_more_accurate_of_two_equally_cheap_graphs_answers(
+    cards: dict[str, ModelCard], tmp_path: Path
+) -> None:
+    """Two int8 graphs of one network (as the HAPT-only and the broad signal students are):
+    the lower test error answers, whichever name sorts first."""
+    tiny_checkpoint(tmp_path, "also-small", "signal", *SIGNAL, per_channel=True,
+                    metrics={"test_mse_vs_mean_pi": 0.39})  # fmt: skip
+    graph = RuntimeRef(backend="onnxruntime", precision="int8", file="model.onnx", sha256="0" * 64)
+    both = {
+        name: card.model_copy(update={"runtime": graph})
+        for name, card in {**cards, "also-small": read_card(tmp_path / "also-small")}.items()
+    }
+    counts = sizes(both)
+    assert counts["also-small"] == counts["small"] < counts["large"]
+    assert default_models(both, counts, {}, cuda=False)["signal"] == "also-small"
+    worse = both["also-small"].model_copy(update={"metrics": {"test_mse_vs_mean_pi": 0.41}})
+    with_worse = {**both, "also-small": worse}
+    assert default_models(with_worse, counts, {}, cuda=False)["signal"] == "small"
 
 
 def test_a_request_naming_no_model_gets_the_released_recipe_when_a_model_has_it(
