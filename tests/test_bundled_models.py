@@ -59,7 +59,8 @@ EXPECTED = TEACHERS | STUDENTS | EXPENSIVE_RECIPES | MULTIRATE | BROAD
 # before it learned more smooth, piecewise and spiky synthetic series, 0.196 before any
 # synthetic signals; the issue asks 0.25). The signal student trades accuracy for speed:
 # 0.2383 (the issue's 0.25; 0.2391, 0.2393, 0.2424, 0.2441, 0.2436 and 0.2496 before it)
-# when bundled; the broad student continued from it 0.2359 when bundled. The image student,
+# when bundled; the broad student continued from it 0.2364 when bundled (0.2359 after its
+# first stage). The image student,
 # a `raster` network reading each channel's row-major path, is faster than the exact
 # recipe: 0.093 when bundled (0.103 before it, and 0.145,
 # 0.147, 0.150, 0.157, 0.160 and 0.171 for the 2-D students before that). The Rips model:
@@ -295,11 +296,11 @@ def test_the_broad_model_holds_outlines_the_multirate_teacher_does_not() -> None
 
 def test_the_cpu_default_signal_student_holds_outlines_the_hapt_only_one_does_not() -> None:
     """GunPoint's 150 test outlines (never trained on; exact PIs computed here): the broad
-    student, which a CPU answers with, scores 0.27 of the mean PI's error, the HAPT-only
+    student, which a CPU answers with, scores 0.25 of the mean PI's error, the HAPT-only
     student it was continued from 2.15, twice a constant's. Over the sixteen real series of
-    its card it averages 0.418 (0.780 for the HAPT-only student, worse than a constant on
-    five of them); it is still worse than a constant on one, ACSF1's pulse trains (1.07;
-    1.20 for the HAPT-only student)."""
+    its card it averages 0.408 (0.780 for the HAPT-only student, worse than a constant on
+    five of them) and is better than a constant on every one, if barely on ACSF1's pulse
+    trains (0.97; 1.07 after its first stage, 1.20 for the HAPT-only student)."""
     ratios = ratios_to_mean_pi(
         ("signal-broad-student", "signal-hapt-student"), UeaUcrSeries("GunPoint").samples()
     )
@@ -308,7 +309,7 @@ def test_the_cpu_default_signal_student_holds_outlines_the_hapt_only_one_does_no
     assert metrics is not None
     real = {name: metrics[name]["mse_vs_mean_pi"] for name in ALL_REAL_SERIES}
     assert np.mean(list(real.values())) < 0.45
-    assert [name for name, ratio in real.items() if ratio > 1] == ["ucr-ACSF1"]
+    assert max(real.values()) < 1
 
 
 def test_the_image_student_learned_crops_smaller_than_its_store() -> None:
