@@ -213,7 +213,7 @@ def _fit(
             averaged,
             progress,
         )
-        if config.bn_samples:
+        if config.bn_samples and not config.freeze_once:
             recompute_statistics(epoch)
         kept.eval()
         # Rank 0 validates; the others wait for its metrics, then go on to the next epoch.

@@ -191,6 +191,13 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
         "each hold one store, so that training normalises as evaluation does",
     )
     parser.add_argument(
+        "--freeze-once",
+        action="store_true",
+        help="with --frozen-batch-norm: compute the statistics once, before the first epoch, "
+        "and keep them for every epoch, validation and export, instead of recomputing them "
+        "after each epoch (which changes the function the epoch fitted)",
+    )
+    parser.add_argument(
         "--weight-average",
         type=float,
         default=defaults.weight_average,

@@ -23,6 +23,10 @@ def refuse_inconsistent_options(config: TrainConfig, cluster: Cluster) -> None:
         raise ValueError(f"--epoch-samples must be 0 or more, not {config.epoch_samples}")
     if config.frozen_batch_norm and not config.bn_samples:
         raise ValueError("--frozen-batch-norm needs statistics to freeze: --bn-samples above 0")
+    if config.freeze_once and not config.frozen_batch_norm:
+        raise ValueError(
+            "--freeze-once keeps the statistics --frozen-batch-norm freezes: pass both"
+        )
     if not 0 <= config.weight_average < 1:
         raise ValueError(
             f"--weight-average is a decay per step in [0, 1), not {config.weight_average}"

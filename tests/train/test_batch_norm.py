@@ -150,6 +150,40 @@ def test_frozen_statistics_make_a_samples_loss_independent_of_its_batch(
     assert batch[0] != pytest.approx(batch[1], rel=1e-4)
 
 
+def test_statistics_frozen_once_are_those_every_epoch_trained_with(
+    signal_run: TrainedRun, tmp_path: Path
+) -> None:
+    """`--freeze-once`: after one epoch or two, a run saves the statistics computed before
+    the first, those its weights trained under, while the weights move; without it, each
+    epoch saves statistics recomputed after it, which differ from those it trained with."""
+
+    def saved(epochs: int, once: bool) -> tuple[dict, dict]:
+        config = replace(
+            signal_run.config,
+            epochs=epochs,
+            init=str(signal_run.out / "best"),
+            frozen_batch_norm=True,
+            freeze_once=once,
+        )
+        out = tmp_path / f"{epochs}-{once}"
+        train(signal_run.store, "signal", out, config, progress=False)
+        tensors = load_file(last_checkpoint(out) / "model.safetensors")
+        statistics = {k: v for k, v in tensors.items() if "running" in k}
+        return statistics, {k: v for k, v in tensors.items() if k not in statistics}
+
+    (once_1, weights_1), (once_2, weights_2) = saved(1, once=True), saved(2, once=True)
+    assert once_1 and all(once_1[k].equal(once_2[k]) for k in once_1)
+    assert any(not weights_1[k].equal(weights_2[k]) for k in weights_1)
+    (every_1, _), (every_2, _) = saved(1, once=False), saved(2, once=False)
+    assert any(not every_1[k].equal(every_2[k]) for k in every_1)
+
+
+def test_freezing_once_needs_frozen_statistics(signal_run: TrainedRun, tmp_path: Path) -> None:
+    config = replace(signal_run.config, freeze_once=True)
+    with pytest.raises(ValueError, match="--freeze-once keeps the statistics"):
+        train(signal_run.store, "signal", tmp_path / "run", config, progress=False)
+
+
 def test_frozen_statistics_need_statistics(signal_run: TrainedRun, tmp_path: Path) -> None:
     config = replace(signal_run.config, bn_samples=0, frozen_batch_norm=True)
     with pytest.raises(ValueError, match="--frozen-batch-norm needs statistics"):
