@@ -14,6 +14,7 @@ import pinet
 from data_prep.sources.aeon_archives import UeaUcrSeries
 from data_prep.sources.base import Sample
 from data_prep.sources.basicmotions import BasicMotions
+from data_prep.sources.fashion_mnist import FashionMnist
 from data_prep.sources.hapt import HaptWindows
 from data_prep.sources.photos import PhotoCrops
 from data_prep.sources.ppg import PpgWindows
@@ -28,7 +29,8 @@ MAX_FILE_BYTES = 8 * 2**20
 TEACHERS = {"signal-hapt": "signal", "image-photos": "image"}
 # Int8 onnxruntime graphs, with their float16 torch weights beside them (what runs on CUDA):
 # the HAPT-only signal student, the broad one continued from it on the broad mixture (the
-# CPU's default for signals since), and the image student.
+# CPU's default for signals since), and the image student (photos, Fashion-MNIST and
+# synthetic images).
 STUDENTS = {
     "signal-hapt-student": "signal",
     "signal-broad-student": "signal",
@@ -61,9 +63,10 @@ EXPECTED = TEACHERS | STUDENTS | EXPENSIVE_RECIPES | MULTIRATE | BROAD
 # 0.2383 (the issue's 0.25; 0.2391, 0.2393, 0.2424, 0.2441, 0.2436 and 0.2496 before it)
 # when bundled; the broad student continued from it 0.2364 when bundled (0.2359 after its
 # first stage). The image student, a `raster` network reading each channel's row-major path,
-# is faster than the exact recipe: 0.093 when bundled (0.103 before it, and 0.145, 0.147,
-# 0.150, 0.157, 0.160 and 0.171 for the 2-D students before that). The Rips model:
-# the issue's target is 0.3; 0.048 when bundled with GroupNorm (0.060 before it). The
+# is faster than the exact recipe: 0.061 when continued on the photos beside Fashion-MNIST
+# and synthetic images under statistics frozen once (0.093 for it on the photos alone, 0.103
+# before that, and 0.145, 0.147, 0.150, 0.157, 0.160 and 0.171 for the 2-D students). The
+# Rips model: the issue's target is 0.3; 0.048 when bundled with GroupNorm (0.060 before it). The
 # takens model misses that target: 0.338 when bundled with recurrence densities (0.366 and
 # 0.383 before it at the recipe's stride 1; 0.477, 0.497 and 0.511 for the models before
 # that, at stride 2, whose PIs move by 0.9x the mean PI's error when a window moves by one
@@ -77,7 +80,7 @@ MAX_RATIO_TO_MEAN_PI = {
     "image-photos": 0.06,
     "signal-hapt-student": 0.245,
     "signal-broad-student": 0.24,
-    "image-photos-student": 0.11,
+    "image-photos-student": 0.07,
     "image-photos-rips": 0.05,
     "signal-hapt-takens": 0.35,
 }
@@ -303,12 +306,23 @@ def test_the_cpu_default_signal_student_holds_outlines_the_hapt_only_one_does_no
 def test_the_image_student_learned_crops_smaller_than_its_store() -> None:
     """100 fresh 16x16 crops of the photos' test regions (another seed than any store's;
     exact PIs computed here): trained on crops down to 16x16 under frozen BatchNorm
-    statistics, the student's error is a fifth of that of the crops' own mean PI (0.18; 0.19
-    for the student it replaced, 0.75 before frozen statistics, 1.94 before crops)."""
+    statistics, the student's error is under a tenth of that of the crops' own mean PI
+    (0.074; 0.109 for the photos-only student it replaced, 0.75 before frozen statistics,
+    1.94 before crops)."""
     model = pinet.load_model("image-photos-student", device="cpu")
     assert model.card.training_ranges.sizes == (16, 32)
     source = PhotoCrops(seed=7, train_per_photo=0, test_per_photo=10, size=16)
     crops = np.stack([sample.input for sample in source.samples()])
     exact = get_recipe(model.card.recipe.name, model.card.recipe.params).images_batch(crops)
     mse = np.mean((pinet.predict(model, crops) - exact) ** 2)
-    assert mse < 0.3 * np.mean((exact - exact.mean(axis=0)) ** 2)
+    assert mse < 0.1 * np.mean((exact - exact.mean(axis=0)) ** 2)
+
+
+def test_the_image_student_holds_garments_as_its_teacher_does() -> None:
+    """Every 175th Fashion-MNIST image (343 training, 57 test; exact PIs computed here): the
+    student, which a CPU answers with, is within 10% of its teacher `image-photos` (0.161
+    against 0.152 when bundled; 0.158 and 0.146 on the 10,000 test images); the photos-only
+    student it replaced scored 0.429 (0.407 on the test images)."""
+    samples = islice(FashionMnist().samples(), 0, None, 175)
+    ratios = ratios_to_mean_pi(("image-photos-student", "image-photos"), samples)
+    assert ratios["image-photos-student"] < min(0.2, 1.1 * ratios["image-photos"])
