@@ -71,7 +71,8 @@ class TrainConfig:
     # instead of streaming store chunks: same batches, same results, no loader in the way.
     preload: bool = False
     # Training samples over which BatchNorm's running statistics are recomputed before each
-    # validation (`pinet.train.batch_norm`); 0 keeps the running averages of training.
+    # validation (`pinet.train.batch_norm`; once only with `freeze_once`); 0 keeps the
+    # running averages of training.
     bn_samples: int = 4096
     # Train with every BatchNorm normalising by its running statistics (those `bn_samples`
     # recomputes, also before the first epoch) instead of each batch's own. A mixture's

@@ -194,7 +194,8 @@ def _fit(
         recompute_batch_norm(kept, (cluster.shard(b, b)[0] for b in batches))
 
     if config.frozen_batch_norm and not history:
-        recompute_statistics(_FIRST_STATISTICS_DRAW)  # later epochs: those of the last one
+        # Later epochs train under those recomputed after the last, or, `freeze_once`, these.
+        recompute_statistics(_FIRST_STATISTICS_DRAW)
     for epoch in range(len(history), config.epochs):
         started = time.perf_counter()
         sampler.epoch = epoch
