@@ -21,6 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
+from tqdm import tqdm
 
 from pinet.inference import LoadedModel
 from pinet.tda import get_recipe
@@ -40,20 +41,29 @@ def mean_teacher_pis(teachers: list[LoadedModel], inputs: torch.Tensor) -> np.nd
     return np.asarray(sum(teacher.forward(inputs) for teacher in teachers)) / len(teachers)
 
 
-def teacher_pis(teachers: list[LoadedModel], samples: Samples) -> torch.Tensor:
+def teacher_pis(
+    teachers: list[LoadedModel], samples: Samples, *, progress: bool = False
+) -> torch.Tensor:
     """`(N, C, 50, 50)` float16: the mean of the teachers' PIs for every sample, in order,
     written batch by batch into the result, so that labelling a store costs the float16 PIs
-    and one batch, not a float32 copy per teacher."""
+    and one batch, not a float32 copy per teacher. `progress`: a bar of the samples
+    labelled, since a large store under several teachers takes minutes before training."""
     if not len(samples):
         raise ValueError("no samples for the teachers to label")
     labelled: torch.Tensor | None = None
     start = 0
+    bar = tqdm(
+        total=len(samples), desc=f"{len(teachers)} teacher(s) labelling", unit="sample",
+        disable=not progress,
+    )  # fmt: skip
     for inputs, _ in batch_loader(samples, TEACHER_BATCH, teachers[0].device):
         mean = torch.from_numpy(mean_teacher_pis(teachers, inputs))
         if labelled is None:
             labelled = torch.empty((len(samples), *mean.shape[1:]), dtype=torch.float16)
         labelled[start : start + len(mean)] = mean
         start += len(mean)
+        bar.update(len(mean))
+    bar.close()
     assert labelled is not None  # at least one batch
     return labelled
 
@@ -100,8 +110,11 @@ class Distillation(Objective):
         card = teachers[0].card
         self.recipe = get_recipe(card.recipe.name, card.recipe.params)  # labels mixed inputs
 
-    def labelled(self, samples: Samples, *, exact: bool = True) -> TeacherLabelled:
-        return TeacherLabelled(samples, teacher_pis(self.teachers, samples), exact=exact)
+    def labelled(
+        self, samples: Samples, *, exact: bool = True, progress: bool = False
+    ) -> TeacherLabelled:
+        taught = teacher_pis(self.teachers, samples, progress=progress)
+        return TeacherLabelled(samples, taught, exact=exact)
 
     def prepare(
         self, inputs: torch.Tensor, targets: torch.Tensor, generator: torch.Generator

@@ -184,7 +184,9 @@ def _fit(
         train_parts = [ResidentSamples(part, device) for part in train_streams]
         val_sets = [ResidentSamples(part, device) for part in val_streams]
     labelled = zip(train_parts, exact, strict=True)
-    train_set = MixtureSamples([objective.labelled(part, exact=e) for part, e in labelled])
+    train_set = MixtureSamples(
+        [objective.labelled(part, exact=e, progress=progress) for part, e in labelled]
+    )
     loader = batch_loader(train_set, config.batch_size, device, sampler)
     best = min((h["val_mse"] for h in history), default=math.inf)
 

@@ -39,10 +39,11 @@ class Objective(ABC):
     def describe(self) -> dict[str, Any]:
         """The objective's name and parameters, as JSON values."""
 
-    def labelled(self, samples: Samples, *, exact: bool = True) -> Samples:
+    def labelled(self, samples: Samples, *, exact: bool = True, progress: bool = False) -> Samples:
         """The training samples with the targets this objective needs (default: the exact
         PIs as they are); called once per run, before the first epoch. `exact=False`: the
-        samples' own PIs are not to be learned (a teacher-labelled store's)."""
+        samples' own PIs are not to be learned (a teacher-labelled store's). `progress`: show
+        a bar where labelling takes time (teachers')."""
         if not exact:
             raise ValueError(
                 "a store without exact PIs to learn needs teachers to label it: pinet distill"
@@ -88,8 +89,8 @@ class WrappedObjective(Objective):
     def __init__(self, base: Objective) -> None:
         self.base = base
 
-    def labelled(self, samples: Samples, *, exact: bool = True) -> Samples:
-        return self.base.labelled(samples, exact=exact)
+    def labelled(self, samples: Samples, *, exact: bool = True, progress: bool = False) -> Samples:
+        return self.base.labelled(samples, exact=exact, progress=progress)
 
     def prepare(
         self, inputs: torch.Tensor, targets: torch.Tensor, generator: torch.Generator

@@ -46,6 +46,19 @@ def test_an_ensemble_teacher_is_the_mean_of_its_members(
     np.testing.assert_allclose(mean.float().numpy(), expected, atol=1e-3)  # float16 rounding
 
 
+def test_labelling_shows_its_progress_only_when_asked(
+    signal_run: TrainedRun, capsys: pytest.CaptureFixture[str]
+) -> None:
+    teacher = load_model(signal_run.out / "best", "cpu")
+    store = GroundTruthStore.open(signal_run.store)
+    samples = StoreSamples(store, store.usable_indices("train")[:10], "signal")
+    quiet = teacher_pis([teacher], samples)
+    assert capsys.readouterr().err == ""
+    shown = teacher_pis([teacher], samples, progress=True)
+    assert "1 teacher(s) labelling" in capsys.readouterr().err
+    assert torch.equal(quiet, shown)  # the bar changes nothing it labels
+
+
 def test_teacher_pis_move_with_the_exact_ones(signal_run: TrainedRun) -> None:
     teacher = load_model(signal_run.out / "best", "cpu")
     store = GroundTruthStore.open(signal_run.store)
