@@ -361,6 +361,36 @@ def test_uea_ucr_series_are_the_archive_files_as_they_ship(
     assert_same(samples[:20], collect(itertools.islice(UeaUcrSeries(dataset).samples(), 20)))
 
 
+def test_uea_ucr_windows_hold_the_wiimote_as_recorded_not_the_archive_padding() -> None:
+    padded = {s.id: s for s in UeaUcrSeries("PickupGestureWiimoteZ").samples()}
+    recorded = read_ts(
+        locate_problem("PickupGestureWiimoteZ", "PickupGestureWiimoteZ")["test"],
+        equal_length=False,
+    ).series
+    with pytest.raises(ValueError, match="expected equal-length series"):
+        read_ts(locate_problem("PickupGestureWiimoteZ", "PickupGestureWiimoteZ")["test"])
+    windows = collect(UeaUcrSeries("PickupGestureWiimoteZ", window=64, stride=32).samples())
+    test = [w for w in windows if w.split == "test"]
+    # every series of 64 samples or more gives floor((T - 64) / 32) + 1 windows, the rest none
+    assert len(test) == sum((len(r[0]) - 64) // 32 + 1 for r in recorded if len(r[0]) >= 64)
+    assert len({w.group for w in test}) == sum(len(r[0]) >= 64 for r in recorded) < 50
+    for w in test:
+        series_id, start = w.id.rsplit("/", 1)
+        series = recorded[int(series_id.rsplit("/", 1)[1])]
+        np.testing.assert_array_equal(w.input, series[:, int(start) : int(start) + 64])
+        assert w.group == series_id and w.label == padded[series_id].label
+        # the padded file starts with the recorded series; the windows never reach past it
+        assert int(start) + 64 <= series.shape[1] < padded[series_id].input.shape[1]
+        np.testing.assert_allclose(padded[series_id].input[:, : series.shape[1]], series)
+
+
+def test_uea_ucr_refuses_a_stride_without_a_window() -> None:
+    with pytest.raises(ValueError, match="stride 8 needs a window"):
+        UeaUcrSeries("GunPoint", stride=8)
+    with pytest.raises(ValueError, match="window must be at least 2 and stride at least 1"):
+        UeaUcrSeries("GunPoint", window=64)
+
+
 def test_uea_ucr_labels_number_classes_in_numeric_order() -> None:
     """PickupGestureWiimoteZ declares "1 10 2 ... 9": class "10" is label 9, not 1."""
     data = read_ts(locate_problem("PickupGestureWiimoteZ", "PickupGestureWiimoteZ_eq")["train"])
