@@ -52,18 +52,15 @@ def teacher_pis(
         raise ValueError("no samples for the teachers to label")
     labelled: torch.Tensor | None = None
     start = 0
-    bar = tqdm(
-        total=len(samples), desc=f"{len(teachers)} teacher(s) labelling", unit="sample",
-        disable=not progress,
-    )  # fmt: skip
-    for inputs, _ in batch_loader(samples, TEACHER_BATCH, teachers[0].device):
-        mean = torch.from_numpy(mean_teacher_pis(teachers, inputs))
-        if labelled is None:
-            labelled = torch.empty((len(samples), *mean.shape[1:]), dtype=torch.float16)
-        labelled[start : start + len(mean)] = mean
-        start += len(mean)
-        bar.update(len(mean))
-    bar.close()
+    description = f"{len(teachers)} teacher(s) labelling"
+    with tqdm(total=len(samples), desc=description, unit="sample", disable=not progress) as bar:
+        for inputs, _ in batch_loader(samples, TEACHER_BATCH, teachers[0].device):
+            mean = torch.from_numpy(mean_teacher_pis(teachers, inputs))
+            if labelled is None:
+                labelled = torch.empty((len(samples), *mean.shape[1:]), dtype=torch.float16)
+            labelled[start : start + len(mean)] = mean
+            start += len(mean)
+            bar.update(len(mean))
     assert labelled is not None  # at least one batch
     return labelled
 
