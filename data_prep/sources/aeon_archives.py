@@ -92,10 +92,9 @@ def read_ts(path: Path, *, equal_length: bool = True) -> TsDataset:
         class_names.append(label.strip())
     if header.get("@timestamps", "false").lower() != "false":
         raise ValueError(f"{path}: series with timestamps are not supported")
-    if not rows or {len(row) for row in rows} != {len(rows[0])}:
+    if not rows or len({len(row) for row in rows}) != 1:
         raise ValueError(f"{path}: expected series with the same channel count")
-    lengths = {len(channel) for row in rows for channel in row}
-    if equal_length and len(lengths) != 1:
+    if equal_length and len({len(channel) for row in rows for channel in row}) != 1:
         raise ValueError(f"{path}: expected equal-length series")
     if any(len({len(channel) for channel in row}) != 1 for row in rows):
         raise ValueError(f"{path}: a series has channels of different lengths")
