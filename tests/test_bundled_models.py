@@ -53,26 +53,27 @@ BROAD = {"signal-broad": "signal"}
 INT8_WEIGHTS = {"signal-broad"}
 EXPECTED = TEACHERS | STUDENTS | EXPENSIVE_RECIPES | MULTIRATE | BROAD
 # Test MSE over the mean-PI predictor's. The teachers: the issue's target is 0.2; a re-
-# bundled model may only do better than the one it replaces (signal 0.188, 0.192 before
-# it; image 0.040, 0.047 before it trained 13 more epochs on the photos and synthetic
-# images, 0.054 for a raster network with GroupNorm averaging each image with its
-# 180-degree rotation, after the 2-D Image PI-Net's 0.128 averaged and 0.132 in one pass).
-# The multirate teacher pays on HAPT for the other series (0.226 when bundled, 0.218
-# before it learned more smooth, piecewise and spiky synthetic series, 0.196 before any
-# synthetic signals; the issue asks 0.25). The signal student trades accuracy for speed:
-# 0.2383 (the issue's 0.25; 0.2391, 0.2393, 0.2424, 0.2441, 0.2436 and 0.2496 before it)
-# when bundled; the broad student continued from it 0.2364 when bundled (0.2359 after its
-# first stage). The image student, a `raster` network reading each channel's row-major path,
+# bundled model may only do better than the one it replaces (signal 0.188, 0.192 before it;
+# image 0.040, 0.047 before it trained 13 more epochs on the photos and synthetic images,
+# 0.054 for a raster network with GroupNorm averaging each image with its 180-degree
+# rotation, after the 2-D Image PI-Net's 0.128 averaged and 0.132 in one pass). The
+# multirate teacher pays on HAPT for the other series (0.226 when bundled, 0.218 before it
+# learned more smooth, piecewise and spiky synthetic series, 0.196 before any synthetic
+# signals; the issue asks 0.25). The signal student trades accuracy for speed: 0.2383 (the
+# issue's 0.25; 0.2391, 0.2393, 0.2424, 0.2441, 0.2436 and 0.2496 before it) when bundled;
+# the broad student continued from it 0.2336 when bundled (0.2359 and 0.2364 after its first
+# two stages). The image student, a `raster` network reading each channel's row-major path,
 # is faster than the exact recipe: 0.061 when continued on the photos beside Fashion-MNIST
 # and synthetic images under statistics frozen once (0.093 for it on the photos alone, 0.103
 # before that, and 0.145, 0.147, 0.150, 0.157, 0.160 and 0.171 for the 2-D students). The
-# Rips model: the issue's target is 0.3; 0.048 when bundled with GroupNorm (0.060 before it). The
-# takens model misses that target: 0.338 when bundled with recurrence densities (0.366 and
-# 0.383 before it at the recipe's stride 1; 0.477, 0.497 and 0.511 for the models before
-# that, at stride 2, whose PIs move by 0.9x the mean PI's error when a window moves by one
-# sample). The broad model: 0.161 when bundled four times as wide and continued on a CPU
-# (0.165, 0.171, 0.176, 0.196, 0.209 and 0.223 before that; 0.243, 0.249 and 0.256 for the narrow
-# networks before it), below `signal-hapt`'s 0.188 on the source that model trained on alone.
+# Rips model: the issue's target is 0.3; 0.048 when bundled with GroupNorm (0.060 before
+# it). The takens model misses that target: 0.338 when bundled with recurrence densities
+# (0.366 and 0.383 before it at the recipe's stride 1; 0.477, 0.497 and 0.511 for the models
+# before that, at stride 2, whose PIs move by 0.9x the mean PI's error when a window moves
+# by one sample). The broad model: 0.161 when bundled four times as wide and continued on a
+# CPU (0.165, 0.171, 0.176, 0.196, 0.209 and 0.223 before that; 0.243, 0.249 and 0.256 for
+# the narrow networks before it), below `signal-hapt`'s 0.188 on the source that model
+# trained on alone.
 MAX_RATIO_TO_MEAN_PI = {
     "signal-hapt": 0.2,
     "signal-hapt-multirate": 0.23,
@@ -121,7 +122,7 @@ def test_students_and_the_takens_model_are_int8_graphs_for_onnxruntime(name: str
 
 def test_a_cpu_answers_with_the_students_and_cuda_with_the_most_accurate() -> None:
     """On a CPU the int8 students, for signals the broad one (as cheap as the HAPT-only
-    student and less wrong on HAPT's test users, 0.2364 against 0.2383); on CUDA the most
+    student and less wrong on HAPT's test users, 0.2336 against 0.2383); on CUDA the most
     accurate: for signals the broad model, which beats the HAPT-only teacher on HAPT's own
     test users too."""
     cards = {name: read_card(BUNDLED_MODELS_DIR / name) for name in EXPECTED}
@@ -302,11 +303,11 @@ def test_the_broad_model_holds_the_wiimote_as_recorded() -> None:
 
 def test_the_cpu_default_signal_student_holds_outlines_the_hapt_only_one_does_not() -> None:
     """GunPoint's 150 test outlines (never trained on; exact PIs computed here): the broad
-    student, which a CPU answers with, scores 0.25 of the mean PI's error, the HAPT-only
+    student, which a CPU answers with, scores 0.22 of the mean PI's error, the HAPT-only
     student it was continued from 2.15, twice a constant's. Over the sixteen real series of
-    its card it averages 0.408 (0.780 for the HAPT-only student, worse than a constant on
+    its card it averages 0.395 (0.780 for the HAPT-only student, worse than a constant on
     five of them) and is better than a constant on every one, if barely on ACSF1's pulse
-    trains (0.97; 1.07 after its first stage, 1.20 for the HAPT-only student)."""
+    trains (0.93; 1.07 and 0.97 after its first two stages, 1.20 for the HAPT-only student)."""
     ratios = ratios_to_mean_pi(
         ("signal-broad-student", "signal-hapt-student"), UeaUcrSeries("GunPoint").samples()
     )
@@ -314,7 +315,7 @@ def test_the_cpu_default_signal_student_holds_outlines_the_hapt_only_one_does_no
     metrics = read_card(BUNDLED_MODELS_DIR / "signal-broad-student").source_metrics
     assert metrics is not None
     real = {name: metrics[name]["mse_vs_mean_pi"] for name in ALL_REAL_SERIES}
-    assert np.mean(list(real.values())) < 0.45
+    assert np.mean(list(real.values())) < 0.42
     assert max(real.values()) < 1
 
 
