@@ -14,6 +14,7 @@ import json
 import math
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from torch.optim.swa_utils import AveragedModel
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from pinet.card import ModelCard
 from pinet.checkpoint import save_checkpoint
 from pinet.device import autocast
 from pinet.inference import LoadedModel, TorchBackend
@@ -118,72 +120,31 @@ def _fit(
     """`train` in one process of `cluster` (maybe the only one) training on `device`."""
     refuse_inconsistent_options(config, cluster)
     progress = progress and cluster.is_main
-    components = [Component(Path(data))] if isinstance(data, str | Path) else list(data)
-    stores = open_stores(components, modality)
-    if not config.per_channel and len({store.channels for store in stores}) > 1:
-        raise ValueError(
-            "the stores have different channel counts; a mixture of them needs --per-channel"
-        )
-    recipe = stores[0].recipe  # one recipe per run (`open_stores`)
-    refuse_what_the_recipe_breaks(recipe, config, objective)
-    splits = [split_by_group(store, config.val_fraction, config.seed) for store in stores]
-    # A teacher-labelled store's PIs are never read, and its held-out groups go unused:
-    # validation scores the exact PIs.
-    exact = [component.labels == "exact" for component in components]
-    train_streams = [
-        StoreSamples(s, t, modality, with_pis=e)
-        for s, (t, _), e in zip(stores, splits, exact, strict=True)
-    ]
-    validated = [(s, v) for s, (_, v), e in zip(stores, splits, exact, strict=True) if e]
-    val_streams = [StoreSamples(s, v, modality) for s, v in validated]
-    val_labels = [store.label for store, _ in validated]
-    sizes = [len(stream) for stream in train_streams]
-    weights = mixture_weights(components, sizes)
-    mixture = describe_mixture(components, stores, weights, sizes)
-    trained_on = TrainedOn(stores, mixture, config.crop_min_size)
+    run_data = _open_run_data(data, modality, config, objective)
+    trained_on, weights = run_data.trained_on, run_data.weights
     torch.backends.cudnn.benchmark = autotunes_convolutions(device, config)
-    torch.manual_seed(config.seed)
-    model = _configured_network(config, modality, stores[0].channels).to(device)
+    state = _start_or_resume(run_data, modality, out, config, device, cluster, resume)
+    model, averaged, optimiser = state.model, state.averaged, state.optimiser
+    history, kept = state.history, state.kept
     crops = run_crops(config, model.min_input_size, trained_on.ranges().sizes[1])
     rolls = run_rolls(config, modality)
     relabelling = [t for t in (crops, rolls) if t is not None]
-    init_checkpoint_id = None  # a resumed run restores it with its weights, below
-    if config.init is not None and not resume:
-        init_checkpoint_id = start_from(model, config.init)
-    if cluster.world_size > 1:
-        synchronise_batch_norms(model)  # BatchNorm of the global batch, saved as plain
-    averaged = averaged_weights(model, config.weight_average)  # a copy: synced likewise
-    # The network validated, saved as best/ and exported: the weights, or their average.
-    kept = model if averaged is None else averaged.module
-    optimiser = make_optimiser(model, config)
-    history: list[dict[str, Any]] = []
-    if resume:
-        # the weights it started from, as they were then: a bundled --init may be others now
-        history, init_checkpoint_id = restore(
-            out, model, optimiser, config, trained_on.data_source(), averaged
-        )
-    elif has_run(out):
-        raise ValueError(f"{out} already holds a training run; pass --resume or another --out")
     if cluster.is_main:
         out.mkdir(parents=True, exist_ok=True)
-    trained = model
-    if cluster.world_size > 1:
-        # Buffers are not broadcast: synced BatchNorm keeps every process's statistics equal.
-        device_ids = None if device.type == "cpu" else [device]
-        trained = DistributedDataParallel(model, device_ids, broadcast_buffers=False)
+    trained = _wrapped_for(cluster, model, device)
 
-    # A bad name fails now, before the first epoch.
-    card = run_card(kept, trained_on, config, objective, {}, 0, cluster, init_checkpoint_id)
+    def card_after(epochs: int, metrics: dict[str, float]) -> ModelCard:
+        return run_card(
+            kept, trained_on, config, objective, metrics, epochs, cluster, state.init_checkpoint_id
+        )
+
+    card = card_after(0, {})  # a bad name fails now, before the first epoch
     evaluated = LoadedModel(card, TorchBackend(kept, device))
     sampler = MixtureBatchSampler(
-        train_streams, weights, config.batch_size, config.seed, config.epoch_samples
+        run_data.train_streams, weights, config.batch_size, config.seed, config.epoch_samples
     )
-    train_parts: list[Samples] = list(train_streams)
-    val_sets: list[Samples] = list(val_streams)
-    if config.preload:
-        train_parts = [ResidentSamples(part, device) for part in train_streams]
-        val_sets = [ResidentSamples(part, device) for part in val_streams]
-    labelled = zip(train_parts, exact, strict=True)
+    train_parts, val_sets = run_data.samples(device if config.preload else None)
+    labelled = zip(train_parts, run_data.exact, strict=True)
     train_set = MixtureSamples(
         [objective.labelled(part, exact=e, progress=progress) for part, e in labelled]
     )
@@ -211,7 +172,7 @@ def _fit(
             epoch,
             config,
             cluster,
-            recipe,
+            run_data.recipe,
             relabelling,
             averaged,
             progress,
@@ -221,7 +182,7 @@ def _fit(
         kept.eval()
         # Rank 0 validates; the others wait for its metrics, then go on to the next epoch.
         val = cluster.from_main(
-            _validate(evaluated, val_sets, val_labels) if cluster.is_main else None
+            _validate(evaluated, val_sets, run_data.val_labels) if cluster.is_main else None
         )
         entry = {
             "epoch": epoch + 1,
@@ -232,9 +193,7 @@ def _fit(
         }
         history.append(entry)
         metrics = {"val_mse": val["val_mse"], "val_mae": val["val_mae"]}
-        card = run_card(
-            kept, trained_on, config, objective, metrics, epoch + 1, cluster, init_checkpoint_id
-        )
+        card = card_after(epoch + 1, metrics)
         improved, best = val["val_mse"] < best, min(best, val["val_mse"])
         if cluster.is_main:  # the one writer of the run's folder
             if improved:
@@ -244,8 +203,130 @@ def _fit(
             tqdm.write(json.dumps(entry))
     model.eval()
     if cluster.is_main:
-        plot_run(out, history, evaluated, val_streams[0])
+        plot_run(out, history, evaluated, run_data.val_streams[0])
     return {"last": history[-1] if history else None, "best_val_mse": best}
+
+
+@dataclass(frozen=True)
+class _RunData:
+    """A run's stores, each split by group into what it trains on and what validates it."""
+
+    recipe: Recipe  # one per run (`open_stores`)
+    channels: int  # the first store's: a mixture of several counts is per channel
+    exact: list[bool]  # per store: trained on its exact PIs (else a teacher labels it)
+    train_streams: list[StoreSamples]
+    val_streams: list[StoreSamples]  # the exact stores' only
+    val_labels: list[str]
+    weights: np.ndarray  # the mixture's, per store
+    trained_on: TrainedOn
+
+    def samples(self, device: torch.device | None) -> tuple[list[Samples], list[Samples]]:
+        """The training and validation samples: read from the stores as batches ask, or,
+        given a `device`, all loaded onto it first (`--preload`)."""
+        if device is None:
+            return list(self.train_streams), list(self.val_streams)
+        return (
+            [ResidentSamples(part, device) for part in self.train_streams],
+            [ResidentSamples(part, device) for part in self.val_streams],
+        )
+
+
+def _open_run_data(
+    data: str | Path | Sequence[Component],
+    modality: Modality,
+    config: TrainConfig,
+    objective: Objective,
+) -> _RunData:
+    """Open `data`'s stores for a run, refusing what their recipe or channels rule out."""
+    components = [Component(Path(data))] if isinstance(data, str | Path) else list(data)
+    stores = open_stores(components, modality)
+    if not config.per_channel and len({store.channels for store in stores}) > 1:
+        raise ValueError(
+            "the stores have different channel counts; a mixture of them needs --per-channel"
+        )
+    recipe = stores[0].recipe
+    refuse_what_the_recipe_breaks(recipe, config, objective)
+    splits = [split_by_group(store, config.val_fraction, config.seed) for store in stores]
+    # A teacher-labelled store's PIs are never read, and its held-out groups go unused:
+    # validation scores the exact PIs.
+    exact = [component.labels == "exact" for component in components]
+    train_streams = [
+        StoreSamples(s, t, modality, with_pis=e)
+        for s, (t, _), e in zip(stores, splits, exact, strict=True)
+    ]
+    validated = [(s, v) for s, (_, v), e in zip(stores, splits, exact, strict=True) if e]
+    sizes = [len(stream) for stream in train_streams]
+    weights = mixture_weights(components, sizes)
+    mixture = describe_mixture(components, stores, weights, sizes)
+    return _RunData(
+        recipe=recipe,
+        channels=stores[0].channels,
+        exact=exact,
+        train_streams=train_streams,
+        val_streams=[StoreSamples(s, v, modality) for s, v in validated],
+        val_labels=[store.label for store, _ in validated],
+        weights=weights,
+        trained_on=TrainedOn(stores, mixture, config.crop_min_size),
+    )
+
+
+@dataclass(frozen=True)
+class _RunState:
+    """Where a run's epochs go on from: its network, the average of its weights (if it keeps
+    one), its optimiser, the epochs it has done, and the checkpoint it started from."""
+
+    model: PINet
+    averaged: AveragedModel | None
+    optimiser: torch.optim.Optimizer
+    history: list[dict[str, Any]]
+    init_checkpoint_id: str | None
+
+    @property
+    def kept(self) -> PINet:
+        """The network validated, saved as best/ and exported: the weights, or their average."""
+        return self.model if self.averaged is None else self.averaged.module
+
+
+def _start_or_resume(
+    run_data: _RunData,
+    modality: Modality,
+    out: Path,
+    config: TrainConfig,
+    device: torch.device,
+    cluster: Cluster,
+    resume: bool,
+) -> _RunState:
+    """A new run's state (from `config.init`, if given), or, `resume`, the state the last
+    epoch saved in `out`; refuses to start a new run over an old one."""
+    torch.manual_seed(config.seed)
+    model = _configured_network(config, modality, run_data.channels).to(device)
+    init_checkpoint_id = None  # a resumed run restores it with its weights, below
+    if config.init is not None and not resume:
+        init_checkpoint_id = start_from(model, config.init)
+    if cluster.world_size > 1:
+        synchronise_batch_norms(model)  # BatchNorm of the global batch, saved as plain
+    averaged = averaged_weights(model, config.weight_average)  # a copy: synced likewise
+    optimiser = make_optimiser(model, config)
+    history: list[dict[str, Any]] = []
+    if resume:
+        # the weights it started from, as they were then: a bundled --init may be others now
+        data_source = run_data.trained_on.data_source()
+        history, init_checkpoint_id = restore(out, model, optimiser, config, data_source, averaged)
+    elif has_run(out):
+        raise ValueError(f"{out} already holds a training run; pass --resume or another --out")
+    return _RunState(model, averaged, optimiser, history, init_checkpoint_id)
+
+
+def _wrapped_for(
+    cluster: Cluster, model: PINet, device: torch.device
+) -> PINet | DistributedDataParallel:
+    """`model` as its steps are taken: itself, or under DistributedDataParallel when several
+    processes train it."""
+    if cluster.world_size == 1:
+        return model
+    # Buffers are not broadcast: synced BatchNorm keeps every process's statistics equal.
+    device_ids = None if device.type == "cpu" else [device]
+    return DistributedDataParallel(model, device_ids, broadcast_buffers=False)
 
 
 def _configured_network(config: TrainConfig, modality: Modality, channels: int) -> PINet:
