@@ -36,14 +36,7 @@ from pinet.train.averaging import averaged_weights
 from pinet.train.batch_norm import freeze_batch_norm, recompute_batch_norm, statistics_batches
 from pinet.train.config import TrainConfig
 from pinet.train.crops import RandomCrops, run_crops
-from pinet.train.data import (
-    ResidentSamples,
-    Samples,
-    StoreSamples,
-    batch_loader,
-    exact_symmetries,
-    split_by_group,
-)
+from pinet.train.data import Samples, batch_loader, exact_symmetries
 from pinet.train.distributed import (
     Cluster,
     local_device,
@@ -52,18 +45,12 @@ from pinet.train.distributed import (
 )
 from pinet.train.evaluate import evaluate
 from pinet.train.losses import MeanSquaredError, Objective
-from pinet.train.mixture import (
-    Component,
-    MixtureBatchSampler,
-    MixtureSamples,
-    describe_mixture,
-    mixture_weights,
-    open_stores,
-)
+from pinet.train.mixture import Component, MixtureBatchSampler, MixtureSamples
 from pinet.train.plots import plot_run
-from pinet.train.preflight import refuse_inconsistent_options, refuse_what_the_recipe_breaks
+from pinet.train.preflight import refuse_inconsistent_options
 from pinet.train.rolls import MinimumRolls, run_rolls
-from pinet.train.run_card import TrainedOn, run_card
+from pinet.train.run_card import run_card
+from pinet.train.run_data import RunData, open_run_data
 from pinet.train.run_state import has_run, restore, save_epoch, start_from
 
 # The draw of `--frozen-batch-norm`'s statistics before the first epoch: one no epoch's
@@ -120,7 +107,7 @@ def _fit(
     """`train` in one process of `cluster` (maybe the only one) training on `device`."""
     refuse_inconsistent_options(config, cluster)
     progress = progress and cluster.is_main
-    run_data = _open_run_data(data, modality, config, objective)
+    run_data = open_run_data(data, modality, config, objective)
     trained_on, weights = run_data.trained_on, run_data.weights
     torch.backends.cudnn.benchmark = autotunes_convolutions(device, config)
     state = _start_or_resume(run_data, modality, out, config, device, cluster, resume)
@@ -208,69 +195,6 @@ def _fit(
 
 
 @dataclass(frozen=True)
-class _RunData:
-    """A run's stores, each split by group into what it trains on and what validates it."""
-
-    recipe: Recipe  # one per run (`open_stores`)
-    channels: int  # the first store's: a mixture of several counts is per channel
-    exact: list[bool]  # per store: trained on its exact PIs (else a teacher labels it)
-    train_streams: list[StoreSamples]
-    val_streams: list[StoreSamples]  # the exact stores' only
-    val_labels: list[str]
-    weights: np.ndarray  # the mixture's, per store
-    trained_on: TrainedOn
-
-    def samples(self, device: torch.device | None) -> tuple[list[Samples], list[Samples]]:
-        """The training and validation samples: read from the stores as batches ask, or,
-        given a `device`, all loaded onto it first (`--preload`)."""
-        if device is None:
-            return list(self.train_streams), list(self.val_streams)
-        return (
-            [ResidentSamples(part, device) for part in self.train_streams],
-            [ResidentSamples(part, device) for part in self.val_streams],
-        )
-
-
-def _open_run_data(
-    data: str | Path | Sequence[Component],
-    modality: Modality,
-    config: TrainConfig,
-    objective: Objective,
-) -> _RunData:
-    """Open `data`'s stores for a run, refusing what their recipe or channels rule out."""
-    components = [Component(Path(data))] if isinstance(data, str | Path) else list(data)
-    stores = open_stores(components, modality)
-    if not config.per_channel and len({store.channels for store in stores}) > 1:
-        raise ValueError(
-            "the stores have different channel counts; a mixture of them needs --per-channel"
-        )
-    recipe = stores[0].recipe
-    refuse_what_the_recipe_breaks(recipe, config, objective)
-    splits = [split_by_group(store, config.val_fraction, config.seed) for store in stores]
-    # A teacher-labelled store's PIs are never read, and its held-out groups go unused:
-    # validation scores the exact PIs.
-    exact = [component.labels == "exact" for component in components]
-    train_streams = [
-        StoreSamples(s, t, modality, with_pis=e)
-        for s, (t, _), e in zip(stores, splits, exact, strict=True)
-    ]
-    validated = [(s, v) for s, (_, v), e in zip(stores, splits, exact, strict=True) if e]
-    sizes = [len(stream) for stream in train_streams]
-    weights = mixture_weights(components, sizes)
-    mixture = describe_mixture(components, stores, weights, sizes)
-    return _RunData(
-        recipe=recipe,
-        channels=stores[0].channels,
-        exact=exact,
-        train_streams=train_streams,
-        val_streams=[StoreSamples(s, v, modality) for s, v in validated],
-        val_labels=[store.label for store, _ in validated],
-        weights=weights,
-        trained_on=TrainedOn(stores, mixture, config.crop_min_size),
-    )
-
-
-@dataclass(frozen=True)
 class _RunState:
     """Where a run's epochs go on from: its network, the average of its weights (if it keeps
     one), its optimiser, the epochs it has done, and the checkpoint it started from."""
@@ -288,7 +212,7 @@ class _RunState:
 
 
 def _start_or_resume(
-    run_data: _RunData,
+    run_data: RunData,
     modality: Modality,
     out: Path,
     config: TrainConfig,
