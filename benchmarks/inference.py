@@ -197,7 +197,9 @@ def device_name(device: torch.device) -> str:
     return f"CPU {model.strip()} ({os.cpu_count()} cores, {usable} usable)"
 
 
-def main() -> None:
+def parse_arguments() -> tuple[argparse.Namespace, torch.device]:
+    """The command line, checked (a bad value exits with the parser's message), and the
+    device it names; sets the thread counts it asks for."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--batch", type=int, default=256, help="inputs per batch, both sides")
     parser.add_argument("--repeats", type=int, default=3, help="timings per measure (median)")
@@ -228,19 +230,17 @@ def main() -> None:
     if args.threads is not None:
         torch.set_num_threads(args.threads)
         numba.set_num_threads(args.threads)
-    rng = np.random.default_rng(0)
+    return args, device
 
+
+def measured_rows(
+    args: argparse.Namespace, models: dict[Modality, LoadedModel]
+) -> tuple[list[Row], float]:
+    """Every comparison's row, timed side by side on the same seeded inputs, and the exact
+    image-rips rate (timed once)."""
+    rng = np.random.default_rng(0)
     windows, window_source = accelerometer_windows(args.batch, rng)
     images, image_source = photo_crops(args.batch, rng)
-    models: dict[Modality, LoadedModel] = {}
-    descriptions: dict[Modality, str] = {}
-    for modality, path in (("signal", args.checkpoint_signal), ("image", args.checkpoint_image)):
-        if path:
-            models[modality] = checkpoint_model(path, modality, device)
-        else:
-            models[modality] = random_model(modality, args.widths, device)
-        descriptions[modality] = describe(models[modality], from_checkpoint=bool(path))
-
     signal_pinet = pinet_rate(models["signal"], windows, args.repeats)
     signal_exact = exact_rate("signal-sublevel", windows, args.repeats)
     takens_exact = exact_rate("signal-takens", windows, args.repeats)
@@ -272,7 +272,18 @@ def main() -> None:
             image_pinet,
         ),
     ]
+    return rows, rips_exact
 
+
+def print_report(
+    args: argparse.Namespace,
+    device: torch.device,
+    descriptions: dict[Modality, str],
+    rows: list[Row],
+    rips_exact: float,
+) -> None:
+    """The settings, then the rows as a markdown table."""
+    n = args.batch
     print(f"device: {device_name(device)}")
     print(
         f"threads: torch {torch.get_num_threads()} (PI-Net), numba {numba.get_num_threads()} "
@@ -301,6 +312,20 @@ def main() -> None:
         f"on another recipe's targets has the same architecture and cost. "
         f"image-rips: {1 / rips_exact:.1f} s per image, one timing."
     )
+
+
+def main() -> None:
+    args, device = parse_arguments()
+    models: dict[Modality, LoadedModel] = {}
+    descriptions: dict[Modality, str] = {}
+    for modality, path in (("signal", args.checkpoint_signal), ("image", args.checkpoint_image)):
+        if path:
+            models[modality] = checkpoint_model(path, modality, device)
+        else:
+            models[modality] = random_model(modality, args.widths, device)
+        descriptions[modality] = describe(models[modality], from_checkpoint=bool(path))
+    rows, rips_exact = measured_rows(args, models)
+    print_report(args, device, descriptions, rows, rips_exact)
 
 
 if __name__ == "__main__":

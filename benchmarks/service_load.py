@@ -204,7 +204,9 @@ def report(
     }
 
 
-def main() -> None:
+def parse_arguments() -> argparse.Namespace:
+    """The command line, checked (a bad value exits with the parser's message), with the
+    defaults that depend on other options filled in (`unbatched`, `model`)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--models-dir", type=Path, default=models_dir(), help="default: %(default)s"
@@ -278,7 +280,11 @@ def main() -> None:
     if args.unbatched is None:
         args.unbatched = len(args.model) <= 1
     args.model = args.model or [None]
+    return args
 
+
+def main() -> None:
+    args = parse_arguments()
     configs = [ServerConfig(args.max_batch_size, args.max_wait_ms)]
     if args.unbatched:
         configs.insert(0, ServerConfig(1, 0.0))
