@@ -14,7 +14,7 @@ prediction with that exact symmetry, and never a larger squared error than the m
 two), `average_resampled` (signals: the mean with the prediction for the window at twice its
 rate, linearly interpolated, which recipes of a path's turning points map to the same PIs),
 and the trunk's `turning_points`, `running_extremes`, `delay_embedding`, `recurrence_radii`,
-`recurrence_stride`, `value_bins`, `multiscale_pool` and `norm`
+`recurrence_stride`, `value_bins`, `multiscale_pool`, `pooled_maxima` and `norm`
 (`pinet.nets.layers.PINetTrunk`).
 """
 
@@ -94,6 +94,7 @@ class PINet(nn.Module, ABC):
         value_range: tuple[float, float] | None = None,
         average_resampled: bool = False,
         running_extremes: bool = False,
+        pooled_maxima: bool = False,
     ) -> None:
         super().__init__()
         if isinstance(in_channels, bool) or not isinstance(in_channels, int) or in_channels < 1:
@@ -125,6 +126,7 @@ class PINet(nn.Module, ABC):
             value_bins=value_bins,
             value_range=tuple(value_range or VALUE_RANGES[self.modality]),
             multiscale_pool=multiscale_pool,
+            pooled_maxima=pooled_maxima,
             norm=norm,
             delay_embedding=delay_embedding,
             recurrence_radii=recurrence_radii,
@@ -150,11 +152,12 @@ class PINet(nn.Module, ABC):
     def architecture(self) -> dict[str, Any]:
         """The family's options this network was built with, as JSON values: with the family,
         the modality, `in_channels` and `per_channel`, what a checkpoint card records to
-        rebuild it (`pinet.nets.build_network`). The trunk's `turning_points`, `running_extremes`,
-        `delay_embedding`, `recurrence_radii`, `recurrence_stride`, `recurrence_gap`, `value_bins`,
-        `multiscale_pool` and `norm`, and `average_resampled`, appear only when they leave the
-        release, and `value_range` only when it leaves the modality's default, so that every
-        card written before they existed still describes its network."""
+        rebuild it (`pinet.nets.build_network`). The trunk's `turning_points`,
+        `running_extremes`, `delay_embedding`, `recurrence_radii`, `recurrence_stride`,
+        `recurrence_gap`, `value_bins`, `multiscale_pool`, `pooled_maxima` and `norm`, and
+        `average_resampled`, appear only when they leave the release, and `value_range` only
+        when it leaves the modality's default, so that every card written before they existed
+        still describes its network."""
         delays, recurrence, encoding = self.trunk.delays, self.trunk.recurrence, self.trunk.encoding
         default_range = VALUE_RANGES[self.modality]
         # Recorded only when set: the resampled average, then the trunk's options.
@@ -171,6 +174,7 @@ class PINet(nn.Module, ABC):
             if encoding and encoding.range != default_range
             else None,
             "multiscale_pool": self.trunk.multiscale_pool,
+            "pooled_maxima": self.trunk.pooled_maxima,
             "norm": self.trunk.norm if self.trunk.norm != "batch" else None,
         }
         return {

@@ -194,7 +194,7 @@ class PINetTrunk(nn.Module):
     positions, which is why any length / size at or above the minimum is accepted. More
     blocks see further: the release's last block sees 45 samples of a signal.
 
-    Seven options leave the release (all off by default):
+    Eight options leave the release (all off by default):
     - `turning_points`, over one axis only, hands the first block each channel's turning
       points (`TurningPoints`), one per sample, instead of its samples;
     - `running_extremes`, over one axis only, adds each channel's running minima and maxima
@@ -209,6 +209,10 @@ class PINetTrunk(nn.Module):
     - `multiscale_pool` averages every block's output, not only the last one's, and
       concatenates them (`features` = sum(widths)): early blocks still tell apart the many
       short bars that pooling merges, which a PI counts one by one;
+    - `pooled_maxima` adds each pooled block's global maximum over positions beside its
+      average (`features` doubles, the averages first): a feature that fires at one sample
+      (a window's deepest drop, its highest peak, which set its longest bars) reaches the
+      head undiluted by the window's length;
     - `norm` "group" normalises each block by each sample's statistics (GroupNorm) instead
       of the batch's: a network that evaluates every input as it trained, whatever source
       its statistics would have come from (docs/studies.md, "Each sample its own
@@ -223,6 +227,7 @@ class PINetTrunk(nn.Module):
         value_bins: int = 0,
         value_range: tuple[float, float] = (0.0, 1.0),
         multiscale_pool: bool = False,
+        pooled_maxima: bool = False,
         norm: Normalisation = "batch",
         delay_embedding: tuple[int, int] | None = None,
         recurrence_radii: tuple[float, ...] = (),
@@ -279,8 +284,10 @@ class PINetTrunk(nn.Module):
             ConvBlock(c_in, c_out, spatial_dims, norm) for c_in, c_out in itertools.pairwise(widths)
         )
         self.multiscale_pool = multiscale_pool
+        self.pooled_maxima = pooled_maxima
         self.norm = norm
-        self.features = sum(widths[1:]) if multiscale_pool else widths[-1]
+        pooled = sum(widths[1:]) if multiscale_pool else widths[-1]
+        self.features = 2 * pooled if pooled_maxima else pooled
         # The shortest input: what the first block must receive, and what the delays take off.
         self.minimum_length = minimum_input_size(widths[1:]) + (
             self.delays.span if self.delays else 0
@@ -310,12 +317,23 @@ class PINetTrunk(nn.Module):
             order = torch.cat([order, len(order) + (order[:, None] * len(bins) + bins).flatten()])
         return order
 
-    def feature_offsets(self) -> list[int | None]:
-        """Per block, where its filters start among the trunk's output features (None: the
-        block does not reach them): what narrows the head when a block is pruned."""
+    def feature_offsets(self) -> list[tuple[int, ...]]:
+        """Per block, where its filters start among the trunk's output features: none where
+        the block does not reach them, its average's and then its maximum's with
+        `pooled_maxima`. What narrows the head when a block is pruned."""
         if self.multiscale_pool:
-            return list(itertools.accumulate([0] + [b.conv.out_channels for b in self.blocks]))[:-1]
-        return [None] * (len(self.blocks) - 1) + [0]
+            averages = list(itertools.accumulate([0] + [b.conv.out_channels for b in self.blocks]))
+        else:
+            averages = [None] * (len(self.blocks) - 1) + [0]
+        maxima_start = self.features // 2 if self.pooled_maxima else None
+        return [
+            ()
+            if start is None
+            else (start,)
+            if maxima_start is None
+            else (start, maxima_start + start)
+            for start in averages[: len(self.blocks)]
+        ]
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """(N, C, *S) inputs -> (N, C', *S') what the first block reads: the input, or its
@@ -350,13 +368,16 @@ class PINetTrunk(nn.Module):
             x = self.encode(x)
             if with_reversal:
                 x = torch.cat([x, self.reversed_encoding(x)])
-        pooled = []
+        averages, maxima = [], []
         for i, block in enumerate(self.blocks):
             x = block(x)
             if self.multiscale_pool or i == len(self.blocks) - 1:
-                pooled.append(global_average_pool(x))
+                averages.append(global_average_pool(x))
+                if self.pooled_maxima:
+                    maxima.append(x.flatten(2).amax(dim=2))
             if i < len(self.blocks) - 1:
                 x = same_max_pool(x)
+        pooled = averages + maxima
         return torch.cat(pooled, dim=1) if len(pooled) > 1 else pooled[0]
 
 

@@ -45,8 +45,9 @@ def selected_state(
     that order (an index may repeat): the rows of its conv and BatchNorm tensors, and the
     input channels that read them, of the next conv or, after the last block (after every
     block, for a trunk that pools each one), columns of the head's Linear that reads the
-    trunk. Those inputs are multiplied by `input_scales[i]` (one per selected filter) where
-    given. The rest of the head is unchanged.
+    trunk (two per filter where the trunk pools maxima beside averages). Those inputs are
+    multiplied by `input_scales[i]` (one per selected filter) where given. The rest of the
+    head is unchanged.
 
     Pruning selects the filters it keeps; widening repeats filters and scales each copy's
     readers by 1 / its number of copies, so that the copies together compute what one did.
@@ -54,7 +55,9 @@ def selected_state(
     state = {name: tensor.detach().cpu() for name, tensor in network.state_dict().items()}
     scales = input_scales or [torch.ones(len(selected)) for selected in filters]
     offsets = network.trunk.feature_offsets()
-    head_columns, head_scales = [], []
+    # Per pooling (each block's average, then its maximum), the head's columns that read
+    # the selected filters, and their scales: the trunk's features are in that order.
+    head_columns: list[list[tuple[torch.Tensor, torch.Tensor]]] = [[], []]
     for i, selected in enumerate(filters):
         block = f"trunk.blocks.{i}."
         for name in PER_FILTER:
@@ -64,11 +67,11 @@ def selected_state(
             state[block + "conv.weight"] = weight * scales[i - 1].view(
                 1, -1, *[1] * (weight.ndim - 2)
             )
-        if offsets[i] is not None:
-            head_columns.append(selected + offsets[i])
-            head_scales.append(scales[i])
+        for pooling, offset in enumerate(offsets[i]):
+            head_columns[pooling].append((selected + offset, scales[i]))
+    columns, column_scales = zip(*head_columns[0], *head_columns[1], strict=True)
     head_input = f"{network.head_input}.weight"
-    state[head_input] = state[head_input][:, torch.cat(head_columns)] * torch.cat(head_scales)
+    state[head_input] = state[head_input][:, torch.cat(columns)] * torch.cat(column_scales)
     return state
 
 

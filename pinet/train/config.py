@@ -43,6 +43,8 @@ class TrainConfig:
     # (`pinet.nets.base.VALUE_RANGES`).
     value_range: tuple[float, float] | None = None
     multiscale_pool: bool = False
+    # Beside each pooled block's average, its maximum over positions.
+    pooled_maxima: bool = False
     # Each channel handed to the trunk as its delay embedding's (dimension, delay)
     # coordinates (`pinet.nets.encodings.DelayEncoding`); None: its samples, as released.
     delay_embedding: tuple[int, int] | None = None

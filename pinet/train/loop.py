@@ -259,6 +259,7 @@ def _configured_network(config: TrainConfig, modality: Modality, channels: int) 
         "value_bins": config.value_bins,
         "value_range": config.value_range,
         "multiscale_pool": config.multiscale_pool,
+        "pooled_maxima": config.pooled_maxima,
         "norm": config.norm,
         "delay_embedding": config.delay_embedding,
         "recurrence_radii": config.recurrence_radii,

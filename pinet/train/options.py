@@ -134,6 +134,13 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
         "last block's alone (not in the release)",
     )
     parser.add_argument(
+        "--pooled-maxima",
+        action="store_true",
+        help="beside each pooled block's global average, its global maximum over positions: "
+        "what one sample's feature (a window's deepest drop) is, undiluted by the window's "
+        "length (not in the release)",
+    )
+    parser.add_argument(
         "--norm",
         choices=NORMALISATIONS,
         default=defaults.norm,
@@ -147,9 +154,10 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
         help="start from this checkpoint's weights (folder or bundled name) to fine-tune it; "
         "repeat its --family, --widths, --head, --rank, --turning-points, --running-extremes, "
         "--recurrence-radii, --recurrence-stride, --recurrence-gap, --value-bins, "
-        "--value-range, --multiscale-pool, --norm and --per-channel; the card records its "
-        "checkpoint id (init_checkpoint_id), which still names those weights after a bundled "
-        "name has come to mean others",
+        "--value-range, --multiscale-pool, --pooled-maxima, --norm and --per-channel (or add "
+        "--pooled-maxima: their head columns start at zero); the card records its checkpoint "
+        "id (init_checkpoint_id), which still names those weights after a bundled name has "
+        "come to mean others",
     )
     parser.add_argument("--device", default=defaults.device, help="auto, cpu or cuda")
     parser.add_argument("--seed", type=int, default=defaults.seed)

@@ -142,14 +142,19 @@ def jsonable(values: dict[str, Any]) -> dict[str, Any]:
 def start_from(model: PINet, checkpoint: str) -> str:
     """Copy `checkpoint`'s weights into `model`, whose architecture must be the checkpoint's
     (`average_reversed` and `average_resampled` aside: they change what a forward computes,
-    not the weights, and are set again at export); the checkpoint's id, which names those
-    weights after a bundled name has come to mean others."""
+    not the weights, and are set again at export), or the checkpoint's with pooled maxima
+    added: their head columns start at zero, so `model` computes what the checkpoint did.
+    Returns the checkpoint's id, which names those weights after a bundled name has come to
+    mean others."""
     trained, card = load_checkpoint(find_checkpoint(checkpoint))
     ours = network_fields(model) | {"min_input_size": model.min_input_size}
     theirs = network_fields(trained) | {"min_input_size": trained.min_input_size}
+    adds_maxima = model.trunk.pooled_maxima and not trained.trunk.pooled_maxima
     for fields in (ours, theirs):
         fields["architecture"].pop("average_reversed", None)
         fields["architecture"].pop("average_resampled", None)
+        if adds_maxima:
+            fields["architecture"].pop("pooled_maxima", None)
     if ours != theirs:
         differing = sorted(k for k in ours if ours[k] != theirs[k])
         raise ValueError(
@@ -157,7 +162,11 @@ def start_from(model: PINet, checkpoint: str) -> str:
             f"{', '.join(differing)}: {', '.join(f'{theirs[k]}' for k in differing)}; "
             "give the same --family, --widths, --head, --rank, --delay-embedding, "
             "--recurrence-radii, --recurrence-stride, --recurrence-gap, --value-bins, "
-            "--value-range, --multiscale-pool, --norm and --per-channel"
+            "--value-range, --multiscale-pool, --pooled-maxima, --norm and --per-channel"
         )
-    model.load_state_dict(trained.state_dict())
+    state = trained.state_dict()
+    if adds_maxima:
+        head = f"{trained.head_input}.weight"
+        state[head] = torch.cat([state[head], torch.zeros_like(state[head])], dim=1)
+    model.load_state_dict(state)
     return card.checkpoint_id

@@ -188,17 +188,25 @@ def optimized_int8_operators(network: torch.nn.Module, tmp_path: Path) -> list[s
     return [node.op_type for node in onnx.load(tmp_path / "optimized.onnx").graph.node]
 
 
-@pytest.mark.parametrize("multiscale_pool", [False, True])
+@pytest.mark.parametrize(
+    "multiscale_pool, pooled_maxima", [(False, False), (True, False), (True, True)]
+)
 def test_every_convolution_of_an_int8_graph_runs_in_8_bits(
-    multiscale_pool: bool, tmp_path: Path
+    multiscale_pool: bool, pooled_maxima: bool, tmp_path: Path
 ) -> None:
     """onnxruntime runs each convolution of an int8 graph as a QLinearConv, also where a
-    block's ReLU feeds both its max-pool and the features (`--multiscale-pool`), and
-    averages each pooled block's output in 8 bits too."""
+    block's ReLU feeds both its max-pool and the features (`--multiscale-pool`, and its
+    maximum beside: `--pooled-maxima`), and averages each pooled block's output in 8 bits
+    too."""
     torch.manual_seed(3)
     widths = (4, 8, 8)
     network = build_network(
-        "signal", 1, per_channel=True, widths=widths, multiscale_pool=multiscale_pool
+        "signal",
+        1,
+        per_channel=True,
+        widths=widths,
+        multiscale_pool=multiscale_pool,
+        pooled_maxima=pooled_maxima,
     )
     operators = optimized_int8_operators(network, tmp_path)
     assert operators.count("QLinearConv") == len(widths) and "Conv" not in operators

@@ -31,16 +31,17 @@ from pinet.nets.encodings import (
     TurningPoints,
     ValueEncoding,
 )
-from pinet.nets.layers import PINetTrunk, group_count, normalisation
+from pinet.nets.layers import PINetTrunk, group_count, normalisation, same_max_pool
 from pinet.tda.persistence import sublevel_diagrams
 from pinet.tda.recipes import get_recipe
 from pinet.tda.recipes.takens import delay_embedding
 from pinet.tda.reference import finite_pairs
 from pinet.train import train
+from pinet.train.run_state import start_from
 from tests.helpers import TINY_WIDTHS, TrainedRun, tiny_store
 
 INPUT_SHAPES = {"signal": (4, 3, 64), "image": (4, 3, 16, 16)}
-OPTIONS = {"value_bins": 5, "multiscale_pool": True}
+OPTIONS = {"value_bins": 5, "multiscale_pool": True, "pooled_maxima": True}
 
 
 def test_the_encoding_keeps_each_value_and_places_it_among_the_bins() -> None:
@@ -217,8 +218,37 @@ def test_a_multiscale_trunk_adds_every_earlier_block_to_the_last_ones_features(
     torch.testing.assert_close(features[:, -TINY_WIDTHS[-1] :], plain(x))
     first_block = multiscale.blocks[0](x).mean(dim=tuple(range(2, x.ndim)))
     torch.testing.assert_close(features[:, : TINY_WIDTHS[0]], first_block)
-    assert multiscale.feature_offsets() == [0, 4, 12, 20]
-    assert plain.feature_offsets() == [None, None, None, 0]
+    assert multiscale.feature_offsets() == [(0,), (4,), (12,), (20,)]
+    assert plain.feature_offsets() == [(), (), (), (0,)]
+
+
+@pytest.mark.parametrize("multiscale_pool", [False, True])
+def test_pooled_maxima_follow_the_averages_and_reach_the_head_undiluted(
+    multiscale_pool: bool,
+) -> None:
+    torch.manual_seed(0)
+    options = {"multiscale_pool": multiscale_pool}
+    with_maxima = PINetTrunk(2, 1, TINY_WIDTHS, pooled_maxima=True, **options).eval()
+    averages_only = PINetTrunk(2, 1, TINY_WIDTHS, **options).eval()
+    averages_only.load_state_dict(with_maxima.state_dict())  # pooling adds no weights
+    x = torch.randn(3, 2, 64)
+    features = with_maxima(x)
+    assert with_maxima.features == 2 * averages_only.features == features.shape[1]
+    half = averages_only.features
+    torch.testing.assert_close(features[:, :half], averages_only(x))
+    last = with_maxima.blocks[0](x)
+    for block in with_maxima.blocks[1:]:
+        last = block(same_max_pool(last))
+    torch.testing.assert_close(features[:, -TINY_WIDTHS[-1] :], last.amax(dim=2))
+    # One sample's feature counts in full in the maximum, whatever the window's length.
+    spiked = torch.zeros(1, 2, 256)
+    spiked[..., 100] = -5.0
+    longer = torch.cat([spiked, torch.zeros(1, 2, 256)], dim=2)
+    short_features, long_features = with_maxima(spiked), with_maxima(longer)
+    torch.testing.assert_close(short_features[:, half:], long_features[:, half:])
+    assert not torch.allclose(short_features[:, :half], long_features[:, :half])
+    averages = averages_only.feature_offsets()
+    assert with_maxima.feature_offsets() == [(*a, *(half + i for i in a)) for a in averages]
 
 
 # Every network with an ONNX graph (the release's image head, an FFT, has none).
@@ -298,6 +328,7 @@ def test_training_records_the_options_and_init_requires_them(
     train(signal_run.store, "signal", tmp_path / "run", config, progress=False)
     card = read_card(tmp_path / "run" / "best")
     assert card.architecture["value_bins"] == 5 and card.architecture["multiscale_pool"]
+    assert card.architecture["pooled_maxima"] and card.training["pooled_maxima"]
     assert card.training["value_bins"] == 5
     argv = ["train", "--data", str(signal_run.store), "--model", "signal", "--epochs", "1"]
     argv += ["--widths", ",".join(map(str, TINY_WIDTHS)), "--device", "cpu", "--no-progress"]
@@ -305,8 +336,36 @@ def test_training_records_the_options_and_init_requires_them(
     assert main([*argv, "--out", str(tmp_path / "bare")]) == EXIT_USAGE
     assert "--value-bins, --value-range, --multiscale-pool" in capsys.readouterr().err
     tuned = [*argv, "--out", str(tmp_path / "tuned"), "--value-bins", "5", "--multiscale-pool"]
+    tuned.append("--pooled-maxima")
     assert main(tuned) == 0
     assert json.loads(capsys.readouterr().out)["best_val_mse"] > 0
+
+
+def test_a_network_with_pooled_maxima_starts_from_one_without_computing_the_same(
+    signal_run: TrainedRun, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    best = signal_run.out / "best"
+    trained, card = load_checkpoint(best)
+    options = {"family": card.family, "per_channel": card.per_channel}
+    architecture = trained.architecture | {"pooled_maxima": True}
+    widened = build_network("signal", trained.in_channels, **options, **architecture)
+    assert start_from(widened, str(best)) == card.checkpoint_id
+    x = torch.randn(4, trained.in_channels, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(widened.eval()(x), trained.eval()(x))
+    head = dict(widened.named_parameters())[f"{widened.head_input}.weight"]
+    assert head.shape[1] == 2 * trained.trunk.features
+    assert not head[:, trained.trunk.features :].any()  # the maxima's columns start at zero
+    argv = ["train", "--data", str(signal_run.store), "--model", "signal", "--epochs", "1"]
+    argv += ["--widths", ",".join(map(str, TINY_WIDTHS)), "--device", "cpu", "--no-progress"]
+    tuned = tmp_path / "tuned"
+    assert main([*argv, "--init", str(best), "--pooled-maxima", "--out", str(tuned)]) == 0
+    assert read_card(tuned / "best").architecture["pooled_maxima"]
+    # Not the other way round: a network without them would drop what the head learned.
+    assert (
+        main([*argv, "--init", str(tuned / "best"), "--out", str(tmp_path / "back")]) == EXIT_USAGE
+    )
+    assert "--pooled-maxima" in capsys.readouterr().err
 
 
 def test_training_records_a_delay_embedding_and_the_cli_names_a_bad_one(

@@ -39,8 +39,13 @@ def scrambled_network(
     return network.eval()
 
 
-# The release's trunk, and one that encodes values and pools every block into the head.
-TRUNKS = [{}, {"value_bins": 3, "multiscale_pool": True}]
+# The release's trunk, one that encodes values and pools every block into the head, and one
+# that pools each block's maximum beside its average.
+TRUNKS = [
+    {},
+    {"value_bins": 3, "multiscale_pool": True},
+    {"multiscale_pool": True, "pooled_maxima": True},
+]
 
 
 def fine_tune_for_an_epoch(
