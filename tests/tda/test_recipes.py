@@ -182,8 +182,13 @@ def test_signal_diagrams_match_ripser_and_gudhi(window):
     # float32 filtration: ripser's values exactly; gudhi on float64 z-scores to float32.
     assert_same_diagrams(recipe.diagrams(window), [ripser_sublevel(c) for c in standardised])
     exact = get_recipe("signal-sublevel", {"float32_filtration": False})
+    # Two z-scorings of one channel agree to a few ulps of its largest value over its std:
+    # nearly constant channels (std down to 1e-6 of that value) lose digits in the mean.
+    conditioning = (np.abs(window).max(axis=1) / window.std(axis=1)).max()
     assert_same_diagrams(
-        exact.diagrams(window), [gudhi_lower_star(c) for c in standardised], atol=1e-12
+        exact.diagrams(window),
+        [gudhi_lower_star(c) for c in standardised],
+        atol=1e-12 * max(1.0, conditioning),
     )
 
 
