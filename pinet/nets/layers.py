@@ -321,19 +321,16 @@ class PINetTrunk(nn.Module):
         """Per block, where its filters start among the trunk's output features: none where
         the block does not reach them, its average's and then its maximum's with
         `pooled_maxima`. What narrows the head when a block is pruned."""
+        widths = [block.conv.out_channels for block in self.blocks]
         if self.multiscale_pool:
-            averages = list(itertools.accumulate([0] + [b.conv.out_channels for b in self.blocks]))
+            averages = list(itertools.accumulate([0, *widths[:-1]]))
         else:
-            averages = [None] * (len(self.blocks) - 1) + [0]
-        maxima_start = self.features // 2 if self.pooled_maxima else None
-        return [
-            ()
-            if start is None
-            else (start,)
-            if maxima_start is None
-            else (start, maxima_start + start)
-            for start in averages[: len(self.blocks)]
-        ]
+            averages = [None] * (len(widths) - 1) + [0]
+        pooled = [() if start is None else (start,) for start in averages]
+        if not self.pooled_maxima:
+            return pooled
+        maxima = self.features // 2  # where the maxima start, after every average
+        return [(*starts, *(maxima + start for start in starts)) for starts in pooled]
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """(N, C, *S) inputs -> (N, C', *S') what the first block reads: the input, or its
