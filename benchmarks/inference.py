@@ -199,7 +199,7 @@ def device_name(device: torch.device) -> str:
 
 def parse_arguments() -> tuple[argparse.Namespace, torch.device]:
     """The command line, checked (a bad value exits with the parser's message), and the
-    device it names; sets the thread counts it asks for."""
+    device it names."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--batch", type=int, default=256, help="inputs per batch, both sides")
     parser.add_argument("--repeats", type=int, default=3, help="timings per measure (median)")
@@ -227,9 +227,6 @@ def parse_arguments() -> tuple[argparse.Namespace, torch.device]:
         device = resolve_device(args.device)
     except ValueError as error:
         parser.error(str(error))
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
-        numba.set_num_threads(args.threads)
     return args, device
 
 
@@ -316,6 +313,9 @@ def print_report(
 
 def main() -> None:
     args, device = parse_arguments()
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+        numba.set_num_threads(args.threads)
     models: dict[Modality, LoadedModel] = {}
     descriptions: dict[Modality, str] = {}
     for modality, path in (("signal", args.checkpoint_signal), ("image", args.checkpoint_image)):
