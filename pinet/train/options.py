@@ -265,6 +265,15 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
         "(MMD, times WEIGHT); two forward passes per step",
     )
     parser.add_argument(
+        "--long-bar-weight",
+        type=float,
+        default=1.0,
+        metavar="W",
+        help="pinet train: weight W each channel PI whose peak lies in its top 20 rows (its "
+        "brightest bar one of the longest), rare in training and common in some real series "
+        "(default 1: the plain MSE)",
+    )
+    parser.add_argument(
         "--quantization-aware",
         action="store_true",
         help="train through int8 rounding of weights and activations (fake quantization), "
@@ -290,8 +299,13 @@ def training_objective(args: argparse.Namespace, config: TrainConfig) -> Objecti
     """What `pinet train` / `pinet distill` minimise, from their options: MSE, or
     distillation from the teachers (with partial mixup, attention transfer), possibly inside
     self-distillation on reversed views, all possibly through fake int8 quantization."""
-    objective: Objective = MeanSquaredError()
+    objective: Objective = MeanSquaredError(args.long_bar_weight)
     if args.command == "distill":
+        if args.long_bar_weight != 1.0:
+            raise ValueError(
+                "--long-bar-weight weights the MSE against exact PIs (pinet train); "
+                "pinet distill learns its teachers' PIs"
+            )
         device = str(local_device(config.device))  # under torchrun: this rank's GPU
         teachers = [load_model(teacher, device) for teacher in args.teacher]
         mixup = None
