@@ -10,15 +10,12 @@ processes (`pinet.train.distributed`) as it would on one, and only rank 0 writes
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel
 from torch.optim.swa_utils import AveragedModel
@@ -26,7 +23,6 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from pinet.card import ModelCard
-from pinet.checkpoint import save_checkpoint
 from pinet.device import autocast
 from pinet.inference import LoadedModel, TorchBackend
 from pinet.modality import Modality
@@ -36,14 +32,14 @@ from pinet.train.averaging import averaged_weights
 from pinet.train.batch_norm import freeze_batch_norm, recompute_batch_norm, statistics_batches
 from pinet.train.config import TrainConfig
 from pinet.train.crops import RandomCrops, run_crops
-from pinet.train.data import Samples, batch_loader, exact_symmetries
+from pinet.train.data import batch_loader, exact_symmetries
 from pinet.train.distributed import (
     Cluster,
     local_device,
     process_group,
     synchronise_batch_norms,
 )
-from pinet.train.evaluate import evaluate
+from pinet.train.epoch_records import EpochRecords
 from pinet.train.losses import MeanSquaredError, Objective
 from pinet.train.mixture import Component, MixtureBatchSampler, MixtureSamples
 from pinet.train.plots import plot_run
@@ -51,7 +47,7 @@ from pinet.train.preflight import refuse_inconsistent_options
 from pinet.train.rolls import MinimumRolls, run_rolls
 from pinet.train.run_card import run_card
 from pinet.train.run_data import RunData, open_run_data
-from pinet.train.run_state import has_run, restore, save_epoch, start_from
+from pinet.train.run_state import RunState, has_run, restore, start_from
 
 # The draw of `--frozen-batch-norm`'s statistics before the first epoch: one no epoch's
 # draw (its index) shares.
@@ -108,27 +104,35 @@ def _fit(
     refuse_inconsistent_options(config, cluster)
     progress = progress and cluster.is_main
     run_data = open_run_data(data, modality, config, objective)
-    trained_on, weights = run_data.trained_on, run_data.weights
     torch.backends.cudnn.benchmark = autotunes_convolutions(device, config)
     state = _start_or_resume(run_data, modality, out, config, device, cluster, resume)
-    model, averaged, optimiser = state.model, state.averaged, state.optimiser
-    history, kept = state.history, state.kept
-    crops = run_crops(config, model.min_input_size, trained_on.ranges().sizes[1])
+    crops = run_crops(config, state.model.min_input_size, run_data.trained_on.ranges().sizes[1])
     rolls = run_rolls(config, modality)
     relabelling = [t for t in (crops, rolls) if t is not None]
     if cluster.is_main:
         out.mkdir(parents=True, exist_ok=True)
-    trained = _wrapped_for(cluster, model, device)
+    trained = _wrapped_for(cluster, state.model, device)
 
     def card_after(epochs: int, metrics: dict[str, float]) -> ModelCard:
         return run_card(
-            kept, trained_on, config, objective, metrics, epochs, cluster, state.init_checkpoint_id
+            state.kept,
+            run_data.trained_on,
+            config,
+            objective,
+            metrics,
+            epochs,
+            cluster,
+            state.init_checkpoint_id,
         )
 
-    card = card_after(0, {})  # a bad name fails now, before the first epoch
-    evaluated = LoadedModel(card, TorchBackend(kept, device))
+    # The network validated, under its first card: a bad name fails now, before any epoch.
+    evaluated = LoadedModel(card_after(0, {}), TorchBackend(state.kept, device))
     sampler = MixtureBatchSampler(
-        run_data.train_streams, weights, config.batch_size, config.seed, config.epoch_samples
+        run_data.train_streams,
+        run_data.weights,
+        config.batch_size,
+        config.seed,
+        config.epoch_samples,
     )
     train_parts, val_sets = run_data.samples(device if config.preload else None)
     labelled = zip(train_parts, run_data.exact, strict=True)
@@ -136,79 +140,45 @@ def _fit(
         [objective.labelled(part, exact=e, progress=progress) for part, e in labelled]
     )
     loader = batch_loader(train_set, config.batch_size, device, sampler)
-    best = min((h["val_mse"] for h in history), default=math.inf)
+    records = EpochRecords(
+        out, config, cluster, state, evaluated, val_sets, run_data.val_labels, card_after, progress
+    )
 
     def recompute_statistics(draw: int) -> None:
         # Every process: synced BatchNorm sums their shards.
-        batches = statistics_batches(train_parts, weights, config.bn_samples, config.seed, draw)
-        recompute_batch_norm(kept, (cluster.shard(b, b)[0] for b in batches))
+        batches = statistics_batches(
+            train_parts, run_data.weights, config.bn_samples, config.seed, draw
+        )
+        recompute_batch_norm(state.kept, (cluster.shard(b, b)[0] for b in batches))
 
-    if config.frozen_batch_norm and not history:
+    if config.frozen_batch_norm and not state.history:
         # Later epochs train under those recomputed after the last, or, `freeze_once`, these.
         recompute_statistics(_FIRST_STATISTICS_DRAW)
-    for epoch in range(len(history), config.epochs):
+    for epoch in range(len(state.history), config.epochs):
         started = time.perf_counter()
         sampler.epoch = epoch
-        for group in optimiser.param_groups:
+        for group in state.optimiser.param_groups:
             group["lr"] = learning_rate(config, epoch)
         train_mse = _train_epoch(
             trained,
             loader,
-            optimiser,
+            state.optimiser,
             objective,
             epoch,
             config,
             cluster,
             run_data.recipe,
             relabelling,
-            averaged,
+            state.averaged,
             progress,
         )
         if config.bn_samples and not config.freeze_once:
             recompute_statistics(epoch)
-        kept.eval()
-        # Rank 0 validates; the others wait for its metrics, then go on to the next epoch.
-        val = cluster.from_main(
-            _validate(evaluated, val_sets, run_data.val_labels) if cluster.is_main else None
-        )
-        entry = {
-            "epoch": epoch + 1,
-            "lr": learning_rate(config, epoch),
-            "train_mse": train_mse,
-            **val,
-            "seconds": round(time.perf_counter() - started, 2),
-        }
-        history.append(entry)
-        metrics = {"val_mse": val["val_mse"], "val_mae": val["val_mae"]}
-        card = card_after(epoch + 1, metrics)
-        improved, best = val["val_mse"] < best, min(best, val["val_mse"])
-        if cluster.is_main:  # the one writer of the run's folder
-            if improved:
-                save_checkpoint(kept, card, out / "best")
-            save_epoch(out, model, optimiser, card, history, config, averaged)
-        if progress:
-            tqdm.write(json.dumps(entry))
-    model.eval()
+        records.close(epoch, learning_rate(config, epoch), train_mse, started)
+    state.model.eval()
     if cluster.is_main:
-        plot_run(out, history, evaluated, run_data.val_streams[0])
-    return {"last": history[-1] if history else None, "best_val_mse": best}
-
-
-@dataclass(frozen=True)
-class _RunState:
-    """Where a run's epochs go on from: its network, the average of its weights (if it keeps
-    one), its optimiser, the epochs it has done, and the checkpoint it started from."""
-
-    model: PINet
-    averaged: AveragedModel | None
-    optimiser: torch.optim.Optimizer
-    history: list[dict[str, Any]]
-    init_checkpoint_id: str | None
-
-    @property
-    def kept(self) -> PINet:
-        """The network validated, saved as best/ and exported: the weights, or their average."""
-        return self.model if self.averaged is None else self.averaged.module
+        plot_run(out, state.history, evaluated, run_data.val_streams[0])
+    return {"last": state.history[-1] if state.history else None, "best_val_mse": records.best}
 
 
 def _start_or_resume(
@@ -219,7 +189,7 @@ def _start_or_resume(
     device: torch.device,
     cluster: Cluster,
     resume: bool,
-) -> _RunState:
+) -> RunState:
     """A new run's state (from `config.init`, if given), or, `resume`, the state the last
     epoch saved in `out`; refuses to start a new run over an old one."""
     torch.manual_seed(config.seed)
@@ -238,7 +208,7 @@ def _start_or_resume(
         history, init_checkpoint_id = restore(out, model, optimiser, config, data_source, averaged)
     elif has_run(out):
         raise ValueError(f"{out} already holds a training run; pass --resume or another --out")
-    return _RunState(model, averaged, optimiser, history, init_checkpoint_id)
+    return RunState(model, averaged, optimiser, history, init_checkpoint_id)
 
 
 def _wrapped_for(
@@ -279,24 +249,6 @@ def _configured_network(config: TrainConfig, modality: Modality, channels: int) 
         widths=config.widths,
         **options,
     )
-
-
-def _validate(
-    model: LoadedModel, val_sets: Sequence[Samples], labels: Sequence[str]
-) -> dict[str, Any]:
-    """Validation MSE and MAE over every store's held-out groups (each sample counting once),
-    and, for a mixture, the MSE on each store (`val_mse_by_store`)."""
-    results = [evaluate(model, val_set) for val_set in val_sets]
-    counts = np.array([r["samples"] for r in results], dtype=np.float64)
-    metrics: dict[str, Any] = {
-        "val_mse": float(np.dot(counts, [r["mse"] for r in results]) / counts.sum()),
-        "val_mae": float(np.dot(counts, [r["mae"] for r in results]) / counts.sum()),
-    }
-    if len(results) > 1:
-        metrics["val_mse_by_store"] = {
-            label: r["mse"] for label, r in zip(labels, results, strict=True)
-        }
-    return metrics
 
 
 def autotunes_convolutions(device: torch.device, config: TrainConfig) -> bool:

@@ -1,5 +1,6 @@
 """A training run's folder: a checkpoint and the full training state every epoch, `last`
-pointing at the newest complete one, and resumption from it bit for bit.
+pointing at the newest complete one, and resumption from it bit for bit; `RunState`, what
+the loop goes on from.
 
     out/epoch-NNNN/  model.safetensors, card.json (a checkpoint), optimiser.safetensors,
                      state.json (history, config, optimiser layout)
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,23 @@ LAST = "last"  # file naming the newest complete epoch checkpoint
 AVERAGED = "averaged.safetensors"  # an epoch's average of the weights (--weight-average)
 # What runs made before an option existed computed, where its default computes otherwise.
 _BEFORE_ADDED = {"bn_samples": 0, "frozen_batch_norm": False}
+
+
+@dataclass(frozen=True)
+class RunState:
+    """Where a run's epochs go on from: its network, the average of its weights (if it keeps
+    one), its optimiser, the epochs it has done, and the checkpoint it started from."""
+
+    model: PINet
+    averaged: AveragedModel | None
+    optimiser: torch.optim.Optimizer
+    history: list[dict[str, Any]]
+    init_checkpoint_id: str | None
+
+    @property
+    def kept(self) -> PINet:
+        """The network validated, saved as best/ and exported: the weights, or their average."""
+        return self.model if self.averaged is None else self.averaged.module
 
 
 def has_run(out: Path) -> bool:
