@@ -163,6 +163,12 @@ def build_parser() -> argparse.ArgumentParser:
         "training split (post-training static quantization)",
     )
     bundle.add_argument(
+        "--reduce-range",
+        action="store_true",
+        help="with --int8: weights within -64..64, whose sums x86 CPUs without VNNI cannot "
+        "saturate; better or worse by model (docs/training.md)",
+    )
+    bundle.add_argument(
         "--name",
         help="the model's name in its card (default: the checkpoint's); a model "
         "in a models directory is served under it, so bundle it in a folder of that name",
@@ -242,9 +248,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 sources=args.source,
                 name=args.name,
                 average_resampled=args.average_resampled,
+                reduce_range=args.reduce_range,
             )
-        elif args.int8:
-            raise ValueError("--int8 is a form of --format onnx")
+        elif args.int8 or args.reduce_range:
+            raise ValueError("--int8 and --reduce-range are forms of --format onnx")
         else:
             result = export_weights(
                 args.checkpoint,

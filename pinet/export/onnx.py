@@ -75,6 +75,16 @@ QUANTIZATION = {
     "operators": QUANTIZED_OPERATORS,
     "calibration": CALIBRATION,
 }
+# `reduce_range` (`pinet export --reduce-range`): weights quantized within -64..64, half
+# the steps. On x86 CPUs with AVX2 but no VNNI, onnxruntime's uint8 x int8 kernels add
+# pairs of products in 16 bits, which can saturate; with weights of 7 bits they cannot.
+# Measured on such a CPU (an AMD EPYC, 2026-12-05; Fashion-MNIST sample as in
+# tests/test_bundled_models.py, ratio to the mean PI; "exact sums": the same graph with
+# onnxruntime's graph optimisations off, float arithmetic between the QDQ pairs, as a VNNI
+# CPU's exact integer sums give): the image student 0.168 -> 0.159 (exact sums 0.161 ->
+# 0.159); the signal student on HAPT's test users 0.234 -> 0.244 (exact sums the same),
+# where its kernels did not saturate. So an option, not the default.
+REDUCED_RANGE_WEIGHTS = "int8 within -64..64 (reduce_range), per output channel"
 
 
 def export_onnx(
@@ -89,14 +99,18 @@ def export_onnx(
     sources: Sequence[str | Path] = (),
     name: str | None = None,
     average_resampled: bool = False,
+    reduce_range: bool = False,
 ) -> dict[str, Any]:
     """Write `checkpoint` to `out` as a checkpoint whose card names an ONNX graph for
     onnxruntime: float32, or int8 (QDQ, static, calibrated on `calibration_samples` of the
-    store's training split). With `average_reversed`, the graph averages its predictions for
+    store's training split; `reduce_range`: weights within -64..64, see
+    REDUCED_RANGE_WEIGHTS). With `average_reversed`, the graph averages its predictions for
     each input and its reversal (see `pinet.nets.base`), with `average_resampled` for each
     signal and the signal at twice its rate. The card also records the test
     metrics on each store of `sources` (`evaluate_by_source`); `name` renames the model in
     it. Returns the test evaluation of the graph as written."""
+    if reduce_range and not int8:
+        raise ValueError("--reduce-range narrows an int8 graph's weights: give --int8 too")
     cpu = torch.device("cpu")
     # The torch weights stored beside the graph (what runs on CUDA) are float16, as bundled
     # models ship; the graph is built from the same rounded numbers, so the two agree.
@@ -107,7 +121,8 @@ def export_onnx(
     precision = "float32"
     float_nodes = kept_in_float(graph)
     if int8:
-        graph, precision = quantized(graph, _batches(train), float_nodes), "int8"
+        graph = quantized(graph, _batches(train), float_nodes, reduce_range=reduce_range)
+        precision = "int8"
     backend = OnnxRuntimeBackend(graph, precision)
     loaded = LoadedModel(card, backend)
     test = StoreSamples(store, store.usable_indices("test")[:256], card.modality)
@@ -129,6 +144,7 @@ def export_onnx(
         format="onnx",
         precision=precision,
         quantization=QUANTIZATION
+        | ({"weights": REDUCED_RANGE_WEIGHTS} if reduce_range else {})
         | {"calibration_samples": len(train)}
         | ({"float_nodes": float_nodes} if float_nodes else {})
         if int8
@@ -180,11 +196,15 @@ def kept_in_float(graph: bytes) -> list[str]:
 
 
 def quantized(
-    graph: bytes, calibration: Iterable[np.ndarray], float_nodes: Sequence[str] = ()
+    graph: bytes,
+    calibration: Iterable[np.ndarray],
+    float_nodes: Sequence[str] = (),
+    *,
+    reduce_range: bool = False,
 ) -> bytes:
     """`graph` with int8 weights and uint8 activations (QDQ), their ranges calibrated on
     the batches of network inputs of `calibration`; the nodes named in `float_nodes` stay
-    float."""
+    float; `reduce_range`: the weights within -64..64 (REDUCED_RANGE_WEIGHTS)."""
     import onnx
     from onnxruntime.quantization import (
         CalibrationDataReader,
@@ -210,6 +230,7 @@ def quantized(
             Batches(),
             quant_format=QuantFormat.QDQ,
             per_channel=True,
+            reduce_range=reduce_range,
             activation_type=QuantType.QUInt8,  # QUANTIZATION's, see QUANTIZED_OPERATORS
             op_types_to_quantize=QUANTIZED_OPERATORS,
             nodes_to_exclude=list(float_nodes),

@@ -4,6 +4,8 @@ refused when the file is not the one its card names."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +16,7 @@ import torch
 
 from pinet.checkpoint import CheckpointError, read_card
 from pinet.export import export_onnx
-from pinet.export.onnx import kept_in_float, onnx_graph, quantized
+from pinet.export.onnx import REDUCED_RANGE_WEIGHTS, kept_in_float, onnx_graph, quantized
 from pinet.inference import (
     RUN_INPUTS,
     OnnxRuntimeBackend,
@@ -127,6 +129,55 @@ def test_int8_stays_within_its_tolerance(signal_run: TrainedRun, tmp_path: Path)
         "int8, per output channel",
         "uint8",
     )
+
+
+def int8_weight_extremes(graph: Path) -> tuple[int, int]:
+    """The lowest and highest of an int8 graph's quantized weights (its int8 initializers)."""
+    weights = [
+        onnx.numpy_helper.to_array(tensor)
+        for tensor in onnx.load(graph / "model.onnx").graph.initializer
+        if tensor.data_type == onnx.TensorProto.INT8
+    ]
+    return min(int(w.min()) for w in weights), max(int(w.max()) for w in weights)
+
+
+def test_reduced_range_weights_lie_within_seven_bits_and_the_card_says_so(
+    signal_run: TrainedRun, tmp_path: Path
+) -> None:
+    """Each filter's largest weight takes the extreme step: +-127 as int8 graphs are
+    written by default, +-64 with `reduce_range` (REDUCED_RANGE_WEIGHTS), whose graph stays
+    within the int8 tolerance of the network."""
+    full, reduced = tmp_path / "full", tmp_path / "reduced"
+    export_onnx(signal_run.out / "best", full, signal_run.store, int8=True)
+    evaluation = export_onnx(
+        signal_run.out / "best", reduced, signal_run.store, int8=True, reduce_range=True
+    )
+    assert int8_weight_extremes(full) == (-127, 127)
+    assert int8_weight_extremes(reduced) == (-64, 64)
+    assert evaluation["max_abs_difference_to_torch"] < INT8_TOLERANCE
+    weights = {
+        folder.name: read_card(folder).training["export"]["quantization"]["weights"]
+        for folder in (full, reduced)
+    }
+    assert weights == {"full": "int8, per output channel", "reduced": REDUCED_RANGE_WEIGHTS}
+
+
+def test_reduce_range_without_int8_is_refused_before_anything_is_written(
+    signal_run: TrainedRun, tmp_path: Path
+) -> None:
+    with pytest.raises(ValueError, match="--reduce-range narrows an int8 graph"):
+        export_onnx(
+            signal_run.out / "best", tmp_path / "float", signal_run.store, reduce_range=True
+        )
+    assert not (tmp_path / "float").exists()
+    command = [
+        sys.executable, "-m", "pinet", "export", "--checkpoint", str(signal_run.out / "best"),
+        "--out", str(tmp_path / "half"), "--data", str(signal_run.store), "--reduce-range",
+    ]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert "--reduce-range" in done.stderr and "--format onnx" in done.stderr
+    assert not (tmp_path / "half").exists()
 
 
 def test_a_graph_that_is_not_the_cards_is_refused(signal_graph: Path, tmp_path: Path) -> None:
