@@ -78,12 +78,10 @@ QUANTIZATION = {
 # `reduce_range` (`pinet export --reduce-range`): weights quantized within -64..64, half
 # the steps. On x86 CPUs with AVX2 but no VNNI, onnxruntime's uint8 x int8 kernels add
 # pairs of products in 16 bits, which can saturate; with weights of 7 bits they cannot.
-# Measured on such a CPU (an AMD EPYC, 2026-12-05; Fashion-MNIST sample as in
-# tests/test_bundled_models.py, ratio to the mean PI; "exact sums": the same graph with
-# onnxruntime's graph optimisations off, float arithmetic between the QDQ pairs, as a VNNI
-# CPU's exact integer sums give): the image student 0.168 -> 0.159 (exact sums 0.161 ->
-# 0.159); the signal student on HAPT's test users 0.234 -> 0.244 (exact sums the same),
-# where its kernels did not saturate. So an option, not the default.
+# Measured on such a CPU (docs/training.md, "On x86 CPUs without VNNI"; mean ratio to the
+# mean PI over each card's stores): the image student 0.0906 in 8 bits, 0.0821 in 7, where
+# exact sums (a VNNI CPU's) give 0.0808 and 0.0821; the signal student, whose sums barely
+# saturate, 0.396 and 0.399. Better or worse by model and CPU: an option, not the default.
 REDUCED_RANGE_WEIGHTS = "int8 within -64..64 (reduce_range), per output channel"
 
 
