@@ -157,8 +157,9 @@ def _fit(
     for epoch in range(len(state.history), config.epochs):
         started = time.perf_counter()
         sampler.epoch = epoch
+        lr = learning_rate(config, epoch)
         for group in state.optimiser.param_groups:
-            group["lr"] = learning_rate(config, epoch)
+            group["lr"] = lr
         train_mse = _train_epoch(
             trained,
             loader,
@@ -174,7 +175,7 @@ def _fit(
         )
         if config.bn_samples and not config.freeze_once:
             recompute_statistics(epoch)
-        records.close(epoch, learning_rate(config, epoch), train_mse, started)
+        records.close(epoch, lr, train_mse, started)
     state.model.eval()
     if cluster.is_main:
         plot_run(out, state.history, evaluated, run_data.val_streams[0])

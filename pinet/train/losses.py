@@ -77,7 +77,7 @@ class MeanSquaredError(Objective):
     `long_bar_rows` rows (row 0 is the highest persistence: the PI's brightest bar is one of
     the longest) W times a PI peaking lower, the mean taken over the weights. Why: such PIs
     are rare in the training mixtures (a few % of channel windows) and common in some real
-    series (16% of Daphnet's), and a squared error on rare, uncertain places is minimised by
+    series (21% of Daphnet's), and a squared error on rare, uncertain places is minimised by
     a faint blob at lower persistence (docs/training.md, "The worst real series"); the
     weight shifts the prior the network hedges towards. W = 1 (default): the plain MSE.
     """
