@@ -8,7 +8,7 @@ import json
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,10 +40,11 @@ class EpochRecords:
     val_labels: Sequence[str]
     card_after: Callable[[int, dict[str, float]], ModelCard]
     progress: bool
-    best: float = field(init=False)
 
-    def __post_init__(self) -> None:
-        self.best = min((h["val_mse"] for h in self.state.history), default=math.inf)
+    @property
+    def best(self) -> float:
+        """The lowest validation MSE of the epochs recorded so far (inf before the first)."""
+        return min((h["val_mse"] for h in self.state.history), default=math.inf)
 
     def close(self, epoch: int, lr: float, train_mse: float, started: float) -> None:
         """Record `epoch` (0-based), trained at `lr` to `train_mse` from `started`
@@ -63,9 +64,9 @@ class EpochRecords:
             **val,
             "seconds": round(time.perf_counter() - started, 2),
         }
+        improved = val["val_mse"] < self.best
         state.history.append(entry)
         card = self.card_after(epoch + 1, {"val_mse": val["val_mse"], "val_mae": val["val_mae"]})
-        improved, self.best = val["val_mse"] < self.best, min(self.best, val["val_mse"])
         if self.cluster.is_main:
             if improved:
                 save_checkpoint(state.kept, card, self.out / "best")

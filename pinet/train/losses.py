@@ -70,6 +70,11 @@ class Objective(ABC):
         return exact
 
 
+# The top rows of a PI whose peak there marks its brightest bar as a long one (persistence
+# about 6 or more of a z-scored signal's 10): `MeanSquaredError`'s default.
+LONG_BAR_ROWS = 20
+
+
 class MeanSquaredError(Objective):
     """PI-Net's regression loss (SPEC 1): the mean squared error against the exact PIs.
 
@@ -82,7 +87,7 @@ class MeanSquaredError(Objective):
     weight shifts the prior the network hedges towards. W = 1 (default): the plain MSE.
     """
 
-    def __init__(self, long_bar_weight: float = 1.0, long_bar_rows: int = 20) -> None:
+    def __init__(self, long_bar_weight: float = 1.0, long_bar_rows: int = LONG_BAR_ROWS) -> None:
         if not long_bar_weight >= 1.0 or long_bar_rows < 1:
             raise ValueError(
                 f"the long bars' weight must be >= 1 and their rows >= 1; got "

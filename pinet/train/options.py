@@ -14,7 +14,7 @@ from pinet.train.config import TrainConfig
 from pinet.train.distill import Distillation
 from pinet.train.distributed import local_device
 from pinet.train.feature_transfer import AttentionTransfer
-from pinet.train.losses import MeanSquaredError, Objective
+from pinet.train.losses import LONG_BAR_ROWS, MeanSquaredError, Objective
 from pinet.train.mixture import Component, Labels
 from pinet.train.mixup import PartialMixup
 from pinet.train.quantization_aware import QuantizationAware
@@ -269,9 +269,9 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
         type=float,
         default=1.0,
         metavar="W",
-        help="pinet train: weight W each channel PI whose peak lies in its top 20 rows (its "
-        "brightest bar one of the longest), rare in training and common in some real series "
-        "(default 1: the plain MSE)",
+        help=f"pinet train: weight W each channel PI whose peak lies in its top {LONG_BAR_ROWS} "
+        "rows (its brightest bar one of the longest), rare in training and common in some "
+        "real series (default 1: the plain MSE)",
     )
     parser.add_argument(
         "--quantization-aware",
