@@ -11,6 +11,7 @@ import numpy as np
 
 from pinet.inference import LoadedModel, check_against_card, load_model, predict
 from pinet.store import GroundTruthStore
+from pinet.tda.inputs import standardise
 from pinet.tda.reference import REFERENCE_SAMPLES, reference_samples
 from pinet.train.batch_norm import recompute_batch_norm, statistics_batches
 from pinet.train.config import TrainConfig
@@ -22,6 +23,12 @@ SOURCE_METRICS = ("samples", "mse", "mean_pi_mse", "mse_vs_mean_pi")
 REFERENCE_RECIPE = "image-raster"
 # Inputs that `batch_norm_from_store` takes statistics from: as many as training uses.
 STATISTICS_SAMPLES = TrainConfig.bn_samples
+# Where a signal channel's largest |z| (its farthest value from its mean, in standard
+# deviations) splits `per_largest_z`. The sublevel recipes' longest bars are born at a
+# window's deepest values, and learned PIs place them worse the farther those lie: the
+# bundled broad network scored 0.10 of the mean PI's error on hard synthetic windows under
+# 3, 0.48 from 4 to 6 and 0.58 above (docs/studies.md, "Value bins where heavy tails lie").
+LARGEST_Z_BANDS = (3.0, 4.0, 6.0)
 
 
 def predict_batches(
@@ -42,11 +49,14 @@ def evaluate(
     dataset: Samples,
     mean_pi: np.ndarray | None = None,
     labels: np.ndarray | None = None,
+    largest_z: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """MSE, MAE and per-channel MSE of `model` on `dataset`; with `mean_pi` `(C, 50, 50)`,
     also the MSE of always predicting it (the baseline that says whether the net learned),
     and with both it and the samples' `labels` `(N,)`, those two per label (`per_label`:
-    where a model fails, e.g. which activities)."""
+    where a model fails, e.g. which activities); with `mean_pi` and each sample channel's
+    largest |z| `(N, C)`, those two per band of LARGEST_Z_BANDS (`per_largest_z`, whose
+    `samples` count channel windows)."""
     predicted, expected = predict_batches(model, dataset)
     errors = predicted - expected
     metrics: dict[str, Any] = {
@@ -65,7 +75,31 @@ def evaluate(
             str(label): _against_mean_pi(errors[labels == label], baseline_errors[labels == label])
             for label in np.unique(labels)
         }
+    if largest_z is not None:
+        bands = np.digitize(largest_z, LARGEST_Z_BANDS)
+        metrics["per_largest_z"] = {}
+        for band in np.unique(bands):
+            rows = bands == band  # (N, C): the channel windows in this band
+            metrics["per_largest_z"][_band_name(band)] = _against_mean_pi(
+                errors[rows], baseline_errors[rows]
+            )
     return metrics
+
+
+def _band_name(index: int) -> str:
+    """Band `index` of LARGEST_Z_BANDS as `per_largest_z` names it: "<3", "3-4", ">=6"."""
+    edges = LARGEST_Z_BANDS
+    if index == 0:
+        return f"<{edges[0]:g}"
+    if index == len(edges):
+        return f">={edges[-1]:g}"
+    return f"{edges[index - 1]:g}-{edges[index]:g}"
+
+
+def largest_abs_z(inputs: np.ndarray) -> np.ndarray:
+    """`(N, C)`: how far each signal channel's farthest value lies from its mean, in its
+    standard deviations (0 for a constant channel)."""
+    return np.abs(standardise(np.asarray(inputs, dtype=np.float64))).max(axis=-1)
 
 
 def _against_mean_pi(errors: np.ndarray, baseline_errors: np.ndarray) -> dict[str, float | None]:
@@ -93,8 +127,9 @@ def evaluate_on_store(
     split: str = "test",
     reference: str | Path | None = None,
 ) -> dict[str, Any]:
-    """Metrics of `model` on a store's split, with the mean-training-PI baseline, overall and
-    per label of the samples (`evaluate`). A model of the `image-raster` recipe is also
+    """Metrics of `model` on a store's split, with the mean-training-PI baseline, overall,
+    per label of the samples and, for signals, per band of their channels' largest |z|
+    (`evaluate`). A model of the `image-raster` recipe is also
     scored on the authors' CIFAR10 samples (`reference`, default: the copy shipped with
     pinet), against their own ground truth."""
     store = GroundTruthStore.open(store_path)
@@ -112,7 +147,8 @@ def evaluate_on_store(
         raise ValueError(f"{store_path} has no usable samples in its {split!r} split")
     mean_pi = mean_training_pi(store)
     samples = StoreSamples(store, indices, card.modality)
-    metrics = evaluate(model, samples, mean_pi, store["labels"][:][indices])
+    largest_z = largest_abs_z(store["inputs"][indices]) if card.modality == "signal" else None
+    metrics = evaluate(model, samples, mean_pi, store["labels"][:][indices], largest_z)
     if reference is not None and card.recipe.name != REFERENCE_RECIPE:
         raise ValueError(
             f"the reference samples hold {REFERENCE_RECIPE} PIs; model {card.name!r} was "

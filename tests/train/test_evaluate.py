@@ -86,6 +86,40 @@ def test_a_signal_model_is_not_evaluated_on_images(signal_run: TrainedRun, image
         evaluate_checkpoint(signal_run.out / "best", image_store, device="cpu")
 
 
+def test_signal_channels_are_scored_by_their_largest_z(signal_run: TrainedRun) -> None:
+    """Each channel window falls in one band of its largest |z|, and each band's scores are
+    those of its channel windows, computed directly."""
+    checkpoint = signal_run.out / "best"
+    metrics = evaluate_checkpoint(checkpoint, signal_run.store, device="cpu")
+    store = GroundTruthStore.open(signal_run.store)
+    test = store.usable_indices("test")
+    inputs, expected = store["inputs"][test], store["pis"][test]
+    predicted = predict(load_model(checkpoint, device="cpu"), inputs)
+    centred = inputs - inputs.mean(axis=-1, keepdims=True)
+    largest_z = np.abs(centred / centred.std(axis=-1, keepdims=True)).max(axis=-1)
+    bands = {"<3": largest_z < 3, "3-4": (largest_z >= 3) & (largest_z < 4)}
+    bands |= {"4-6": (largest_z >= 4) & (largest_z < 6), ">=6": largest_z >= 6}
+    present = {name: rows for name, rows in bands.items() if rows.any()}
+    per_band = metrics["per_largest_z"]
+    assert list(per_band) == list(present) and len(present) >= 2  # HAPT's windows differ
+    baseline = mean_training_pi(store)[None]
+    for name, rows in present.items():
+        mse = np.mean((predicted - expected)[rows] ** 2)
+        assert per_band[name]["samples"] == rows.sum()
+        assert per_band[name]["mse"] == pytest.approx(mse, rel=1e-5)
+        baseline_mse = np.mean((expected - baseline)[rows] ** 2)
+        assert per_band[name]["mse_vs_mean_pi"] == pytest.approx(mse / baseline_mse, rel=1e-5)
+    assert sum(s["samples"] for s in per_band.values()) == expected.shape[0] * expected.shape[1]
+    weighted = sum(s["mse"] * s["samples"] for s in per_band.values()) / largest_z.size
+    assert weighted == pytest.approx(metrics["mse"], rel=1e-5)
+
+
+def test_images_are_not_scored_by_largest_z(image_run: TrainedRun) -> None:
+    """An image's intensities are not z-scored by its recipe: no bands."""
+    metrics = evaluate_checkpoint(image_run.out / "best", image_run.store, device="cpu")
+    assert "per_largest_z" not in metrics and "per_label" in metrics
+
+
 ELEVEN_FAMILIES = (
     "random-walk,ar,sines,chirp,piecewise-constant,piecewise-linear,spikes,bursts,smooth,noise,"
     "periodic"
