@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from pinet.inference import LoadedModel, check_against_card, load_model, predict
 from pinet.store import GroundTruthStore
-from pinet.tda.inputs import standardise
 from pinet.tda.reference import REFERENCE_SAMPLES, reference_samples
 from pinet.train.batch_norm import recompute_batch_norm, statistics_batches
 from pinet.train.config import TrainConfig
@@ -33,13 +33,18 @@ LARGEST_Z_BANDS = (3.0, 4.0, 6.0)
 
 
 def predict_batches(
-    model: LoadedModel, dataset: Samples, batch_size: int = 256
+    model: LoadedModel,
+    dataset: Samples,
+    batch_size: int = 256,
+    see_inputs: Callable[[torch.Tensor], None] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Predicted (through `model.forward`, like `pinet.predict`) and true PIs,
-    `(N, C, 50, 50)` each, for every sample of `dataset`. A torch network must be in eval
-    mode."""
+    `(N, C, 50, 50)` each, for every sample of `dataset`; `see_inputs` is handed each batch
+    of network inputs on the way, in order. A torch network must be in eval mode."""
     predicted, expected = [], []
     for inputs, targets in batch_loader(dataset, batch_size, model.device):
+        if see_inputs is not None:
+            see_inputs(inputs)
         predicted.append(model.forward(inputs))
         expected.append(targets.cpu().numpy())
     return np.concatenate(predicted), np.concatenate(expected)
@@ -50,15 +55,23 @@ def evaluate(
     dataset: Samples,
     mean_pi: np.ndarray | None = None,
     labels: np.ndarray | None = None,
-    largest_z: np.ndarray | None = None,
+    by_largest_z: bool = False,
 ) -> dict[str, Any]:
     """MSE, MAE and per-channel MSE of `model` on `dataset`; with `mean_pi` `(C, 50, 50)`,
     also the MSE of always predicting it (the baseline that says whether the net learned),
     and with both it and the samples' `labels` `(N,)`, those two per label (`per_label`:
-    where a model fails, e.g. which activities); with `mean_pi` and each sample channel's
-    largest |z| `(N, C)`, those two per band of LARGEST_Z_BANDS (`per_largest_z`, whose
-    `samples` count channel windows)."""
-    predicted, expected = predict_batches(model, dataset)
+    where a model fails, e.g. which activities); with `mean_pi` and `by_largest_z`, for
+    signals, those two per band of LARGEST_Z_BANDS of each sample channel's largest |z|,
+    read off the z-scored network inputs (`per_largest_z`, whose `samples` count channel
+    windows)."""
+    largest: list[np.ndarray] = []  # (batch, C) per batch, with by_largest_z
+
+    def see_inputs(inputs: torch.Tensor) -> None:
+        largest.append(inputs.abs().amax(dim=-1).cpu().numpy())
+
+    predicted, expected = predict_batches(
+        model, dataset, see_inputs=see_inputs if by_largest_z else None
+    )
     errors = predicted - expected
     metrics: dict[str, Any] = {
         "samples": len(dataset),
@@ -73,8 +86,8 @@ def evaluate(
     metrics["mse_vs_mean_pi"] = metrics["mse"] / metrics["mean_pi_mse"]
     if labels is not None:
         metrics["per_label"] = _per_group(labels, errors, baseline_errors, str)
-    if largest_z is not None:
-        bands = np.digitize(largest_z, LARGEST_Z_BANDS)
+    if by_largest_z:
+        bands = np.digitize(np.concatenate(largest), LARGEST_Z_BANDS)
         metrics["per_largest_z"] = _per_group(bands, errors, baseline_errors, _band_name)
     return metrics
 
@@ -102,12 +115,6 @@ def _band_name(index: int) -> str:
     if index == len(edges):
         return f">={edges[-1]:g}"
     return f"{edges[index - 1]:g}-{edges[index]:g}"
-
-
-def largest_abs_z(inputs: np.ndarray) -> np.ndarray:
-    """`(N, C)`: how far each signal channel's farthest value lies from its mean, in its
-    standard deviations (0 for a constant channel)."""
-    return np.abs(standardise(np.asarray(inputs, dtype=np.float64))).max(axis=-1)
 
 
 def _against_mean_pi(errors: np.ndarray, baseline_errors: np.ndarray) -> dict[str, float | None]:
@@ -155,8 +162,8 @@ def evaluate_on_store(
         raise ValueError(f"{store_path} has no usable samples in its {split!r} split")
     mean_pi = mean_training_pi(store)
     samples = StoreSamples(store, indices, card.modality)
-    largest_z = largest_abs_z(store["inputs"][indices]) if card.modality == "signal" else None
-    metrics = evaluate(model, samples, mean_pi, store["labels"][:][indices], largest_z)
+    labels = store["labels"][:][indices]
+    metrics = evaluate(model, samples, mean_pi, labels, by_largest_z=card.modality == "signal")
     if reference is not None and card.recipe.name != REFERENCE_RECIPE:
         raise ValueError(
             f"the reference samples hold {REFERENCE_RECIPE} PIs; model {card.name!r} was "
