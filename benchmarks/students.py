@@ -53,8 +53,7 @@ def mse_ratio(model: LoadedModel, store: Path) -> float:
 
 def file_megabytes(folder: Path, model: LoadedModel) -> float:
     """Size of what the backend runs: the ONNX graph, or the safetensors weights."""
-    runtime = model.card.runtime
-    return (folder / (runtime.file if runtime else "model.safetensors")).stat().st_size / 1e6
+    return (folder / model.runs_file).stat().st_size / 1e6
 
 
 def main() -> None:

@@ -93,6 +93,14 @@ class RuntimeRef(BaseModel):
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
 
 
+class MeasuredRuntime(RuntimeRef):
+    """A runtime file a checkpoint holds beside its card's main one, with the test metrics
+    of exactly that file (the card's own `metrics` and `source_metrics` are the main one's)."""
+
+    metrics: dict[str, float]
+    source_metrics: dict[str, dict[str, float]] = Field(default_factory=dict)
+
+
 class ModelCard(BaseModel):
     """What a checkpoint's weights are, what they were trained on and how well they do.
 
@@ -130,6 +138,10 @@ class ModelCard(BaseModel):
     checkpoint_id: str | None = None
     # The backend that runs this checkpoint by default, when not the torch network itself.
     runtime: RuntimeRef | None = None
+    # The int8 graph with 7-bit weights, which onnxruntime runs in place of `runtime` on x86
+    # CPUs without VNNI (`pinet.device.int8_sums_saturate`), where the 8-bit graph's sums
+    # can saturate (`pinet export --int8 --seven-bit-graph`).
+    seven_bit_runtime: MeasuredRuntime | None = None
 
     @classmethod
     def describing(cls, network: PINet, **fields: Any) -> ModelCard:
@@ -175,6 +187,18 @@ class ModelCard(BaseModel):
                 f"{self.min_input_size}"
             )
         return self
+
+    def running(self, runtime: MeasuredRuntime) -> ModelCard:
+        """This card as it describes `runtime` run in place of its main runtime: that file,
+        with its metrics and, where measured, its metrics by source."""
+        measured = runtime.model_dump(include=set(RuntimeRef.model_fields))
+        return self.model_copy(
+            update={
+                "runtime": RuntimeRef(**measured),
+                "metrics": self.metrics | runtime.metrics,
+                "source_metrics": runtime.source_metrics or self.source_metrics,
+            }
+        )
 
     def build_network(self) -> PINet:
         """A freshly initialised network of the architecture this card describes."""

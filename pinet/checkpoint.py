@@ -12,7 +12,8 @@ A checkpoint is a directory holding two files, and maybe a third:
                        (recipe, data source, input shape), how well it does (metrics), how
                        it was made (training config, library versions)
     model.onnx, ...    a runtime file the card names (`RuntimeRef`), e.g. the ONNX graph
-                       onnxruntime runs, with its sha256 in the card
+                       onnxruntime runs, with its sha256 in the card; an int8 graph may
+                       have a 7-bit twin beside it (`ModelCard.seven_bit_runtime`)
 
 Loading rebuilds the network from the card (`pinet.nets.build_network`) and fills it from the
 safetensors file, so no code or pickled object is ever read from disk. Both files are
@@ -34,7 +35,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as safetensors_bytes
 
 from pinet.atomic import write_atomically
-from pinet.card import ModelCard, RuntimeRef, StoredDtype, network_fields
+from pinet.card import MeasuredRuntime, ModelCard, RuntimeRef, StoredDtype, network_fields
 from pinet.nets import PINet
 from pinet.validation import describe_validation_error
 
@@ -65,10 +66,13 @@ def save_checkpoint(
     directory: str | os.PathLike[str],
     dtype: torch.dtype = torch.float32,
     runtime: tuple[RuntimeRef, bytes] | None = None,
+    seven_bit_runtime: tuple[MeasuredRuntime, bytes] | None = None,
 ) -> ModelCard:
     """Write `model`'s weights and `card` to `directory` (created if needed); return the card
-    as written, with `dtype` and a fresh `checkpoint_id` filled in, and with `runtime` (a
-    reference and the bytes of its file) stored beside them when given.
+    as written, with `dtype` and a fresh `checkpoint_id` filled in, and with `runtime` and
+    `seven_bit_runtime` (each a reference and the bytes of its file) stored beside them when
+    given: the card names those runtime files and no other (a card copied from an exported
+    checkpoint's does not keep naming its files).
 
     Every state_dict tensor is stored, BatchNorm running statistics included; floating-point
     tensors are cast to `dtype` (float32 or float16; int8: weight matrices quantized per row
@@ -79,34 +83,43 @@ def save_checkpoint(
     """
     stored_dtype = _stored_dtype(dtype)
     check_model_matches_card(model, card)
-    card = card.model_copy(update={"dtype": stored_dtype, "checkpoint_id": uuid.uuid4().hex})
+    card = card.model_copy(
+        update={
+            "dtype": stored_dtype,
+            "checkpoint_id": uuid.uuid4().hex,
+            "runtime": None,
+            "seven_bit_runtime": None,
+        }
+    )
     weights = safetensors_bytes(
         _tensors_to_store(model, dtype), metadata={CHECKPOINT_ID_KEY: card.checkpoint_id}
     )
     directory = Path(directory)
     files = {directory / WEIGHTS_FILE: weights}
-    if runtime is not None:
-        reference, data = runtime
+    if seven_bit_runtime is not None and runtime is None:
+        raise ValueError("a 7-bit runtime stands in for a main runtime: give that one too")
+    for field, given in (("runtime", runtime), ("seven_bit_runtime", seven_bit_runtime)):
+        if given is None:
+            continue
+        reference, data = given
         if hashlib.sha256(data).hexdigest() != reference.sha256:
             raise ValueError(f"{reference.file} does not have the sha256 its reference says")
+        if directory / reference.file in files:
+            raise ValueError(f"two files of the checkpoint are named {reference.file}")
         files[directory / reference.file] = data
-        card = card.model_copy(update={"runtime": reference})
+        card = card.model_copy(update={field: reference})
     directory.mkdir(parents=True, exist_ok=True)
     write_atomically(files | {directory / CARD_FILE: card_bytes(card)})  # the card last
     return card
 
 
-def runtime_file(directory: str | os.PathLike[str], card: ModelCard) -> bytes:
-    """The bytes of the card's runtime file, checked against the card's sha256."""
-    if card.runtime is None:
-        raise CheckpointError(f"the card of {directory} names no runtime file")
-    path = Path(directory) / card.runtime.file
+def runtime_file(directory: str | os.PathLike[str], runtime: RuntimeRef) -> bytes:
+    """The bytes of a runtime file a card names, checked against the card's sha256."""
+    path = Path(directory) / runtime.file
     if not path.is_file():
-        raise FileNotFoundError(
-            f"no {card.runtime.file} in {directory}; the checkpoint is incomplete"
-        )
+        raise FileNotFoundError(f"no {runtime.file} in {directory}; the checkpoint is incomplete")
     data = path.read_bytes()
-    if hashlib.sha256(data).hexdigest() != card.runtime.sha256:
+    if hashlib.sha256(data).hexdigest() != runtime.sha256:
         raise CheckpointError(
             f"{path} is not the file its card names (sha256 differs), e.g. an interrupted "
             "overwrite; export the checkpoint again"

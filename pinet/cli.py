@@ -169,6 +169,12 @@ def build_parser() -> argparse.ArgumentParser:
         "saturate; better or worse by model (docs/training.md)",
     )
     bundle.add_argument(
+        "--seven-bit-graph",
+        action="store_true",
+        help="with --int8: 8-bit weights, and beside them a twin graph with weights within "
+        "-64..64 (model-7bit.onnx), which runs in its place on x86 CPUs without VNNI",
+    )
+    bundle.add_argument(
         "--name",
         help="the model's name in its card (default: the checkpoint's); a model "
         "in a models directory is served under it, so bundle it in a folder of that name",
@@ -249,9 +255,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 name=args.name,
                 average_resampled=args.average_resampled,
                 reduce_range=args.reduce_range,
+                seven_bit_graph=args.seven_bit_graph,
             )
-        elif args.int8 or args.reduce_range:
-            raise ValueError("--int8 and --reduce-range are forms of --format onnx")
+        elif args.int8 or args.reduce_range or args.seven_bit_graph:
+            raise ValueError(
+                "--int8, --reduce-range and --seven-bit-graph are forms of --format onnx"
+            )
         else:
             result = export_weights(
                 args.checkpoint,

@@ -1,9 +1,17 @@
-"""Where networks run: one way to name a device, and the precision used on it."""
+"""Where networks run: one way to name a device, the precision used on it, and what the
+CPU's 8-bit arithmetic can do."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numba
 import torch
+
+# The CPU flags (as Linux's /proc/cpuinfo names them) of the x86 instructions that add
+# uint8 x int8 products in 32 bits: AVX512-VNNI and AVX-VNNI.
+VNNI_FLAGS = frozenset({"avx512_vnni", "avx_vnni"})
+CPUINFO = Path("/proc/cpuinfo")
 
 
 def resolve_device(name: str | torch.device = "auto") -> torch.device:
@@ -59,3 +67,29 @@ def use_threads(count: int | None = None) -> None:
         raise ValueError(f"threads must be a whole number >= 1; got {count!r}")
     numba.set_num_threads(min(count, numba.config.NUMBA_NUM_THREADS))
     torch.set_num_threads(count)
+
+
+def cpu_flags(cpuinfo: Path = CPUINFO) -> frozenset[str] | None:
+    """The x86 feature flags of this machine's CPU as Linux lists them (its first "flags"
+    line), or None where there is none to read (not Linux, or not x86)."""
+    try:
+        lines = cpuinfo.read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        key, _, value = line.partition(":")
+        if key.strip() == "flags":
+            return frozenset(value.split())
+    return None
+
+
+def int8_sums_saturate(cpuinfo: Path = CPUINFO) -> bool:
+    """Whether onnxruntime's 8-bit kernels on this CPU (`cpuinfo`: where Linux describes
+    it) can saturate: on x86 CPUs with AVX2 but no VNNI they add pairs of uint8 x int8
+    products in 16 bits (`vpmaddubsw`), which overflow where weights near -128..127 meet
+    activations near 255. Measured on such a CPU, the bundled image student lost 12% of its
+    accuracy (docs/training.md, "On x86 CPUs without VNNI"). False where no flags can be
+    read: other architectures' kernels, and an x86 machine that is not Linux, are taken to
+    sum exactly (PINET_SEVEN_BIT_GRAPHS overrides it in the service)."""
+    flags = cpu_flags(cpuinfo)
+    return flags is not None and "avx2" in flags and not flags & VNNI_FLAGS

@@ -23,8 +23,8 @@ import numpy as np
 import torch
 
 from pinet.card import ModelCard
-from pinet.checkpoint import load_checkpoint, read_card, runtime_file
-from pinet.device import autocast, precision, resolve_device
+from pinet.checkpoint import WEIGHTS_FILE, load_checkpoint, read_card, runtime_file
+from pinet.device import autocast, int8_sums_saturate, precision, resolve_device
 from pinet.modality import (
     Modality,
     check_channels_and_size,
@@ -67,12 +67,15 @@ class Backend(ABC):
     @classmethod
     @abstractmethod
     def load(
-        cls, checkpoint: Path, device: str, *, spinning: bool = True
+        cls, checkpoint: Path, device: str, *, spinning: bool = True, seven_bit: bool | None = None
     ) -> tuple[Backend, ModelCard]:
         """The backend running the checkpoint in folder `checkpoint` on `device` (a name, as
-        `pinet.device.resolve_device` takes it), and its card. `spinning`: whether idle
-        worker threads busy-wait for the next forward pass (onnxruntime's; torch's OpenMP
-        pool keeps its own policy): faster back to back, a core burnt after each pass."""
+        `pinet.device.resolve_device` takes it), and the card of what it runs. `spinning`:
+        whether idle worker threads busy-wait for the next forward pass (onnxruntime's;
+        torch's OpenMP pool keeps its own policy): faster back to back, a core burnt after
+        each pass. `seven_bit`: whether an int8 graph's 7-bit twin runs in its place where
+        the checkpoint has one (`ModelCard.seven_bit_runtime`; None: where this CPU's 8-bit
+        sums can saturate, `pinet.device.int8_sums_saturate`)."""
 
     @classmethod
     def runs_on(cls, device: str) -> bool:
@@ -106,7 +109,7 @@ class TorchBackend(Backend):
 
     @classmethod
     def load(
-        cls, checkpoint: Path, device: str, *, spinning: bool = True
+        cls, checkpoint: Path, device: str, *, spinning: bool = True, seven_bit: bool | None = None
     ) -> tuple[TorchBackend, ModelCard]:
         resolved = resolve_device(device)
         network, card = load_checkpoint(checkpoint, resolved)
@@ -144,12 +147,19 @@ DISABLED_OPTIMIZERS = ["QDQPropagationTransformer"]
 
 class OnnxRuntimeBackend(Backend):
     """The checkpoint's ONNX graph (`pinet export --format onnx`, float32 or int8) run by
-    onnxruntime on the CPU, with as many threads as torch uses in the loading thread."""
+    onnxruntime on the CPU, with as many threads as torch uses in the loading thread.
+
+    `exact_sums`: run an int8 graph without onnxruntime's graph optimisations, each
+    quantize-dequantize pair around a float operator instead of an 8-bit kernel: the sums a
+    VNNI CPU computes exactly, on any CPU, slower. What an export measures its graphs with,
+    so that a card's scores are its graph's and not the exporting CPU's."""
 
     name: ClassVar[str] = "onnxruntime"
     device_types: ClassVar[frozenset[str]] = frozenset({"cpu"})
 
-    def __init__(self, graph: bytes, precision: str, *, spinning: bool = True) -> None:
+    def __init__(
+        self, graph: bytes, precision: str, *, spinning: bool = True, exact_sums: bool = False
+    ) -> None:
         import onnxruntime
 
         # The most inputs one run takes; benchmarks/students.py --run-inputs sets others.
@@ -159,6 +169,8 @@ class OnnxRuntimeBackend(Backend):
         options.intra_op_num_threads = torch.get_num_threads()
         options.inter_op_num_threads = 1
         options.add_session_config_entry("session.intra_op.allow_spinning", str(int(spinning)))
+        if exact_sums:
+            options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL
         self._session = onnxruntime.InferenceSession(
             graph,
             options,
@@ -170,7 +182,7 @@ class OnnxRuntimeBackend(Backend):
 
     @classmethod
     def load(
-        cls, checkpoint: Path, device: str, *, spinning: bool = True
+        cls, checkpoint: Path, device: str, *, spinning: bool = True, seven_bit: bool | None = None
     ) -> tuple[OnnxRuntimeBackend, ModelCard]:
         if not cls.runs_on(device):
             raise ValueError(f"the onnxruntime backend runs on the CPU; {device} was asked for")
@@ -180,7 +192,11 @@ class OnnxRuntimeBackend(Backend):
                 f"{checkpoint} holds no ONNX graph for onnxruntime; make one with "
                 "`pinet export --format onnx`"
             )
-        graph = runtime_file(checkpoint, card)
+        if card.seven_bit_runtime is not None and (
+            int8_sums_saturate() if seven_bit is None else seven_bit
+        ):
+            card = card.running(card.seven_bit_runtime)
+        graph = runtime_file(checkpoint, card.runtime)
         return cls(graph, card.runtime.precision, spinning=spinning), card
 
     @property
@@ -225,6 +241,15 @@ class LoadedModel:
     def device(self) -> torch.device:
         return self.backend.device
 
+    @property
+    def runs_file(self) -> str:
+        """The checkpoint file the backend runs: the card's runtime file (an ONNX graph),
+        else the safetensors weights."""
+        runtime = self.card.runtime
+        if runtime is not None and runtime.backend == self.backend.name:
+            return runtime.file
+        return WEIGHTS_FILE
+
     def prepare(self, batch: np.ndarray) -> torch.Tensor:
         """Network inputs for a raw batch `(N, C, T)` / `(N, C, H, W)`, checked against the
         card first: ValueError naming the mismatch (dimensions, channels, size, values)."""
@@ -267,17 +292,22 @@ def load_model(
     backend: str | None = None,
     *,
     spinning: bool = True,
+    seven_bit: bool | None = None,
 ) -> LoadedModel:
     """A checkpoint folder, or the name of a bundled model, loaded on `device` ('auto': CUDA
     when available, else CPU) to run on `backend` (one of BACKENDS; default: the runtime
     its card names where that runs on the device, else torch: a CPU-only ONNX export runs
-    its torch weights on CUDA), its idle threads `spinning` or not (`Backend.load`)."""
+    its torch weights on CUDA), its idle threads `spinning` or not, an int8 graph's 7-bit
+    twin in its place or not (`seven_bit`; None: where this CPU's 8-bit sums saturate; see
+    `Backend.load`). The loaded card describes what runs."""
     checkpoint = find_checkpoint(path_or_name)
     if backend is None:
         backend = default_backend(read_card(checkpoint), device)
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; known: {', '.join(sorted(BACKENDS))}")
-    runner, card = BACKENDS[backend].load(checkpoint, device, spinning=spinning)
+    runner, card = BACKENDS[backend].load(
+        checkpoint, device, spinning=spinning, seven_bit=seven_bit
+    )
     return LoadedModel(card, runner)
 
 

@@ -112,6 +112,11 @@ class ModelInfo(BaseModel):
     device: str
     backend: str = Field(description="what runs the forward pass, e.g. torch")
     precision: str = Field(description="the arithmetic of a forward pass, e.g. float32")
+    runs_file: str = Field(
+        description="the checkpoint file the forward pass runs: model.safetensors (torch), "
+        "model.onnx, or model-7bit.onnx (an int8 graph's 7-bit twin, on CPUs whose 8-bit "
+        "sums can saturate); metrics and source_metrics are that file's"
+    )
     parameters: int = Field(description="weights of the network: its forward pass's cost")
     default: bool = Field(
         description="answers the requests of its modality that name no model "

@@ -29,6 +29,10 @@ class Settings(BaseSettings):
     # faster passes back to back, but each request then costs a core's worth of spinning
     # after its pass (measured on 2 cores: 11 ms of CPU per sparse request against 0.65).
     onnxruntime_spinning: bool = False
+    # Whether an int8 model that ships a 7-bit twin of its graph runs the twin: unset, on
+    # x86 CPUs without VNNI, whose 8-bit sums can saturate (measured there: the image
+    # student 12% less accurate in 8 bits, 1.4% in 7; docs/training.md).
+    seven_bit_graphs: bool | None = None
     # The model that answers a request naming none, by modality, e.g.
     # PINET_DEFAULT_MODELS='{"signal": "signal-hapt"}'. A modality left out gets the
     # device's rule: on CUDA its most accurate model (lowest test MSE over the mean PI's),

@@ -12,9 +12,16 @@ import torch
 
 from data_prep import job
 from data_prep.sources.base import Source
-from pinet.card import DataSourceRef, ModelCard, RecipeRef, RuntimeRef, TrainingRanges
+from pinet.card import (
+    DataSourceRef,
+    MeasuredRuntime,
+    ModelCard,
+    RecipeRef,
+    RuntimeRef,
+    TrainingRanges,
+)
 from pinet.checkpoint import save_checkpoint
-from pinet.export.onnx import onnx_graph
+from pinet.export.onnx import GRAPH_FILE, SEVEN_BIT_GRAPH_FILE, onnx_graph, quantized
 from pinet.nets import build_network
 from pinet.tda import get_recipe
 from pinet.train import TrainConfig
@@ -67,9 +74,12 @@ def tiny_checkpoint(
     metrics: dict[str, float] | None = None,
     onnx: bool = False,
     recipe_params: dict[str, Any] | None = None,
+    seven_bit_metrics: dict[str, float] | None = None,
 ) -> Path:
     """A float16 checkpoint of a seeded, untrained tiny network at `folder`/`name`; with
-    `onnx`, a float32 one whose card names its ONNX graph for onnxruntime."""
+    `onnx`, a float32 one whose card names its ONNX graph for onnxruntime; with
+    `seven_bit_metrics`, whose card names an int8 graph and its 7-bit twin, with those
+    metrics (both calibrated on random walks)."""
     torch.manual_seed(0)
     network = build_network(
         modality,
@@ -91,15 +101,30 @@ def tiny_checkpoint(
         ),
         metrics=metrics or {},
     )
-    if not onnx:
+    if not onnx and seven_bit_metrics is None:
         save_checkpoint(network, card, folder / name, dtype=torch.float16)
         return folder / name
     graph = onnx_graph(network, torch.zeros((2, *input_shape)))
-    runtime = RuntimeRef(
-        backend="onnxruntime",
-        precision="float32",
-        file="model.onnx",
-        sha256=hashlib.sha256(graph).hexdigest(),
+    if seven_bit_metrics is None:
+        runtime = _graph_reference(graph, "float32", "model.onnx")
+        save_checkpoint(network, card, folder / name, runtime=(runtime, graph))
+        return folder / name
+    walks = [torch.randn(8, *input_shape).cumsum(-1).numpy() for _ in range(2)]
+    int8, twin = (quantized(graph, walks, reduce_range=seven) for seven in (False, True))
+    twin_reference = MeasuredRuntime(
+        **_graph_reference(twin, "int8", SEVEN_BIT_GRAPH_FILE).model_dump(),
+        metrics=seven_bit_metrics,
     )
-    save_checkpoint(network, card, folder / name, runtime=(runtime, graph))
+    save_checkpoint(
+        network,
+        card,
+        folder / name,
+        runtime=(_graph_reference(int8, "int8", GRAPH_FILE), int8),
+        seven_bit_runtime=(twin_reference, twin),
+    )
     return folder / name
+
+
+def _graph_reference(graph: bytes, precision: str, file: str) -> RuntimeRef:
+    sha256 = hashlib.sha256(graph).hexdigest()
+    return RuntimeRef(backend="onnxruntime", precision=precision, file=file, sha256=sha256)

@@ -8,10 +8,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-from pinet.device import use_threads
+from pinet.device import cpu_flags, int8_sums_saturate, use_threads
 
 # An exact PI through numba's parallel code, then torch's thread count as it stands.
 FIRST_EXACT_PI = """
@@ -52,3 +53,28 @@ def test_numba_s_pool_resets_torch_s_threads_unless_use_threads_came_first() -> 
 def test_a_thread_count_below_one_or_not_whole_is_refused(count: object) -> None:
     with pytest.raises(ValueError, match="threads must be a whole number >= 1"):
         use_threads(count)  # type: ignore[arg-type]
+
+
+# /proc/cpuinfo lines of four CPUs, cut to what matters.
+AVX2_ONLY = "processor\t: 0\nvendor_id\t: AuthenticAMD\nflags\t\t: fpu sse2 avx avx2 fma\n"
+AVX512_VNNI = "processor\t: 0\nflags\t\t: fpu sse2 avx avx2 avx512f avx512_vnni\n"
+AVX_VNNI = "processor\t: 0\nflags\t\t: fpu sse2 avx avx2 avx_vnni\n"
+ARM = "processor\t: 0\nFeatures\t: fp asimd asimddp\nCPU implementer\t: 0x41\n"
+
+
+@pytest.mark.parametrize(
+    ("cpuinfo", "saturate"),
+    [(AVX2_ONLY, True), (AVX512_VNNI, False), (AVX_VNNI, False), (ARM, False)],
+)
+def test_8_bit_sums_saturate_on_x86_cpus_without_vnni(
+    cpuinfo: str, saturate: bool, tmp_path: Path
+) -> None:
+    (tmp_path / "cpuinfo").write_text(cpuinfo)
+    assert int8_sums_saturate(tmp_path / "cpuinfo") is saturate
+
+
+def test_the_flags_of_a_cpu_are_read_from_its_first_flags_line(tmp_path: Path) -> None:
+    (tmp_path / "cpuinfo").write_text(AVX2_ONLY + "\n" + AVX512_VNNI.replace("0", "1", 1))
+    assert cpu_flags(tmp_path / "cpuinfo") == {"fpu", "sse2", "avx", "avx2", "fma"}
+    assert cpu_flags(tmp_path / "missing") is None
+    assert int8_sums_saturate(tmp_path / "missing") is False

@@ -23,11 +23,7 @@ def measured_card(
     """`card` with the test metrics of `evaluation` (`pinet.train.evaluate_on_store`, on the
     weights as exported), the test store, the metrics on each source measured (`by_source`,
     `pinet.train.evaluate_by_source`), and how the export was made (`exported`)."""
-    measured = {f"test_{key}": evaluation[key] for key in EXPORTED_TEST_METRICS}
-    if "reference" in evaluation:
-        measured |= {
-            f"reference_{key}": evaluation["reference"][key] for key in ("mse", "mean_pi_mse")
-        }
+    measured = exported_metrics(evaluation)
     training = {**card.training, "test_store": str(store_path)}
     if exported:
         training["export"] = exported
@@ -35,6 +31,18 @@ def measured_card(
     if by_source is not None:
         update["source_metrics"] = by_source
     return card.model_copy(update=update)
+
+
+def exported_metrics(evaluation: dict[str, Any]) -> dict[str, float]:
+    """What a card records of a test-split evaluation (`pinet.train.evaluate_on_store`):
+    test_<metric> for EXPORTED_TEST_METRICS, and reference_mse / reference_mean_pi_mse on
+    the reference samples where measured."""
+    measured = {f"test_{key}": evaluation[key] for key in EXPORTED_TEST_METRICS}
+    if "reference" in evaluation:
+        measured |= {
+            f"reference_{key}": evaluation["reference"][key] for key in ("mse", "mean_pi_mse")
+        }
+    return measured
 
 
 def exported_card(card: ModelCard, architecture: dict[str, Any], name: str | None) -> ModelCard:

@@ -20,9 +20,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from pinet.card import RuntimeRef
+from pinet.card import MeasuredRuntime, RuntimeRef
 from pinet.checkpoint import save_checkpoint
-from pinet.export.measure import measured_card
+from pinet.export.measure import exported_metrics, measured_card
 from pinet.export.weights import network_to_export
 from pinet.inference import LoadedModel, OnnxRuntimeBackend, TorchBackend
 from pinet.modality import SPATIAL_DIMS
@@ -32,6 +32,7 @@ from pinet.train.data import StoreSamples
 from pinet.train.evaluate import evaluate_by_source, evaluate_on_store, predict_batches
 
 GRAPH_FILE = "model.onnx"
+SEVEN_BIT_GRAPH_FILE = "model-7bit.onnx"  # an int8 graph's twin with 7-bit weights
 OPSET = 17  # the ONNX opset the graphs are written in: onnxruntime 1.16+ runs it
 CALIBRATION_BATCH = 32
 # The operators an int8 graph runs in 8 bits: the arithmetic, and the ReLUs, which
@@ -81,7 +82,9 @@ QUANTIZATION = {
 # Measured on such a CPU (docs/training.md, "On x86 CPUs without VNNI"; mean ratio to the
 # mean PI over each card's stores): the image student 0.0906 in 8 bits, 0.0821 in 7, where
 # exact sums (a VNNI CPU's) give 0.0808 and 0.0821; the signal student, whose sums barely
-# saturate, 0.396 and 0.399. Better or worse by model and CPU: an option, not the default.
+# saturate, 0.396 and 0.399. Better or worse by model and CPU: an option, not the default;
+# `--seven-bit-graph` ships it beside the 8-bit graph, for onnxruntime to run in its place on
+# CPUs without VNNI (`pinet.inference.OnnxRuntimeBackend.load`).
 REDUCED_RANGE_WEIGHTS = "int8 within -64..64 (reduce_range), per output channel"
 
 
@@ -98,42 +101,67 @@ def export_onnx(
     name: str | None = None,
     average_resampled: bool = False,
     reduce_range: bool = False,
+    seven_bit_graph: bool = False,
 ) -> dict[str, Any]:
     """Write `checkpoint` to `out` as a checkpoint whose card names an ONNX graph for
     onnxruntime: float32, or int8 (QDQ, static, calibrated on `calibration_samples` of the
     store's training split; `reduce_range`: weights within -64..64, see
-    REDUCED_RANGE_WEIGHTS). With `average_reversed`, the graph averages its predictions for
-    each input and its reversal (see `pinet.nets.base`), with `average_resampled` for each
-    signal and the signal at twice its rate. The card also records the test
-    metrics on each store of `sources` (`evaluate_by_source`); `name` renames the model in
-    it. Returns the test evaluation of the graph as written."""
-    if reduce_range and not int8:
-        raise ValueError("--reduce-range narrows an int8 graph's weights: give --int8 too")
+    REDUCED_RANGE_WEIGHTS; `seven_bit_graph`: 8-bit weights, and beside them a twin graph
+    with weights within -64..64 for CPUs whose 8-bit sums saturate,
+    `ModelCard.seven_bit_runtime`). With `average_reversed`, the graph averages its
+    predictions for each input and its reversal (see `pinet.nets.base`), with
+    `average_resampled` for each signal and the signal at twice its rate. The card also
+    records the test metrics on each store of `sources` (`evaluate_by_source`); `name`
+    renames the model in it. An int8 graph is measured with exact sums (see
+    `OnnxRuntimeBackend`), whichever CPU exports it. Returns the test evaluation of the
+    (main) graph as written."""
+    if (reduce_range or seven_bit_graph) and not int8:
+        raise ValueError("--reduce-range and --seven-bit-graph are int8 graphs: give --int8 too")
+    if reduce_range and seven_bit_graph:
+        raise ValueError("--reduce-range makes the one graph 7-bit; --seven-bit-graph adds one")
     cpu = torch.device("cpu")
     # The torch weights stored beside the graph (what runs on CUDA) are float16, as bundled
     # models ship; the graph is built from the same rounded numbers, so the two agree.
     network, card = network_to_export(checkpoint, cpu, average_reversed, name, average_resampled)
     store = GroundTruthStore.open(store_path)
     train = StoreSamples(store, store.usable_indices("train")[:calibration_samples], card.modality)
-    graph = onnx_graph(network, train.batch(list(range(min(len(train), 8))))[0])
-    precision = "float32"
-    float_nodes = kept_in_float(graph)
-    if int8:
-        graph = quantized(graph, _batches(train), float_nodes, reduce_range=reduce_range)
-        precision = "int8"
-    backend = OnnxRuntimeBackend(graph, precision)
-    loaded = LoadedModel(card, backend)
     test = StoreSamples(store, store.usable_indices("test")[:256], card.modality)
-    from_graph, _ = predict_batches(loaded, test)
     from_torch, _ = predict_batches(LoadedModel(card, TorchBackend(network, cpu)), test)
-    difference = float(np.abs(from_graph - from_torch).max())
-    evaluation = evaluate_on_store(loaded, store_path, "test", reference)
-    runtime = RuntimeRef(
-        backend=OnnxRuntimeBackend.name,
-        precision=precision,
-        file=GRAPH_FILE,
-        sha256=hashlib.sha256(graph).hexdigest(),
-    )
+
+    def measured(graph: bytes, precision: str) -> tuple[LoadedModel, dict[str, Any]]:
+        """The graph loaded as it is measured, and its test evaluation with its largest
+        difference to the torch network on the first test samples."""
+        loaded = LoadedModel(card, OnnxRuntimeBackend(graph, precision, exact_sums=int8))
+        from_graph, _ = predict_batches(loaded, test)
+        difference = float(np.abs(from_graph - from_torch).max())
+        evaluation = evaluate_on_store(loaded, store_path, "test", reference)
+        return loaded, evaluation | {"max_abs_difference_to_torch": difference}
+
+    float_graph = onnx_graph(network, train.batch(list(range(min(len(train), 8))))[0])
+    float_nodes = kept_in_float(float_graph)
+
+    def int8_graph(seven_bits: bool) -> bytes:
+        return quantized(float_graph, _batches(train), float_nodes, reduce_range=seven_bits)
+
+    precision = "int8" if int8 else "float32"
+    graph = int8_graph(reduce_range) if int8 else float_graph
+    loaded, evaluation = measured(graph, precision)
+    differences = {"max_abs_difference_to_torch": evaluation["max_abs_difference_to_torch"]}
+    seven_bit = None
+    if seven_bit_graph:
+        twin = int8_graph(True)
+        twin_loaded, twin_evaluation = measured(twin, precision)
+        seven_bit = (
+            MeasuredRuntime(
+                **_reference(twin, precision, SEVEN_BIT_GRAPH_FILE).model_dump(),
+                metrics=exported_metrics(twin_evaluation),
+                source_metrics=evaluate_by_source(twin_loaded, sources) if sources else {},
+            ),
+            twin,
+        )
+        differences["seven_bit_max_abs_difference_to_torch"] = twin_evaluation[
+            "max_abs_difference_to_torch"
+        ]
     card = measured_card(
         card,
         evaluation,
@@ -143,14 +171,31 @@ def export_onnx(
         precision=precision,
         quantization=QUANTIZATION
         | ({"weights": REDUCED_RANGE_WEIGHTS} if reduce_range else {})
-        | {"calibration_samples": len(train)}
+        | ({"seven_bit_graph_weights": REDUCED_RANGE_WEIGHTS} if seven_bit_graph else {})
+        | {"calibration_samples": len(train), "measured_with": "exact sums"}
         | ({"float_nodes": float_nodes} if float_nodes else {})
         if int8
         else None,
-        max_abs_difference_to_torch=difference,
+        **differences,
     )
-    save_checkpoint(network, card, out, dtype=torch.float16, runtime=(runtime, graph))
-    return evaluation | {"max_abs_difference_to_torch": difference}
+    save_checkpoint(
+        network,
+        card,
+        out,
+        dtype=torch.float16,
+        runtime=(_reference(graph, precision, GRAPH_FILE), graph),
+        seven_bit_runtime=seven_bit,
+    )
+    return evaluation
+
+
+def _reference(graph: bytes, precision: str, file: str) -> RuntimeRef:
+    return RuntimeRef(
+        backend=OnnxRuntimeBackend.name,
+        precision=precision,
+        file=file,
+        sha256=hashlib.sha256(graph).hexdigest(),
+    )
 
 
 def onnx_graph(network: PINet, example: torch.Tensor) -> bytes:

@@ -25,11 +25,11 @@ PER_FILTER = (
     "bn.running_var",
 )
 # What a resized checkpoint's card does not inherit from its source's: the source's scores,
-# runtime file, save and provenance describe other weights.
+# save and provenance describe other weights (and `save_checkpoint` names no runtime file
+# it does not write).
 _NOT_INHERITED = {
     "metrics",
     "source_metrics",
-    "runtime",
     "checkpoint_id",
     "created",
     "library_versions",

@@ -46,6 +46,7 @@ def model_info(served: ServedModel, default: bool) -> ModelInfo:
         device=str(served.loaded.device),
         backend=served.loaded.backend.name,
         precision=served.loaded.backend.precision,
+        runs_file=served.loaded.runs_file,
         parameters=served.parameters,
         default=default,
     )

@@ -125,7 +125,12 @@ class ModelRegistry:
     def _load_one(
         self, path: Path, lane: ThreadPoolExecutor, large_lane: ThreadPoolExecutor
     ) -> ServedModel:
-        loaded = load_model(path, self.settings.device, spinning=self.settings.onnxruntime_spinning)
+        loaded = load_model(
+            path,
+            self.settings.device,
+            spinning=self.settings.onnxruntime_spinning,
+            seven_bit=self.settings.seven_bit_graphs,
+        )
         card = loaded.card
         recipe = get_recipe(card.recipe.name, card.recipe.params)
         # Warm-up: the first forward pass (cuDNN autotuning, allocator) and the first exact

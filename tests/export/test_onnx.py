@@ -165,7 +165,7 @@ def test_reduced_range_weights_lie_within_seven_bits_and_the_card_says_so(
 def test_reduce_range_without_int8_is_refused_before_anything_is_written(
     signal_run: TrainedRun, tmp_path: Path
 ) -> None:
-    with pytest.raises(ValueError, match="--reduce-range narrows an int8 graph"):
+    with pytest.raises(ValueError, match="--reduce-range and --seven-bit-graph are int8"):
         export_onnx(
             signal_run.out / "best", tmp_path / "float", signal_run.store, reduce_range=True
         )
