@@ -5,7 +5,6 @@ that runs and lists that file's metrics."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import numpy as np
