@@ -231,15 +231,16 @@ def evaluate_checkpoint(
     """`evaluate_on_store` for a saved model (a checkpoint folder or a bundled name) on one
     store; on several, `evaluate_by_source`. With `batch_norm_store`, its torch weights
     normalise by that store's statistics (`batch_norm_from_store`), recorded in the result
-    as `batch_norm_from`."""
+    as `batch_norm_from`. The result names the checkpoint file that ran (`runs_file`: an
+    int8 graph's 7-bit twin runs in its place on CPUs whose 8-bit sums saturate)."""
     backend = None if batch_norm_store is None else "torch"
     model = load_model(checkpoint, device, backend)
     if isinstance(store_paths, str | Path):
         store_paths = [store_paths]
-    adapted = {}
+    how = {"runs_file": model.runs_file}
     if batch_norm_store is not None:
         seen = batch_norm_from_store(model, batch_norm_store)
-        adapted = {"batch_norm_from": {"store": str(batch_norm_store), "samples": seen}}
+        how["batch_norm_from"] = {"store": str(batch_norm_store), "samples": seen}
     if len(store_paths) == 1:
-        return evaluate_on_store(model, store_paths[0], split, reference) | adapted
-    return evaluate_by_source(model, store_paths, split) | adapted
+        return evaluate_on_store(model, store_paths[0], split, reference) | how
+    return evaluate_by_source(model, store_paths, split) | how

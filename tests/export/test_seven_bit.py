@@ -19,6 +19,7 @@ from pinet.device import int8_sums_saturate
 from pinet.export import export_onnx, export_weights
 from pinet.export.onnx import GRAPH_FILE, REDUCED_RANGE_WEIGHTS, SEVEN_BIT_GRAPH_FILE
 from pinet.inference import LoadedModel, OnnxRuntimeBackend, load_model, predict
+from pinet.train import evaluate_checkpoint
 from pinet.train.evaluate import evaluate_on_store
 from tests.export.test_onnx import INT8_TOLERANCE
 from tests.helpers import TrainedRun
@@ -99,6 +100,16 @@ def test_the_twin_runs_in_place_of_the_8_bit_graph_where_asked(with_twin: Path) 
         assert np.abs(pis - predict(weights, WALKS)).max() < INT8_TOLERANCE
     unasked = load_model(with_twin, "cpu")
     assert unasked.runs_file == (SEVEN_BIT_GRAPH_FILE if int8_sums_saturate() else GRAPH_FILE)
+
+
+def test_eval_names_the_graph_it_scored(signal_run: TrainedRun, with_twin: Path) -> None:
+    """`pinet eval` scores the graph this CPU runs, and says which: its MSE is that file's
+    card metric (both with exact sums: the twin's always, the 8-bit graph's where it runs
+    unasked)."""
+    result = evaluate_checkpoint(with_twin, signal_run.store, "test", "cpu")
+    ran = load_model(with_twin, "cpu")
+    assert result["runs_file"] == ran.runs_file
+    assert result["mse"] == pytest.approx(ran.card.metrics["test_mse"], rel=1e-3)
 
 
 def test_a_graph_without_twin_runs_itself_when_seven_bits_are_asked(

@@ -164,7 +164,8 @@ def test_the_command_scores_each_source_and_export_records_them(
     stores = ["--data", str(signal_run.store), "--data", str(synthetic_store)]
     assert main(["eval", "--checkpoint", checkpoint, *stores, "--device", "cpu"]) == 0
     printed = json.loads(capsys.readouterr().out)
-    assert set(printed) == {"hapt", "synthetic"}
+    assert set(printed) == {"hapt", "synthetic", "runs_file"}
+    assert printed["runs_file"] == "model.safetensors"  # a training checkpoint: torch
     out = tmp_path / "exported"
     argv = ["export", "--checkpoint", checkpoint, "--out", str(out), "--device", "cpu"]
     sources = ["--source", str(signal_run.store), "--source", str(synthetic_store)]
