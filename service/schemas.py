@@ -158,8 +158,9 @@ class PIResponse(BaseModel):
     timing: Timing
     notes: list[str] = Field(
         default_factory=list,
-        description="how the input was adapted, and whether it lies outside the model's "
-        "training range",
+        description="how the input was adapted, whether it lies outside the model's "
+        "training range, and (sublevel signal models) which channels reach "
+        "PINET_FAR_VALUE_Z or more standard deviations from their mean",
     )
     exact: ExactPI | None = None
     speedup: float | None = Field(default=None, description="exact ms / pinet ms")
@@ -182,7 +183,10 @@ class BatchPIResponse(BaseModel):
     model: ModelRef
     timing: BatchTiming
     notes: list[str] = Field(
-        default_factory=list, description="whether the inputs lie outside the training range"
+        default_factory=list,
+        description="whether the inputs lie outside the training range, and (sublevel signal "
+        "models) which have channels reaching PINET_FAR_VALUE_Z or more standard deviations "
+        "from their mean",
     )
 
 

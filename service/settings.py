@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     # `queue_size` computations are pending.
     exact_workers: PositiveInt = 2
     retry_after_s: PositiveFloat = 1.0
+    # A signal answered by a sublevel model gets a note when a channel reaches this many
+    # standard deviations from its mean: there learned PIs are least accurate (docs/api.md).
+    far_value_z: PositiveFloat = 4.0
 
     # Input limits, checked before anything large is decoded or allocated.
     max_body_bytes: PositiveInt = 16 * 2**20

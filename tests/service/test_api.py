@@ -10,6 +10,7 @@ import pytest
 
 from pinet.inference import load_model, predict
 from pinet.tda import get_recipe
+from pinet.tda.inputs import standardise
 from service.launcher import Server
 from tests.service.helpers import IMAGE, RNG, SIGNAL, npy, png
 
@@ -180,6 +181,34 @@ def test_other_input_sizes_are_served_with_a_note(client: httpx.Client) -> None:
     assert "size 400 (trained on 250)" in note
     in_range = client.post("/v1/signals/pi", json={"signal": SIGNAL.tolist()})
     assert in_range.json()["notes"] == []
+
+
+def test_channels_far_from_their_mean_get_a_note_naming_them(client: httpx.Client) -> None:
+    """A sublevel signal model's learned PIs are weakest on channels with far values: the
+    answer names each channel reaching PINET_FAR_VALUE_Z (4) standard deviations, with its
+    reach; a batch names its inputs that hold one. Images get no such note."""
+    walk = np.random.default_rng(2).normal(size=(3, 250)).cumsum(axis=-1)
+    assert np.abs(standardise(walk)).max() < 4
+    dropped = walk.copy()
+    dropped[1, 100] -= 40 * walk[1].std()
+    reach = np.abs(standardise(dropped[1])).max()
+    assert reach > 4
+    smooth = client.post("/v1/signals/pi", json={"signal": walk.tolist()})
+    assert smooth.status_code == 200, smooth.text
+    assert smooth.json()["notes"] == []
+    (note,) = client.post("/v1/signals/pi", json={"signal": dropped.tolist()}).json()["notes"]
+    assert f"by standard deviations: 1 ({reach:.1f}); learned sublevel PIs" in note
+    assert "compare=true or POST /v1/signals/topology" in note
+    batch = np.stack([walk, dropped, walk, dropped])
+    answer = client.post("/v1/signals/pi:batch", files={"file": ("b.npy", npy(batch))})
+    (note,) = answer.json()["notes"]
+    assert note.startswith("2 of the 4 inputs have a channel reaching far from its mean")
+    assert "(inputs 1, 3)" in note
+    spiky = np.zeros((32, 32, 3), np.uint8)
+    spiky[5, 5] = 255
+    image = client.post("/v1/images/pi", files={"file": ("a.png", png(spiky))})
+    assert image.status_code == 200, image.text
+    assert image.json()["notes"] == []
 
 
 def test_out_of_range_notes_name_each_reason(client: httpx.Client) -> None:
