@@ -189,12 +189,13 @@ class ModelCard(BaseModel):
         return self
 
     def running(self, runtime: MeasuredRuntime) -> ModelCard:
-        """This card as it describes `runtime` run in place of its main runtime: that file,
-        with its metrics and, where measured, its metrics by source."""
+        """This card as it describes `runtime` run in place of its main runtime: that file
+        as its one runtime, with its metrics and, where measured, its metrics by source."""
         measured = runtime.model_dump(include=set(RuntimeRef.model_fields))
         return self.model_copy(
             update={
                 "runtime": RuntimeRef(**measured),
+                "seven_bit_runtime": None,
                 "metrics": self.metrics | runtime.metrics,
                 "source_metrics": runtime.source_metrics or self.source_metrics,
             }
