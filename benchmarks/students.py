@@ -10,8 +10,10 @@ inside one diagram), so `--exact-inputs` times it on the first few inputs of the
 `--run-inputs 8 64` times each ONNX graph's batch run 8 and 64 inputs at a time, a row each.
 
 Models are checkpoint folders or bundled names, run on the backend their card names (torch,
-or onnxruntime for an ONNX export). The MSE ratio is the card's test metric when the
-checkpoint was exported against a store (`pinet export`), else measured here on the store.
+or onnxruntime for an ONNX export); an int8 graph with a 7-bit twin gets a row for each
+graph (`pinet export --seven-bit-graph`). The MSE ratio is the card's test metric when the
+checkpoint was exported against a store (`pinet export`; an int8 graph's with exact sums),
+else measured here on the store.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import pinet
+from pinet.checkpoint import read_card
 from pinet.inference import LoadedModel, OnnxRuntimeBackend, find_checkpoint
 from pinet.store import GroundTruthStore
 from pinet.train import evaluate_on_store
@@ -97,20 +100,24 @@ def main() -> None:
     print(f"| exact {recipe.name} | - | - | - | {exact * 1e3:.3f} | {exact_one * 1e3:.3f} | 1 |")
     for name in args.models:
         folder = find_checkpoint(name)
-        model = pinet.load_model(folder, "cpu")
-        one = median_seconds(lambda m=model: pinet.predict(m, inputs[0]), 4 * args.repeats)
-        sliced = isinstance(model.backend, OnnxRuntimeBackend) and args.run_inputs
-        for run_inputs in args.run_inputs if sliced else [None]:
-            label = name
-            if run_inputs is not None:
-                model.backend.run_inputs = run_inputs
-                label = f"{name} (runs of {run_inputs})"
-            batch = median_seconds(lambda m=model: pinet.predict(m, inputs), args.repeats) / BATCH
-            print(
-                f"| {label} | {model.backend.name} {model.backend.precision} "
-                f"| {mse_ratio(model, args.data):.3f} | {file_megabytes(folder, model):.2f} "
-                f"| {batch * 1e3:.3f} | {one * 1e3:.3f} | {exact / batch:.2f}x |"
-            )
+        graphs = (False, True) if read_card(folder).seven_bit_runtime else (None,)
+        for seven_bit in graphs:
+            model = pinet.load_model(folder, "cpu", seven_bit=seven_bit)
+            graph = "" if seven_bit is None else f" ({model.runs_file})"
+            one = median_seconds(lambda m=model: pinet.predict(m, inputs[0]), 4 * args.repeats)
+            sliced = isinstance(model.backend, OnnxRuntimeBackend) and args.run_inputs
+            for run_inputs in args.run_inputs if sliced else [None]:
+                label = name + graph
+                if run_inputs is not None:
+                    model.backend.run_inputs = run_inputs
+                    label = f"{label} (runs of {run_inputs})"
+                batch = median_seconds(lambda m=model: pinet.predict(m, inputs), args.repeats)
+                batch /= BATCH
+                print(
+                    f"| {label} | {model.backend.name} {model.backend.precision} "
+                    f"| {mse_ratio(model, args.data):.3f} | {file_megabytes(folder, model):.2f} "
+                    f"| {batch * 1e3:.3f} | {one * 1e3:.3f} | {exact / batch:.2f}x |"
+                )
 
 
 if __name__ == "__main__":

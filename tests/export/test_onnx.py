@@ -170,13 +170,19 @@ def test_reduce_range_without_int8_is_refused_before_anything_is_written(
             signal_run.out / "best", tmp_path / "float", signal_run.store, reduce_range=True
         )
     assert not (tmp_path / "float").exists()
+
+
+@pytest.mark.parametrize("option", ["--reduce-range", "--seven-bit-graph"])
+def test_the_cli_refuses_int8_graph_options_for_weights(
+    signal_run: TrainedRun, tmp_path: Path, option: str
+) -> None:
     command = [
         sys.executable, "-m", "pinet", "export", "--checkpoint", str(signal_run.out / "best"),
-        "--out", str(tmp_path / "half"), "--data", str(signal_run.store), "--reduce-range",
+        "--out", str(tmp_path / "half"), "--data", str(signal_run.store), option,
     ]  # fmt: skip
     done = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert done.returncode != 0 and "Traceback" not in done.stderr
-    assert "--reduce-range" in done.stderr and "--format onnx" in done.stderr
+    assert option in done.stderr and "--format onnx" in done.stderr
     assert not (tmp_path / "half").exists()
 
 

@@ -6,8 +6,6 @@ named by a checkpoint that does not hold it."""
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -157,14 +155,3 @@ def test_a_twin_without_its_8_bit_graph_is_refused_before_anything_is_written(
     with pytest.raises(ValueError, match=refusal):
         export_onnx(signal_run.out / "best", tmp_path / "out", signal_run.store, **options)
     assert not (tmp_path / "out").exists()
-
-
-def test_the_cli_refuses_a_twin_of_weights(signal_run: TrainedRun, tmp_path: Path) -> None:
-    command = [
-        sys.executable, "-m", "pinet", "export", "--checkpoint", str(signal_run.out / "best"),
-        "--out", str(tmp_path / "half"), "--data", str(signal_run.store), "--seven-bit-graph",
-    ]  # fmt: skip
-    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
-    assert done.returncode != 0 and "Traceback" not in done.stderr
-    assert "--seven-bit-graph" in done.stderr and "--format onnx" in done.stderr
-    assert not (tmp_path / "half").exists()
