@@ -99,7 +99,9 @@ class ModelInfo(BaseModel):
     input_shape: list[int] = Field(description="the training input: (C, T) or (C, H, W)")
     min_input_size: int = Field(description="smallest accepted length (signals) or side")
     recipe: RecipeInfo
-    metrics: dict[str, float] = Field(description="validation metrics from the model card")
+    metrics: dict[str, float] = Field(
+        description="the model card's metrics: validation, and test metrics of the file that runs"
+    )
     source_metrics: dict[str, dict[str, float]] = Field(
         description="test metrics on each source measured, by store: mse_vs_mean_pi is the "
         "MSE over that source's mean-training-PI MSE (1.0: no better than a constant)"
