@@ -112,7 +112,8 @@ def _single_route(spec: ModalityRoutes) -> Callable[..., Awaitable[Response]]:
         exact = await served.exact(asked.x) if asked.compare else None
         if exact is not None:
             metrics.observe_exact(served.card.name, exact.diagram_ms, exact.image_ms)
-        notes = asked.notes + served.notes(asked.x[None], settings.far_value_z)
+        largest = learned.largest_abs_input[None]
+        notes = asked.notes + served.notes(asked.x.shape, largest, settings.far_value_z)
         return await pi_response(served, learned, exact, notes, format)
 
     return endpoint
@@ -128,7 +129,7 @@ def _batch_route(spec: ModalityRoutes) -> Callable[..., Awaitable[Response]]:
         asked = await read_batch_request(request, spec.modality, settings)
         served = registry.pick(asked.model, spec.modality)
         learned = await served.batcher.submit_batch(asked.x)
-        notes = served.notes(asked.x, settings.far_value_z)
+        notes = served.notes(asked.x.shape[1:], learned.largest_abs_input, settings.far_value_z)
         return batch_response(served, learned, notes, format)
 
     return endpoint

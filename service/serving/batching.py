@@ -61,22 +61,26 @@ class BatchStats:
 
 @dataclass(frozen=True)
 class BatchResult:
-    """One request's PIs `(C, 50, 50)` and how it was computed."""
+    """One request's PIs `(C, 50, 50)`, how they were computed, and each channel's largest
+    |network input| `(C,)` (for a signal, its largest |z|)."""
 
     pi: np.ndarray
     batch_size: int
     forward_ms: float
     queue_ms: float
+    largest_abs_input: np.ndarray
 
 
 @dataclass(frozen=True)
 class BulkResult:
     """A client batch's PIs `(N, C, 50, 50)`, how many forward passes made them and how long
-    they took, waits for the inference thread included."""
+    they took, waits for the inference thread included, and each input channel's largest
+    |network input| `(N, C)` (for a signal, its largest |z|)."""
 
     pis: np.ndarray
     forward_passes: int
     total_ms: float
+    largest_abs_input: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -93,6 +97,7 @@ class BatchLimits:
 @dataclass
 class _Job:
     inputs: torch.Tensor  # one prepared network input (C, T) or (C, H, W)
+    largest_abs_input: np.ndarray  # (C,)
     future: asyncio.Future[BatchResult]
     enqueued: float = field(default_factory=time.perf_counter)
 
@@ -144,7 +149,7 @@ class Batcher:
         if inputs.numel() > self._limits.large_input_elements:
             return await self._run_alone(inputs)
         future: asyncio.Future[BatchResult] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(_Job(inputs, future))
+        self._queue.put_nowait(_Job(inputs, _largest_abs(inputs[None])[0], future))
         self._note_depth()
         return await future
 
@@ -162,14 +167,15 @@ class Batcher:
                 chunk_pis, _, _ = await self._forward(chunk)
                 pis.append(chunk_pis)
         total_ms = (time.perf_counter() - started) * 1000.0
-        return BulkResult(np.concatenate(pis), len(pis), total_ms)
+        return BulkResult(np.concatenate(pis), len(pis), total_ms, _largest_abs(inputs))
 
     async def _run_alone(self, inputs: torch.Tensor) -> BatchResult:
         """One large input in a pass of its own, on the large lane."""
         enqueued = time.perf_counter()
         async with self._direct():
             pis, started, forward_ms = await self._forward(inputs[None])
-        return BatchResult(pis[0], 1, forward_ms, (started - enqueued) * 1000.0)
+        queue_ms = (started - enqueued) * 1000.0
+        return BatchResult(pis[0], 1, forward_ms, queue_ms, _largest_abs(inputs[None])[0])
 
     @contextlib.asynccontextmanager
     async def _direct(self) -> AsyncIterator[None]:
@@ -268,7 +274,8 @@ class Batcher:
         for job, pi in zip(batch, pis, strict=True):
             if not job.future.done():
                 queue_ms = (started - job.enqueued) * 1000.0
-                job.future.set_result(BatchResult(pi, len(batch), forward_ms, queue_ms))
+                result = BatchResult(pi, len(batch), forward_ms, queue_ms, job.largest_abs_input)
+                job.future.set_result(result)
 
 
 def _timed(
@@ -278,6 +285,12 @@ def _timed(
     started = time.perf_counter()
     pis = forward(batch)
     return pis, started, (time.perf_counter() - started) * 1000.0
+
+
+def _largest_abs(inputs: torch.Tensor) -> np.ndarray:
+    """Each channel's largest |value| of prepared inputs `(N, C, ...)`, as `(N, C)`: read off
+    the network inputs, so a signal's z-scores are not computed a second time."""
+    return inputs.flatten(2).abs().amax(dim=-1).numpy()
 
 
 def _drain(queue: asyncio.Queue[_Job]) -> list[_Job]:

@@ -19,7 +19,6 @@ from pinet.card import ModelCard
 from pinet.inference import LoadedModel, load_model
 from pinet.modality import PLURALS, SPATIAL_DIMS, Modality
 from pinet.tda import RELEASED_RECIPES, Recipe, get_recipe
-from pinet.tda.inputs import standardise
 from service.errors import LOADING_FAILED, InputError
 from service.schemas import ModelRef, RecipeInfo
 from service.serving.batching import Batcher, BatchLimits, BatchStats
@@ -55,14 +54,17 @@ class ServedModel:
         """Exact PIs of one raw input by the model's recipe, off the event loop."""
         return await self.exact_pool.compute(self.recipe, x)
 
-    def notes(self, batch: np.ndarray, far_value_z: float) -> list[str]:
-        """Notes on a batch `(N, C, *S)` of same-shaped raw inputs where the learned PIs are
-        known to be weak: outside what the model was trained on (`range_note`), or, for a
-        sublevel signal model, channels with values `far_value_z` or more standard
-        deviations from their mean (`far_value_note`)."""
-        notes = [self.range_note(batch.shape[1:])]
+    def notes(
+        self, shape: tuple[int, ...], largest_abs_input: np.ndarray, far_value_z: float
+    ) -> list[str]:
+        """Notes on one input `(C, *S)` of `shape` (or a batch of them, their network
+        inputs' largest |value| by channel `(N, C)`) where learned PIs are known to be weak:
+        outside what the model was trained on (`range_note`), or, for a sublevel signal
+        model, channels with values `far_value_z` or more standard deviations from their
+        mean (`far_value_note`)."""
+        notes = [self.range_note(shape)]
         if self.recipe.name == SUBLEVEL_SIGNALS:
-            notes.append(far_value_note(batch, far_value_z))
+            notes.append(far_value_note(largest_abs_input, far_value_z))
         return [note for note in notes if note is not None]
 
     def range_note(self, shape: tuple[int, ...]) -> str | None:
@@ -84,24 +86,22 @@ SUBLEVEL_SIGNALS = "signal-sublevel"
 _LISTED = 8  # inputs named in a batch's far-value note before "..."
 
 
-def far_value_note(batch: np.ndarray, threshold: float) -> str | None:
-    """A note when channels of a signal batch `(N, C, T)` reach `threshold` or more
-    standard deviations from their mean, or None. A sublevel PI's longest bars are born at
-    a channel's deepest values and die at its highest; learned PIs place them too short and
-    too shallow, the more so the farther those values lie (measured: `signal-broad` on
-    Daphnet's test windows 0.20 of a constant's error on channels under 3 standard
-    deviations, 0.58 from 4 to 6)."""
-    largest = np.abs(standardise(batch.astype(np.float64))).max(axis=-1)  # (N, C)
-    far = largest >= threshold
+def far_value_note(largest_abs_z: np.ndarray, threshold: float) -> str | None:
+    """A note when channels of a batch of N signals, whose largest |z| by channel are
+    `largest_abs_z` `(N, C)`, reach `threshold` or more standard deviations from their
+    mean, or None. A sublevel PI's longest bars are born at a channel's deepest values and
+    die at its highest; learned PIs place them too short and too shallow, the more so the
+    farther those values lie (measured: `signal-broad` on Daphnet's test windows 0.20 of a
+    constant's error on channels under 3 standard deviations, 0.58 from 4 to 6)."""
+    far = largest_abs_z >= threshold
     if not far.any():
         return None
     advice = (
         f"learned sublevel PIs are least accurate on channels {threshold:g} or more standard "
         "deviations from their mean, whose longest bars they place too short and too shallow"
     )
-    if len(batch) == 1:
-        channels = np.flatnonzero(far[0])
-        reach = ", ".join(f"{c} ({largest[0, c]:.1f})" for c in channels)
+    if len(largest_abs_z) == 1:
+        reach = ", ".join(f"{c} ({largest_abs_z[0, c]:.1f})" for c in np.flatnonzero(far[0]))
         return (
             f"channels reaching far from their mean, by standard deviations: {reach}; "
             f"{advice}: compare=true or POST /v1/signals/topology gives the exact PIs"
@@ -109,7 +109,7 @@ def far_value_note(batch: np.ndarray, threshold: float) -> str | None:
     inputs = np.flatnonzero(far.any(axis=1))
     named = ", ".join(map(str, inputs[:_LISTED])) + (", ..." if len(inputs) > _LISTED else "")
     return (
-        f"{len(inputs)} of the {len(batch)} inputs have a channel reaching far from its mean "
+        f"{len(inputs)} of the {len(far)} inputs have a channel reaching far from its mean "
         f"(inputs {named}); {advice}: POST /v1/signals/topology gives the exact PIs"
     )
 
