@@ -3,7 +3,6 @@ the real code, and the record of a finished training run."""
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,11 +16,16 @@ from pinet.card import (
     MeasuredRuntime,
     ModelCard,
     RecipeRef,
-    RuntimeRef,
     TrainingRanges,
 )
 from pinet.checkpoint import save_checkpoint
-from pinet.export.onnx import GRAPH_FILE, SEVEN_BIT_GRAPH_FILE, onnx_graph, quantized
+from pinet.export.onnx import (
+    GRAPH_FILE,
+    SEVEN_BIT_GRAPH_FILE,
+    graph_reference,
+    onnx_graph,
+    quantized,
+)
 from pinet.nets import build_network
 from pinet.tda import get_recipe
 from pinet.train import TrainConfig
@@ -106,25 +110,20 @@ def tiny_checkpoint(
         return folder / name
     graph = onnx_graph(network, torch.zeros((2, *input_shape)))
     if seven_bit_metrics is None:
-        runtime = _graph_reference(graph, "float32", "model.onnx")
+        runtime = graph_reference(graph, "float32", GRAPH_FILE)
         save_checkpoint(network, card, folder / name, runtime=(runtime, graph))
         return folder / name
     walks = [torch.randn(8, *input_shape).cumsum(-1).numpy() for _ in range(2)]
     int8, twin = (quantized(graph, walks, reduce_range=seven) for seven in (False, True))
     twin_reference = MeasuredRuntime(
-        **_graph_reference(twin, "int8", SEVEN_BIT_GRAPH_FILE).model_dump(),
+        **graph_reference(twin, "int8", SEVEN_BIT_GRAPH_FILE).model_dump(),
         metrics=seven_bit_metrics,
     )
     save_checkpoint(
         network,
         card,
         folder / name,
-        runtime=(_graph_reference(int8, "int8", GRAPH_FILE), int8),
+        runtime=(graph_reference(int8, "int8", GRAPH_FILE), int8),
         seven_bit_runtime=(twin_reference, twin),
     )
     return folder / name
-
-
-def _graph_reference(graph: bytes, precision: str, file: str) -> RuntimeRef:
-    sha256 = hashlib.sha256(graph).hexdigest()
-    return RuntimeRef(backend="onnxruntime", precision=precision, file=file, sha256=sha256)

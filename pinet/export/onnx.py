@@ -153,7 +153,7 @@ def export_onnx(
         twin_loaded, twin_evaluation = measured(twin, precision)
         seven_bit = (
             MeasuredRuntime(
-                **_reference(twin, precision, SEVEN_BIT_GRAPH_FILE).model_dump(),
+                **graph_reference(twin, precision, SEVEN_BIT_GRAPH_FILE).model_dump(),
                 metrics=exported_metrics(twin_evaluation),
                 source_metrics=evaluate_by_source(twin_loaded, sources) if sources else {},
             ),
@@ -183,13 +183,14 @@ def export_onnx(
         card,
         out,
         dtype=torch.float16,
-        runtime=(_reference(graph, precision, GRAPH_FILE), graph),
+        runtime=(graph_reference(graph, precision, GRAPH_FILE), graph),
         seven_bit_runtime=seven_bit,
     )
     return evaluation
 
 
-def _reference(graph: bytes, precision: str, file: str) -> RuntimeRef:
+def graph_reference(graph: bytes, precision: str, file: str) -> RuntimeRef:
+    """How a card names an ONNX `graph` for onnxruntime, stored as `file`, with its sha256."""
     return RuntimeRef(
         backend=OnnxRuntimeBackend.name,
         precision=precision,

@@ -19,6 +19,7 @@ from pinet.card import ModelCard
 from pinet.inference import LoadedModel, load_model
 from pinet.modality import PLURALS, SPATIAL_DIMS, Modality
 from pinet.tda import RELEASED_RECIPES, Recipe, get_recipe
+from pinet.tda.recipes.sublevel import SignalSublevel
 from service.errors import LOADING_FAILED, InputError
 from service.schemas import ModelRef, RecipeInfo
 from service.serving.batching import Batcher, BatchLimits, BatchStats
@@ -63,7 +64,9 @@ class ServedModel:
         model, channels with values `far_value_z` or more standard deviations from their
         mean (`far_value_note`)."""
         notes = [self.range_note(shape)]
-        if self.recipe.name == SUBLEVEL_SIGNALS:
+        # The recipe whose learned PIs were measured weakest on such channels (docs/api.md;
+        # `pinet eval`'s `per_largest_z`).
+        if self.recipe.name == SignalSublevel.name:
             notes.append(far_value_note(largest_abs_input, far_value_z))
         return [note for note in notes if note is not None]
 
@@ -80,9 +83,6 @@ class ServedModel:
         )
 
 
-# The recipe whose learned PIs were measured weakest on channels with far values
-# (docs/api.md; `pinet eval`'s `per_largest_z`).
-SUBLEVEL_SIGNALS = "signal-sublevel"
 _LISTED = 8  # inputs named in a batch's far-value note before "..."
 
 

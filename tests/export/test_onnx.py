@@ -16,7 +16,13 @@ import torch
 
 from pinet.checkpoint import CheckpointError, read_card
 from pinet.export import export_onnx
-from pinet.export.onnx import REDUCED_RANGE_WEIGHTS, kept_in_float, onnx_graph, quantized
+from pinet.export.onnx import (
+    GRAPH_FILE,
+    REDUCED_RANGE_WEIGHTS,
+    kept_in_float,
+    onnx_graph,
+    quantized,
+)
 from pinet.inference import (
     RUN_INPUTS,
     OnnxRuntimeBackend,
@@ -132,10 +138,11 @@ def test_int8_stays_within_its_tolerance(signal_run: TrainedRun, tmp_path: Path)
 
 
 def int8_weight_extremes(graph: Path) -> tuple[int, int]:
-    """The lowest and highest of an int8 graph's quantized weights (its int8 initializers)."""
+    """The lowest and highest of an int8 graph file's quantized weights (its int8
+    initializers)."""
     weights = [
         onnx.numpy_helper.to_array(tensor)
-        for tensor in onnx.load(graph / "model.onnx").graph.initializer
+        for tensor in onnx.load(graph).graph.initializer
         if tensor.data_type == onnx.TensorProto.INT8
     ]
     return min(int(w.min()) for w in weights), max(int(w.max()) for w in weights)
@@ -152,8 +159,8 @@ def test_reduced_range_weights_lie_within_seven_bits_and_the_card_says_so(
     evaluation = export_onnx(
         signal_run.out / "best", reduced, signal_run.store, int8=True, reduce_range=True
     )
-    assert int8_weight_extremes(full) == (-127, 127)
-    assert int8_weight_extremes(reduced) == (-64, 64)
+    assert int8_weight_extremes(full / GRAPH_FILE) == (-127, 127)
+    assert int8_weight_extremes(reduced / GRAPH_FILE) == (-64, 64)
     assert evaluation["max_abs_difference_to_torch"] < INT8_TOLERANCE
     weights = {
         folder.name: read_card(folder).training["export"]["quantization"]["weights"]

@@ -9,7 +9,6 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-import onnx
 import pytest
 
 from pinet.checkpoint import CheckpointError, read_card
@@ -19,7 +18,7 @@ from pinet.export.onnx import GRAPH_FILE, REDUCED_RANGE_WEIGHTS, SEVEN_BIT_GRAPH
 from pinet.inference import LoadedModel, OnnxRuntimeBackend, load_model, predict
 from pinet.train import evaluate_checkpoint
 from pinet.train.evaluate import evaluate_on_store
-from tests.export.test_onnx import INT8_TOLERANCE
+from tests.export.test_onnx import INT8_TOLERANCE, int8_weight_extremes
 from tests.helpers import TrainedRun
 
 WALKS = np.random.default_rng(3).normal(size=(4, 3, 250)).cumsum(axis=-1)
@@ -39,16 +38,6 @@ def with_twin(signal_run: TrainedRun, tmp_path_factory: pytest.TempPathFactory) 
     return out
 
 
-def weight_extremes(graph: Path) -> tuple[int, int]:
-    """The lowest and highest of an int8 graph file's quantized weights."""
-    weights = [
-        onnx.numpy_helper.to_array(tensor)
-        for tensor in onnx.load(graph).graph.initializer
-        if tensor.data_type == onnx.TensorProto.INT8
-    ]
-    return min(int(w.min()) for w in weights), max(int(w.max()) for w in weights)
-
-
 def exact_sums_evaluation(checkpoint: Path, file: str, store: Path) -> dict[str, float]:
     """The test evaluation of one of a checkpoint's graphs, run with exact sums."""
     graph = OnnxRuntimeBackend((checkpoint / file).read_bytes(), "int8", exact_sums=True)
@@ -62,8 +51,8 @@ def test_the_twin_has_7_bit_weights_and_each_graph_its_own_measured_scores(
     twin = card.seven_bit_runtime
     assert card.runtime is not None and card.runtime.file == GRAPH_FILE
     assert twin is not None and twin.file == SEVEN_BIT_GRAPH_FILE
-    assert weight_extremes(with_twin / GRAPH_FILE) == (-127, 127)
-    assert weight_extremes(with_twin / SEVEN_BIT_GRAPH_FILE) == (-64, 64)
+    assert int8_weight_extremes(with_twin / GRAPH_FILE) == (-127, 127)
+    assert int8_weight_extremes(with_twin / SEVEN_BIT_GRAPH_FILE) == (-64, 64)
     main = exact_sums_evaluation(with_twin, GRAPH_FILE, signal_run.store)
     seven = exact_sums_evaluation(with_twin, SEVEN_BIT_GRAPH_FILE, signal_run.store)
     assert main["mse"] != seven["mse"]
