@@ -98,6 +98,9 @@ class TrainConfig:
     # The share of training samples whose channels are rolled circularly to start at their
     # minimum, labelled by the recipe (`pinet.train.rolls.MinimumRolls`); 0: none.
     roll_to_minimum: float = 0.0
+    # The share of training samples whose channels' tails are stretched by a monotone map,
+    # labelled by the recipe (`pinet.train.tails.TailStretches`); 0: none.
+    stretch_tails: float = 0.0
     # Samples drawn per epoch (`MixtureBatchSampler`); 0: as many as the training stores hold
     # together. Fixing it keeps the budget (and the learning-rate schedule) of a mixture
     # when a store is added to it.

@@ -48,6 +48,7 @@ from pinet.train.rolls import MinimumRolls, run_rolls
 from pinet.train.run_card import run_card
 from pinet.train.run_data import RunData, open_run_data
 from pinet.train.run_state import RunState, has_run, restore, start_from
+from pinet.train.tails import TailStretches, run_tail_stretches
 
 # The draw of `--frozen-batch-norm`'s statistics before the first epoch: one no epoch's
 # draw (its index) shares.
@@ -108,7 +109,8 @@ def _fit(
     state = _start_or_resume(run_data, modality, out, config, device, cluster, resume)
     crops = run_crops(config, state.model.min_input_size, run_data.trained_on.ranges().sizes[1])
     rolls = run_rolls(config, modality)
-    relabelling = [t for t in (crops, rolls) if t is not None]
+    tails = run_tail_stretches(config, modality)
+    relabelling = [t for t in (crops, rolls, tails) if t is not None]
     if cluster.is_main:
         out.mkdir(parents=True, exist_ok=True)
     trained = _wrapped_for(cluster, state.model, device)
@@ -269,15 +271,16 @@ def _train_epoch(
     config: TrainConfig,
     cluster: Cluster,
     recipe: Recipe,
-    relabelling: Sequence[RandomCrops | MinimumRolls],
+    relabelling: Sequence[RandomCrops | MinimumRolls | TailStretches],
     averaged: AveragedModel | None,
     progress: bool,
 ) -> float:
     """One pass over `loader`; the mean training loss. Every process of `cluster` loads,
     transforms and prepares the whole batch alike, then steps on its shard of it.
     `recipe`: the stores', whose symmetries `--augment` draws (`exact_symmetries`) and which
-    labels what the `relabelling` transforms (crops, then rolls) make of a batch before the
-    symmetries are drawn. `averaged`, if any, follows the weights after every step."""
+    labels what the `relabelling` transforms (crops, rolls, then stretched tails) make of a
+    batch before the symmetries are drawn. `averaged`, if any, follows the weights after
+    every step."""
     model.train()
     if config.frozen_batch_norm:
         freeze_batch_norm(model)

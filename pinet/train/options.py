@@ -242,6 +242,15 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
         "end at their minimum, as closed outlines do (default 0: none)",
     )
     parser.add_argument(
+        "--stretch-tails",
+        type=float,
+        default=defaults.stretch_tails,
+        metavar="P",
+        help="stretch each training signal's tails, with probability P, by a random "
+        "increasing map, labelled by the exact recipe on the fly: windows whose values lie "
+        "far from their mean, as in heavy-tailed recordings (default 0: none)",
+    )
+    parser.add_argument(
         "--epoch-samples",
         type=int,
         default=defaults.epoch_samples,

@@ -22,7 +22,7 @@ import torch
 from pinet.modality import Modality
 from pinet.tda import Recipe
 from pinet.train.config import TrainConfig
-from pinet.train.crops import labelled_by_recipe
+from pinet.train.crops import chosen_relabelled
 from pinet.train.losses import Objective
 
 
@@ -46,19 +46,16 @@ class MinimumRolls:
         objective: Objective,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """The signal batch `(N, C, T)` of network inputs with its targets, the drawn
-        samples rolled and relabelled (`labelled_by_recipe`), the rest as they were. The
+        samples rolled and relabelled (`chosen_relabelled`), the rest as they were. The
         draws come from `generator` (on the CPU), so a resumed run rolls alike."""
-        chosen = (torch.rand(len(inputs), generator=generator) < self.share).to(inputs.device)
-        if not chosen.any():
-            return inputs, targets
-        picked = inputs[chosen]
-        length = picked.shape[-1]
-        positions = torch.arange(length, device=picked.device)
-        rolled = picked.gather(-1, (positions + picked.argmin(-1, keepdim=True)) % length)
-        rolled, labels = labelled_by_recipe(rolled, recipe, objective, like=targets)
-        inputs, targets = inputs.clone(), targets.clone()
-        inputs[chosen], targets[chosen] = rolled.to(inputs), labels
-        return inputs, targets
+        chosen = torch.rand(len(inputs), generator=generator) < self.share
+        return chosen_relabelled(inputs, targets, chosen, rolled_to_minimum, recipe, objective)
+
+
+def rolled_to_minimum(signals: torch.Tensor) -> torch.Tensor:
+    """Signals `(N, C, T)`, each channel rolled circularly to start at its minimum."""
+    positions = torch.arange(signals.shape[-1], device=signals.device)
+    return signals.gather(-1, (positions + signals.argmin(-1, keepdim=True)) % signals.shape[-1])
 
 
 def run_rolls(config: TrainConfig, modality: Modality) -> MinimumRolls | None:

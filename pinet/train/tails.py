@@ -1,0 +1,90 @@
+"""Signals whose tails are stretched by a monotone map, labelled by the exact recipe: training
+windows whose values lie as far from their mean as real recordings' do.
+
+The sublevel recipes pair a channel's samples by their order alone, so a strictly increasing
+map of the values keeps every pair and moves only where the bars are born and die. Learned
+PIs place those bars worse the farther a window's extremes lie from its mean (`pinet eval`'s
+`per_largest_z`): on Daphnet's gait recordings, whose channel windows reach 4 standard
+deviations in 61% of cases (HAPT's: 16%), `signal-broad` had 0.58 of the mean PI's error
+there against 0.20 below 3 (docs/studies.md, "Tails stretched"). Stretching a window's tails
+makes far values of any window of the mixture, with the structure of real motion around them.
+
+Each stretched channel of z-scored values z becomes z * exp(a * t(z)), where t is -z below
+zero for the lower tail, z above zero for the upper one, or |z| for both (one drawn per
+channel), and the strength a is drawn uniformly from 0 to `MAX_STRENGTH`. The map is
+strictly increasing for any a >= 0: its slope is exp(a t) (1 + a |z|) where it stretches, 1
+elsewhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from pinet.modality import Modality
+from pinet.tda import Recipe
+from pinet.train.config import TrainConfig
+from pinet.train.crops import chosen_relabelled
+from pinet.train.losses import Objective
+
+# The largest strength drawn. Measured on 3,000 HAPT windows (stride 25): stretched with a up
+# to 0.5, 53% of their channel windows reach |z| 4 after z-scoring and 19% reach 6 (before:
+# 16% and 2%; Daphnet's: 48% and 15%).
+MAX_STRENGTH = 0.5
+# Which tails a channel's stretch moves, drawn uniformly.
+TAILS = ("lower", "upper", "both")
+
+
+@dataclass(frozen=True)
+class TailStretches:
+    """Each training sample, with probability `share`, has every channel's tails stretched
+    (the module's map, with its own strength and tail per channel)."""
+
+    share: float
+
+    def __post_init__(self) -> None:
+        if not 0 < self.share <= 1:
+            raise ValueError(f"the share of stretched samples must be in (0, 1], not {self.share}")
+
+    def apply(
+        self,
+        inputs: torch.Tensor,
+        targets: torch.Tensor,
+        recipe: Recipe,
+        generator: torch.Generator,
+        objective: Objective,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The signal batch `(N, C, T)` of network inputs with its targets, the drawn
+        samples stretched and relabelled (`chosen_relabelled`), the rest as they were. The
+        draws come from `generator` (on the CPU), so a resumed run stretches alike."""
+        chosen = torch.rand(len(inputs), generator=generator) < self.share
+        shape = (int(chosen.sum()), inputs.shape[1], 1)
+        strength = torch.rand(shape, generator=generator) * MAX_STRENGTH
+        tail = torch.randint(len(TAILS), shape, generator=generator)
+
+        def stretched(picked: torch.Tensor) -> torch.Tensor:
+            return stretched_tails(picked, strength.to(picked), tail.to(picked.device))
+
+        return chosen_relabelled(inputs, targets, chosen, stretched, recipe, objective)
+
+
+def stretched_tails(
+    values: torch.Tensor, strength: torch.Tensor, tail: torch.Tensor
+) -> torch.Tensor:
+    """`values` z * exp(strength * t(z)), where `tail` (an index into TAILS, broadcast like
+    `strength` against `values`) picks t: -z below zero, z above zero, or |z|."""
+    lower = torch.where(tail != TAILS.index("upper"), (-values).clamp(min=0), 0)
+    upper = torch.where(tail != TAILS.index("lower"), values.clamp(min=0), 0)
+    return values * torch.exp(strength * (lower + upper))
+
+
+def run_tail_stretches(config: TrainConfig, modality: Modality) -> TailStretches | None:
+    """The run's `--stretch-tails` stretches, for signals only: None without them."""
+    if not config.stretch_tails:
+        return None
+    if modality != "signal":
+        raise ValueError(
+            f"--stretch-tails stretches signals, and these stores hold {modality} inputs"
+        )
+    return TailStretches(config.stretch_tails)
