@@ -15,7 +15,6 @@ as every batch of a mixture does.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -83,26 +82,6 @@ def labelled_by_recipe(
     inputs = network_inputs(values, recipe.modality).to(like.device)
     pis = torch.from_numpy(recipe.images_batch(values)).to(inputs)
     return inputs, objective.relabelled(inputs, pis).to(like)
-
-
-def chosen_relabelled(
-    inputs: torch.Tensor,
-    targets: torch.Tensor,
-    chosen: torch.Tensor,
-    transform: Callable[[torch.Tensor], torch.Tensor],
-    recipe: Recipe,
-    objective: Objective,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """The batch `(N, C, *S)` of network inputs with its targets, the samples marked in
-    `chosen` `(N,)` (a bool tensor on the CPU) replaced by what `transform` makes of them
-    and labelled by `recipe` (`labelled_by_recipe`), the rest as they were."""
-    if not chosen.any():
-        return inputs, targets
-    chosen = chosen.to(inputs.device)
-    changed, labels = labelled_by_recipe(transform(inputs[chosen]), recipe, objective, like=targets)
-    inputs, targets = inputs.clone(), targets.clone()
-    inputs[chosen], targets[chosen] = changed.to(inputs), labels
-    return inputs, targets
 
 
 def run_crops(config: TrainConfig, min_input_size: int, largest_side: int) -> RandomCrops | None:

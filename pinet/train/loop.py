@@ -44,11 +44,12 @@ from pinet.train.losses import MeanSquaredError, Objective
 from pinet.train.mixture import Component, MixtureBatchSampler, MixtureSamples
 from pinet.train.plots import plot_run
 from pinet.train.preflight import refuse_inconsistent_options
-from pinet.train.rolls import MinimumRolls, run_rolls
+from pinet.train.rolls import run_rolls
 from pinet.train.run_card import run_card
 from pinet.train.run_data import RunData, open_run_data
 from pinet.train.run_state import RunState, has_run, restore, start_from
-from pinet.train.tails import TailStretches, run_tail_stretches
+from pinet.train.sample_transforms import SampleTransform
+from pinet.train.tails import run_tail_stretches
 
 # The draw of `--frozen-batch-norm`'s statistics before the first epoch: one no epoch's
 # draw (its index) shares.
@@ -271,7 +272,7 @@ def _train_epoch(
     config: TrainConfig,
     cluster: Cluster,
     recipe: Recipe,
-    relabelling: Sequence[RandomCrops | MinimumRolls | TailStretches],
+    relabelling: Sequence[RandomCrops | SampleTransform],
     averaged: AveragedModel | None,
     progress: bool,
 ) -> float:

@@ -16,40 +16,25 @@ it has its own topology: the recipe labels the rolled samples, as it labels crop
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 
 from pinet.modality import Modality
-from pinet.tda import Recipe
 from pinet.train.config import TrainConfig
-from pinet.train.crops import chosen_relabelled
-from pinet.train.losses import Objective
+from pinet.train.sample_transforms import SampleFunction, SampleTransform
 
 
 @dataclass(frozen=True)
-class MinimumRolls:
+class MinimumRolls(SampleTransform):
     """Each training sample, with probability `share`, has every channel rolled circularly
     to start at its minimum (the first, where several samples tie)."""
 
-    share: float
+    done: ClassVar[str] = "rolled"
 
-    def __post_init__(self) -> None:
-        if not 0 < self.share <= 1:
-            raise ValueError(f"the share of rolled samples must be in (0, 1], not {self.share}")
-
-    def apply(
-        self,
-        inputs: torch.Tensor,
-        targets: torch.Tensor,
-        recipe: Recipe,
-        generator: torch.Generator,
-        objective: Objective,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """The signal batch `(N, C, T)` of network inputs with its targets, the drawn
-        samples rolled and relabelled (`chosen_relabelled`), the rest as they were. The
-        draws come from `generator` (on the CPU), so a resumed run rolls alike."""
-        chosen = torch.rand(len(inputs), generator=generator) < self.share
-        return chosen_relabelled(inputs, targets, chosen, rolled_to_minimum, recipe, objective)
+    def sample_function(self, shape: tuple[int, ...], generator: torch.Generator) -> SampleFunction:
+        """`rolled_to_minimum`: a roll draws nothing."""
+        return rolled_to_minimum
 
 
 def rolled_to_minimum(signals: torch.Tensor) -> torch.Tensor:

@@ -19,14 +19,13 @@ elsewhere.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 
 from pinet.modality import Modality
-from pinet.tda import Recipe
 from pinet.train.config import TrainConfig
-from pinet.train.crops import chosen_relabelled
-from pinet.train.losses import Objective
+from pinet.train.sample_transforms import SampleFunction, SampleTransform
 
 # The largest strength drawn. Measured on 3,000 HAPT windows (stride 25): stretched with a up
 # to 0.5, 53% of their channel windows reach |z| 4 after z-scoring and 19% reach 6 (before:
@@ -37,36 +36,23 @@ TAILS = ("lower", "upper", "both")
 
 
 @dataclass(frozen=True)
-class TailStretches:
+class TailStretches(SampleTransform):
     """Each training sample, with probability `share`, has every channel's tails stretched
     (the module's map, with its own strength and tail per channel)."""
 
-    share: float
+    done: ClassVar[str] = "stretched"
 
-    def __post_init__(self) -> None:
-        if not 0 < self.share <= 1:
-            raise ValueError(f"the share of stretched samples must be in (0, 1], not {self.share}")
+    def sample_function(self, shape: tuple[int, ...], generator: torch.Generator) -> SampleFunction:
+        """`stretched_tails` with a strength and a tail drawn for each channel of each drawn
+        sample."""
+        per_channel = (*shape[:2], 1)
+        strength = torch.rand(per_channel, generator=generator) * MAX_STRENGTH
+        tail = torch.randint(len(TAILS), per_channel, generator=generator)
 
-    def apply(
-        self,
-        inputs: torch.Tensor,
-        targets: torch.Tensor,
-        recipe: Recipe,
-        generator: torch.Generator,
-        objective: Objective,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """The signal batch `(N, C, T)` of network inputs with its targets, the drawn
-        samples stretched and relabelled (`chosen_relabelled`), the rest as they were. The
-        draws come from `generator` (on the CPU), so a resumed run stretches alike."""
-        chosen = torch.rand(len(inputs), generator=generator) < self.share
-        shape = (int(chosen.sum()), inputs.shape[1], 1)
-        strength = torch.rand(shape, generator=generator) * MAX_STRENGTH
-        tail = torch.randint(len(TAILS), shape, generator=generator)
+        def stretched(signals: torch.Tensor) -> torch.Tensor:
+            return stretched_tails(signals, strength.to(signals), tail.to(signals.device))
 
-        def stretched(picked: torch.Tensor) -> torch.Tensor:
-            return stretched_tails(picked, strength.to(picked), tail.to(picked.device))
-
-        return chosen_relabelled(inputs, targets, chosen, stretched, recipe, objective)
+        return stretched
 
 
 def stretched_tails(
