@@ -6,7 +6,7 @@ map of the values keeps every pair and moves only where the bars are born and di
 PIs place those bars worse the farther a window's extremes lie from its mean (`pinet eval`'s
 `per_largest_z`): on Daphnet's gait recordings, whose channel windows reach 4 standard
 deviations in 61% of cases (HAPT's: 16%), `signal-broad` had 0.58 of the mean PI's error
-there against 0.20 below 3 (docs/studies.md, "Tails stretched"). Stretching a window's tails
+there against 0.20 below 3 (docs/studies.md, "Far values"). Stretching a window's tails
 makes far values of any window of the mixture, with the structure of real motion around them.
 
 Each stretched channel of z-scored values z becomes z * exp(a * t(z)), where t is -z below
