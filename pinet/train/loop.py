@@ -44,12 +44,12 @@ from pinet.train.losses import MeanSquaredError, Objective
 from pinet.train.mixture import Component, MixtureBatchSampler, MixtureSamples
 from pinet.train.plots import plot_run
 from pinet.train.preflight import refuse_inconsistent_options
-from pinet.train.rolls import run_rolls
+from pinet.train.rolls import MinimumRolls
 from pinet.train.run_card import run_card
 from pinet.train.run_data import RunData, open_run_data
 from pinet.train.run_state import RunState, has_run, restore, start_from
 from pinet.train.sample_transforms import SampleTransform
-from pinet.train.tails import run_tail_stretches
+from pinet.train.tails import TailStretches
 
 # The draw of `--frozen-batch-norm`'s statistics before the first epoch: one no epoch's
 # draw (its index) shares.
@@ -109,8 +109,8 @@ def _fit(
     torch.backends.cudnn.benchmark = autotunes_convolutions(device, config)
     state = _start_or_resume(run_data, modality, out, config, device, cluster, resume)
     crops = run_crops(config, state.model.min_input_size, run_data.trained_on.ranges().sizes[1])
-    rolls = run_rolls(config, modality)
-    tails = run_tail_stretches(config, modality)
+    rolls = MinimumRolls.for_run(config.roll_to_minimum, modality)
+    tails = TailStretches.for_run(config.stretch_tails, modality)
     relabelling = [t for t in (crops, rolls, tails) if t is not None]
     if cluster.is_main:
         out.mkdir(parents=True, exist_ok=True)

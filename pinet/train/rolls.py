@@ -20,8 +20,6 @@ from typing import ClassVar
 
 import torch
 
-from pinet.modality import Modality
-from pinet.train.config import TrainConfig
 from pinet.train.sample_transforms import SampleFunction, SampleTransform
 
 
@@ -30,6 +28,8 @@ class MinimumRolls(SampleTransform):
     """Each training sample, with probability `share`, has every channel rolled circularly
     to start at its minimum (the first, where several samples tie)."""
 
+    option: ClassVar[str] = "--roll-to-minimum"
+    does: ClassVar[str] = "rolls"
     done: ClassVar[str] = "rolled"
 
     def sample_function(self, shape: tuple[int, ...], generator: torch.Generator) -> SampleFunction:
@@ -41,14 +41,3 @@ def rolled_to_minimum(signals: torch.Tensor) -> torch.Tensor:
     """Signals `(N, C, T)`, each channel rolled circularly to start at its minimum."""
     positions = torch.arange(signals.shape[-1], device=signals.device)
     return signals.gather(-1, (positions + signals.argmin(-1, keepdim=True)) % signals.shape[-1])
-
-
-def run_rolls(config: TrainConfig, modality: Modality) -> MinimumRolls | None:
-    """The run's `--roll-to-minimum` rolls, for signals only: None without them."""
-    if not config.roll_to_minimum:
-        return None
-    if modality != "signal":
-        raise ValueError(
-            f"--roll-to-minimum rolls signals, and these stores hold {modality} inputs"
-        )
-    return MinimumRolls(config.roll_to_minimum)

@@ -2,10 +2,10 @@
 recipe: the common part of `--roll-to-minimum` (`pinet.train.rolls`) and `--stretch-tails`
 (`pinet.train.tails`).
 
-A subclass names what it does to a sample (`done`, for messages) and builds, from the same
-generator, the function that transforms the drawn samples; the base draws which samples,
-relabels them and leaves the rest as they were, so every such transform draws alike on a
-resumed run and on every process.
+A subclass names its option and what it does to a sample (for messages) and builds, from the
+same generator, the function that transforms the drawn samples; the base reads the option,
+draws which samples, relabels them and leaves the rest as they were, so every such
+transform draws alike on a resumed run and on every process.
 """
 
 from __future__ import annotations
@@ -13,10 +13,11 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Self
 
 import torch
 
+from pinet.modality import Modality
 from pinet.tda import Recipe
 from pinet.train.crops import labelled_by_recipe
 from pinet.train.losses import Objective
@@ -29,8 +30,23 @@ class SampleTransform(ABC):
     """Each training sample, with probability `share`, transformed by `sample_function`."""
 
     share: float
-    # What the transform does to a sample, as its refusals say: "rolled", "stretched".
+    # The command-line option that asks for the transform, and what the transform does to a
+    # signal and to a sample, as refusals say: "--stretch-tails", "stretches", "stretched".
+    option: ClassVar[str]
+    does: ClassVar[str]
     done: ClassVar[str]
+
+    @classmethod
+    def for_run(cls, share: float, modality: Modality) -> Self | None:
+        """The run's transform of a `share` of its samples (its option's value), for signals
+        only: None without a share."""
+        if not share:
+            return None
+        if modality != "signal":
+            raise ValueError(
+                f"{cls.option} {cls.does} signals, and these stores hold {modality} inputs"
+            )
+        return cls(share)
 
     def __post_init__(self) -> None:
         if not 0 < self.share <= 1:

@@ -23,8 +23,6 @@ from typing import ClassVar
 
 import torch
 
-from pinet.modality import Modality
-from pinet.train.config import TrainConfig
 from pinet.train.sample_transforms import SampleFunction, SampleTransform
 
 # The largest strength drawn. Measured on 3,000 HAPT windows (stride 25): stretched with a up
@@ -40,6 +38,8 @@ class TailStretches(SampleTransform):
     """Each training sample, with probability `share`, has every channel's tails stretched
     (the module's map, with its own strength and tail per channel)."""
 
+    option: ClassVar[str] = "--stretch-tails"
+    does: ClassVar[str] = "stretches"
     done: ClassVar[str] = "stretched"
 
     def sample_function(self, shape: tuple[int, ...], generator: torch.Generator) -> SampleFunction:
@@ -63,14 +63,3 @@ def stretched_tails(
     lower = torch.where(tail != TAILS.index("upper"), (-values).clamp(min=0), 0)
     upper = torch.where(tail != TAILS.index("lower"), values.clamp(min=0), 0)
     return values * torch.exp(strength * (lower + upper))
-
-
-def run_tail_stretches(config: TrainConfig, modality: Modality) -> TailStretches | None:
-    """The run's `--stretch-tails` stretches, for signals only: None without them."""
-    if not config.stretch_tails:
-        return None
-    if modality != "signal":
-        raise ValueError(
-            f"--stretch-tails stretches signals, and these stores hold {modality} inputs"
-        )
-    return TailStretches(config.stretch_tails)

@@ -91,8 +91,8 @@ def far_value_note(largest_abs_z: np.ndarray, threshold: float) -> str | None:
     `largest_abs_z` `(N, C)`, reach `threshold` or more standard deviations from their
     mean, or None. A sublevel PI's longest bars are born at a channel's deepest values and
     die at its highest; learned PIs place them too short and too shallow, the more so the
-    farther those values lie (measured: `signal-broad` on Daphnet's test windows 0.19 of a
-    constant's error on channels under 3 standard deviations, 0.54 from 4 to 6)."""
+    farther those values lie (measured by band for `signal-broad` on Daphnet's test windows:
+    docs/studies.md, "Tails stretched")."""
     far = largest_abs_z >= threshold
     if not far.any():
         return None
