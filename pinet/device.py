@@ -3,15 +3,13 @@ CPU's 8-bit arithmetic can do."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
+import llvmlite.binding
 import numba
 import torch
 
-# The CPU flags (as Linux's /proc/cpuinfo names them) of the x86 instructions that add
-# uint8 x int8 products in 32 bits: AVX512-VNNI and AVX-VNNI.
-VNNI_FLAGS = frozenset({"avx512_vnni", "avx_vnni"})
-CPUINFO = Path("/proc/cpuinfo")
+# The CPU features (as LLVM names them) of the x86 instructions that add uint8 x int8
+# products in 32 bits: AVX512-VNNI and AVX-VNNI.
+VNNI_FEATURES = frozenset({"avx512vnni", "avxvnni"})
 
 
 def resolve_device(name: str | torch.device = "auto") -> torch.device:
@@ -69,27 +67,25 @@ def use_threads(count: int | None = None) -> None:
     torch.set_num_threads(count)
 
 
-def cpu_flags(cpuinfo: Path = CPUINFO) -> frozenset[str] | None:
-    """The x86 feature flags of this machine's CPU as Linux lists them (its first "flags"
-    line), or None where there is none to read (not Linux, or not x86)."""
+def cpu_features() -> frozenset[str]:
+    """The instruction-set features of this machine's CPU that its OS enables, as LLVM names
+    them ("avx2", "avx512vnni"), or an empty set where LLVM cannot tell. LLVM (through
+    llvmlite, numba's compiler) asks the CPU itself, with CPUID on x86, so this reads the
+    same on Linux, macOS and Windows."""
     try:
-        lines = cpuinfo.read_text().splitlines()
-    except OSError:
-        return None
-    for line in lines:
-        key, _, value = line.partition(":")
-        if key.strip() == "flags":
-            return frozenset(value.split())
-    return None
+        features = llvmlite.binding.get_host_cpu_features()
+    except RuntimeError:
+        return frozenset()
+    return frozenset(name for name, present in features.items() if present)
 
 
-def int8_sums_saturate(cpuinfo: Path = CPUINFO) -> bool:
-    """Whether onnxruntime's 8-bit kernels on this CPU (`cpuinfo`: where Linux describes
-    it) can saturate: on x86 CPUs with AVX2 but no VNNI they add pairs of uint8 x int8
-    products in 16 bits (`vpmaddubsw`), which overflow where weights near -128..127 meet
-    activations near 255. Measured on such a CPU, the bundled image student lost 12% of its
-    accuracy (docs/training.md, "On x86 CPUs without VNNI"). False where no flags can be
-    read: other architectures' kernels, and an x86 machine that is not Linux, are taken to
-    sum exactly (PINET_SEVEN_BIT_GRAPHS overrides it in the service)."""
-    flags = cpu_flags(cpuinfo)
-    return flags is not None and "avx2" in flags and not flags & VNNI_FLAGS
+def int8_sums_saturate(features: frozenset[str] | None = None) -> bool:
+    """Whether onnxruntime's 8-bit kernels on a CPU with `features` (`cpu_features` of this
+    machine's when None) can saturate: on x86 CPUs with AVX2 but no VNNI they add pairs of
+    uint8 x int8 products in 16 bits (`vpmaddubsw`), which overflow where weights near
+    -128..127 meet activations near 255. Measured on such a CPU, the bundled image student
+    lost 12% of its accuracy (docs/training.md, "On x86 CPUs without VNNI"). False for
+    other architectures, whose kernels are taken to sum exactly, and where no features can
+    be read (PINET_SEVEN_BIT_GRAPHS overrides it in the service)."""
+    features = cpu_features() if features is None else features
+    return "avx2" in features and not features & VNNI_FEATURES

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pinet.device import cpu_flags, int8_sums_saturate, use_threads
+from pinet.device import cpu_features, int8_sums_saturate, use_threads
 
 # An exact PI through numba's parallel code, then torch's thread count as it stands.
 FIRST_EXACT_PI = """
@@ -55,26 +55,48 @@ def test_a_thread_count_below_one_or_not_whole_is_refused(count: object) -> None
         use_threads(count)  # type: ignore[arg-type]
 
 
-# /proc/cpuinfo lines of four CPUs, cut to what matters.
-AVX2_ONLY = "processor\t: 0\nvendor_id\t: AuthenticAMD\nflags\t\t: fpu sse2 avx avx2 fma\n"
-AVX512_VNNI = "processor\t: 0\nflags\t\t: fpu sse2 avx avx2 avx512f avx512_vnni\n"
-AVX_VNNI = "processor\t: 0\nflags\t\t: fpu sse2 avx avx2 avx_vnni\n"
-ARM = "processor\t: 0\nFeatures\t: fp asimd asimddp\nCPU implementer\t: 0x41\n"
+# The features LLVM reads on four CPUs, cut to what matters.
+AVX2_ONLY = frozenset({"sse2", "avx", "avx2", "fma"})
+AVX512_VNNI = AVX2_ONLY | {"avx512f", "avx512vnni"}
+AVX_VNNI = AVX2_ONLY | {"avxvnni"}
+ARM = frozenset({"neon", "fp-armv8", "dotprod"})
 
 
 @pytest.mark.parametrize(
-    ("cpuinfo", "saturate"),
-    [(AVX2_ONLY, True), (AVX512_VNNI, False), (AVX_VNNI, False), (ARM, False)],
+    ("features", "saturate"),
+    [
+        (AVX2_ONLY, True),
+        (AVX512_VNNI, False),
+        (AVX_VNNI, False),
+        (ARM, False),
+        (frozenset(), False),
+    ],
 )
 def test_8_bit_sums_saturate_on_x86_cpus_without_vnni(
-    cpuinfo: str, saturate: bool, tmp_path: Path
+    features: frozenset[str], saturate: bool
 ) -> None:
-    (tmp_path / "cpuinfo").write_text(cpuinfo)
-    assert int8_sums_saturate(tmp_path / "cpuinfo") is saturate
+    assert int8_sums_saturate(features) is saturate
 
 
-def test_the_flags_of_a_cpu_are_read_from_its_first_flags_line(tmp_path: Path) -> None:
-    (tmp_path / "cpuinfo").write_text(AVX2_ONLY + "\n" + AVX512_VNNI.replace("0", "1", 1))
-    assert cpu_flags(tmp_path / "cpuinfo") == {"fpu", "sse2", "avx", "avx2", "fma"}
-    assert cpu_flags(tmp_path / "missing") is None
-    assert int8_sums_saturate(tmp_path / "missing") is False
+# Linux's names of the flags LLVM reads under other names.
+CPUINFO_NAMES = {"avx2": "avx2", "avx512vnni": "avx512_vnni", "avxvnni": "avx_vnni"}
+
+
+def test_the_cpu_features_are_the_ones_linux_lists() -> None:
+    """LLVM's reading (the one used on every OS) agrees with /proc/cpuinfo's first flags
+    line wherever Linux on x86 has one to compare."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        pytest.skip("no /proc/cpuinfo: not Linux")
+    flags = next(
+        (line.partition(":")[2].split() for line in lines if line.startswith("flags")), None
+    )
+    if flags is None:
+        pytest.skip("/proc/cpuinfo lists no x86 flags")
+    features = cpu_features()
+    for llvm_name, linux_name in CPUINFO_NAMES.items():
+        assert (llvm_name in features) == (linux_name in flags), llvm_name
+    assert int8_sums_saturate() is (
+        "avx2" in flags and not {"avx512_vnni", "avx_vnni"} & set(flags)
+    )
