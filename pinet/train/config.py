@@ -101,6 +101,10 @@ class TrainConfig:
     # The share of training samples whose channels' tails are stretched by a monotone map,
     # labelled by the recipe (`pinet.train.tails.TailStretches`); 0: none.
     stretch_tails: float = 0.0
+    # The largest strength of those stretches (`pinet.train.tails`). Measured on 3,000 HAPT
+    # windows (stride 25): stretched with strengths up to 0.5, 53% of their channel windows
+    # reach |z| 4 after z-scoring and 19% reach 6 (before: 16% and 2%; Daphnet's: 48% and 15%).
+    stretch_strength: float = 0.5
     # Samples drawn per epoch (`MixtureBatchSampler`); 0: as many as the training stores hold
     # together. Fixing it keeps the budget (and the learning-rate schedule) of a mixture
     # when a store is added to it.

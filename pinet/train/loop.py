@@ -110,7 +110,9 @@ def _fit(
     state = _start_or_resume(run_data, modality, out, config, device, cluster, resume)
     crops = run_crops(config, state.model.min_input_size, run_data.trained_on.ranges().sizes[1])
     rolls = MinimumRolls.for_run(config.roll_to_minimum, modality)
-    tails = TailStretches.for_run(config.stretch_tails, modality)
+    tails = TailStretches.for_run(
+        config.stretch_tails, modality, max_strength=config.stretch_strength
+    )
     relabelling = [t for t in (crops, rolls, tails) if t is not None]
     if cluster.is_main:
         out.mkdir(parents=True, exist_ok=True)

@@ -251,6 +251,14 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
         "far from their mean, as in heavy-tailed recordings (default 0: none)",
     )
     parser.add_argument(
+        "--stretch-strength",
+        type=float,
+        default=defaults.stretch_strength,
+        metavar="A",
+        help="with --stretch-tails: the largest strength a of the map z exp(a t(z)), drawn "
+        f"from 0 to A per channel (default {defaults.stretch_strength:g}; at most 1)",
+    )
+    parser.add_argument(
         "--epoch-samples",
         type=int,
         default=defaults.epoch_samples,

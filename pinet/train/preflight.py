@@ -36,6 +36,10 @@ def refuse_inconsistent_options(config: TrainConfig, cluster: Cluster) -> None:
             "--weight-average averages BatchNorm statistics with the weights; "
             "--frozen-batch-norm trains on recomputed ones: use one of them"
         )
+    if config.stretch_strength != TrainConfig.stretch_strength and not config.stretch_tails:
+        raise ValueError(
+            "--stretch-strength sets how far --stretch-tails stretches: pass --stretch-tails P"
+        )
     if config.frozen_batch_norm and config.norm != "batch":
         raise ValueError(
             f"--frozen-batch-norm freezes BatchNorm statistics; a --norm {config.norm} "

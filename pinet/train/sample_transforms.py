@@ -37,16 +37,16 @@ class SampleTransform(ABC):
     done: ClassVar[str]
 
     @classmethod
-    def for_run(cls, share: float, modality: Modality) -> Self | None:
-        """The run's transform of a `share` of its samples (its option's value), for signals
-        only: None without a share."""
+    def for_run(cls, share: float, modality: Modality, **settings: float) -> Self | None:
+        """The run's transform of a `share` of its samples (its option's value), with the
+        subclass's other `settings`, for signals only: None without a share."""
         if not share:
             return None
         if modality != "signal":
             raise ValueError(
                 f"{cls.option} {cls.does} signals, and these stores hold {modality} inputs"
             )
-        return cls(share)
+        return cls(share, **settings)
 
     def __post_init__(self) -> None:
         if not 0 < self.share <= 1:

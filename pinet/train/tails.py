@@ -11,9 +11,9 @@ makes far values of any window of the mixture, with the structure of real motion
 
 Each stretched channel of z-scored values z becomes z * exp(a * t(z)), where t is -z below
 zero for the lower tail, z above zero for the upper one, or |z| for both (one drawn per
-channel), and the strength a is drawn uniformly from 0 to `MAX_STRENGTH`. The map is
-strictly increasing for any a >= 0: its slope is exp(a t) (1 + a |z|) where it stretches, 1
-elsewhere.
+channel), and the strength a is drawn uniformly from 0 to the run's largest strength
+(`--stretch-strength`, 0.5 by default). The map is strictly increasing for any a >= 0: its
+slope is exp(a t) (1 + a |z|) where it stretches, 1 elsewhere.
 """
 
 from __future__ import annotations
@@ -23,12 +23,12 @@ from typing import ClassVar
 
 import torch
 
+from pinet.train.config import TrainConfig
 from pinet.train.sample_transforms import SampleFunction, SampleTransform
 
-# The largest strength drawn. Measured on 3,000 HAPT windows (stride 25): stretched with a up
-# to 0.5, 53% of their channel windows reach |z| 4 after z-scoring and 19% reach 6 (before:
-# 16% and 2%; Daphnet's: 48% and 15%).
-MAX_STRENGTH = 0.5
+# The largest strength a run may set: at a = 1 a value 6 standard deviations out already
+# moves 400 times as far, a window of one spike.
+STRENGTH_LIMIT = 1.0
 # Which tails a channel's stretch moves, drawn uniformly.
 TAILS = ("lower", "upper", "both")
 
@@ -36,17 +36,25 @@ TAILS = ("lower", "upper", "both")
 @dataclass(frozen=True)
 class TailStretches(SampleTransform):
     """Each training sample, with probability `share`, has every channel's tails stretched
-    (the module's map, with its own strength and tail per channel)."""
+    (the module's map, with its own strength, up to `max_strength`, and tail per channel)."""
 
+    max_strength: float = TrainConfig.stretch_strength
     option: ClassVar[str] = "--stretch-tails"
     does: ClassVar[str] = "stretches"
     done: ClassVar[str] = "stretched"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not 0 < self.max_strength <= STRENGTH_LIMIT:
+            raise ValueError(
+                f"--stretch-strength must be in (0, {STRENGTH_LIMIT:g}], not {self.max_strength}"
+            )
 
     def sample_function(self, shape: tuple[int, ...], generator: torch.Generator) -> SampleFunction:
         """`stretched_tails` with a strength and a tail drawn for each channel of each drawn
         sample."""
         per_channel = (*shape[:2], 1)
-        strength = torch.rand(per_channel, generator=generator) * MAX_STRENGTH
+        strength = torch.rand(per_channel, generator=generator) * self.max_strength
         tail = torch.randint(len(TAILS), per_channel, generator=generator)
 
         def stretched(signals: torch.Tensor) -> torch.Tensor:
