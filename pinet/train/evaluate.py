@@ -28,8 +28,8 @@ STATISTICS_SAMPLES = TrainConfig.bn_samples
 # window's deepest values, and learned PIs place them worse the farther those lie: the
 # broad network of the time scored 0.10 of the mean PI's error on hard synthetic windows
 # under 3, 0.48 from 4 to 6 and 0.58 above (docs/studies.md, "Value bins where heavy tails
-# lie"); the bundled `signal-broad`'s bands on Daphnet are in docs/studies.md, "Tails
-# stretched".
+# lie"); the bundled `signal-broad`'s bands on Daphnet are in docs/training.md, "Commands
+# used for the bundled models".
 LARGEST_Z_BANDS = (3.0, 4.0, 6.0)
 
 

@@ -92,7 +92,7 @@ def far_value_note(largest_abs_z: np.ndarray, threshold: float) -> str | None:
     mean, or None. A sublevel PI's longest bars are born at a channel's deepest values and
     die at its highest; learned PIs place them too short and too shallow, the more so the
     farther those values lie (measured by band for `signal-broad` on Daphnet's test windows:
-    docs/studies.md, "Tails stretched")."""
+    docs/training.md, "Commands used for the bundled models")."""
     far = largest_abs_z >= threshold
     if not far.any():
         return None
