@@ -18,6 +18,7 @@ from pinet.train.losses import LONG_BAR_ROWS, MeanSquaredError, Objective
 from pinet.train.mixture import Component, Labels
 from pinet.train.mixup import PartialMixup
 from pinet.train.quantization_aware import QuantizationAware
+from pinet.train.relabelling_options import add_relabelling_arguments
 from pinet.train.self_distill import SelfDistillation
 
 
@@ -214,50 +215,7 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
         "every step with this decay (e.g. 0.999: about the last thousand steps), instead of "
         "the weights themselves (default 0: off)",
     )
-    parser.add_argument(
-        "--crop-min-size",
-        type=int,
-        default=defaults.crop_min_size,
-        metavar="N",
-        help="crop a share of the batches (--crop-share) to a random length or side from N "
-        "to the stored one, each sample at its own offset, and label the crops with the exact "
-        "recipe (and the teachers, when distilling) on the fly: the model learns shorter "
-        "inputs than its stores hold (default 0: no crops; cheap for the sublevel recipes, "
-        "slow for the Rips ones)",
-    )
-    parser.add_argument(
-        "--crop-share",
-        type=float,
-        default=defaults.crop_share,
-        metavar="P",
-        help="the share of batches cropped by --crop-min-size (default %(default)s)",
-    )
-    parser.add_argument(
-        "--roll-to-minimum",
-        type=float,
-        default=defaults.roll_to_minimum,
-        metavar="P",
-        help="roll each training signal's channels, with probability P, circularly to start "
-        "at their minimum, labelled by the exact recipe on the fly: windows that start and "
-        "end at their minimum, as closed outlines do (default 0: none)",
-    )
-    parser.add_argument(
-        "--stretch-tails",
-        type=float,
-        default=defaults.stretch_tails,
-        metavar="P",
-        help="stretch each training signal's tails, with probability P, by a random "
-        "increasing map, labelled by the exact recipe on the fly: windows whose values lie "
-        "far from their mean, as in heavy-tailed recordings (default 0: none)",
-    )
-    parser.add_argument(
-        "--stretch-strength",
-        type=float,
-        default=defaults.stretch_strength,
-        metavar="A",
-        help="with --stretch-tails: the largest strength a of the map z exp(a t(z)), drawn "
-        f"from 0 to A per channel (default {defaults.stretch_strength:g}; at most 1)",
-    )
+    add_relabelling_arguments(parser)
     parser.add_argument(
         "--epoch-samples",
         type=int,
