@@ -13,6 +13,7 @@ import torch
 
 from pinet.checkpoint import read_card
 from pinet.cli import EXIT_USAGE, main
+from pinet.train.config import TrainConfig
 from tests.helpers import TrainedRun
 
 REPOSITORY = Path(__file__).resolve().parents[1]
@@ -95,5 +96,18 @@ def test_fewer_than_one_thread_is_refused(
     assert main([*argv, "--device", "cpu", "--threads", threads]) == EXIT_USAGE
     captured = capsys.readouterr()
     assert f"threads must be a whole number >= 1; got {threads}" in captured.err
+    assert "Traceback" not in captured.err
+    assert not out.exists()
+
+
+def test_a_stretch_strength_without_stretches_is_refused_even_at_its_default(
+    signal_store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "run"
+    argv = ["train", "--data", str(signal_store), "--model", "signal", "--out", str(out)]
+    default = str(TrainConfig.stretch_strength)
+    assert main([*argv, "--device", "cpu", "--stretch-strength", default]) == EXIT_USAGE
+    captured = capsys.readouterr()
+    assert "--stretch-strength sets how far --stretch-tails stretches" in captured.err
     assert "Traceback" not in captured.err
     assert not out.exists()

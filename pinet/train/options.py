@@ -17,6 +17,7 @@ from pinet.train.feature_transfer import AttentionTransfer
 from pinet.train.losses import LONG_BAR_ROWS, MeanSquaredError, Objective
 from pinet.train.mixture import Component, Labels
 from pinet.train.mixup import PartialMixup
+from pinet.train.preflight import STRENGTH_WITHOUT_STRETCHES
 from pinet.train.quantization_aware import QuantizationAware
 from pinet.train.relabelling_options import add_relabelling_arguments
 from pinet.train.self_distill import SelfDistillation
@@ -265,9 +266,16 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def training_config(args: argparse.Namespace) -> TrainConfig:
-    """The `TrainConfig` of parsed training options (each field from its option)."""
+    """The `TrainConfig` of parsed training options (each field from its option; a
+    `--stretch-strength` not given takes the default). ValueError for a strength given
+    without `--stretch-tails`, the default's value included."""
     names = {field.name for field in fields(TrainConfig)}
-    return TrainConfig(**{key: value for key, value in vars(args).items() if key in names})
+    options = {key: value for key, value in vars(args).items() if key in names}
+    if options["stretch_strength"] is None:
+        del options["stretch_strength"]
+    elif not options["stretch_tails"]:
+        raise ValueError(STRENGTH_WITHOUT_STRETCHES)
+    return TrainConfig(**options)
 
 
 def training_objective(args: argparse.Namespace, config: TrainConfig) -> Objective:

@@ -9,6 +9,12 @@ from pinet.train.config import TrainConfig
 from pinet.train.distributed import Cluster
 from pinet.train.losses import Objective
 
+# A config can only show a strength other than the default; the command line refuses any
+# given strength without stretches (`pinet.train.options.training_config`).
+STRENGTH_WITHOUT_STRETCHES = (
+    "--stretch-strength sets how far --stretch-tails stretches: pass --stretch-tails P"
+)
+
 
 def refuse_inconsistent_options(config: TrainConfig, cluster: Cluster) -> None:
     """ValueError naming the options that contradict each other or the processes."""
@@ -37,9 +43,7 @@ def refuse_inconsistent_options(config: TrainConfig, cluster: Cluster) -> None:
             "--frozen-batch-norm trains on recomputed ones: use one of them"
         )
     if config.stretch_strength != TrainConfig.stretch_strength and not config.stretch_tails:
-        raise ValueError(
-            "--stretch-strength sets how far --stretch-tails stretches: pass --stretch-tails P"
-        )
+        raise ValueError(STRENGTH_WITHOUT_STRETCHES)
     if config.frozen_batch_norm and config.norm != "batch":
         raise ValueError(
             f"--frozen-batch-norm freezes BatchNorm statistics; a --norm {config.norm} "

@@ -11,7 +11,9 @@ from pinet.train.config import TrainConfig
 
 def add_relabelling_arguments(parser: argparse.ArgumentParser) -> None:
     """`--crop-min-size`, `--crop-share`, `--roll-to-minimum`, `--stretch-tails` and
-    `--stretch-strength`, with `TrainConfig`'s defaults."""
+    `--stretch-strength`, with `TrainConfig`'s defaults (`--stretch-strength`'s left as None
+    when not given, so that `training_config` can refuse it, even at its default value,
+    without `--stretch-tails`)."""
     defaults = TrainConfig()
     parser.add_argument(
         "--crop-min-size",
@@ -52,7 +54,7 @@ def add_relabelling_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--stretch-strength",
         type=float,
-        default=defaults.stretch_strength,
+        default=None,  # not given: TrainConfig's; given, it needs --stretch-tails
         metavar="A",
         help="with --stretch-tails: the largest strength a of the map z exp(a t(z)), drawn "
         f"from 0 to A per channel (default {defaults.stretch_strength:g}; at most 1)",
