@@ -1,5 +1,5 @@
-"""`synthetic-signals`: twelve families of signals, from random walks to exact periodic trains
-and footfalls."""
+"""`synthetic-signals`: thirteen families of signals, from random walks to exact periodic trains,
+footfalls and sawtooth waves."""
 
 from __future__ import annotations
 
@@ -43,6 +43,14 @@ STEP_JITTER = 0.15
 IMPACT_DECAY = (0.5, 8.0)
 IMPACT_RING = (3.0, 20.0)
 SWAY = (0.02, 1.0)
+# Sawtooth waves: a cycle as often as footfalls' steps (MIN_STEP, STEP_JITTER); in each, a
+# rest at the baseline for up to MAX_REST of the cycle, a ramp shaped as a power (RAMP_SHAPE)
+# of the time since it began, and a reset past the baseline by up to MAX_OVERSHOOT of the
+# ramp's height, held for one to MAX_RESET_SAMPLES samples.
+MAX_REST = 0.8
+RAMP_SHAPE = (0.5, 4.0)
+MAX_OVERSHOOT = 2.0
+MAX_RESET_SAMPLES = 3
 SMOOTH_EXPONENT = (2.0, 5.0)  # power-law spectra from random-walk-like to very smooth
 # Per channel: scale log-uniform over four decades, offset a normal number of scales.
 SIGNAL_SCALE = (1e-2, 1e2)
@@ -193,6 +201,33 @@ def footfalls(rng: np.random.Generator, channels: int, length: int) -> np.ndarra
     return add_noise(rng, impacts + sway)
 
 
+def sawtooth(rng: np.random.Generator, channels: int, length: int) -> np.ndarray:
+    """Relaxation oscillations: a slow ramp away from a baseline ended by an abrupt reset
+    past it, cycle after cycle (sawtooth waves, integrate-and-fire units, a leg's swing ended
+    by the heel's strike), with jittered cycles, ramp heights that vary from cycle to cycle,
+    a rest between ramps, and each channel its own direction, ramp shape and reset, plus
+    noise. A ramp's far end and its reset's lie side by side, so every cycle pairs two far
+    values of opposite sign into one long bar, which footfalls (ringing around each impact)
+    and spikes (rising from noise) seldom do."""
+    cycle = log_uniform(rng, MIN_STEP, max(MIN_STEP, length / MIN_REPEATS))
+    cycles = int(length / (cycle * (1 - STEP_JITTER))) + 3  # enough to cover the window
+    intervals = cycle * rng.uniform(1 - STEP_JITTER, 1 + STEP_JITTER, cycles)
+    starts = np.cumsum(intervals) - intervals[0] - rng.uniform(0.0, cycle)
+    t = np.arange(length)
+    which = np.searchsorted(starts, t, side="right") - 1
+    begin, end = starts[which], starts[which + 1]
+    rows = []
+    for _ in range(channels):
+        rest = rng.uniform(0.0, MAX_REST)
+        heights = rng.lognormal(0.0, 0.3, starts.size)[which]
+        since = np.clip(((t - begin) / (end - begin) - rest) / (1.0 - rest), 0.0, 1.0)
+        ramp = heights * since ** log_uniform(rng, *RAMP_SHAPE)
+        resetting = t >= end - rng.integers(1, MAX_RESET_SAMPLES, endpoint=True)
+        reset = -heights * rng.uniform(0.0, MAX_OVERSHOOT)
+        rows.append(rng.choice([-1.0, 1.0]) * np.where(resetting, reset, ramp))
+    return add_noise(rng, np.stack(rows))
+
+
 NOISE_DISTRIBUTIONS: dict[str, Callable[[np.random.Generator, tuple[int, int]], np.ndarray]] = {
     "normal": lambda rng, shape: rng.normal(size=shape),
     "uniform": lambda rng, shape: rng.uniform(-1.0, 1.0, shape),
@@ -220,6 +255,7 @@ SIGNAL_FAMILIES: dict[str, Family] = {
     "noise": noise,
     "periodic": periodic,
     "footfalls": footfalls,
+    "sawtooth": sawtooth,
 }
 
 
