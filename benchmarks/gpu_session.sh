@@ -42,9 +42,9 @@ print('onnxruntime', onnxruntime.__version__)
 "
 step bundled_models 120 python benchmarks/bundled_models.py --device "$DEVICE"
 step inference 150 python benchmarks/inference.py --device "$DEVICE" \
-    --checkpoint-signal signal-hapt --checkpoint-image image-photos --rips-images 1
+    --checkpoint-signal signal-broad --checkpoint-image image-photos --rips-images 1
 step service_load 180 python benchmarks/service_load.py --device "$DEVICE" \
-    --model signal-hapt --model signal-hapt-student --duration "$DURATION" \
+    --model signal-broad --model signal-broad-student --duration "$DURATION" \
     --json "$OUT/service_load.json"
 step ddp_store 60 python -m data_prep generate --source synthetic-signals \
     --option count=600 --option length=250 --out "$OUT/ddp-store.zarr"
