@@ -176,6 +176,17 @@ def periodic(rng: np.random.Generator, channels: int, length: int) -> np.ndarray
     return add_noise(rng, pattern[:, (start + np.arange(length)) % period])
 
 
+def repeat_period(rng: np.random.Generator, length: int) -> float:
+    """Samples between footfalls' steps or sawtooth cycles: log-uniform from MIN_STEP to
+    length / MIN_REPEATS, so that at least MIN_REPEATS of them show."""
+    return float(log_uniform(rng, MIN_STEP, max(MIN_STEP, length / MIN_REPEATS)))
+
+
+def jittered(rng: np.random.Generator, period: float, count: int) -> np.ndarray:
+    """`count` intervals of `period` samples, each within STEP_JITTER of it."""
+    return period * rng.uniform(1 - STEP_JITTER, 1 + STEP_JITTER, count)
+
+
 def footfalls(rng: np.random.Generator, channels: int, length: int) -> np.ndarray:
     """What a body-worn accelerometer records while someone walks or runs: an impact at
     every step (intervals jittered by STEP_JITTER, left and right feet of unequal strength,
@@ -183,8 +194,8 @@ def footfalls(rng: np.random.Generator, channels: int, length: int) -> np.ndarra
     through its own random direction, over a sway at the step and stride rates, plus noise.
     Impacts far above the sway give the heavy-tailed, regularly spaced swings of gait
     recordings, which spikes (at random places) and bursts (smooth envelopes) never make."""
-    step = log_uniform(rng, MIN_STEP, max(MIN_STEP, length / MIN_REPEATS))
-    intervals = step * rng.uniform(1 - STEP_JITTER, 1 + STEP_JITTER, int(length / step) + 2)
+    step = repeat_period(rng, length)
+    intervals = jittered(rng, step, int(length / step) + 2)
     at = (np.cumsum(intervals) - rng.uniform(0.0, step)).astype(int)
     at = at[(at >= 0) & (at < length)]
     feet = np.where(np.arange(at.size) % 2 == 0, 1.0, rng.uniform(0.4, 1.0))
@@ -209,9 +220,8 @@ def sawtooth(rng: np.random.Generator, channels: int, length: int) -> np.ndarray
     noise. A ramp's far end and its reset's lie side by side, so every cycle pairs two far
     values of opposite sign into one long bar, which footfalls (ringing around each impact)
     and spikes (rising from noise) seldom do."""
-    cycle = log_uniform(rng, MIN_STEP, max(MIN_STEP, length / MIN_REPEATS))
-    cycles = int(length / (cycle * (1 - STEP_JITTER))) + 3  # enough to cover the window
-    intervals = cycle * rng.uniform(1 - STEP_JITTER, 1 + STEP_JITTER, cycles)
+    cycle = repeat_period(rng, length)
+    intervals = jittered(rng, cycle, int(length / (cycle * (1 - STEP_JITTER))) + 3)  # to cover
     starts = np.cumsum(intervals) - intervals[0] - rng.uniform(0.0, cycle)
     t = np.arange(length)
     which = np.searchsorted(starts, t, side="right") - 1
