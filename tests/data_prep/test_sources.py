@@ -212,6 +212,25 @@ def test_hapt_decimated_windows_are_block_means_inside_one_activity() -> None:
         HaptWindows(decimate=0)
 
 
+def test_hapt_differences_are_taken_along_the_activity_run_inside_one_activity() -> None:
+    recordings = {r.experiment: r for r in load_recordings(locate_hapt_pickle())}
+    jerks = HaptWindows(window=100, stride=50, differences=1).samples()
+    seconds = HaptWindows(window=100, differences=2).samples()
+    drawn = [(1, s) for s in itertools.islice(jerks, 100)]
+    drawn += [(2, s) for s in itertools.islice(seconds, 20)]
+    for n, sample in drawn:
+        _, experiment, _, first = sample.id.split("/")
+        recording = recordings[int(experiment.removeprefix("exp"))]
+        # n-th differences of 100 samples read 100 + n of the run, all of one activity.
+        span = slice(int(first), int(first) + sample.input.shape[1] + n)
+        assert sample.input.shape == (3, 100)
+        assert np.all(recording.labels[span] == sample.label)
+        expected = np.diff(recording.signals[0:3, span], n=n, axis=1)
+        np.testing.assert_allclose(sample.input, expected, rtol=0, atol=1e-12)
+    with pytest.raises(ValueError, match="rotations, tempos and differences must be >= 0"):
+        HaptWindows(differences=-1)
+
+
 def test_hapt_rotations_turn_both_sensors_alike_and_keep_each_sample_norm() -> None:
     plain = collect(itertools.islice(HaptWindows(sensor="both").samples(), 20))
     turned = collect(itertools.islice(HaptWindows(sensor="both", rotations=2).samples(), 60))
@@ -236,7 +255,7 @@ def test_hapt_rotations_turn_both_sensors_alike_and_keep_each_sample_norm() -> N
     reseeded = HaptWindows(sensor="both", rotations=2, seed=1).samples()
     reseeded = collect(itertools.islice(reseeded, 2))
     assert not np.allclose(reseeded[1].input, turned[1].input)
-    with pytest.raises(ValueError, match="rotations and tempos must be >= 0"):
+    with pytest.raises(ValueError, match="rotations, tempos and differences must be >= 0"):
         HaptWindows(rotations=-1)
 
 
@@ -261,7 +280,7 @@ def test_hapt_tempos_follow_each_window_with_the_run_played_faster_or_slower() -
     both = collect(itertools.islice(HaptWindows(rotations=1, tempos=1).samples(), 3))
     assert [s.id for s in both] == [turned[0].id, turned[1].id, f"{turned[0].id}/t1"]
     np.testing.assert_array_equal(both[1].input, turned[1].input)
-    with pytest.raises(ValueError, match="rotations and tempos must be >= 0"):
+    with pytest.raises(ValueError, match="rotations, tempos and differences must be >= 0"):
         HaptWindows(tempos=-1)
     with pytest.raises(ValueError, match="tempo_range must be in \\[1, 2\\]"):
         HaptWindows(tempos=1, tempo_range=0.8)
