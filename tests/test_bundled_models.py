@@ -269,14 +269,14 @@ ALL_REAL_SERIES = REAL_SERIES + UEA_UCR_SERIES + LATER_REAL_SERIES
 
 def test_the_broad_model_holds_outlines_the_multirate_teacher_does_not() -> None:
     """ArrowHead's 175 test outlines (never trained on; exact PIs computed here): the broad
-    model scores 0.138 of the mean PI's error (0.335 for the narrow network), the multirate
+    model scores 0.144 of the mean PI's error (0.335 for the narrow network), the multirate
     teacher 0.791. Its card's worst real series, of all sixteen it was scored on, is
-    Daphnet's gait at 0.375 (0.386 before its last eight epochs, 0.405 before footfalls
-    were added on top, 0.465 before its tails were stretched, 0.477-0.564 for the
-    four-times network before its last continuations on a CPU, 0.586 for the narrow one;
-    the multirate teacher's ArrowHead 0.791; the issue asks 0.35); ACSF1's pulse trains
-    0.251 (0.287 before the last eight epochs, 0.397 for the narrow network, 0.602 at their
-    own rate alone), 2.35 for its narrow twin trained without periodic signals."""
+    Daphnet's gait at 0.365 (0.375 before HAPT's jerk was added on top, 0.386 before eight
+    epochs in one cosine, 0.405 before footfalls, 0.465 before its tails were stretched,
+    0.477-0.564 for the four-times network before its last continuations on a CPU, 0.586
+    for the narrow one; the multirate teacher's ArrowHead 0.791; the issue asks 0.35);
+    ACSF1's pulse trains 0.260 (0.251 before the jerk, 0.397 for the narrow network, 0.602
+    at their own rate alone), 2.35 for its narrow twin trained without periodic signals."""
     names = ("signal-broad", "signal-hapt-multirate")
     ratios = ratios_to_mean_pi(names, UeaUcrSeries("ArrowHead").samples())
     assert ratios["signal-broad"] < 0.35 < 0.75 < ratios["signal-hapt-multirate"]
