@@ -12,6 +12,7 @@ from safetensors.torch import load_file
 
 import pinet
 from data_prep.sources.aeon_archives import UeaUcrSeries
+from data_prep.sources.aeon_recordings import AeonRecordingWindows
 from data_prep.sources.base import Sample
 from data_prep.sources.basicmotions import BasicMotions
 from data_prep.sources.fashion_mnist import FashionMnist
@@ -271,27 +272,37 @@ ALL_REAL_SERIES = REAL_SERIES + UEA_UCR_SERIES + LATER_REAL_SERIES
 def test_the_broad_model_holds_outlines_the_multirate_teacher_does_not() -> None:
     """ArrowHead's 175 test outlines (never trained on; exact PIs computed here): the broad
     model scores 0.144 of the mean PI's error (0.335 for the narrow network), the multirate
-    teacher 0.791. Its card's worst real series, of all sixteen it was scored on, is
-    Daphnet's gait at 0.365 (0.375 before HAPT's jerk was added on top, 0.386 before eight
-    epochs in one cosine, 0.405 before footfalls, 0.465 before its tails were stretched,
-    0.477-0.564 for the four-times network before its last continuations on a CPU, 0.586
-    for the narrow one; the multirate teacher's ArrowHead 0.791; the issue asks 0.35);
-    ACSF1's pulse trains 0.260 (0.251 before the jerk, 0.397 for the narrow network, 0.602
-    at their own rate alone), 2.35 for its narrow twin trained without periodic signals."""
+    teacher 0.791. ACSF1's pulse trains, in its card, 0.222 (0.260 before its last 14
+    epochs, 0.397 for the narrow network, 0.602 at their own rate alone), 2.35 for its
+    narrow twin trained without periodic signals."""
     names = ("signal-broad", "signal-hapt-multirate")
     ratios = ratios_to_mean_pi(names, UeaUcrSeries("ArrowHead").samples())
     assert ratios["signal-broad"] < 0.35 < 0.75 < ratios["signal-hapt-multirate"]
     card = read_card(BUNDLED_MODELS_DIR / "signal-broad")
     assert card.source_metrics is not None
-    assert max(card.source_metrics[name]["mse_vs_mean_pi"] for name in ALL_REAL_SERIES) < 0.5
     assert card.source_metrics["ucr-ACSF1"]["mse_vs_mean_pi"] < 0.3
     assert card.architecture["average_resampled"]
 
 
+def test_the_broad_model_is_under_the_issues_ceiling_on_every_real_series() -> None:
+    """Daphnet's gait (21 test windows of nine accelerometer channels on a walker's ankle,
+    thigh and trunk, never trained on; exact PIs computed here), the worst real series of
+    the broad model's card: 0.342 of the mean PI's error, under the issue's 0.35 for any
+    real series (0.365 before its last 14 epochs, 0.375 before HAPT's jerk was added on
+    top, 0.465 before its tails were stretched, 0.586 for the narrow network). Every other
+    of the sixteen real series its card scores is under 0.29."""
+    ratio = ratios_to_mean_pi(["signal-broad"], AeonRecordingWindows("Daphnet").samples())
+    metrics = read_card(BUNDLED_MODELS_DIR / "signal-broad").source_metrics
+    assert metrics is not None
+    real = {name: metrics[name]["mse_vs_mean_pi"] for name in ALL_REAL_SERIES}
+    assert ratio["signal-broad"] == pytest.approx(real["rec-Daphnet"], rel=0.02)
+    assert max(real.values()) == real["rec-Daphnet"] < 0.35
+
+
 def test_the_broad_model_holds_the_wiimote_as_recorded() -> None:
     """The Wiimote's 151 test windows of 64 samples, read from the series as recorded
-    (exact PIs computed here): the broad model scores 0.100 of the mean PI's error, the
-    CPU's student 0.37. Its card's 0.30 is of the archive's padded files, a median 65% of
+    (exact PIs computed here): the broad model scores 0.094 of the mean PI's error, the
+    CPU's student 0.37. Its card's 0.28 is of the archive's padded files, a median 65% of
     whose samples are low-amplitude noise the archive appended: short bars no Wiimote made."""
     windows = UeaUcrSeries("PickupGestureWiimoteZ", window=64, stride=32).samples()
     ratios = ratios_to_mean_pi(("signal-broad", "signal-broad-student"), windows)
