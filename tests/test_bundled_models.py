@@ -187,9 +187,10 @@ def test_the_signal_student_learned_windows_shorter_than_its_store() -> None:
     assert mse < 0.3 * np.mean((exact - exact.mean(axis=0)) ** 2)
 
 
-# The real series every broad signal model's card is scored on: HAPT's test users (both sensors,
-# 250-sample windows at 50 Hz; 100 and 64 samples; both sensors at 10 Hz), BasicMotions, and
-# the five UEA/UCR problems of 64 samples or more that the aeon wheel ships.
+# The real series the signal teachers' cards are scored on: HAPT's test users (both sensors,
+# 250-sample windows at 50 Hz; 100 and 64 samples; both sensors at 10 Hz) and BasicMotions;
+# the broad models' cards also on the five UEA/UCR problems of 64 samples or more that the
+# aeon wheel ships.
 REAL_SERIES = ("hapt", "hapt-gyro", "hapt-w100", "hapt-w64", "hapt-d5", "basicmotions")
 UEA_UCR_SERIES = tuple(
     f"ucr-{name}" for name in ("ACSF1", "ArrowHead", "GunPoint", "OSULeaf", "PickupGestureWiimoteZ")
